@@ -1,0 +1,132 @@
+"""Fault injection for the emulator: VK errors, slow answers, dropped connections, long-poll failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Fault:
+    """One planned misbehaviour of /method calls.
+
+    `method` None matches every method; `token` None matches every token; `times` None never runs out.
+    A fault delays by `delay` seconds, then answers VK error `error_code`, or an HTTP `http_status`,
+    or closes the connection without answering (`drop`), or, with none of those, answers normally.
+    """
+
+    method: str | None = None
+    token: str | None = None
+    error_code: int | None = None
+    error_msg: str | None = None
+    delay: float = 0.0
+    drop: bool = False
+    http_status: int | None = None
+    times: int | None = 1
+
+    def matches(self, method: str, token: str | None) -> bool:
+        """Whether this fault applies to a call."""
+        if self.times is not None and self.times <= 0:
+            return False
+        if self.method is not None and self.method != method:
+            return False
+        return self.token is None or self.token == token
+
+
+@dataclass
+class LongPollFault:
+    """Make the next `times` a_check requests of a community (or any, if None) answer `failed: N`."""
+
+    failed: int
+    group_id: int | None = None
+    times: int = 1
+
+
+class FaultPlan:
+    """The faults waiting to happen; each use counts one off its `times`."""
+
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+        self.longpoll_faults: list[LongPollFault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        """Plan a /method fault."""
+        self.faults.append(fault)
+        return fault
+
+    def error(
+        self, method: str | None, code: int, *, times: int | None = 1, message: str | None = None
+    ) -> Fault:
+        """Answer the VK error `code` to the next `times` calls of `method`."""
+        return self.add(Fault(method=method, error_code=code, error_msg=message, times=times))
+
+    def delay(self, method: str | None, seconds: float, *, times: int | None = 1) -> Fault:
+        """Answer the next `times` calls of `method` normally but `seconds` late."""
+        return self.add(Fault(method=method, delay=seconds, times=times))
+
+    def drop(self, method: str | None, *, times: int | None = 1) -> Fault:
+        """Close the connection of the next `times` calls of `method` without answering."""
+        return self.add(Fault(method=method, drop=True, times=times))
+
+    def http_status(self, method: str | None, status: int, *, times: int | None = 1) -> Fault:
+        """Answer the next `times` calls of `method` with a bare HTTP error status (as a broken proxy would)."""
+        return self.add(Fault(method=method, http_status=status, times=times))
+
+    def longpoll(self, failed: int, *, group_id: int | None = None, times: int = 1) -> LongPollFault:
+        """Answer `{"failed": N}` to the next `times` long-poll requests."""
+        if failed not in (1, 2, 3):
+            raise ValueError("failed must be 1, 2 or 3")
+        fault = LongPollFault(failed, group_id, times)
+        self.longpoll_faults.append(fault)
+        return fault
+
+    def add_from_json(self, data: dict[str, Any]) -> Fault | LongPollFault:
+        """Plan a fault described as by the /_emulator/faults endpoint."""
+        if "longpoll_failed" in data:
+            return self.longpoll(
+                int(data["longpoll_failed"]),
+                group_id=int(data["group_id"]) if data.get("group_id") is not None else None,
+                times=int(data.get("times", 1)),
+            )
+        times = data.get("times", 1)
+        return self.add(
+            Fault(
+                method=data.get("method"),
+                token=data.get("token"),
+                error_code=int(data["error_code"]) if data.get("error_code") is not None else None,
+                error_msg=data.get("error_msg"),
+                delay=float(data.get("delay", 0.0)),
+                drop=bool(data.get("drop", False)),
+                http_status=int(data["http_status"]) if data.get("http_status") is not None else None,
+                times=None if times is None else int(times),
+            )
+        )
+
+    def take(self, method: str, token: str | None) -> Fault | None:
+        """The first fault matching a call, counted as used."""
+        for fault in self.faults:
+            if fault.matches(method, token):
+                if fault.times is not None:
+                    fault.times -= 1
+                return fault
+        return None
+
+    def take_longpoll(self, group_id: int) -> int | None:
+        """The `failed` code planned for this long-poll request, counted as used."""
+        for fault in self.longpoll_faults:
+            if fault.times > 0 and fault.group_id in (None, group_id):
+                fault.times -= 1
+                return fault.failed
+        return None
+
+    def clear(self) -> None:
+        """Forget every planned fault."""
+        self.faults.clear()
+        self.longpoll_faults.clear()
+
+    def as_json(self) -> dict[str, Any]:
+        """The remaining plan, for the control endpoint."""
+        return {
+            "faults": [vars(f) for f in self.faults if f.times is None or f.times > 0],
+            "longpoll": [vars(f) for f in self.longpoll_faults if f.times > 0],
+        }
