@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"callback:        {callback.url}  secret={callback.secret!r} confirmation={callback.confirmation_code!r}"
         )
-    print(f"controls:        {base}/_emulator/groups")
+    if callback:
+        print(f"confirm:         POST {base}/_emulator/groups/{group.id}/confirm")
+    print(f"controls:        {base}/_emulator/groups", flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None)
 
 

@@ -187,7 +187,7 @@ async def call_stats(request: web.Request) -> web.Response:
         window = float(request.query.get("window", "1"))
     except ValueError:
         raise web.HTTPBadRequest(text="window must be a number") from None
-    calls = state.calls.get(token, [])
+    calls = state.calls.get(token, ())
     return web.json_response(
         {
             "count": len(calls),

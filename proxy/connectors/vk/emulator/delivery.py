@@ -14,6 +14,7 @@ import itertools
 import json
 import random
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ import aiohttp
 
 from .state import EmulatorState, Group
 
+MAX_HISTORY = 10_000
 # VK's documented retry delays, in seconds.
 VK_RETRY_SCHEDULE: tuple[float, ...] = (10.0, 180.0, 600.0, 1800.0, 3600.0)
 
@@ -69,8 +71,9 @@ class CallbackDelivery:
         self.duplicate_rate = duplicate_rate
         self.rng = rng or random.Random()
         self.timeout = timeout
-        self.attempts: list[DeliveryAttempt] = []
-        self.given_up: list[dict[str, Any]] = []
+        # Bounded so a long-running demo emulator does not grow without limit.
+        self.attempts: deque[DeliveryAttempt] = deque(maxlen=MAX_HISTORY)
+        self.given_up: deque[dict[str, Any]] = deque(maxlen=MAX_HISTORY)
         self._heap: list[_Pending] = []
         self._seq = itertools.count()
         self._in_flight = 0

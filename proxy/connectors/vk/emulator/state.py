@@ -20,6 +20,8 @@ API_VERSION = "5.199"
 
 CommentKind = Literal["wall", "photo", "video", "market", "board"]
 TokenKind = Literal["community", "user"]
+# Requests remembered per token for rate accounting.
+MAX_CALL_RECORDS = 100_000
 COMMENT_KINDS: tuple[CommentKind, ...] = ("wall", "photo", "video", "market", "board")
 
 # Requests per second VK allows per token.
@@ -368,7 +370,8 @@ class EmulatorState:
         self.tokens: dict[str, Token] = {}
         self.faults = FaultPlan()
         self.enforce_rate_limits = True
-        self.calls: dict[str, list[CallRecord]] = {}
+        # Bounded so a long-running demo emulator does not grow without limit.
+        self.calls: dict[str, deque[CallRecord]] = {}
         self._listeners: list[EventListener] = []
         self._next_group_id = 200_000_001
         self._next_user_id = 100_000_001
@@ -476,7 +479,7 @@ class EmulatorState:
     ) -> CallRecord:
         """Remember one request made with a token (its error code may be filled in later)."""
         record = CallRecord(time.monotonic() if at is None else at, method, error_code, version)
-        self.calls.setdefault(token, []).append(record)
+        self.calls.setdefault(token, deque(maxlen=MAX_CALL_RECORDS)).append(record)
         return record
 
     def over_rate_limit(self, token: Token, at: float) -> bool:
@@ -484,7 +487,7 @@ class EmulatorState:
         if not self.enforce_rate_limits:
             return False
         recent = 0
-        for record in reversed(self.calls.get(token.value, [])):
+        for record in reversed(self.calls.get(token.value, ())):
             if record.at <= at - 1.0:
                 break
             if record.error_code != 6:
@@ -493,7 +496,7 @@ class EmulatorState:
 
     def max_calls_in_window(self, token: str, window: float = 1.0, *, include_rejected: bool = True) -> int:
         """The most requests made with a token within any `window` seconds (half-open)."""
-        times = [r.at for r in self.calls.get(token, []) if include_rejected or r.error_code != 6]
+        times = [r.at for r in self.calls.get(token, ()) if include_rejected or r.error_code != 6]
         times.sort()
         best = 0
         start = 0
