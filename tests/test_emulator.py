@@ -693,3 +693,36 @@ async def test_start_emulator_and_control_endpoints() -> None:
             assert lp["response"]["server"].startswith(emulator.base_url)
     finally:
         await emulator.close()
+
+
+async def test_every_emulated_event_is_understood_by_the_normalizer(world: World) -> None:
+    from proxy.connectors.vk.normalize import normalize
+    from proxy.events import Unsupported
+
+    s, g, members = world.scenario, world.group, world.members
+    message = s.member_writes_message(g, members[0], "Привет")
+    s.member_edits_message(g, message, "Привет!")
+    s.admin_replies_in_vk(g, members[0], "Здравствуйте")
+    s.member_denies_messages(g, members[0])
+    s.member_allows_messages(g, members[0])
+    for kind, target in [
+        ("wall", world.post),
+        ("photo", world.photo),
+        ("video", world.video),
+        ("market", world.item),
+        ("board", world.topic),
+    ]:
+        comment = s.member_comments(g, members[1], target, "Вопрос", kind=kind)  # type: ignore[arg-type]
+        if kind != "board":
+            s.member_comments(g, members[2], target, "Ответ", comment, kind=kind)  # type: ignore[arg-type]
+        s.member_edits(g, comment, "Вопрос?")
+        s.admin_deletes_in_vk(g, comment)
+        s.admin_restores_in_vk(g, comment)
+        s.member_deletes(g, comment)
+        s.admin_comments_in_vk(g, target, "От сообщества", kind=kind)  # type: ignore[arg-type]
+    s.admin_bans_in_vk(g, members[2], comment="спам")
+    s.admin_unbans_in_vk(g, members[2])
+    events = world.state.events(g.id)
+    assert len({e["type"] for e in events}) == 28
+    not_understood = [e["type"] for e in events if isinstance(normalize(e), Unsupported)]
+    assert not_understood == []
