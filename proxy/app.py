@@ -1,0 +1,33 @@
+"""The composition root: the one place that assembles the aiohttp application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from proxy import db
+from proxy.appkeys import BACKGROUND, SETTINGS
+from proxy.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def database_context(app: web.Application) -> AsyncIterator[None]:
+    """The database, first of all cleanup contexts so every worker after it finds it open."""
+    await db.open_database(app[SETTINGS].database_url)
+    yield
+    await db.close_database()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the whole service for these settings."""
+    from web import setup_web  # the composition root is the one place proxy/ may import web/
+
+    app = web.Application(client_max_size=2 * 1024**2)
+    app[SETTINGS] = settings
+    app[BACKGROUND] = {}
+    app.cleanup_ctx.append(database_context)
+    setup_web(app)
+    return app

@@ -1,0 +1,13 @@
+"""Typed keys for everything the application object holds (CONVENTIONS 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from proxy.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+# Background tasks started by cleanup contexts, by name, so tests can inspect them.
+BACKGROUND = web.AppKey("background", dict[str, Any])

@@ -1,0 +1,133 @@
+"""The append-only, hash-chained journal: record an entry, fill its outcome once, read it.
+
+Each entry's hash covers its content and the previous entry's hash, so altering or removing any
+entry breaks the chain from there on (`proxy journal verify` finds the first break). The code offers
+only these functions; database triggers refuse everything else (see proxy/audit/immutability.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from proxy.clock import utcnow
+from proxy.models import ActorKind, JournalEntry, Outcome
+
+GENESIS_HASH = "0" * 64
+# Any constant works; it names the one lock every journal writer takes on PostgreSQL.
+_JOURNAL_LOCK_ID = 7_240_118_001
+
+
+class JournalError(Exception):
+    """A journal rule was broken (an outcome set twice, say)."""
+
+
+def canonical_content(entry: JournalEntry) -> bytes:
+    """The bytes an entry's hash covers: everything but its id, outcome and own hash."""
+    body = {
+        "created_at": _iso(entry.created_at),
+        "actor_kind": str(entry.actor_kind),
+        "operator_id": entry.operator_id,  # type: ignore[attr-defined]
+        "vk_user_id": entry.vk_user_id,
+        "action": entry.action,
+        "community_id": entry.community_id,  # type: ignore[attr-defined]
+        "conversation_id": entry.conversation_id,  # type: ignore[attr-defined]
+        "item_id": entry.item_id,  # type: ignore[attr-defined]
+        "text": entry.text,
+        "params": entry.params,
+        "prev_hash": entry.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def entry_hash(entry: JournalEntry) -> str:
+    return hashlib.sha256(canonical_content(entry)).hexdigest()
+
+
+def _iso(value: datetime) -> str:
+    # Microseconds always written, so a value read back from either database hashes the same.
+    return value.isoformat(timespec="microseconds")
+
+
+async def _lock_chain(connection: Any) -> None:
+    """Serialise writers so that two concurrent entries never claim the same predecessor."""
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_JOURNAL_LOCK_ID])
+    # SQLite: tortoise runs every transaction on one connection under a lock; writers are serial.
+
+
+async def record(
+    action: str,
+    *,
+    actor_kind: ActorKind,
+    operator_id: int | None = None,
+    vk_user_id: int | None = None,
+    community_id: int | None = None,
+    conversation_id: int | None = None,
+    item_id: int | None = None,
+    text: str = "",
+    params: dict[str, Any] | None = None,
+    outcome: Outcome | None = None,
+    outcome_detail: str | None = None,
+    at: datetime | None = None,
+    connection: Any = None,
+) -> JournalEntry:
+    """Append one entry. Call inside the transaction of the change it describes, or alone."""
+    if connection is None:
+        async with in_transaction() as conn:
+            return await record(
+                action,
+                actor_kind=actor_kind,
+                operator_id=operator_id,
+                vk_user_id=vk_user_id,
+                community_id=community_id,
+                conversation_id=conversation_id,
+                item_id=item_id,
+                text=text,
+                params=params,
+                outcome=outcome,
+                outcome_detail=outcome_detail,
+                at=at,
+                connection=conn,
+            )
+    await _lock_chain(connection)
+    last = await JournalEntry.all().using_db(connection).order_by("-id").only("hash").first()
+    created_at = at or utcnow()
+    entry = JournalEntry(
+        created_at=created_at,
+        actor_kind=actor_kind,
+        operator_id=operator_id,
+        vk_user_id=vk_user_id,
+        action=action,
+        community_id=community_id,
+        conversation_id=conversation_id,
+        item_id=item_id,
+        text=text,
+        params=params or {},
+        outcome=outcome,
+        outcome_detail=outcome_detail,
+        outcome_at=created_at if outcome and outcome != Outcome.PENDING else None,
+        prev_hash=last.hash if last else GENESIS_HASH,
+    )
+    entry.hash = entry_hash(entry)
+    await entry.save(using_db=connection)
+    return entry
+
+
+async def set_outcome(
+    entry_id: int, outcome: Outcome, detail: str | None = None, *, connection: Any = None
+) -> None:
+    """Fill an entry's outcome, once: a pending entry becomes done or failed, and stays so."""
+    conn = connection or connections.get("default")
+    updated = (
+        await JournalEntry.filter(id=entry_id, outcome_at__isnull=True)
+        .using_db(conn)
+        .update(outcome=outcome, outcome_detail=detail, outcome_at=utcnow())
+    )
+    if not updated:
+        raise JournalError(f"journal entry {entry_id} has no pending outcome to fill")

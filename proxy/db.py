@@ -1,0 +1,67 @@
+"""Database wiring: the Tortoise configuration, migrations, and the connection lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api.migrate import migrate as run_migrations
+
+MODELS_MODULE = "proxy.models"
+MIGRATIONS_MODULE = "proxy.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise ORM configuration for one database URL."""
+    url = database_url
+    if url.startswith("postgresql://"):
+        # Tortoise spells the asyncpg backend "postgres".
+        url = "postgres://" + url[len("postgresql://") :]
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "migrations": MIGRATIONS_MODULE,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def is_postgres() -> bool:
+    """Whether the default connection is PostgreSQL (for SKIP LOCKED, advisory locks, LISTEN)."""
+    return connections.get("default").capabilities.dialect == "postgres"
+
+
+async def open_database(database_url: str) -> None:
+    """Connect the ORM; the schema must already be migrated."""
+    await Tortoise.init(config=tortoise_config(database_url))
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+    # Tortoise caches compiled INSERT statements by connection name, not by dialect: a process that
+    # reopens "default" on another backend (the test suite does) would reuse SQLite's placeholders.
+    EXECUTOR_CACHE.clear()
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every pending migration (tortoise's built-in migration system)."""
+    await run_migrations(config=tortoise_config(database_url))
+    await close_database()
+
+
+@asynccontextmanager
+async def database(database_url: str) -> AsyncIterator[None]:
+    """Open the database for the duration of a block (CLI commands, scripts)."""
+    await open_database(database_url)
+    try:
+        yield
+    finally:
+        await close_database()

@@ -1,0 +1,28 @@
+"""Prometheus metrics the service exposes at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS_INGESTED = Counter(
+    "proxy_events_ingested_total", "VK events stored", ["source", "status"], registry=REGISTRY
+)
+EVENTS_DUPLICATE = Counter(
+    "proxy_events_duplicate_total", "VK events received again and ignored", ["source"], registry=REGISTRY
+)
+CALLBACK_REJECTED = Counter(
+    "proxy_callback_rejected_total", "Callback requests refused", ["reason"], registry=REGISTRY
+)
+OUTBOX_SENT = Counter("proxy_outbox_sent_total", "Actions performed on VK", ["method"], registry=REGISTRY)
+OUTBOX_FAILED = Counter(
+    "proxy_outbox_failed_total", "Actions VK refused for good", ["method"], registry=REGISTRY
+)
+REQUEST_SECONDS = Histogram(
+    "proxy_http_request_seconds", "HTTP request latency", ["route"], registry=REGISTRY
+)
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)

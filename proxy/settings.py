@@ -1,0 +1,116 @@
+"""Settings read once from the environment, with embedded defaults for a first run."""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+DEFAULT_DATABASE_URL = "sqlite://data/proxy.sqlite3"
+# Only ever used outside production mode, so that `make run` works on a fresh machine.
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything configurable about one instance of the service."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    production: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timezone: str = "Europe/Moscow"
+    public_url: str = "http://127.0.0.1:8080"
+    # Runs the in-process VK emulator with a demo community when no real community is configured.
+    demo: bool = False
+    # Background workers (outbox, long poll); tests switch them off to drive them by hand.
+    workers: bool = True
+    vk_api_base: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read settings from the environment; raise SettingsError with a one-line reason."""
+        env = dict(os.environ if environ is None else environ)
+        production = _bool(env, "PROXY_PRODUCTION", False)
+        secret_key = env.get("PROXY_SECRET_KEY", "")
+        if not secret_key:
+            if production:
+                raise SettingsError("PROXY_SECRET_KEY must be set in production mode (PROXY_PRODUCTION=true)")
+            secret_key = DEVELOPMENT_SECRET_KEY
+        elif len(secret_key) < 16:
+            raise SettingsError("PROXY_SECRET_KEY must be at least 16 characters long")
+        host = env.get("PROXY_HOST", "127.0.0.1")
+        port = _int(env, "PROXY_PORT", 8080)
+        if not 0 < port < 65536:
+            raise SettingsError(f"PROXY_PORT must be between 1 and 65535, got {port}")
+        tz = env.get("PROXY_TIMEZONE", "Europe/Moscow")
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"PROXY_TIMEZONE is not a known time zone: {tz!r}") from None
+        database_url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        check_database_url(database_url)
+        values: dict[str, object] = dict(
+            database_url=database_url,
+            secret_key=secret_key,
+            production=production,
+            host=host,
+            port=port,
+            timezone=tz,
+            public_url=env.get("PROXY_PUBLIC_URL") or f"http://{host}:{port}",
+            demo=_bool(env, "PROXY_DEMO", False),
+            workers=_bool(env, "PROXY_WORKERS", True),
+            vk_api_base=env.get("PROXY_VK_API_BASE") or None,
+        )
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a DATABASE_URL we cannot use, before anything tries to connect."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in ("sqlite", "postgres", "postgresql", "asyncpg"):
+        raise SettingsError(
+            f"DATABASE_URL must start with sqlite://, postgres:// or postgresql://, got {url!r}"
+        )
+    if scheme == "sqlite":
+        path = url.split("://", 1)[1].split("?", 1)[0]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,95 @@
+"""Shared fixtures: a fresh migrated database per test on SQLite and on PostgreSQL, the app, a client.
+
+Tests that take the `db_url` fixture (directly or through `db`, `app`, `client`) run once per backend.
+PostgreSQL is skipped only outside CI: with CI=true a missing PostgreSQL fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from proxy import db as proxy_db
+from proxy.app import create_app
+from proxy.settings import Settings
+from tests.databases import PostgresFactory, SqliteFactory, postgres_available
+
+BACKENDS = ("sqlite", "postgres")
+
+
+def run_blocking(coro):
+    """Run a coroutine to completion from sync code, even while a test's event loop is running."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    reason = run_blocking(postgres_available())
+    return "databases: sqlite + postgres" if reason is None else f"databases: sqlite only ({reason})"
+
+
+@pytest.fixture(scope="session")
+def postgres_factory() -> Iterator[PostgresFactory]:
+    reason = run_blocking(postgres_available())
+    if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL is required under CI=true and is not reachable: {reason}")
+        pytest.skip(f"PostgreSQL not reachable: {reason}")
+    factory = PostgresFactory()
+    run_blocking(factory.prepare())
+    yield factory
+    run_blocking(factory.drop_all())
+
+
+@pytest.fixture(scope="session")
+def sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> SqliteFactory:
+    factory = SqliteFactory(tmp_path_factory.mktemp("sqlite"))
+    run_blocking(factory.prepare())
+    return factory
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh, migrated, empty database of each backend."""
+    factory = request.getfixturevalue(f"{request.param}_factory")
+    url = await factory.new_database()
+    yield url
+    await factory.drop(url)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {},
+        database_url=db_url,
+        secret_key=TEST_SECRET_KEY,
+        workers=False,
+        public_url="http://127.0.0.1:8080",
+    )
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[str]:
+    """The ORM opened on a fresh database, for tests that do not need the web app."""
+    await proxy_db.open_database(db_url)
+    yield db_url
+    await proxy_db.close_database()
+
+
+@pytest.fixture
+def app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client, app: web.Application) -> TestClient:
+    return await aiohttp_client(app)

@@ -1,0 +1,54 @@
+"""Who is asking: the session's operator, or nobody (then: log in first)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp_session import get_session
+
+from proxy.models import Operator
+
+OPERATOR = web.RequestKey("operator", Operator)
+PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/static/", "/callback/")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def current_operator(request: web.Request) -> Operator | None:
+    session = await get_session(request)
+    operator_id = session.get("operator_id")
+    if operator_id is None:
+        return None
+    operator = await Operator.get_or_none(id=operator_id)
+    # A disabled account or a bumped session version ends every existing session at once.
+    if operator is None or not operator.is_active or operator.session_version != session.get("version"):
+        session.invalidate()
+        return None
+    return operator
+
+
+async def log_in(request: web.Request, operator: Operator) -> None:
+    session = await get_session(request)
+    session.clear()
+    session["operator_id"] = operator.id
+    session["version"] = operator.session_version
+
+
+async def log_out(request: web.Request) -> None:
+    session = await get_session(request)
+    session.invalidate()
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    operator = await current_operator(request)
+    if operator is None:
+        if request.headers.get("HX-Request"):
+            # htmx follows a redirect inside the swap; HX-Redirect makes it load the login page whole.
+            return web.Response(status=401, headers={"HX-Redirect": "/login"})
+        raise web.HTTPFound(f"/login?next={request.rel_url}")
+    request[OPERATOR] = operator
+    return await handler(request)
