@@ -30,7 +30,9 @@ def _app() -> web.Application:
     async def export(request: web.Request) -> web.StreamResponse:
         dialect = csv_dialect(request)
         header = ["who", "count", "value", "flag", "text"]
-        return await stream_csv(request, "test export.csv", header, _rows(), dialect=dialect, tz=ZoneInfo("Europe/Moscow"))
+        return await stream_csv(
+            request, "test export.csv", header, _rows(), dialect=dialect, tz=ZoneInfo("Europe/Moscow")
+        )
 
     app = web.Application()
     app.router.add_get("/export.csv", export)
@@ -47,8 +49,8 @@ async def test_plain_csv_is_literal(aiohttp_client) -> None:
         b"who,count,value,flag,text\r\n"
         b"anna,3,-1.5,,'=SUM(A1:A2)\r\n"
         b"'+79990000000,0,2,true,'-not a number\r\n"
-        b"'@me,10,0.25,false,\"say \"\"hi\"\", twice\"\r\n"
-        b"'\ttabbed,-7,1e+20,2024-03-01 12:30:00,\"multi\nline\"\r\n"
+        b'\'@me,10,0.25,false,"say ""hi"", twice"\r\n'
+        b'\'\ttabbed,-7,1e+20,2024-03-01 12:30:00,"multi\nline"\r\n'
     )
 
 
@@ -60,8 +62,8 @@ async def test_excel_dialect_semicolons_bom_and_decimal_comma(aiohttp_client) ->
         "\ufeffwho;count;value;flag;text\r\n"
         "anna;3;-1,5;;'=SUM(A1:A2)\r\n"
         "'+79990000000;0;2;true;'-not a number\r\n"
-        "'@me;10;0,25;false;\"say \"\"hi\"\", twice\"\r\n"
-        "'\ttabbed;-7;1e+20;2024-03-01 12:30:00;\"multi\nline\"\r\n"
+        '\'@me;10;0,25;false;"say ""hi"", twice"\r\n'
+        '\'\ttabbed;-7;1e+20;2024-03-01 12:30:00;"multi\nline"\r\n'
     ).encode("utf-8")
 
 
@@ -120,6 +122,8 @@ async def test_keyset_rows_pages_through_a_queryset(db) -> None:
     rows = [row async for row in keyset_rows(Community.all(), lambda c: [c.name], page_size=3)]
     assert rows == [[f"c{n}"] for n in range(7)]
     query = Community.filter(vk_group_id__gte=102)
-    pages = keyset_rows(query, lambda r: [r["vk_group_id"]], values=["vk_group_id"], page_size=2, descending=True)
+    pages = keyset_rows(
+        query, lambda r: [r["vk_group_id"]], values=["vk_group_id"], page_size=2, descending=True
+    )
     rows = [row async for row in pages]
     assert rows == [[106], [105], [104], [103], [102]]

@@ -146,7 +146,9 @@ async def stream_csv(
     return response
 
 
-async def _aiter(rows: AsyncIterable[Sequence[Any]] | Iterable[Sequence[Any]]) -> AsyncIterator[Sequence[Any]]:
+async def _aiter(
+    rows: AsyncIterable[Sequence[Any]] | Iterable[Sequence[Any]],
+) -> AsyncIterator[Sequence[Any]]:
     if isinstance(rows, AsyncIterable):
         async for row in rows:
             yield row
