@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from proxy import db
-from proxy.appkeys import BACKGROUND, SETTINGS
+from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.live import LiveHub
 from proxy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=2 * 1024**2)
     app[SETTINGS] = settings
     app[BACKGROUND] = {}
+    app[LIVE] = LiveHub()
     app.cleanup_ctx.append(database_context)
     setup_web(app)
     return app

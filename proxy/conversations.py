@@ -1,0 +1,239 @@
+"""The conversation state machine: open, wait, answer, close, reopen; and the samples it measures.
+
+Definitions are those of docs/metrics.md (and shared/DESIGN.md):
+- a waiting period starts at an incoming item from an author when the conversation is not already
+  waiting, and ends at the next reply from the community side (through the proxy or directly in VK) or at
+  closing;
+- each ended waiting period writes exactly one ReactionSample (ended_by "reply" or "close"): measured when
+  it happens, aggregated later;
+- a close while nobody waits is "with reply", a close while a waiting period is open is "without reply";
+- an incoming item on a closed conversation reopens it; the first waiting period after an (re)opening is
+  the "first reaction".
+
+Every function takes the caller's transaction connection and locks the conversation row (PostgreSQL
+`SELECT ... FOR UPDATE`), so ingest and operator actions touching one conversation never interleave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from proxy.models import (
+    Channel,
+    ClosingKind,
+    Community,
+    Conversation,
+    ConversationClose,
+    ConversationStatus,
+    ReactionSample,
+)
+
+PREVIEW_LENGTH = 200
+
+
+class ConversationError(Exception):
+    """A state change that makes no sense for the conversation's state; the message says why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThreadAddress:
+    """Where a conversation lives in VK: enough to find it again and to reply in it."""
+
+    channel: Channel
+    key: str
+    owner_id: int | None = None
+    object_id: int | None = None
+    root_id: int | None = None
+
+
+async def lock(conversation_id: int, conn: Any) -> Conversation:
+    """The conversation, locked for the rest of the caller's transaction."""
+    return await Conversation.filter(id=conversation_id).select_for_update().using_db(conn).get()
+
+
+async def get_or_open(
+    community: Community,
+    address: ThreadAddress,
+    *,
+    at: datetime,
+    author_id: int | None,
+    conn: Any,
+) -> Conversation:
+    """The conversation at this address, created (open, not waiting) if it does not exist yet; locked."""
+    # Insert-if-absent, then lock: two events of one new thread arriving at once create one row.
+    await Conversation.bulk_create(
+        [
+            Conversation(
+                community_id=community.id,
+                channel=address.channel,
+                key=address.key,
+                author_id=author_id,
+                vk_owner_id=address.owner_id,
+                vk_object_id=address.object_id,
+                vk_root_id=address.root_id,
+                status=ConversationStatus.OPEN,
+                opened_at=at,
+                awaiting_first_reaction=True,
+            )
+        ],
+        ignore_conflicts=True,
+        using_db=conn,
+    )
+    conversation = (
+        await Conversation.filter(community_id=community.id, key=address.key)
+        .select_for_update()
+        .using_db(conn)
+        .get()
+    )
+    if conversation.author_id is None and author_id is not None:
+        conversation.author_id = author_id
+        await conversation.save(using_db=conn, update_fields=["author_id"])
+    return conversation
+
+
+async def author_wrote(conversation: Conversation, *, at: datetime, preview: str, conn: Any) -> None:
+    """An incoming item from an author: reopen if closed, start waiting if not already waiting."""
+    fields = ["last_item_at", "preview"]
+    if conversation.status == ConversationStatus.CLOSED:
+        conversation.status = ConversationStatus.OPEN
+        conversation.opened_at = at
+        conversation.closed_at = None
+        conversation.closing_kind = None
+        conversation.closed_by_id = None  # type: ignore[attr-defined]
+        conversation.awaiting_first_reaction = True
+        fields += ["status", "opened_at", "closed_at", "closing_kind", "closed_by_id", "awaiting_first_reaction"]
+    if conversation.waiting_since is None:
+        conversation.waiting_since = at
+        conversation.sla_breach_notified_at = None
+        fields += ["waiting_since", "sla_breach_notified_at"]
+    if conversation.last_item_at is None or at >= conversation.last_item_at:
+        conversation.last_item_at = at
+        conversation.preview = preview[:PREVIEW_LENGTH]
+    await conversation.save(using_db=conn, update_fields=fields)
+
+
+async def community_replied(
+    conversation: Conversation,
+    *,
+    at: datetime,
+    operator_id: int | None,
+    outside_proxy: bool,
+    preview: str = "",
+    conn: Any,
+) -> ReactionSample | None:
+    """A reply from the community side: ends the open waiting period, if any, with one sample.
+
+    A reply dated before the waiting period started (an old reply brought late by catch-up sync) does
+    not answer it.
+    """
+    fields = []
+    if conversation.last_item_at is None or at >= conversation.last_item_at:
+        conversation.last_item_at = at
+        if preview:
+            conversation.preview = preview[:PREVIEW_LENGTH]
+        fields += ["last_item_at", "preview"]
+    sample = None
+    if conversation.waiting_since is not None and at >= conversation.waiting_since:
+        sample = await _end_waiting(
+            conversation, at=at, operator_id=operator_id, outside_proxy=outside_proxy, ended_by="reply", conn=conn
+        )
+        fields += ["waiting_since", "awaiting_first_reaction"]
+    if fields:
+        await conversation.save(using_db=conn, update_fields=fields)
+    return sample
+
+
+async def close(
+    conversation: Conversation, *, at: datetime, operator_id: int | None, conn: Any
+) -> ConversationClose:
+    """Close: "without reply" if someone is waiting (that period ends, measured), "with reply" otherwise."""
+    if conversation.status == ConversationStatus.CLOSED:
+        raise ConversationError("the conversation is already closed")
+    waiting = conversation.waiting_since is not None
+    if waiting:
+        await _end_waiting(
+            conversation, at=at, operator_id=operator_id, outside_proxy=False, ended_by="close", conn=conn
+        )
+    kind = ClosingKind.WITHOUT_REPLY if waiting else ClosingKind.WITH_REPLY
+    conversation.status = ConversationStatus.CLOSED
+    conversation.closed_at = at
+    conversation.closing_kind = kind
+    conversation.closed_by_id = operator_id  # type: ignore[attr-defined]
+    await conversation.save(
+        using_db=conn,
+        update_fields=[
+            "status",
+            "closed_at",
+            "closing_kind",
+            "closed_by_id",
+            "waiting_since",
+            "awaiting_first_reaction",
+        ],
+    )
+    return await ConversationClose.create(
+        community_id=conversation.community_id,  # type: ignore[attr-defined]
+        conversation_id=conversation.id,
+        operator_id=operator_id,
+        kind=kind,
+        opened_at=conversation.opened_at,
+        closed_at=at,
+        duration_seconds=max(0.0, (at - conversation.opened_at).total_seconds()),
+        using_db=conn,
+    )
+
+
+async def reopen(conversation: Conversation, *, at: datetime, conn: Any) -> None:
+    """An operator reopens a closed conversation; nobody is waiting until the author writes again."""
+    if conversation.status == ConversationStatus.OPEN:
+        raise ConversationError("the conversation is already open")
+    conversation.status = ConversationStatus.OPEN
+    conversation.opened_at = at
+    conversation.closed_at = None
+    conversation.closing_kind = None
+    conversation.closed_by_id = None  # type: ignore[attr-defined]
+    conversation.awaiting_first_reaction = True
+    await conversation.save(
+        using_db=conn,
+        update_fields=["status", "opened_at", "closed_at", "closing_kind", "closed_by_id", "awaiting_first_reaction"],
+    )
+
+
+async def _end_waiting(
+    conversation: Conversation,
+    *,
+    at: datetime,
+    operator_id: int | None,
+    outside_proxy: bool,
+    ended_by: str,
+    conn: Any,
+) -> ReactionSample:
+    started = conversation.waiting_since
+    assert started is not None
+    community = await Community.get(id=conversation.community_id).using_db(conn)  # type: ignore[attr-defined]
+    sample = await ReactionSample.create(
+        community_id=community.id,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        operator_id=operator_id,
+        outside_proxy=outside_proxy,
+        ended_by=ended_by,
+        is_first=conversation.awaiting_first_reaction,
+        started_at=started,
+        ended_at=at,
+        seconds=max(0.0, (at - started).total_seconds()),
+        business_seconds=_business_seconds(started, at, community.business_hours),
+        using_db=conn,
+    )
+    conversation.waiting_since = None
+    conversation.awaiting_first_reaction = False
+    return sample
+
+
+def _business_seconds(start: datetime, end: datetime, hours: dict[str, Any] | None) -> float | None:
+    if not hours:
+        return None
+    from proxy.stats.business_hours import business_seconds
+
+    return business_seconds(start, end, hours)
