@@ -54,6 +54,7 @@ class Settings:
     # Background workers (outbox, long poll); tests switch them off to drive them by hand.
     workers: bool = True
     vk_api_base: str | None = None
+    demo_emulator_port: int = 8090
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -90,7 +91,11 @@ class Settings:
             demo=_bool(env, "PROXY_DEMO", False),
             workers=_bool(env, "PROXY_WORKERS", True),
             vk_api_base=env.get("PROXY_VK_API_BASE") or None,
+            demo_emulator_port=_int(env, "PROXY_DEMO_EMULATOR_PORT", 8090),
         )
+        if values["demo"] and not values["vk_api_base"]:
+            # The demo's emulated VK runs in-process on this port (proxy/demo.py).
+            values["vk_api_base"] = f"http://127.0.0.1:{values['demo_emulator_port']}"
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
