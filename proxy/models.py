@@ -444,6 +444,9 @@ class OutboxRow(Model):
     error_code = fields.IntField(null=True)
     error_message = fields.TextField(null=True)
     result = fields.JSONField(null=True)
+    # The key of the item VK created for this action (a comment id once VK returns it), so that
+    # ingest recognises the item's own event as the echo of this row (proxy/echo.py).
+    result_item_key = fields.CharField(max_length=128, null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
 
