@@ -1,0 +1,826 @@
+"""Ingest: one normalized VK event becomes rows, in one transaction, exactly once.
+
+Every event is stored verbatim as a RawEvent, deduplicated on (group, event_id): VK retries what was
+not acknowledged and sometimes repeats an event, and a repeat has no second effect. Then, in the same
+transaction: the author, the item (created, new version, tombstone, restored), the conversation state
+(proxy/conversations.py) and a journal entry for what a community admin did directly in VK.
+
+Ingest is also idempotent on the item itself: catch-up sync (source "sync") re-reads what events
+already brought, and events may arrive out of order when VK retries. An ItemCreated for an item that
+is already stored with the same text changes nothing; with another text it is an edit (sync) or an
+earlier text arriving late (events). A delete for an item never seen keeps the fact as a placeholder
+item without text, filled in if its text arrives later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from tortoise.transactions import in_transaction
+
+from proxy import conversations, metrics
+from proxy.audit import journal
+from proxy.clock import utcnow
+from proxy.conversations import ThreadAddress
+from proxy.echo import match_action_echo, match_outbox_echo
+from proxy.events import (
+    AuthorBlocked,
+    AuthorUnblocked,
+    DeprecatedVersionWarning,
+    DomainEvent,
+    ItemCreated,
+    ItemDeleted,
+    ItemEdited,
+    ItemRef,
+    ItemRestored,
+    OfficersEdited,
+    ThreadRef,
+    Unsupported,
+)
+from proxy.events import (
+    Direction as EventDirection,
+)
+from proxy.models import (
+    ActorKind,
+    Author,
+    Ban,
+    Channel,
+    Community,
+    Conversation,
+    DeletedVia,
+    Direction,
+    Item,
+    ItemTombstone,
+    ItemVersion,
+    Operator,
+    RawEvent,
+    RawEventStatus,
+)
+
+__all__ = ["IngestResult", "Source", "ingest"]
+
+log = logging.getLogger(__name__)
+
+Source = Literal["callback", "longpoll", "sync"]
+
+# RawEvent.event_id and .type are VARCHAR(64); VK's ids are 40 characters.
+_MAX_ID = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestResult:
+    """What one event did. ``duplicate``: it was stored before and had no effect now.
+
+    ``changed`` is True when anything beyond the raw event changed (an item, a conversation, a ban,
+    the journal), which is what live subscribers care about.
+    """
+
+    name: str
+    community_id: int
+    duplicate: bool = False
+    status: RawEventStatus | None = None
+    detail: str = ""
+    raw_event_id: int | None = None
+    conversation_id: int | None = None
+    item_id: int | None = None
+    changed: bool = False
+
+    def live_data(self) -> dict[str, Any]:
+        """The payload published to live subscribers after commit."""
+        return {
+            "community_id": self.community_id,
+            "conversation_id": self.conversation_id,
+            "item_id": self.item_id,
+        }
+
+
+@dataclass
+class _Effect:
+    status: RawEventStatus = RawEventStatus.PROCESSED
+    detail: str = ""
+    conversation_id: int | None = None
+    item_id: int | None = None
+    changed: bool = False
+
+
+async def ingest(
+    community: Community,
+    raw: dict[str, Any],
+    event: DomainEvent,
+    *,
+    source: Source,
+    received_at: datetime | None = None,
+) -> IngestResult:
+    """Store one event of ``community`` and apply its effect, once, in one transaction.
+
+    ``raw`` is the VK event object as received (its ``secret`` is not stored). Returns after commit;
+    raises only when the database fails, in which case nothing was stored and VK must retry.
+    """
+    received = received_at or utcnow()
+    event = _sanitized(event)
+    async with in_transaction() as conn:
+        raw_id = await _claim_raw_event(community, raw, event, source, conn)
+        if raw_id is None:
+            result = IngestResult(name=event.name, community_id=community.id, duplicate=True)
+        else:
+            effect = await _apply(community, event, received, source, conn)
+            await RawEvent.filter(id=raw_id).using_db(conn).update(status=effect.status, detail=effect.detail)
+            result = IngestResult(
+                name=event.name,
+                community_id=community.id,
+                status=effect.status,
+                detail=effect.detail,
+                raw_event_id=raw_id,
+                conversation_id=effect.conversation_id,
+                item_id=effect.item_id,
+                changed=effect.changed,
+            )
+    if result.duplicate:
+        metrics.EVENTS_DUPLICATE.labels(source).inc()
+    else:
+        metrics.EVENTS_INGESTED.labels(source, str(result.status)).inc()
+        if result.status == RawEventStatus.WARNING:
+            log.warning(
+                "community %s: VK sent a warning instead of %s: %s",
+                community.vk_group_id,
+                event.vk_type,
+                result.detail,
+            )
+        elif result.status == RawEventStatus.IGNORED and isinstance(event, Unsupported):
+            log.info(
+                "community %s: stored %s without effect: %s",
+                community.vk_group_id,
+                event.vk_type,
+                result.detail,
+            )
+    return result
+
+
+# --- the raw event ------------------------------------------------------------------------------
+
+
+def _dump(raw: dict[str, Any]) -> str:
+    kept = {key: value for key, value in raw.items() if key != "secret"}
+    text = json.dumps(kept, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be stored as UTF-8; the escaped form keeps them verbatim.
+        text = json.dumps(kept, ensure_ascii=True)
+    return text
+
+
+def _bounded_id(value: str) -> str:
+    if len(value) <= _MAX_ID:
+        return value
+    return "sha1:" + hashlib.sha1(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def _claim_raw_event(
+    community: Community, raw: dict[str, Any], event: DomainEvent, source: str, conn: Any
+) -> int | None:
+    """Insert the raw event if absent; its id if this call inserted it, None for a duplicate."""
+    # Insert-if-absent, then read back: a marker tells our row from one stored before (or by a
+    # concurrent transaction, which PostgreSQL makes us wait for).
+    marker = f"ingesting:{uuid.uuid4().hex}"
+    event_id = _bounded_id(event.event_id)
+    await RawEvent.bulk_create(
+        [
+            RawEvent(
+                community_id=community.id,
+                vk_group_id=community.vk_group_id,
+                event_id=event_id,
+                type=_clean(event.vk_type)[:_MAX_ID],
+                payload=_dump(raw),
+                source=source,
+                status=RawEventStatus.PROCESSED,
+                detail=marker,
+            )
+        ],
+        ignore_conflicts=True,
+        using_db=conn,
+    )
+    row = (
+        await RawEvent.filter(vk_group_id=community.vk_group_id, event_id=event_id)
+        .using_db(conn)
+        .only("id", "detail")
+        .first()
+    )
+    if row is None or row.detail != marker:
+        return None
+    return row.id
+
+
+# --- dispatch -----------------------------------------------------------------------------------
+
+
+async def _apply(
+    community: Community, event: DomainEvent, received: datetime, source: str, conn: Any
+) -> _Effect:
+    if isinstance(event, ItemCreated):
+        return await _item_created(community, event, received, source, conn)
+    if isinstance(event, ItemEdited):
+        return await _item_edited(community, event, received, conn)
+    if isinstance(event, ItemDeleted):
+        return await _item_deleted(community, event, received, conn)
+    if isinstance(event, ItemRestored):
+        return await _item_restored(community, event, received, conn)
+    if isinstance(event, AuthorBlocked):
+        return await _author_blocked(community, event, received, conn)
+    if isinstance(event, AuthorUnblocked):
+        return await _author_unblocked(community, event, received, conn)
+    if isinstance(event, OfficersEdited):
+        await journal.record(
+            "vk.officers_edit",
+            actor_kind=ActorKind.OUTSIDE,
+            vk_user_id=event.admin_id,
+            operator_id=await _linked_operator_id(event.admin_id, conn),
+            community_id=community.id,
+            params={"user_id": event.user_id, "level_old": event.level_old, "level_new": event.level_new},
+            at=received,
+            connection=conn,
+        )
+        return _Effect(changed=True)
+    if isinstance(event, DeprecatedVersionWarning):
+        return _Effect(status=RawEventStatus.WARNING, detail=event.warning)
+    if isinstance(event, Unsupported):
+        return _Effect(status=RawEventStatus.IGNORED, detail=event.reason)
+    # Known events that the proxy keeps raw only: wall posts, typing, read marks, allow/deny.
+    return _Effect(status=RawEventStatus.IGNORED, detail=f"{event.name}: stored raw only")
+
+
+# --- items --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What an event says about an item, whichever event it is."""
+
+    ref: ItemRef
+    thread: ThreadRef
+    author_id: int | None
+    text: str
+    attachments: list[Any]
+    created_at: datetime | None
+    direction: Direction
+    reply_to: ItemRef | None = None
+    admin_author_id: int | None = None
+    message_id: int | None = None
+
+
+def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
+    if isinstance(event, ItemEdited):
+        direction = Direction.OUT if event.from_community else Direction.IN
+        return _Content(
+            ref=event.ref,
+            thread=event.thread,
+            author_id=event.author_id,
+            text=event.text,
+            attachments=list(event.attachments),
+            created_at=event.created_at,
+            direction=direction,
+            admin_author_id=event.admin_author_id,
+        )
+    return _Content(
+        ref=event.ref,
+        thread=event.thread,
+        author_id=event.author_id,
+        text=event.text,
+        attachments=list(event.attachments),
+        created_at=event.created_at,
+        direction=Direction.OUT if event.direction is EventDirection.OUT else Direction.IN,
+        reply_to=event.reply_to,
+        admin_author_id=event.admin_author_id,
+        message_id=event.message_id,
+    )
+
+
+def _address(thread: ThreadRef) -> ThreadAddress:
+    return ThreadAddress(
+        channel=Channel(thread.channel.value),
+        key=thread.key,
+        owner_id=thread.owner_id,
+        object_id=thread.object_id,
+        root_id=thread.root_id,
+    )
+
+
+def _preview(text: str, attachments: list[Any]) -> str:
+    if text:
+        return text
+    kinds = [a.get("type") for a in attachments if isinstance(a, dict) and isinstance(a.get("type"), str)]
+    return " ".join(f"[{kind}]" for kind in kinds)
+
+
+async def _author(vk_id: int | None, conn: Any) -> int | None:
+    """The Author row of a VK user or group, created on first sight (insert-if-absent)."""
+    if vk_id is None:
+        return None
+    await Author.bulk_create([Author(vk_id=vk_id)], ignore_conflicts=True, using_db=conn)
+    author = await Author.filter(vk_id=vk_id).using_db(conn).only("id").get()
+    return author.id
+
+
+async def _linked_operator_id(vk_user_id: int | None, conn: Any) -> int | None:
+    if vk_user_id is None:
+        return None
+    operator = await Operator.filter(vk_user_id=vk_user_id).using_db(conn).only("id").first()
+    return operator.id if operator else None
+
+
+async def _locked_item(community: Community, key: str, conn: Any) -> tuple[Item | None, Conversation | None]:
+    """The stored item with this key and its conversation, both locked (conversation first, the
+    order every writer uses), or (None, None)."""
+    found = (
+        await Item.filter(community_id=community.id, key=key)
+        .using_db(conn)
+        .only("id", "conversation_id")
+        .first()
+    )
+    if found is None:
+        return None, None
+    conversation = await conversations.lock(found.conversation_id, conn)  # type: ignore[attr-defined]
+    item = await Item.filter(id=found.id).select_for_update().using_db(conn).get()
+    return item, conversation
+
+
+async def _open_conversation(
+    community: Community, thread: ThreadRef, content_author: int | None, at: datetime, conn: Any
+) -> Conversation:
+    return await conversations.get_or_open(
+        community, _address(thread), at=at, author_id=content_author, conn=conn
+    )
+
+
+def _vk_id(content: _Content) -> int:
+    if content.ref.channel.value == Channel.MESSAGE.value:
+        return content.message_id or content.ref.item_id
+    return content.ref.item_id
+
+
+async def _create_item(
+    community: Community,
+    content: _Content,
+    at: datetime,
+    conn: Any,
+    *,
+    edited_at: datetime | None = None,
+) -> tuple[Item, Conversation]:
+    """A new item with its first version, in its (locked) conversation."""
+    author_id = await _author(content.author_id, conn) if content.direction == Direction.IN else None
+    conversation = await _open_conversation(community, content.thread, author_id, at, conn)
+    item = await Item.create(
+        community_id=community.id,
+        conversation_id=conversation.id,
+        channel=Channel(content.ref.channel.value),
+        key=content.ref.key,
+        vk_id=_vk_id(content),
+        direction=content.direction,
+        author_id=author_id,
+        from_vk_id=content.author_id,
+        admin_author_vk_id=content.admin_author_id,
+        reply_to_key=content.reply_to.key if content.reply_to else None,
+        text=content.text,
+        attachments=content.attachments,
+        created_at=at,
+        edited_at=edited_at,
+        version_count=1,
+        using_db=conn,
+    )
+    await ItemVersion.create(
+        item_id=item.id,
+        number=1,
+        text=content.text,
+        attachments=content.attachments,
+        valid_from=at,
+        using_db=conn,
+    )
+    return item, conversation
+
+
+async def _fill_placeholder(
+    community: Community, item: Item, conversation: Conversation, content: _Content, at: datetime, conn: Any
+) -> Conversation:
+    """A placeholder (an item known only from its deletion) gets its content and real thread."""
+    author_id = await _author(content.author_id, conn) if content.direction == Direction.IN else None
+    if conversation.key != content.thread.key:
+        conversation = await _open_conversation(community, content.thread, author_id, at, conn)
+        item.conversation_id = conversation.id  # type: ignore[attr-defined]
+    item.direction = content.direction
+    item.author_id = author_id  # type: ignore[attr-defined]
+    item.from_vk_id = content.author_id
+    item.admin_author_vk_id = content.admin_author_id
+    item.reply_to_key = content.reply_to.key if content.reply_to else None
+    item.vk_id = _vk_id(content)
+    item.text = content.text
+    item.attachments = content.attachments
+    item.created_at = at
+    item.version_count = 1
+    await item.save(using_db=conn)
+    await ItemVersion.create(
+        item_id=item.id,
+        number=1,
+        text=content.text,
+        attachments=content.attachments,
+        valid_from=at,
+        using_db=conn,
+    )
+    await ItemTombstone.filter(item_id=item.id, last_text="").using_db(conn).update(last_text=content.text)
+    # A deleter named before the author was known can be classified now.
+    for tombstone in await ItemTombstone.filter(
+        item_id=item.id, deleted_via=DeletedVia.UNKNOWN, deleter_vk_id__isnull=False
+    ).using_db(conn):
+        tombstone.deleted_via = _deleted_via(tombstone.deleter_vk_id, item.from_vk_id)
+        await tombstone.save(using_db=conn, update_fields=["deleted_via"])
+        if tombstone.deleted_via == DeletedVia.VK_ADMIN:
+            await _journal_vk_delete(
+                community, item, conversation, tombstone.deleter_vk_id, tombstone.deleted_at, conn
+            )
+    return conversation
+
+
+def _deleted_via(deleter_id: int | None, author_vk_id: int | None) -> DeletedVia:
+    if deleter_id is None or author_vk_id is None:
+        return DeletedVia.UNKNOWN
+    return DeletedVia.AUTHOR if deleter_id == author_vk_id else DeletedVia.VK_ADMIN
+
+
+async def _journal_vk_delete(
+    community: Community,
+    item: Item,
+    conversation: Conversation,
+    deleter_id: int | None,
+    at: datetime,
+    conn: Any,
+) -> None:
+    await journal.record(
+        "vk.delete",
+        actor_kind=ActorKind.OUTSIDE,
+        operator_id=await _linked_operator_id(deleter_id, conn),
+        vk_user_id=deleter_id,
+        community_id=community.id,
+        conversation_id=conversation.id,
+        item_id=item.id,
+        text=item.text,
+        params={"key": item.key},
+        at=at,
+        connection=conn,
+    )
+
+
+async def _add_version(
+    item: Item, text: str, attachments: list[Any], valid_from: datetime, conn: Any, *, current: bool = True
+) -> None:
+    """Version n+1; ``current`` False records an older text that arrived late without making it current."""
+    item.version_count += 1
+    await ItemVersion.create(
+        item_id=item.id,
+        number=item.version_count,
+        text=text,
+        attachments=attachments,
+        valid_from=valid_from,
+        using_db=conn,
+    )
+    fields = ["version_count"]
+    if current:
+        item.text = text
+        item.attachments = attachments
+        item.edited_at = valid_from
+        fields += ["text", "attachments", "edited_at"]
+    await item.save(using_db=conn, update_fields=fields)
+
+
+async def _record_arrival(
+    community: Community,
+    event: ItemCreated | ItemRestored | ItemEdited,
+    item: Item,
+    conversation: Conversation,
+    at: datetime,
+    conn: Any,
+) -> None:
+    """What a newly seen item means for its conversation: an author waits, or the community answered."""
+    preview = _preview(item.text, item.attachments)
+    if item.direction == Direction.IN:
+        await conversations.author_wrote(conversation, at=at, preview=preview, conn=conn)
+        return
+    row = await match_outbox_echo(community, event, conn)
+    if row is not None:
+        item.sent_by_id = row.operator_id  # type: ignore[attr-defined]
+        item.outbox_row_id = row.id
+        await item.save(using_db=conn, update_fields=["sent_by_id", "outbox_row_id"])
+        await conversations.community_replied(
+            conversation,
+            at=at,
+            operator_id=row.operator_id,  # type: ignore[attr-defined]
+            outside_proxy=False,
+            preview=preview,
+            conn=conn,
+        )
+        return
+    operator_id = await _linked_operator_id(item.admin_author_vk_id, conn)
+    await conversations.community_replied(
+        conversation, at=at, operator_id=operator_id, outside_proxy=True, preview=preview, conn=conn
+    )
+    await journal.record(
+        "vk.reply",
+        actor_kind=ActorKind.OUTSIDE,
+        operator_id=operator_id,
+        vk_user_id=item.admin_author_vk_id,
+        community_id=community.id,
+        conversation_id=conversation.id,
+        item_id=item.id,
+        text=item.text,
+        params={"key": item.key},
+        at=at,
+        connection=conn,
+    )
+
+
+def _same(item: Item, text: str, attachments: list[Any]) -> bool:
+    return item.text == text and (item.attachments or []) == attachments
+
+
+async def _item_created(
+    community: Community, event: ItemCreated, received: datetime, source: str, conn: Any
+) -> _Effect:
+    content = _content(event)
+    at = content.created_at or received
+    item, conversation = await _locked_item(community, content.ref.key, conn)
+    if item is None:
+        item, conversation = await _create_item(community, content, at, conn)
+        await _record_arrival(community, event, item, conversation, at, conn)
+    else:
+        assert conversation is not None
+        if item.version_count == 0:
+            conversation = await _fill_placeholder(community, item, conversation, content, at, conn)
+            await _record_arrival(community, event, item, conversation, at, conn)
+        elif _same(item, content.text, content.attachments):
+            return _Effect(detail="item already stored", conversation_id=conversation.id, item_id=item.id)
+        elif source == "sync":
+            # Sync reads the current text: a different one is an edit no event told us about.
+            await _add_version(item, content.text, content.attachments, received, conn)
+        elif await ItemVersion.filter(item_id=item.id, text=content.text).using_db(conn).exists():
+            return _Effect(detail="item already stored", conversation_id=conversation.id, item_id=item.id)
+        else:
+            # The original text arriving after an edit (VK retried it): kept, not made current.
+            await _add_version(item, content.text, content.attachments, at, conn, current=False)
+    return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
+
+
+async def _item_edited(community: Community, event: ItemEdited, received: datetime, conn: Any) -> _Effect:
+    content = _content(event)
+    edited_at = event.edited_at or received
+    item, conversation = await _locked_item(community, content.ref.key, conn)
+    if item is None:
+        # The edit of an item we never saw: its current text is all there is, kept as version 1.
+        at = content.created_at or edited_at
+        item, conversation = await _create_item(community, content, at, conn, edited_at=edited_at)
+        await _record_arrival(community, event, item, conversation, at, conn)
+        return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
+    assert conversation is not None
+    if item.version_count == 0:
+        at = content.created_at or edited_at
+        conversation = await _fill_placeholder(community, item, conversation, content, at, conn)
+        await _record_arrival(community, event, item, conversation, at, conn)
+    elif _same(item, content.text, content.attachments):
+        return _Effect(detail="no change", conversation_id=conversation.id, item_id=item.id)
+    else:
+        await _add_version(item, content.text, content.attachments, edited_at, conn)
+    return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
+
+
+def _placeholder_thread(event: ItemDeleted) -> ThreadRef:
+    if event.thread is not None:
+        return event.thread
+    # Unknown: the comment is taken as the top of its own thread until its text (and parents) arrive.
+    ref = event.ref
+    return ThreadRef(channel=ref.channel, owner_id=ref.owner_id, object_id=ref.object_id, root_id=ref.item_id)
+
+
+async def _item_deleted(community: Community, event: ItemDeleted, received: datetime, conn: Any) -> _Effect:
+    item, conversation = await _locked_item(community, event.ref.key, conn)
+    if item is None:
+        from_community = event.user_id == -community.vk_group_id
+        direction = Direction.OUT if from_community else Direction.IN
+        author_id = await _author(event.user_id, conn) if direction == Direction.IN else None
+        conversation = await _open_conversation(
+            community, _placeholder_thread(event), author_id, received, conn
+        )
+        item = await Item.create(
+            community_id=community.id,
+            conversation_id=conversation.id,
+            channel=Channel(event.ref.channel.value),
+            key=event.ref.key,
+            vk_id=event.ref.item_id,
+            direction=direction,
+            author_id=author_id,
+            from_vk_id=event.user_id,
+            text="",
+            created_at=received,
+            version_count=0,
+            using_db=conn,
+        )
+    assert conversation is not None
+    if item.is_deleted:
+        # Already deleted: the proxy's own deletion recorded first, or a repeated delete.
+        open_tombstone = (
+            await ItemTombstone.filter(item_id=item.id, restored_at__isnull=True).using_db(conn).exists()
+        )
+        if open_tombstone:
+            return _Effect(detail="already deleted", conversation_id=conversation.id, item_id=item.id)
+    echo = await match_action_echo(community, "deleteComment", item_id=item.id, conn=conn)
+    # A placeholder's author is unknown until its text arrives: the deleter is classified then.
+    via = DeletedVia.PROXY if echo is not None else _deleted_via(event.deleter_id, item.from_vk_id)
+    await ItemTombstone.create(
+        item_id=item.id,
+        deleted_at=received,
+        deleted_via=via,
+        deleter_vk_id=event.deleter_id,
+        deleted_by_id=echo.operator_id if echo else None,  # type: ignore[attr-defined]
+        last_text=item.text,
+        using_db=conn,
+    )
+    item.is_deleted = True
+    item.deleted_at = received
+    await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
+    if via == DeletedVia.VK_ADMIN:
+        await _journal_vk_delete(community, item, conversation, event.deleter_id, received, conn)
+    return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
+
+
+async def _item_restored(community: Community, event: ItemRestored, received: datetime, conn: Any) -> _Effect:
+    content = _content(event)
+    item, conversation = await _locked_item(community, content.ref.key, conn)
+    if item is None:
+        at = content.created_at or received
+        item, conversation = await _create_item(community, content, at, conn)
+        await _record_arrival(community, event, item, conversation, at, conn)
+        return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
+    assert conversation is not None
+    changed = False
+    if item.version_count == 0:
+        at = content.created_at or received
+        conversation = await _fill_placeholder(community, item, conversation, content, at, conn)
+        await _record_arrival(community, event, item, conversation, at, conn)
+        changed = True
+    elif not _same(item, content.text, content.attachments):
+        await _add_version(item, content.text, content.attachments, received, conn)
+        changed = True
+    tombstone = (
+        await ItemTombstone.filter(item_id=item.id, restored_at__isnull=True)
+        .order_by("-id")
+        .using_db(conn)
+        .first()
+    )
+    if tombstone is not None:
+        echo = await match_action_echo(community, "restoreComment", item_id=item.id, conn=conn)
+        tombstone.restored_at = received
+        tombstone.restored_by_id = echo.operator_id if echo else None  # type: ignore[attr-defined]
+        await tombstone.save(using_db=conn, update_fields=["restored_at", "restored_by_id"])
+        if echo is None and tombstone.deleted_via != DeletedVia.AUTHOR:
+            # An author may undo their own deletion; anything else was undone by an admin in VK.
+            await journal.record(
+                "vk.restore",
+                actor_kind=ActorKind.OUTSIDE,
+                community_id=community.id,
+                conversation_id=conversation.id,
+                item_id=item.id,
+                text=item.text,
+                params={"key": item.key},
+                at=received,
+                connection=conn,
+            )
+        changed = True
+    if item.is_deleted:
+        item.is_deleted = False
+        item.deleted_at = None
+        await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
+        changed = True
+    detail = "" if changed else "not deleted, no change"
+    return _Effect(detail=detail, conversation_id=conversation.id, item_id=item.id, changed=changed)
+
+
+# --- bans ---------------------------------------------------------------------------------------
+
+
+async def _author_blocked(
+    community: Community, event: AuthorBlocked, received: datetime, conn: Any
+) -> _Effect:
+    author_id = await _author(event.user_id, conn)
+    echo = await match_action_echo(community, "groups.ban", user_id=event.user_id, conn=conn)
+    active = (
+        await Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
+        .order_by("-id")
+        .using_db(conn)
+        .first()
+    )
+    by_proxy = echo is not None or (active is not None and active.banned_by_id is not None)  # type: ignore[attr-defined]
+    if active is None:
+        await Ban.create(
+            community_id=community.id,
+            author_id=author_id,
+            banned_at=received,
+            until=event.unblock_date,
+            reason=event.reason,
+            comment=event.comment,
+            banned_by_id=echo.operator_id if echo else None,  # type: ignore[attr-defined]
+            admin_vk_id=event.admin_id,
+            using_db=conn,
+        )
+    else:
+        active.until = event.unblock_date
+        active.reason = event.reason
+        active.comment = event.comment
+        active.admin_vk_id = event.admin_id
+        await active.save(using_db=conn, update_fields=["until", "reason", "comment", "admin_vk_id"])
+    if not by_proxy:
+        await journal.record(
+            "vk.ban",
+            actor_kind=ActorKind.OUTSIDE,
+            operator_id=await _linked_operator_id(event.admin_id, conn),
+            vk_user_id=event.admin_id,
+            community_id=community.id,
+            text=event.comment,
+            params={
+                "user_id": event.user_id,
+                "until": event.unblock_date.isoformat() if event.unblock_date else None,
+                "reason": event.reason,
+            },
+            at=received,
+            connection=conn,
+        )
+    return _Effect(changed=True)
+
+
+async def _author_unblocked(
+    community: Community, event: AuthorUnblocked, received: datetime, conn: Any
+) -> _Effect:
+    author_id = await _author(event.user_id, conn)
+    await (
+        Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
+        .using_db(conn)
+        .update(lifted_at=received)
+    )
+    echo = await match_action_echo(community, "groups.unban", user_id=event.user_id, conn=conn)
+    if event.by_end_date:
+        await journal.record(
+            "ban.expired",
+            actor_kind=ActorKind.SYSTEM,
+            community_id=community.id,
+            params={"user_id": event.user_id},
+            at=received,
+            connection=conn,
+        )
+    elif echo is None:
+        await journal.record(
+            "vk.unban",
+            actor_kind=ActorKind.OUTSIDE,
+            operator_id=await _linked_operator_id(event.admin_id, conn),
+            vk_user_id=event.admin_id,
+            community_id=community.id,
+            params={"user_id": event.user_id},
+            at=received,
+            connection=conn,
+        )
+    return _Effect(changed=True)
+
+
+# --- content PostgreSQL cannot store ----------------------------------------------------------
+
+
+def _clean(value: Any) -> Any:
+    """Strings without NUL (PostgreSQL text refuses it) and without lone surrogates (not UTF-8)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k) if isinstance(k, str) else k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def _sanitized(event: DomainEvent) -> DomainEvent:
+    """The event with every text and JSON field cleaned; ``raw`` is stored escaped, as received."""
+    changes = {}
+    for field in dataclasses.fields(event):
+        if field.name == "raw":
+            continue
+        value = getattr(event, field.name)
+        if isinstance(value, str | list | dict):
+            cleaned = _clean(value)
+            if cleaned != value:
+                changes[field.name] = cleaned
+    return dataclasses.replace(event, **changes) if changes else event
