@@ -1,0 +1,564 @@
+"""Operator actions: recorded first, performed second.
+
+Each action checks access (a refusal is journaled on its own, proxy/access.py), then in ONE transaction
+validates, writes its journal entry and, when VK must do something, an outbox row with an idempotency
+key; the outbox worker (proxy/outbox.py) performs it later. Nothing is queued when validation fails,
+and the operator gets an ActionError in plain words.
+
+Decisions:
+- Replying to a closed conversation is allowed. VK has no notion of closing: the author can still read
+  the reply, and refusing would push the operator to answer directly in VK, where the reply is no
+  longer attributed. The conversation stays closed (an author's next message reopens it).
+- Closing while a reply through the proxy is still queued counts as closing with a reply: the waiting
+  period ends at the close, attributed to the reply's operator, because the answer was committed before
+  the close (otherwise "reply, then close" would always be counted "without reply").
+- Closing a dialog also queues messages.markAsAnsweredConversation when the community token is there;
+  without it the close still happens (closing is the proxy's own bookkeeping) and the journal says so.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from proxy import conversations, outbox
+from proxy.access import AccessDenied, ActionError, can_access, require_access
+from proxy.audit import journal
+from proxy.clock import utcnow
+from proxy.communities import MissingToken, admin_token, community_token
+from proxy.connectors.base import ActionKind, ActionRequest, TokenNeed, UnsupportedAction
+from proxy.connectors.vk import actions as vk_actions
+from proxy.conversations import ConversationError
+from proxy.models import (
+    ActorKind,
+    Author,
+    Ban,
+    Channel,
+    Community,
+    Conversation,
+    ConversationClose,
+    ConversationStatus,
+    Item,
+    Note,
+    Operator,
+    OutboxRow,
+    OutboxStatus,
+    Outcome,
+)
+from proxy.settings import Settings
+
+__all__ = [
+    "AccessDenied",
+    "ActionError",
+    "BAN_REASONS",
+    "add_note",
+    "assign",
+    "ban_author",
+    "close_conversation",
+    "delete_comment",
+    "mark_read",
+    "reopen_conversation",
+    "reply",
+    "restore_comment",
+    "unban_author",
+]
+
+# VK's limits on text length.
+MESSAGE_MAX_CHARS = 4096
+COMMENT_MAX_CHARS = 16000
+NOTE_MAX_CHARS = 16000
+BAN_COMMENT_MAX_CHARS = 2048
+# groups.ban reasons as VK numbers them.
+BAN_REASONS = {0: "other", 1: "spam", 2: "verbal abuse", 3: "strong language", 4: "irrelevant messages"}
+_UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+# --- loading and validating -------------------------------------------------------------------------
+
+
+async def _conversation(conversation_id: int) -> Conversation:
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        raise ActionError("this conversation does not exist", 404)
+    return conversation
+
+
+async def _item(item_id: int) -> Item:
+    item = await Item.get_or_none(id=item_id)
+    if item is None:
+        raise ActionError("this comment does not exist", 404)
+    return item
+
+
+def _text(text: str, limit: int, what: str) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise ActionError(f"the {what} is empty")
+    if len(cleaned) > limit:
+        raise ActionError(f"the {what} is too long: {len(cleaned)} characters, VK allows {limit}")
+    return cleaned
+
+
+def _check_token(settings: Settings, community: Community, need: TokenNeed) -> None:
+    """A missing token fails the action before anything is queued, naming the token."""
+    try:
+        if need == TokenNeed.ADMIN:
+            admin_token(settings, community)
+        else:
+            community_token(settings, community)
+    except MissingToken as exc:
+        raise ActionError(str(exc), 409) from None
+
+
+async def _new_random_id(conn: Any) -> str:
+    """A messages.send random_id: a positive int32 no other outbox row uses."""
+    while True:
+        candidate = str(secrets.randbelow(2**31 - 1) + 1)
+        if not await OutboxRow.filter(idempotency_key=candidate).using_db(conn).exists():
+            return candidate
+
+
+async def _queue(
+    conn: Any,
+    settings: Settings,
+    operator: Operator,
+    community: Community,
+    request: ActionRequest,
+    *,
+    journal_action: str,
+    conversation_id: int | None,
+    item_id: int | None = None,
+    text: str = "",
+    extra: dict[str, Any] | None = None,
+) -> OutboxRow:
+    """Plan the VK call, check its token, journal it (outcome pending) and queue it, in `conn`."""
+    try:
+        call = vk_actions.plan(request)
+    except UnsupportedAction as exc:
+        raise ActionError(str(exc)) from None
+    _check_token(settings, community, call.token)
+    entry = await journal.record(
+        journal_action,
+        actor_kind=ActorKind.OPERATOR,
+        operator_id=operator.id,
+        community_id=community.id,
+        conversation_id=conversation_id,
+        item_id=item_id,
+        text=text,
+        params={
+            "method": call.method,
+            **{k: v for k, v in call.params.items() if k != "message"},
+            **(extra or {}),
+        },
+        outcome=Outcome.PENDING,
+        connection=conn,
+    )
+    return await OutboxRow.create(
+        community_id=community.id,
+        journal_entry_id=entry.id,
+        operator_id=operator.id,
+        conversation_id=conversation_id,
+        item_id=item_id,
+        method=call.method,
+        params=call.params,
+        token_kind=call.token.value,
+        idempotency_key=request.idempotency_key or uuid.uuid4().hex,
+        text=text,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=utcnow(),
+        using_db=conn,
+    )
+
+
+async def _local_entry(
+    conn: Any, operator: Operator, action: str, conversation: Conversation, *, text: str = "", **params: Any
+) -> None:
+    await journal.record(
+        action,
+        actor_kind=ActorKind.OPERATOR,
+        operator_id=operator.id,
+        community_id=conversation.community_id,
+        conversation_id=conversation.id,
+        text=text,
+        params=params,
+        outcome=Outcome.DONE,
+        connection=conn,
+    )
+
+
+def _target(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"
+
+
+async def _author_vk_id(conversation: Conversation, conn: Any) -> tuple[int, int]:
+    if conversation.author_id is None:
+        raise ActionError("this conversation has no known author")
+    author = await Author.get(id=conversation.author_id).using_db(conn)
+    return author.id, author.vk_id
+
+
+# --- actions performed on VK -------------------------------------------------------------------------
+
+
+async def reply(
+    settings: Settings,
+    operator: Operator,
+    conversation_id: int,
+    text: str,
+    *,
+    reply_to_item_id: int | None = None,
+) -> OutboxRow:
+    """Queue a reply: messages.send in a dialog, *.createComment as the community in a comment thread.
+
+    In a thread the reply answers the thread's top comment, or `reply_to_item_id` when given.
+    """
+    conversation = await _conversation(conversation_id)
+    await require_access(
+        operator, conversation.community_id, action="reply.send", target=_target(conversation_id)
+    )
+    is_dialog = conversation.channel == Channel.MESSAGE
+    text = _text(text, MESSAGE_MAX_CHARS if is_dialog else COMMENT_MAX_CHARS, "reply")
+    async with in_transaction() as conn:
+        conversation = await conversations.lock(conversation_id, conn)
+        community = await Community.get(id=conversation.community_id).using_db(conn)
+        reply_to = None if is_dialog else conversation.vk_root_id
+        if reply_to_item_id is not None:
+            item = (
+                await Item.filter(id=reply_to_item_id, conversation_id=conversation.id).using_db(conn).first()
+            )
+            if item is None:
+                raise ActionError("the message you answer is not in this conversation", 404)
+            if item.is_deleted and not is_dialog:
+                raise ActionError("the comment you answer was deleted", 409)
+            reply_to = item.vk_id or reply_to
+        key = await _new_random_id(conn) if is_dialog else str(uuid.uuid4())
+        request = ActionRequest(
+            kind=ActionKind.REPLY,
+            channel=conversation.channel,
+            group_id=community.vk_group_id,
+            owner_id=conversation.vk_owner_id,
+            object_id=conversation.vk_object_id,
+            reply_to=reply_to,
+            text=text,
+            idempotency_key=key,
+        )
+        row = await _queue(
+            conn,
+            settings,
+            operator,
+            community,
+            request,
+            journal_action="reply.send",
+            conversation_id=conversation.id,
+            item_id=reply_to_item_id,
+            text=text,
+        )
+    outbox.wake()
+    return row
+
+
+async def _moderate_comment(
+    settings: Settings, operator: Operator, item_id: int, *, restore: bool
+) -> OutboxRow:
+    action = "comment.restore" if restore else "comment.delete"
+    item = await _item(item_id)
+    await require_access(operator, item.community_id, action=action, target=f"item:{item_id}")
+    async with in_transaction() as conn:
+        item = await Item.filter(id=item_id).select_for_update().using_db(conn).get()
+        if item.channel == Channel.MESSAGE:
+            raise ActionError("messages cannot be deleted or restored through the proxy, only comments")
+        if restore and not item.is_deleted:
+            raise ActionError("the comment is not deleted", 409)
+        if not restore and item.is_deleted:
+            raise ActionError("the comment is already deleted", 409)
+        verb = "restoreComment" if restore else "deleteComment"
+        if (
+            await OutboxRow.filter(item_id=item.id, method__endswith=verb, status__in=_UNSENT)
+            .using_db(conn)
+            .exists()
+        ):
+            raise ActionError(f"the comment is already being {'restored' if restore else 'deleted'}", 409)
+        conversation = await Conversation.get(id=item.conversation_id).using_db(conn)
+        community = await Community.get(id=item.community_id).using_db(conn)
+        request = ActionRequest(
+            kind=ActionKind.RESTORE_COMMENT if restore else ActionKind.DELETE_COMMENT,
+            channel=item.channel,
+            group_id=community.vk_group_id,
+            owner_id=conversation.vk_owner_id,
+            object_id=conversation.vk_object_id,
+            item_id=item.vk_id,
+        )
+        row = await _queue(
+            conn,
+            settings,
+            operator,
+            community,
+            request,
+            journal_action=action,
+            conversation_id=conversation.id,
+            item_id=item.id,
+            # The comment's text, so the journal shows what was removed or brought back.
+            text=item.text,
+        )
+    outbox.wake()
+    return row
+
+
+async def delete_comment(settings: Settings, operator: Operator, item_id: int) -> OutboxRow:
+    """Queue the deletion of a comment (the admin user token; the community token for board topics)."""
+    return await _moderate_comment(settings, operator, item_id, restore=False)
+
+
+async def restore_comment(settings: Settings, operator: Operator, item_id: int) -> OutboxRow:
+    """Queue the restoration of a deleted comment."""
+    return await _moderate_comment(settings, operator, item_id, restore=True)
+
+
+async def ban_author(
+    settings: Settings,
+    operator: Operator,
+    conversation_id: int,
+    *,
+    reason: int,
+    comment: str,
+    until: datetime | None,
+) -> OutboxRow:
+    """Queue a ban of the conversation's author (groups.ban, admin user token); `until` None is forever."""
+    conversation = await _conversation(conversation_id)
+    await require_access(
+        operator, conversation.community_id, action="author.ban", target=_target(conversation_id)
+    )
+    if reason not in BAN_REASONS:
+        raise ActionError(
+            "the ban reason is one of: " + ", ".join(f"{k} {v}" for k, v in BAN_REASONS.items())
+        )
+    comment = (comment or "").strip()
+    if len(comment) > BAN_COMMENT_MAX_CHARS:
+        raise ActionError(f"the ban comment is too long: at most {BAN_COMMENT_MAX_CHARS} characters")
+    now = utcnow()
+    if until is not None:
+        if until.tzinfo is None:
+            raise ActionError("the ban end needs a time zone")
+        if until <= now:
+            raise ActionError("the ban end is in the past")
+    async with in_transaction() as conn:
+        conversation = await conversations.lock(conversation_id, conn)
+        community = await Community.get(id=conversation.community_id).using_db(conn)
+        author_id, vk_id = await _author_vk_id(conversation, conn)
+        banned = Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
+        active = [b for b in await banned.using_db(conn) if b.until is None or b.until > now]
+        if active:
+            raise ActionError("the author is already banned", 409)
+        if await _unsent(conn, community.id, "groups.ban", vk_id):
+            raise ActionError("a ban of this author is already being sent", 409)
+        request = ActionRequest(
+            kind=ActionKind.BAN,
+            channel=conversation.channel,
+            group_id=community.vk_group_id,
+            user_id=vk_id,
+            reason=reason,
+            comment=comment,
+            until=until,
+        )
+        row = await _queue(
+            conn, settings, operator, community, request,
+            journal_action="author.ban", conversation_id=conversation.id, text=comment,
+        )  # fmt: skip
+    outbox.wake()
+    return row
+
+
+async def _unsent(conn: Any, community_id: int, method: str, vk_id: int) -> bool:
+    rows = await OutboxRow.filter(community_id=community_id, method=method, status__in=_UNSENT).using_db(conn)
+    return any(row.params.get("owner_id") == vk_id for row in rows)
+
+
+async def unban_author(settings: Settings, operator: Operator, conversation_id: int) -> OutboxRow:
+    """Queue lifting the ban of the conversation's author (groups.unban).
+
+    Allowed without a ban the proxy knows of: the ban may predate the proxy, and VK accepts it anyway.
+    """
+    conversation = await _conversation(conversation_id)
+    await require_access(
+        operator, conversation.community_id, action="author.unban", target=_target(conversation_id)
+    )
+    async with in_transaction() as conn:
+        conversation = await conversations.lock(conversation_id, conn)
+        community = await Community.get(id=conversation.community_id).using_db(conn)
+        _, vk_id = await _author_vk_id(conversation, conn)
+        if await _unsent(conn, community.id, "groups.unban", vk_id):
+            raise ActionError("lifting this author's ban is already being sent", 409)
+        request = ActionRequest(
+            kind=ActionKind.UNBAN, channel=conversation.channel, group_id=community.vk_group_id, user_id=vk_id
+        )
+        row = await _queue(
+            conn, settings, operator, community, request,
+            journal_action="author.unban", conversation_id=conversation.id,
+        )  # fmt: skip
+    outbox.wake()
+    return row
+
+
+async def mark_read(settings: Settings, operator: Operator, conversation_id: int) -> OutboxRow | None:
+    """Queue messages.markAsRead for a dialog; None for comment threads, which VK has no read state for.
+
+    A mark already waiting to be sent is returned instead of queuing another.
+    """
+    conversation = await _conversation(conversation_id)
+    await require_access(
+        operator, conversation.community_id, action="conversation.mark_read", target=_target(conversation_id)
+    )
+    if conversation.channel != Channel.MESSAGE:
+        return None
+    async with in_transaction() as conn:
+        conversation = await conversations.lock(conversation_id, conn)
+        waiting = (
+            await OutboxRow.filter(
+                conversation_id=conversation.id, method="messages.markAsRead", status=OutboxStatus.PENDING
+            )
+            .using_db(conn)
+            .first()
+        )
+        if waiting is not None:
+            return waiting
+        community = await Community.get(id=conversation.community_id).using_db(conn)
+        request = ActionRequest(
+            kind=ActionKind.MARK_READ,
+            channel=conversation.channel,
+            group_id=community.vk_group_id,
+            object_id=conversation.vk_object_id,
+        )
+        row = await _queue(
+            conn, settings, operator, community, request,
+            journal_action="conversation.mark_read", conversation_id=conversation.id,
+        )  # fmt: skip
+    outbox.wake()
+    return row
+
+
+# --- the proxy's own bookkeeping -------------------------------------------------------------------
+
+
+async def close_conversation(
+    settings: Settings, operator: Operator, conversation_id: int
+) -> ConversationClose:
+    """Close: "with reply" when nobody waits (or a reply through the proxy is queued), else "without reply".
+
+    For dialogs VK is also told the dialog is answered (messages.markAsAnsweredConversation).
+    """
+    conversation = await _conversation(conversation_id)
+    await require_access(
+        operator, conversation.community_id, action="conversation.close", target=_target(conversation_id)
+    )
+    queued = False
+    async with in_transaction() as conn:
+        conversation = await conversations.lock(conversation_id, conn)
+        if conversation.status == ConversationStatus.CLOSED:
+            raise ActionError("the conversation is already closed", 409)
+        community = await Community.get(id=conversation.community_id).using_db(conn)
+        now = utcnow()
+        if conversation.waiting_since is not None:
+            pending_reply = (
+                await OutboxRow.filter(
+                    conversation_id=conversation.id, method__in=outbox.REPLY_METHODS, status__in=_UNSENT
+                )
+                .using_db(conn)
+                .order_by("id")
+                .first()
+            )
+            if pending_reply is not None:
+                await conversations.community_replied(
+                    conversation,
+                    at=now,
+                    operator_id=pending_reply.operator_id,
+                    outside_proxy=False,
+                    conn=conn,
+                )
+        closing = await conversations.close(conversation, at=now, operator_id=operator.id, conn=conn)
+        mark_answered = conversation.channel == Channel.MESSAGE and community.community_token_enc is not None
+        await _local_entry(
+            conn, operator, "conversation.close", conversation,
+            kind=str(closing.kind), close_id=closing.id, vk_mark_answered=mark_answered,
+        )  # fmt: skip
+        if mark_answered:
+            request = ActionRequest(
+                kind=ActionKind.MARK_ANSWERED,
+                channel=conversation.channel,
+                group_id=community.vk_group_id,
+                object_id=conversation.vk_object_id,
+            )
+            await _queue(
+                conn, settings, operator, community, request,
+                journal_action="conversation.mark_answered", conversation_id=conversation.id,
+            )  # fmt: skip
+            queued = True
+    if queued:
+        outbox.wake()
+    return closing
+
+
+async def reopen_conversation(settings: Settings, operator: Operator, conversation_id: int) -> Conversation:
+    """Reopen a closed conversation (nobody waits until the author writes again)."""
+    conversation = await _conversation(conversation_id)
+    await require_access(
+        operator, conversation.community_id, action="conversation.reopen", target=_target(conversation_id)
+    )
+    async with in_transaction() as conn:
+        conversation = await conversations.lock(conversation_id, conn)
+        try:
+            await conversations.reopen(conversation, at=utcnow(), conn=conn)
+        except ConversationError as exc:
+            raise ActionError(str(exc), 409) from None
+        await _local_entry(conn, operator, "conversation.reopen", conversation)
+    return conversation
+
+
+async def assign(
+    settings: Settings, operator: Operator, conversation_id: int, assignee_id: int | None
+) -> Conversation:
+    """Assign the conversation to an operator with access to its community, or unassign it (None)."""
+    conversation = await _conversation(conversation_id)
+    await require_access(
+        operator, conversation.community_id, action="conversation.assign", target=_target(conversation_id)
+    )
+    if assignee_id is not None:
+        assignee = await Operator.get_or_none(id=assignee_id)
+        if assignee is None:
+            raise ActionError("this operator does not exist", 404)
+        if not assignee.is_active:
+            raise ActionError(f"{assignee.display_name or assignee.login}'s account is disabled")
+        if not await can_access(assignee, conversation.community_id):
+            raise ActionError(f"{assignee.display_name or assignee.login} has no access to this community")
+    async with in_transaction() as conn:
+        conversation = await conversations.lock(conversation_id, conn)
+        previous = conversation.assignee_id
+        conversation.assignee_id = assignee_id
+        await conversation.save(using_db=conn, update_fields=["assignee_id"])
+        await _local_entry(
+            conn,
+            operator,
+            "conversation.assign",
+            conversation,
+            assignee_id=assignee_id,
+            previous_assignee_id=previous,
+        )
+    return conversation
+
+
+async def add_note(settings: Settings, operator: Operator, conversation_id: int, text: str) -> Note:
+    """An internal note on the conversation, never sent to VK."""
+    conversation = await _conversation(conversation_id)
+    await require_access(
+        operator, conversation.community_id, action="note.add", target=_target(conversation_id)
+    )
+    text = _text(text, NOTE_MAX_CHARS, "note")
+    async with in_transaction() as conn:
+        note = await Note.create(
+            conversation_id=conversation.id, operator_id=operator.id, text=text, using_db=conn
+        )
+        await _local_entry(conn, operator, "note.add", conversation, text=text, note_id=note.id)
+    return note

@@ -1,0 +1,430 @@
+"""The outbox worker: performs queued operator actions on VK, exactly once, and records how they ended.
+
+An action is queued by proxy/actions.py (journal entry + outbox row, one transaction). A worker claims
+due rows (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so any number of workers on any number of
+instances never claim one row twice; SQLite has one process and serial transactions), marks them
+`sending` with a lease, commits, and only then calls VK, outside any transaction. The result is
+recorded in a second transaction together with what it changes (the waiting period a reply ends, the
+tombstone of a deleted comment, the ban).
+
+A worker killed between the VK call and the update leaves a `sending` row behind; once its lease
+expires the row is claimed again and re-sent with the same idempotency key (random_id / guid), which VK
+deduplicates. Within a conversation rows are performed in the order they were queued: a row is claimed
+only when no earlier row of its conversation is still pending or sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from proxy import conversations
+from proxy.appkeys import BACKGROUND, SETTINGS
+from proxy.audit import journal
+from proxy.clock import utcnow
+from proxy.communities import MissingToken, admin_token, community_token
+from proxy.connectors.base import ActionFailed, ActionResult, Connector, PlannedCall, TokenNeed
+from proxy.connectors.vk.actions import VkActions
+from proxy.models import (
+    Ban,
+    Community,
+    DeletedVia,
+    Item,
+    ItemTombstone,
+    JournalEntry,
+    OutboxRow,
+    OutboxStatus,
+    Outcome,
+)
+from proxy.settings import Settings
+from proxy.vk_clients import http_session
+
+log = logging.getLogger(__name__)
+
+# How long a claimed row is ours: longer than a VK call can take (request timeout 15 s, rate limit wait).
+LEASE = timedelta(seconds=60)
+# VK calls per row before a transient failure becomes final (about ten minutes of backoff in all).
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_MAX_SECONDS = 300.0
+POLL_INTERVAL_SECONDS = 2.0
+BATCH_SIZE = 50
+
+REPLY_METHODS = ("messages.send", "wall.createComment", "photos.createComment", "video.createComment",
+                 "market.createComment", "board.createComment")  # fmt: skip
+
+OnChange = Callable[[int | None], Awaitable[None] | None]
+
+_CLAIM_SQL = """
+SELECT id FROM outbox
+WHERE ((status = 'pending' AND next_attempt_at <= {due}) OR (status = 'sending' AND locked_until < {expired}))
+  AND (conversation_id IS NULL OR id IN (
+        SELECT MIN(id) FROM outbox
+        WHERE status IN ('pending', 'sending') AND conversation_id IS NOT NULL
+        GROUP BY conversation_id))
+ORDER BY next_attempt_at, id
+LIMIT {limit}
+"""
+
+# Wake-up events of the workers running in this process; actions set them after queuing.
+_wakeups: set[asyncio.Event] = set()
+
+
+def wake() -> None:
+    """Tell this process's workers that a row was queued (call after the commit)."""
+    for event in list(_wakeups):
+        event.set()
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait before attempt `attempts + 1`: 5 s, 10 s, 20 s ... at most 5 minutes."""
+    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
+
+
+async def claim(
+    *, limit: int = BATCH_SIZE, now: datetime | None = None, lease: timedelta = LEASE
+) -> list[int]:
+    """Claim due rows: mark them `sending` until now + lease and commit. Returns their ids."""
+    now = now or utcnow()
+    async with in_transaction() as conn:
+        if conn.capabilities.dialect == "postgres":
+            sql = _CLAIM_SQL.format(due="$1", expired="$2", limit="$3") + "FOR UPDATE SKIP LOCKED"
+        else:
+            sql = _CLAIM_SQL.format(due="?", expired="?", limit="?")
+        _, rows = await conn.execute_query(sql, [now, now, limit])
+        ids = [row["id"] for row in rows]
+        if ids:
+            await (
+                OutboxRow.filter(id__in=ids)
+                .using_db(conn)
+                .update(status=OutboxStatus.SENDING, locked_until=now + lease, attempts=F("attempts") + 1)
+            )
+    return ids
+
+
+def _token(settings: Settings, community: Community, kind: str) -> str:
+    if kind == TokenNeed.ADMIN:
+        return admin_token(settings, community)
+    return community_token(settings, community)
+
+
+async def perform(settings: Settings, connector: Connector, row: OutboxRow) -> ActionResult:
+    """Make a row's VK call (no bookkeeping). Raises ActionFailed; a missing token is a permanent failure."""
+    community = await Community.get(id=row.community_id)
+    try:
+        token = _token(settings, community, row.token_kind)
+    except MissingToken as exc:
+        raise ActionFailed(str(exc), code=None, transient=False) from exc
+    call = PlannedCall(row.method, dict(row.params), TokenNeed(row.token_kind))
+    return await connector.perform(call, token)
+
+
+async def deliver_due(
+    settings: Settings,
+    *,
+    limit: int = BATCH_SIZE,
+    now: datetime | None = None,
+    on_change: OnChange | None = None,
+) -> int:
+    """Claim due rows and perform them; returns how many were claimed.
+
+    `now` is when the rows are judged due (tests pass a later time to skip a backoff or a lease).
+    `on_change(conversation_id)` is called after each row's outcome is committed.
+    """
+    now = now or utcnow()
+    ids = await claim(limit=limit, now=now)
+    if not ids:
+        return 0
+    session = http_session(settings)
+    try:
+        connector = VkActions(session)
+        # One row per conversation is claimed at a time, so concurrent sends never reorder replies.
+        await asyncio.gather(*(_deliver_one(settings, connector, row_id, now, on_change) for row_id in ids))
+    finally:
+        session.close()
+    return len(ids)
+
+
+async def _deliver_one(
+    settings: Settings, connector: Connector, row_id: int, now: datetime, on_change: OnChange | None
+) -> None:
+    row = await OutboxRow.get(id=row_id)
+    try:
+        if row.attempts > MAX_ATTEMPTS:
+            # Claimed again and again without an outcome: something kills the worker on this row.
+            await record_failure(
+                row,
+                ActionFailed("the action was abandoned after repeated attempts", code=None, transient=False),
+                now,
+            )
+        else:
+            try:
+                result = await perform(settings, connector, row)
+            except ActionFailed as exc:
+                await record_failure(row, exc, now)
+            else:
+                await record_success(row, result)
+    except Exception:
+        # The row stays `sending`; its lease runs out and it is tried again with the same key.
+        log.exception("outbox row %s: recording the outcome failed", row_id)
+        return
+    if on_change is not None:
+        outcome = on_change(row.conversation_id)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+async def _fill_outcome(entry_id: int, outcome: Outcome, detail: str, conn: Any) -> None:
+    # The journal entry's outcome is filled once; a row recorded twice must not try again.
+    if await JournalEntry.filter(id=entry_id, outcome_at__isnull=True).using_db(conn).exists():
+        await journal.set_outcome(entry_id, outcome, detail, connection=conn)
+
+
+def _success_detail(result: ActionResult) -> str:
+    ids = ", ".join(f"{name} {value}" for name, value in result.vk_ids.items())
+    return f"VK accepted it ({ids})" if ids else "VK accepted it"
+
+
+async def record_success(row: OutboxRow, result: ActionResult) -> bool:
+    """Mark a row sent and apply what it changed; False if its outcome was already recorded."""
+    accepted_at = utcnow()
+    async with in_transaction() as conn:
+        current = await OutboxRow.filter(id=row.id).select_for_update().using_db(conn).get()
+        # A slow worker whose lease ran out and a second one may both get VK's answer: one records it.
+        if current.status not in (OutboxStatus.SENDING, OutboxStatus.PENDING):
+            return False
+        current.status = OutboxStatus.SENT
+        current.sent_at = accepted_at
+        current.locked_until = None
+        current.error_code = None
+        current.error_message = None
+        current.result = {"response": result.response, "vk_ids": result.vk_ids}
+        if result.item_key:
+            current.result_item_key = result.item_key
+        await current.save(
+            using_db=conn,
+            update_fields=[
+                "status", "sent_at", "locked_until", "error_code", "error_message", "result", "result_item_key",
+            ],
+        )  # fmt: skip
+        await _fill_outcome(current.journal_entry_id, Outcome.DONE, _success_detail(result), conn)
+        await _apply_effects(current, accepted_at, conn)
+    return True
+
+
+async def record_failure(row: OutboxRow, failure: ActionFailed, now: datetime) -> None:
+    """Schedule a retry of a transient failure, or record a final one on the row and its journal entry."""
+    async with in_transaction() as conn:
+        current = await OutboxRow.filter(id=row.id).select_for_update().using_db(conn).get()
+        if current.status != OutboxStatus.SENDING:
+            return
+        current.error_code = failure.code
+        current.error_message = failure.operator_message
+        current.locked_until = None
+        if failure.transient and current.attempts < MAX_ATTEMPTS:
+            current.status = OutboxStatus.PENDING
+            current.next_attempt_at = now + backoff(current.attempts)
+        else:
+            current.status = OutboxStatus.FAILED
+            detail = failure.operator_message
+            if failure.code is not None:
+                detail = f"VK error {failure.code}: {detail}"
+            if failure.transient:
+                detail += f" (gave up after {current.attempts} attempts)"
+            await _fill_outcome(current.journal_entry_id, Outcome.FAILED, detail, conn)
+        await current.save(
+            using_db=conn,
+            update_fields=["status", "next_attempt_at", "error_code", "error_message", "locked_until"],
+        )
+    log.info("outbox row %s %s: %s", row.id, current.status, failure.detail or failure.operator_message)
+
+
+# --- what a performed action changes in the store ------------------------------------------------------
+
+
+async def _apply_effects(row: OutboxRow, at: datetime, conn: Any) -> None:
+    method = row.method
+    if method in REPLY_METHODS and row.conversation_id is not None:
+        # The author's wait ends when VK accepted the reply; a closed conversation stays closed.
+        conversation = await conversations.lock(row.conversation_id, conn)
+        await conversations.community_replied(
+            conversation, at=at, operator_id=row.operator_id, outside_proxy=False, preview=row.text, conn=conn
+        )
+    elif method.endswith(".deleteComment"):
+        await _comment_deleted(row, at, conn)
+    elif method.endswith(".restoreComment"):
+        await _comment_restored(row, at, conn)
+    elif method == "groups.ban":
+        await _author_banned(row, at, conn)
+    elif method == "groups.unban":
+        await _author_unbanned(row, at, conn)
+
+
+async def _comment_deleted(row: OutboxRow, at: datetime, conn: Any) -> None:
+    """The item is deleted by the operator through the proxy, whether or not ingest saw VK's echo first."""
+    item = await Item.filter(id=row.item_id).select_for_update().using_db(conn).get()
+    community = await Community.get(id=row.community_id).using_db(conn)
+    deleter = community.admin_vk_user_id if row.token_kind == TokenNeed.ADMIN else None
+    if not item.is_deleted:
+        item.is_deleted = True
+        item.deleted_at = at
+        await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
+        await ItemTombstone.create(
+            item_id=item.id,
+            deleted_at=at,
+            deleted_via=DeletedVia.PROXY,
+            deleter_vk_id=deleter,
+            deleted_by_id=row.operator_id,
+            last_text=item.text,
+            using_db=conn,
+        )
+        return
+    # Ingest recorded the deletion from VK's echo already: make sure it names the operator.
+    await (
+        ItemTombstone.filter(
+            item_id=item.id,
+            restored_at__isnull=True,
+            deleted_by_id__isnull=True,
+            deleted_at__gte=row.created_at,
+        )
+        .using_db(conn)
+        .update(deleted_via=DeletedVia.PROXY, deleted_by_id=row.operator_id)
+    )
+
+
+async def _comment_restored(row: OutboxRow, at: datetime, conn: Any) -> None:
+    item = await Item.filter(id=row.item_id).select_for_update().using_db(conn).get()
+    if item.is_deleted:
+        item.is_deleted = False
+        item.deleted_at = None
+        await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
+        await (
+            ItemTombstone.filter(item_id=item.id, restored_at__isnull=True)
+            .using_db(conn)
+            .update(restored_at=at, restored_by_id=row.operator_id)
+        )
+        return
+    # Ingest saw VK's restore event first.
+    await (
+        ItemTombstone.filter(item_id=item.id, restored_by_id__isnull=True, restored_at__gte=row.created_at)
+        .using_db(conn)
+        .update(restored_by_id=row.operator_id)
+    )
+
+
+async def _ban_author_id(row: OutboxRow, conn: Any) -> int | None:
+    conversation = await conversations.lock(row.conversation_id, conn)
+    return conversation.author_id
+
+
+async def _author_banned(row: OutboxRow, at: datetime, conn: Any) -> None:
+    author_id = await _ban_author_id(row, conn)
+    if author_id is None:
+        return
+    active = Ban.filter(community_id=row.community_id, author_id=author_id, lifted_at__isnull=True)
+    # Ingest recorded VK's user_block echo already: attribute it.
+    if await active.filter(banned_at__gte=row.created_at).using_db(conn).exists():
+        await (
+            active.filter(banned_at__gte=row.created_at, banned_by_id__isnull=True)
+            .using_db(conn)
+            .update(banned_by_id=row.operator_id)
+        )
+        return
+    community = await Community.get(id=row.community_id).using_db(conn)
+    end_date = row.params.get("end_date")
+    await Ban.create(
+        community_id=row.community_id,
+        author_id=author_id,
+        banned_at=at,
+        until=datetime.fromtimestamp(int(end_date), at.tzinfo) if end_date else None,
+        reason=int(row.params.get("reason", 0)),
+        comment=row.params.get("comment", ""),
+        banned_by_id=row.operator_id,
+        admin_vk_id=community.admin_vk_user_id,
+        using_db=conn,
+    )
+
+
+async def _author_unbanned(row: OutboxRow, at: datetime, conn: Any) -> None:
+    author_id = await _ban_author_id(row, conn)
+    if author_id is None:
+        return
+    await (
+        Ban.filter(community_id=row.community_id, author_id=author_id, lifted_at__isnull=True)
+        .using_db(conn)
+        .update(lifted_at=at)
+    )
+
+
+# --- the background worker --------------------------------------------------------------------------
+
+
+class OutboxWorker:
+    """Delivers due rows until cancelled: woken by actions in this process, polling for the rest."""
+
+    def __init__(
+        self, settings: Settings, *, poll_interval: float = POLL_INTERVAL_SECONDS, batch: int = BATCH_SIZE
+    ) -> None:
+        self.settings = settings
+        self.poll_interval = poll_interval
+        self.batch = batch
+        # Called with a conversation id after each outcome is committed (the web layer publishes it).
+        self.listeners: list[OnChange] = []
+        self._wakeup = asyncio.Event()
+
+    async def _changed(self, conversation_id: int | None) -> None:
+        for listener in list(self.listeners):
+            try:
+                outcome = listener(conversation_id)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                log.exception("outbox change listener failed")
+
+    async def run(self) -> None:
+        """Deliver, then sleep until woken or the poll interval passes; forever."""
+        _wakeups.add(self._wakeup)
+        try:
+            while True:
+                self._wakeup.clear()
+                try:
+                    claimed = await deliver_due(self.settings, limit=self.batch, on_change=self._changed)
+                except Exception:
+                    log.exception("outbox delivery failed; trying again shortly")
+                    claimed = 0
+                if claimed >= self.batch:
+                    continue  # more may be due right now
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+        finally:
+            _wakeups.discard(self._wakeup)
+
+
+async def outbox_worker_context(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: run one outbox worker while the app runs (when settings.workers is on).
+
+    The worker is at app[BACKGROUND]["outbox_worker"] (add listeners there), its task at ["outbox"].
+    """
+    settings = app[SETTINGS]
+    if not settings.workers:
+        yield
+        return
+    worker = OutboxWorker(settings)
+    task = asyncio.create_task(worker.run(), name="outbox-worker")
+    app[BACKGROUND]["outbox"] = task
+    app[BACKGROUND]["outbox_worker"] = worker
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
