@@ -21,11 +21,18 @@ def _sample(name: str) -> dict[str, Any]:
     return data["updates"][0] if "updates" in data else data
 
 
-def callback_body(index: int, group_id: int, secret: str, *, run: str = "") -> bytes:
-    """Event number `index`: four in five are message_new, the fifth a wall_reply_new comment."""
-    peer = 300_000_000 + index % PEERS
+def callback_body(index: int, group_id: int, secret: str, *, run: str = "", peer: int | None = None) -> bytes:
+    """Event number `index`: four in five are message_new, the fifth a wall_reply_new comment.
+
+    With `peer` given the event is always a message_new from that peer (a dialog of its own).
+    """
+    if peer is None:
+        peer = 300_000_000 + index % PEERS
+        is_comment = index % 5 == 4
+    else:
+        is_comment = False
     now = int(time.time())
-    if index % 5 == 4:
+    if is_comment:
         event = copy.deepcopy(_sample("wall_reply_new-1.json"))
         obj = event["object"]
         obj.update(id=1_000_000 + index, from_id=peer, post_id=1 + index % 50, owner_id=-group_id, date=now)

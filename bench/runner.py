@@ -40,6 +40,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-database", action="store_true", help="do not drop the bench database afterwards"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the servers under load with py-spy; summaries go to the report",
+    )
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in CASES]
     if unknown:
@@ -58,6 +63,12 @@ async def _run_case(name: str, title: str, case: Case, context: Context) -> Benc
         traceback.print_exc()
         result = BenchResult(name, title, missing=f"the benchmark failed: {type(exc).__name__}: {exc}")
     result.name, result.title = name, title
+    for label, tables in context.profiles:
+        for index, rows in enumerate(tables):
+            if rows:
+                kind = "by function" if index == 0 else "by project function, inclusive"
+                result.tables.append((f"py-spy profile of the server during {label} ({kind})", rows))
+    context.profiles.clear()
     result.measured_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     result.seconds = time.perf_counter() - started
     for figure in result.figures:
@@ -71,7 +82,7 @@ async def _run_case(name: str, title: str, case: Case, context: Context) -> Benc
     return result
 
 
-async def run(names: list[str], keep_database: bool) -> int:
+async def run(names: list[str], keep_database: bool, profile: bool) -> int:
     database = BenchDatabase.from_env()
     machine = machine_facts(await database.server_version())
     _, results = report.load_previous()
@@ -79,7 +90,7 @@ async def run(names: list[str], keep_database: bool) -> int:
     dataset = Dataset(database)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as log_dir:
-            context = Context(database, dataset, Path(log_dir))
+            context = Context(database, dataset, Path(log_dir), profile=profile)
             for name in names:
                 title, case = CASES[name]
                 results[name] = await _run_case(name, title, case, context)
@@ -97,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     names = args.names or list(CASES)
     try:
-        return asyncio.run(run(names, args.keep_database))
+        return asyncio.run(run(names, args.keep_database, args.profile))
     except KeyboardInterrupt:
         print("[bench] interrupted", file=sys.stderr)
         return 130
