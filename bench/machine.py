@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sqlite3
+import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,25 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def code_version(repo: Path) -> str:
+    """The commit measured, and how many files outside bench/ and docs/ differed from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    changed = [line for line in status if not line[3:].startswith(("bench/", "docs/"))]
+    return f"{commit} plus uncommitted changes in {len(changed)} files" if changed else commit
+
+
 def machine_facts(postgres_version: str) -> dict[str, Any]:
     """The machine and software versions, for the report header."""
     return {
+        "code": code_version(Path(__file__).resolve().parent.parent),
         "cores": os.cpu_count(),
         "memory_gib": _memory_gib(),
         "cpu_model": _cpu_model(),

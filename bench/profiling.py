@@ -110,7 +110,12 @@ def summarise_inclusive(
         seen = set()
         for frame in stack.split(";"):
             _, _, where = frame.partition(" (")
-            own_code = "site-packages" not in where and any(p in where for p in prefixes)
+            # The serve command's own frames sit under everything; they say nothing about where time goes.
+            own_code = (
+                "site-packages" not in where
+                and any(p in where for p in prefixes)
+                and not any(skip in where for skip in ("proxy/__main__.py", "proxy/cli.py"))
+            )
             if own_code and frame not in seen:
                 seen.add(frame)
                 inclusive[_short(frame)] += count

@@ -84,7 +84,8 @@ async def run(context: Context) -> BenchResult:
             url = f"{server.base_url}/audit/journal.csv"
             if not await route_exists(session, "GET", url, params=EMPTY_PERIOD):
                 continue
-            seconds, count, size_bytes = await _download(session, url, params)
+            async with context.profiled(server, f"journal.csv of {size:,} entries"):
+                seconds, count, size_bytes = await _download(session, url, params)
             proxy[size] = count / seconds
             peak[size] = server.peak_rss_mib() or 0.0
             rows.append([f"{size:,}", "GET /audit/journal.csv", f"{seconds:.2f}", f"{count:,}",

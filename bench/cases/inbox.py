@@ -46,7 +46,8 @@ async def run(context: Context) -> BenchResult:
         lists_conversations = page_status == 200 and PREVIEW_MARK in page_body
         page = partial = None
         if lists_conversations:
-            page = await _load(session, f"{server.base_url}/")
+            async with context.profiled(server, "the inbox page load"):
+                page = await _load(session, f"{server.base_url}/")
             rows.append(load_row("GET / (page)", page))
             partial = await _load(session, f"{server.base_url}/", {"HX-Request": "true"})
             rows.append(load_row("GET / with HX-Request (partial)", partial))

@@ -58,7 +58,11 @@ async def run(context: Context) -> BenchResult:
             )
         if present:
             for concurrency in CONCURRENCY:
-                proxy[concurrency] = await _load(server.base_url, concurrency, f"p{concurrency}")
+                if concurrency == CONCURRENCY[-1]:
+                    async with context.profiled(server, f"ingest at {concurrency} senders"):
+                        proxy[concurrency] = await _load(server.base_url, concurrency, f"p{concurrency}")
+                else:
+                    proxy[concurrency] = await _load(server.base_url, concurrency, f"p{concurrency}")
                 rows.append(load_row("proxy: POST /callback/vk/{group_id}", proxy[concurrency]))
 
     missing_note = "POST /callback/vk/{group_id} not there yet"

@@ -10,6 +10,7 @@ rows' own sent_at times (first to last), so the server's start-up does not count
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from bench.processes import proxy_env, python_module_server, run_command
 from bench.results import BenchResult, Figure
 
 VK_LIMIT_RPS = 20
-SCENARIOS = ((1, 300), (10, 100))  # (communities, replies per community)
+# (communities, replies per community, proxy instances delivering them)
+SCENARIOS = ((1, 300, 1), (10, 100, 1), (1, 300, 2))
 MAX_SECONDS = 90.0
 SCALING_TARGET = 5.0  # ten communities deliver at least this many times what one does
 
@@ -108,13 +110,16 @@ async def _queue_replies(context: Context, emulator: str, communities: list[Benc
 
 
 async def _deliver(
-    context: Context, emulator: str, community_ids: list[int], expected: int
+    context: Context, emulator: str, community_ids: list[int], expected: int, instances: int
 ) -> dict[str, float]:
-    """Start a proxy with its worker, wait until every queued row is sent (or MAX_SECONDS), read the rate."""
+    """Start proxies with their workers, wait until every queued row is sent (or MAX_SECONDS), read the rate."""
     started = time.perf_counter()
     conn = await context.database.connect()
     try:
-        async with context.proxy(PROXY_WORKERS="true", PROXY_VK_API_BASE=emulator):
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(instances):
+                server = context.proxy(PROXY_WORKERS="true", PROXY_VK_API_BASE=emulator)
+                await stack.enter_async_context(server)
             while time.perf_counter() - started < MAX_SECONDS:
                 done = await conn.fetchval(
                     "SELECT count(*) FROM outbox WHERE community_id = ANY($1) AND status IN ('sent', 'failed')",
@@ -162,29 +167,27 @@ async def run(context: Context) -> BenchResult:
 
     await context.dataset.base()
     result = BenchResult("outbox", "")
-    rows = [["communities", "replies", "sent", "failed", "first to last sent (s)", "actions/s",
+    rows = [["communities", "instances", "replies", "sent", "failed", "first to last sent (s)", "actions/s",
              "VK limit (20/s x tokens)", "most calls of one token in 1 s", "refused by VK (error 6)"]]  # fmt: skip
-    measured: dict[int, dict[str, float]] = {}
-    worst_window = 0
+    measured: dict[tuple[int, int], dict[str, float]] = {}
     async with python_module_server(
         "emulator", "proxy.connectors.vk.emulator", ["--demo-per-minute", "0"], context.log_dir
     ) as emulator:
         first = 0
-        for count, per in SCENARIOS:
+        for count, per, instances in SCENARIOS:
             communities = await _add_communities(context, emulator.base_url, count, first)
             first += count
             expected = await _queue_replies(context, emulator.base_url, communities, per)
-            figures = await _deliver(
-                context, emulator.base_url, [c.community_id for c in communities], expected
-            )
+            community_ids = [c.community_id for c in communities]
+            figures = await _deliver(context, emulator.base_url, community_ids, expected, instances)
             window, refused = await _max_in_window(emulator.base_url, [c.token for c in communities])
-            worst_window = max(worst_window, window)
             figures.update(window=window, refused=refused)
-            measured[count] = figures
-            rows.append([str(count), str(expected), str(figures["sent"]), str(figures["failed"]),
+            measured[(count, instances)] = figures
+            rows.append([str(count), str(instances), str(expected), str(figures["sent"]), str(figures["failed"]),
                          f"{figures['span']:.2f}", f"{figures['rate']:.1f}", str(VK_LIMIT_RPS * count),
                          str(window), str(refused)])  # fmt: skip
-    one, ten = measured[1], measured[10]
+    one, ten, shared = measured[(1, 1)], measured[(10, 1)], measured[(1, 2)]
+    worst_single = max(one["window"], ten["window"])
     result.figures += [
         Figure(
             "actions/s, one community token",
@@ -205,20 +208,31 @@ async def run(context: Context) -> BenchResult:
             met=ten["rate"] >= SCALING_TARGET * one["rate"] and ten["window"] <= VK_LIMIT_RPS,
         ),
         Figure(
-            "most calls of one token in any 1 s",
-            worst_window,
+            "most calls of one token in any 1 s, one instance",
+            worst_single,
             "calls",
             ceiling=VK_LIMIT_RPS,
             ceiling_name="VK's limit",
             target="<= 20",
-            met=worst_window <= VK_LIMIT_RPS,
+            met=worst_single <= VK_LIMIT_RPS,
+        ),
+        Figure(
+            "most calls of one token in any 1 s, two instances",
+            shared["window"],
+            "calls",
+            ceiling=VK_LIMIT_RPS,
+            ceiling_name="VK's limit",
+            target="<= 20",
+            met=shared["window"] <= VK_LIMIT_RPS,
+            note=f"{int(shared['refused'])} calls refused by VK with error 6",
         ),
     ]
     result.tables.append(("Each scenario", rows))
     result.notes.append(
         "Replies are wall comments answered as the community (wall.createComment), one per conversation, "
-        "queued through proxy.actions.reply with a running emulator but no worker; then one proxy instance "
-        "with its outbox worker delivers them. The scaling target (ten communities at least "
+        "queued through proxy.actions.reply with a running emulator but no worker; then proxy instances "
+        "with their outbox workers deliver them (the last scenario: two instances sharing one token, as two "
+        "app instances behind a load balancer would). The scaling target (ten communities at least "
         f'{SCALING_TARGET:g} times one) is this benchmark\'s reading of "must scale with communities".'
     )
     return result
