@@ -7,6 +7,7 @@ as it is, so regenerating the figures never loses it.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,30 @@ def _figure_row(result: BenchResult, figure: Figure) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
+# In the hand-written sections, {{ingest: events/s, 64 senders}} stands for that figure as measured in the
+# latest run; "| ceiling" or "| ratio" after the name picks the ceiling or the ratio instead.
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+):\s*([^|}]+?)\s*(?:\|\s*(value|ceiling|ratio)\s*)?\}\}")
+
+
+def fill_placeholders(text: str, results: dict[str, BenchResult]) -> str:
+    """Put this run's figures into a hand-written section."""
+
+    def value(match: re.Match[str]) -> str:
+        bench, name, part = match.group(1), match.group(2), match.group(3) or "value"
+        result = results.get(bench)
+        figure = next((f for f in result.figures if f.name == name), None) if result else None
+        if figure is None:
+            return f"(not measured: {bench} / {name})"
+        if part == "ratio":
+            return f"{figure.ratio:.2f}" if figure.ratio is not None else "(no ratio)"
+        number = figure.ceiling if part == "ceiling" else figure.value
+        return (
+            _number(number, figure.unit) if number is not None else f"(not measured: {figure.note or name})"
+        )
+
+    return PLACEHOLDER.sub(value, text)
+
+
 def render(machine: dict[str, Any], results: dict[str, BenchResult]) -> str:
     dates = sorted({r.measured_at for r in results.values() if r.measured_at})
     lines = [
@@ -149,5 +174,5 @@ def render(machine: dict[str, Any], results: dict[str, BenchResult]) -> str:
     lines.append("")
     for section in (FINDINGS, SCALING):
         if section.exists():
-            lines += [section.read_text().rstrip(), ""]
+            lines += [fill_placeholders(section.read_text().rstrip(), results), ""]
     return "\n".join(lines)

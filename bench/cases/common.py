@@ -48,3 +48,15 @@ def cookie_session(concurrency: int = 1) -> aiohttp.ClientSession:
     from bench.load import client_session
 
     return client_session(concurrency, cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def table_sizes(conn: object, tables: list[str]) -> list[list[str]]:
+    """Rows [table, rows (estimate), size with indexes MB] for the report."""
+    rows = [["table", "rows", "MB with indexes"]]
+    for table in tables:
+        record = await conn.fetchrow(  # type: ignore[attr-defined]
+            "SELECT reltuples::bigint AS n, pg_total_relation_size(oid) AS size FROM pg_class WHERE relname = $1",
+            table,
+        )
+        rows.append([table, f"{record['n']:,}", f"{record['size'] / 1e6:.0f}"])
+    return rows

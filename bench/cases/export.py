@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import aiohttp
 
-from bench.cases.common import cookie_session, log_in, route_exists
+from bench.cases.common import cookie_session, log_in, route_exists, table_sizes
 from bench.context import Context
 from bench.dataset import BENCH_LOGIN, BENCH_PASSWORD, period
 from bench.results import BenchResult, Figure
@@ -90,6 +90,11 @@ async def run(context: Context) -> BenchResult:
             peak[size] = server.peak_rss_mib() or 0.0
             rows.append([f"{size:,}", "GET /audit/journal.csv", f"{seconds:.2f}", f"{count:,}",
                          f"{size_bytes / 1e6:.0f}", f"{proxy[size]:,.0f}", f"{peak[size]:.0f}"])  # fmt: skip
+    conn = await context.database.connect()
+    try:
+        result.tables.append(("Storage at 1M entries", await table_sizes(conn, ["journal_entry"])))
+    finally:
+        await conn.close()
     big, small = SIZES[-1], SIZES[0]
     missing = "/audit/journal.csv not there yet"
     result.figures.append(

@@ -7,7 +7,7 @@ import statistics
 import time
 from datetime import timedelta
 
-from bench.cases.common import cookie_session, log_in, route_exists
+from bench.cases.common import cookie_session, log_in, route_exists, table_sizes
 from bench.context import Context
 from bench.dataset import BENCH_LOGIN, BENCH_PASSWORD, period
 from bench.results import BenchResult, Figure
@@ -71,6 +71,12 @@ async def run(context: Context) -> BenchResult:
         f"{query['to']} (all generated history), logged in as an admin who sees every operator"
         + (f"; the file had {lines - 1} data rows." if csv_times else ".")
     )
+    conn = await context.database.connect()
+    try:
+        tables = ["reaction_sample", "conversation", "conversation_close"]
+        result.tables.append(("Storage of the data set", await table_sizes(conn, tables)))
+    finally:
+        await conn.close()
     if csv_times:
         result.tables.append(
             (
