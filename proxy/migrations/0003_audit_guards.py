@@ -10,6 +10,7 @@ INSERT stays allowed everywhere, so a backup can be imported into an empty datab
 Full-text search (PostgreSQL only): GIN expression indexes with the 'russian' and 'english'
 configurations over item.text, item_version.text, item_tombstone.last_text and journal_entry.text.
 The expressions must stay identical to the ones proxy/audit/search.py queries with.
+Plain indexes (both databases) for timelines over a time range and an item's tombstones.
 
 The SQL lives here, not in an importable module, so that this migration keeps doing what it did.
 """
@@ -37,6 +38,21 @@ SEARCH_COLUMNS = (
     ("journal_entry", "text"),
 )
 SEARCH_CONFIGS = ("russian", "english")
+
+# Plain indexes for incident timelines over a time range, and for an item's tombstones (both databases).
+TIMELINE_INDEXES = (
+    ("item_version", "valid_from"),
+    ("item_tombstone", "restored_at"),
+    ("item_tombstone", "item_id"),
+    ("item", "sent_by_id"),
+)
+
+
+def _timeline_sql() -> list[str]:
+    return [
+        f"CREATE INDEX IF NOT EXISTS idx_{table}_{column}_audit ON {table} ({column});"
+        for table, column in TIMELINE_INDEXES
+    ]
 
 
 def _postgres_sql() -> list[str]:
@@ -118,9 +134,9 @@ def _sqlite_sql() -> list[str]:
 async def install_guards(apps, schema_editor) -> None:
     dialect = schema_editor.client.capabilities.dialect
     if dialect == "postgres":
-        statements = _postgres_sql()
+        statements = _postgres_sql() + _timeline_sql()
     elif dialect == "sqlite":
-        statements = _sqlite_sql()
+        statements = _sqlite_sql() + _timeline_sql()
     else:
         raise RuntimeError(f"no history guards written for the {dialect} dialect")
     for statement in statements:
