@@ -145,7 +145,10 @@ class Dataset:
                     start,
                     AUTHORS,
                 )
-                first_author = await conn.fetchval("SELECT min(id) FROM author")
+                # Ingest may have run first and made authors and conversations of its own: find ours.
+                first_author = await conn.fetchval(
+                    "SELECT min(id) FROM author WHERE vk_id BETWEEN 100000001 AND $1", 100_000_000 + AUTHORS
+                )
                 # Open conversations wait since a moment spread over the period; closed ones were closed.
                 await conn.execute(
                     """
@@ -170,7 +173,12 @@ class Dataset:
                     ids.community_id, first_author, AUTHORS, BENCH_GROUP_ID, OPEN_CONVERSATIONS,
                     ids.first_operator_id, OPERATORS, CONVERSATIONS, start, span,
                 )  # fmt: skip
-                first_conversation = await conn.fetchval("SELECT min(id) FROM conversation")
+                first_conversation = await conn.fetchval(
+                    "SELECT min(id) FROM conversation WHERE community_id = $1 AND channel = 'message' "
+                    "AND vk_object_id BETWEEN 100000001 AND $2",
+                    ids.community_id,
+                    100_000_000 + CONVERSATIONS,
+                )
                 await conn.execute(
                     """
                     INSERT INTO reaction_sample (community_id, conversation_id, channel, operator_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -32,6 +33,13 @@ CASES: dict[str, tuple[str, Case]] = {
 }
 
 
+def _load_average() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "unknown"
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="Run benchmarks, write docs/benchmarks.md"
@@ -54,6 +62,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 async def _run_case(name: str, title: str, case: Case, context: Context) -> BenchResult:
     print(f"[bench] {name}: running", flush=True)
+    load_before = _load_average()
     started = time.perf_counter()
     try:
         result = await case(context)
@@ -63,6 +72,11 @@ async def _run_case(name: str, title: str, case: Case, context: Context) -> Benc
         traceback.print_exc()
         result = BenchResult(name, title, missing=f"the benchmark failed: {type(exc).__name__}: {exc}")
     result.name, result.title = name, title
+    # Other work on the machine takes cores from the servers and the load generator alike.
+    result.notes.append(
+        f"Load average (1 min) before this benchmark: {load_before}; after it: {_load_average()} "
+        f"(the machine has {os.cpu_count()} cores; what the benchmark itself adds shows in the second)."
+    )
     for label, tables in context.profiles:
         for index, rows in enumerate(tables):
             if rows:

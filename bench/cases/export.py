@@ -7,6 +7,7 @@ with 100,000 entries and once with 1,000,000: flat memory means the two peaks ar
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ import aiohttp
 from bench.cases.common import cookie_session, log_in, route_exists, table_sizes
 from bench.context import Context
 from bench.dataset import BENCH_LOGIN, BENCH_PASSWORD, period
+from bench.processes import proxy_env, run_command
 from bench.results import BenchResult, Figure
 
 SIZES = (100_000, 1_000_000)
@@ -65,6 +67,19 @@ async def _download(
     return time.perf_counter() - started, lines - 1, size
 
 
+async def _verify(context: Context) -> str:
+    """Whether `proxy journal verify` accepts the generated chain, and how long it took."""
+    started = time.perf_counter()
+    try:
+        output = await run_command(
+            [sys.executable, "-m", "proxy", "journal", "verify"], proxy_env(context.database.dsn)
+        )
+    except RuntimeError as exc:
+        return f"`proxy journal verify` on the bench journal did not pass: {exc}"
+    seconds = time.perf_counter() - started
+    return f"`proxy journal verify` on the bench journal, {seconds:.0f} s: {output.strip().splitlines()[-1]}"
+
+
 async def run(context: Context) -> BenchResult:
     result = BenchResult("export", "")
     start, end = period()
@@ -90,6 +105,7 @@ async def run(context: Context) -> BenchResult:
             peak[size] = server.peak_rss_mib() or 0.0
             rows.append([f"{size:,}", "GET /audit/journal.csv", f"{seconds:.2f}", f"{count:,}",
                          f"{size_bytes / 1e6:.0f}", f"{proxy[size]:,.0f}", f"{peak[size]:.0f}"])  # fmt: skip
+    result.notes.append(await _verify(context))
     conn = await context.database.connect()
     try:
         result.tables.append(("Storage at 1M entries", await table_sizes(conn, ["journal_entry"])))
