@@ -90,18 +90,23 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
 
 
+async def select_due(conn: Any, *, limit: int, now: datetime) -> list[int]:
+    """Ids of due rows, locked for the caller's transaction; rows another worker holds are skipped."""
+    if conn.capabilities.dialect == "postgres":
+        sql = _CLAIM_SQL.format(due="$1", expired="$2", limit="$3") + "FOR UPDATE SKIP LOCKED"
+    else:
+        sql = _CLAIM_SQL.format(due="?", expired="?", limit="?")
+    _, rows = await conn.execute_query(sql, [now, now, limit])
+    return [row["id"] for row in rows]
+
+
 async def claim(
     *, limit: int = BATCH_SIZE, now: datetime | None = None, lease: timedelta = LEASE
 ) -> list[int]:
     """Claim due rows: mark them `sending` until now + lease and commit. Returns their ids."""
     now = now or utcnow()
     async with in_transaction() as conn:
-        if conn.capabilities.dialect == "postgres":
-            sql = _CLAIM_SQL.format(due="$1", expired="$2", limit="$3") + "FOR UPDATE SKIP LOCKED"
-        else:
-            sql = _CLAIM_SQL.format(due="?", expired="?", limit="?")
-        _, rows = await conn.execute_query(sql, [now, now, limit])
-        ids = [row["id"] for row in rows]
+        ids = await select_due(conn, limit=limit, now=now)
         if ids:
             await (
                 OutboxRow.filter(id__in=ids)
