@@ -57,7 +57,9 @@ def _number(value: float | None, unit: str = "") -> str:
 
 def _verdict(figure: Figure) -> str:
     if figure.met is None:
-        return "not measured" if figure.value is None and figure.target else ""
+        if not figure.target:
+            return ""
+        return "not measured" if figure.value is None else "not judged (its ceiling was not measured)"
     return "**met**" if figure.met else "**missed**"
 
 

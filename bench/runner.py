@@ -53,6 +53,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="sample the servers under load with py-spy; summaries go to the report",
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite docs/benchmarks.md from the last results, run nothing",
+    )
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in CASES]
     if unknown:
@@ -121,6 +126,13 @@ async def run(names: list[str], keep_database: bool, profile: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     names = args.names or list(CASES)
+    if args.report_only:
+        machine, results = report.load_previous()
+        report.save(machine, results, list(CASES))
+        print(
+            f"[bench] wrote {report.REPORT.relative_to(report.REPO)} from {report.RESULTS.relative_to(report.REPO)}"
+        )
+        return 0
     try:
         return asyncio.run(run(names, args.keep_database, args.profile))
     except KeyboardInterrupt:
