@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -10,16 +11,39 @@ from aiohttp import web
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from proxy.appkeys import SETTINGS
+from proxy.appkeys import LIVE, SETTINGS
 from proxy.crypto import derive_key
-from web.auth import auth_middleware
+from web import i18n
+from web.auth import OPERATOR, auth_middleware
+from web.csrf import CSRF_TOKEN, csrf_middleware
 from web.routes import setup_routes
+from web.security_headers import security_headers_middleware
+from web.throttle import LOGIN_THROTTLE, LoginThrottle
 
 HERE = Path(__file__).parent
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def page_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What every template may use: who is logged in and the CSRF token for its forms.
+
+    A middleware rather than a jinja2 context processor: processors run before the authentication
+    and CSRF middlewares have set these.
+    """
+    context = request.setdefault(aiohttp_jinja2.REQUEST_CONTEXT_KEY, {})
+    context.update(operator=request.get(OPERATOR), csrf_token=request.get(CSRF_TOKEN, ""))
+    return await handler(request)
+
+
+async def live_listener(app: web.Application) -> AsyncIterator[None]:
+    """Hear live updates published by every instance (PostgreSQL LISTEN; nothing to do on SQLite)."""
+    async with app[LIVE].listening(app[SETTINGS].database_url):
+        yield
 
 
 def setup_web(app: web.Application) -> None:
-    """Templates, sessions, authentication and routes."""
+    """Templates, sessions, authentication, CSRF, translations, live updates and routes."""
     settings = app[SETTINGS]
     env = aiohttp_jinja2.setup(
         app,
@@ -28,6 +52,7 @@ def setup_web(app: web.Application) -> None:
         context_processors=[aiohttp_jinja2.request_processor],
     )
     env.globals["static"] = lambda path: f"/static/{path}"
+    i18n.install(env)
     setup_session(
         app,
         EncryptedCookieStorage(
@@ -39,5 +64,14 @@ def setup_web(app: web.Application) -> None:
             max_age=12 * 3600,
         ),
     )
+    # Order matters: headers wrap everything; the locale needs the operator; CSRF runs last, just
+    # before the handler, so a refused request has changed nothing.
+    app.middlewares.append(security_headers_middleware)
     app.middlewares.append(auth_middleware)
+    app.middlewares.append(i18n.locale_middleware)
+    app.middlewares.append(csrf_middleware)
+    app.middlewares.append(page_context_middleware)
+    app[LOGIN_THROTTLE] = LoginThrottle()
+    # After the database context (create_app adds it first): the listener lives while the app runs.
+    app.cleanup_ctx.append(live_listener)
     setup_routes(app, HERE / "static")

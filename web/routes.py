@@ -7,6 +7,8 @@ from pathlib import Path
 from aiohttp import web
 
 from web.views import auth, health, inbox
+from web.views.audit import setup_audit_routes
+from web.views.stats import setup_stats_routes
 
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:
@@ -15,5 +17,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     app.router.add_get("/login", auth.login_page, name="login")
     app.router.add_post("/login", auth.login_submit)
     app.router.add_post("/logout", auth.logout)
-    app.router.add_get("/", inbox.index, name="index")
+    inbox.setup_inbox_routes(app)
+    setup_stats_routes(app)
+    setup_audit_routes(app)
     app.router.add_static("/static/", static_dir, name="static")

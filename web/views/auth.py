@@ -1,14 +1,16 @@
-"""Log in and log out."""
+"""Log in (throttled after repeated failures) and log out."""
 
 from __future__ import annotations
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from proxy import accounts
 from proxy.audit import journal
 from proxy.models import ActorKind
 from web.auth import OPERATOR, current_operator, log_in, log_out
+from web.i18n import gettext as _
+from web.partials import render
+from web.throttle import LOGIN_THROTTLE
 
 
 def _safe_next(value: str | None) -> str:
@@ -18,28 +20,42 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
-@aiohttp_jinja2.template("auth/login.html")
-async def login_page(request: web.Request) -> dict[str, object]:
+async def login_page(request: web.Request) -> web.StreamResponse:
     if await current_operator(request) is not None:
         raise web.HTTPFound(_safe_next(request.query.get("next")))
-    return {"next": _safe_next(request.query.get("next")), "error": None, "login": ""}
+    context = {"next": _safe_next(request.query.get("next")), "error": None, "login": ""}
+    return render(request, "auth/login.html", context)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    login = str(form.get("login", "")).strip()
+    login = str(form.get("login", "")).strip()[:64]
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "")))
+    throttle = request.app[LOGIN_THROTTLE]
+    ip = request.remote
+
+    wait = throttle.retry_after(login, ip)
+    if wait:
+        await journal.record(
+            "auth.login_throttled", actor_kind=ActorKind.SYSTEM, params={"login": login, "ip": ip}
+        )
+        minutes = max(1, round(wait / 60))
+        error = _("Too many failed attempts. Try again in %(minutes)s min.", minutes=minutes)
+        response = render(request, "auth/login.html", {"next": target, "error": error, "login": login}, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+
     operator = await accounts.authenticate(login, password)
     if operator is None:
-        await journal.record(
-            "auth.login_failed", actor_kind=ActorKind.SYSTEM, params={"login": login[:64], "ip": request.remote}
-        )
-        context = {"next": target, "error": "Wrong login or password.", "login": login}
-        return aiohttp_jinja2.render_template("auth/login.html", request, context, status=401)
+        throttle.failed(login, ip)
+        await journal.record("auth.login_failed", actor_kind=ActorKind.SYSTEM, params={"login": login, "ip": ip})
+        context = {"next": target, "error": _("Wrong login or password."), "login": login}
+        return render(request, "auth/login.html", context, status=401)
+    throttle.succeeded(login)
     await log_in(request, operator)
     await journal.record(
-        "auth.login", actor_kind=ActorKind.OPERATOR, operator_id=operator.id, params={"ip": request.remote}
+        "auth.login", actor_kind=ActorKind.OPERATOR, operator_id=operator.id, params={"ip": ip}
     )
     raise web.HTTPFound(target)
 

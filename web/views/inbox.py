@@ -1,13 +1,65 @@
-"""The operator's inbox."""
+"""The operator's inbox: the queue of conversations, as a page or (for htmx) the list partial."""
 
 from __future__ import annotations
 
-import aiohttp_jinja2
+from urllib.parse import urlencode
+
 from aiohttp import web
 
+from proxy import inbox
+from proxy.models import Channel, Community
 from web.auth import OPERATOR
+from web.partials import render, wants_partial
 
 
-@aiohttp_jinja2.template("inbox/index.html")
-async def index(request: web.Request) -> dict[str, object]:
-    return {"operator": request[OPERATOR]}
+async def index(request: web.Request) -> web.StreamResponse:
+    """GET / : the queue, filtered by the URL's query; the list partial alone for htmx requests."""
+    operator = request[OPERATOR]
+    error = None
+    try:
+        filters = inbox.InboxFilter.from_query(request.query)
+        cursor = request.query.get("after") or None
+        page = await inbox.inbox_page(operator, filters, cursor=cursor)
+    except inbox.InboxError as exc:
+        error, filters, cursor = str(exc), inbox.InboxFilter(), None
+        page = inbox.InboxPage([], None)
+    query = filters.to_query()
+    context = {
+        "page": page,
+        "filters": filters,
+        "cursor": cursor,
+        "error": error,
+        "list_url": _url(query, cursor),
+        "first_url": _url(query, None),
+        "next_url": _url(query, page.next_cursor),
+    }
+    status = 400 if error else 200
+    if wants_partial(request):
+        return render(request, "inbox/_list.html", context, status=status)
+    allowed = await inbox.accessible_community_ids(operator)
+    communities = Community.filter(is_active=True).order_by("name")
+    if allowed is not None:
+        communities = communities.filter(id__in=allowed)
+    context.update(communities=await communities, channels=[c.value for c in Channel])
+    return render(request, "inbox/index.html", context, status=status)
+
+
+def _url(query: dict[str, str], cursor: str | None) -> str:
+    params = dict(query)
+    if cursor:
+        params["after"] = cursor
+    return "/?" + urlencode(params) if params else "/"
+
+
+def setup_inbox_routes(app: web.Application) -> None:
+    """The inbox, the conversation page with its partials, live updates and the operator actions."""
+    from web.views import actions, conversation, live
+
+    app.router.add_get("/", index, name="index")
+    app.router.add_get("/conversations/next", conversation.next_waiting)
+    app.router.add_get("/conversations/{id:\\d+}", conversation.page, name="conversation")
+    app.router.add_get("/conversations/{id:\\d+}/items/{item_id:\\d+}/versions", conversation.versions)
+    app.router.add_get("/conversations/{id:\\d+}/{part:[a-z]+}", conversation.page)
+    app.router.add_get("/outbox/{id:\\d+}", conversation.outbox_state)
+    live.setup_live_routes(app)
+    actions.setup_action_routes(app)

@@ -1,0 +1,385 @@
+"""Read queries for the operator inbox: the queue of conversations, and one conversation with its history.
+
+The queue is ordered the way operators work it: conversations somebody is waiting on first, the longest
+wait first (index conversation(status, waiting_since) or (community_id, status, waiting_since)), then the
+others by most recent activity. Paging is by keyset (a cursor naming the last row shown), so page 200
+costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from tortoise.expressions import Q
+
+from proxy.access import SUPERVISOR_ROLES
+from proxy.clock import utcnow
+from proxy.models import (
+    Author,
+    Ban,
+    Channel,
+    Community,
+    Conversation,
+    ConversationStatus,
+    Item,
+    ItemTombstone,
+    ItemVersion,
+    Note,
+    Operator,
+    OutboxRow,
+)
+
+PAGE_SIZE = 50
+# A conversation page shows this many latest items; older ones are reached through the journal/archive.
+TIMELINE_LIMIT = 500
+OTHER_CONVERSATIONS_LIMIT = 10
+Assigned = Literal["me", "none"]
+
+
+class InboxError(Exception):
+    """A malformed filter or cursor; the message says which."""
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """What the inbox shows; every field maps to a URL query parameter of the same name."""
+
+    community: int | None = None
+    channel: Channel | None = None
+    status: ConversationStatus | None = ConversationStatus.OPEN
+    assigned: Assigned | None = None
+    over_sla: bool = False
+
+    @classmethod
+    def from_query(cls, query: Any) -> InboxFilter:
+        """Parse URL query parameters; raise InboxError naming a bad one."""
+        try:
+            community = int(query["community"]) if query.get("community") else None
+        except ValueError:
+            raise InboxError("community must be a number") from None
+        channel = _enum(Channel, query.get("channel"), "channel")
+        raw_status = query.get("status", ConversationStatus.OPEN.value)
+        status = None if raw_status == "all" else _enum(ConversationStatus, raw_status, "status")
+        assigned = query.get("assigned") or None
+        if assigned not in (None, "me", "none"):
+            raise InboxError("assigned must be me or none")
+        over_sla = query.get("over_sla", "") in ("1", "true", "on", "yes")
+        return cls(community=community, channel=channel, status=status, assigned=assigned, over_sla=over_sla)
+
+    def to_query(self) -> dict[str, str]:
+        """The URL query parameters that reproduce this filter (defaults left out)."""
+        query: dict[str, str] = {}
+        if self.community is not None:
+            query["community"] = str(self.community)
+        if self.channel is not None:
+            query["channel"] = self.channel.value
+        if self.status != ConversationStatus.OPEN:
+            query["status"] = self.status.value if self.status else "all"
+        if self.assigned:
+            query["assigned"] = self.assigned
+        if self.over_sla:
+            query["over_sla"] = "1"
+        return query
+
+
+def _enum(enum: Any, raw: str | None, name: str) -> Any:
+    if not raw:
+        return None
+    try:
+        return enum(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InboxError(f"{name} must be one of: {allowed}") from None
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One line of the queue."""
+
+    conversation: Conversation
+    community: Community
+    author: Author | None
+    assignee: Operator | None
+    wait_seconds: float | None  # None when nobody is waiting
+    over_sla: bool
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    rows: list[InboxRow]
+    next_cursor: str | None
+
+
+async def accessible_community_ids(operator: Operator) -> list[int] | None:
+    """The communities an operator may see; None for managers and admins, who see them all."""
+    if operator.role in SUPERVISOR_ROLES:
+        return None
+    return list(await operator.communities.all().values_list("id", flat=True))
+
+
+# Segments of the queue in display order: (name, extra filter, ordering column, descending).
+_SEGMENTS: tuple[tuple[str, dict[str, Any], str, bool], ...] = (
+    ("w", {"waiting_since__isnull": False}, "waiting_since", False),
+    ("a", {"waiting_since__isnull": True, "last_item_at__isnull": False}, "last_item_at", True),
+    ("n", {"waiting_since__isnull": True, "last_item_at__isnull": True}, "opened_at", True),
+)
+
+
+async def inbox_page(
+    operator: Operator,
+    filters: InboxFilter,
+    *,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+    now: datetime | None = None,
+) -> InboxPage:
+    """One page of the queue as `operator` may see it, after `cursor` (None: the first page)."""
+    now = now or utcnow()
+    base = await _base_filter(operator, filters, now)
+    if base is None:
+        return InboxPage([], None)
+    position = _decode_cursor(cursor) if cursor else None
+    start = 0 if position is None else [s[0] for s in _SEGMENTS].index(position[0])
+    found: list[tuple[str, Conversation]] = []
+    for index in range(start, len(_SEGMENTS)):
+        name, extra, column, descending = _SEGMENTS[index]
+        if filters.over_sla and name != "w":
+            break  # only a waiting conversation can be past its SLA
+        query = Conversation.filter(base, **extra)
+        if position is not None and position[0] == name:
+            query = query.filter(_after(column, descending, position[1], position[2]))
+        order = [f"-{column}", "-id"] if descending else [column, "id"]
+        wanted = limit + 1 - len(found)
+        batch = await query.order_by(*order).limit(wanted).select_related("community", "author", "assignee")
+        found.extend((name, conversation) for conversation in batch)
+        if len(found) > limit:
+            break
+    next_cursor = None
+    if len(found) > limit:
+        found = found[:limit]
+        name, last = found[-1]
+        column = next(s[2] for s in _SEGMENTS if s[0] == name)
+        next_cursor = _encode_cursor(name, getattr(last, column), last.id)
+    return InboxPage([_row(conversation, now) for _, conversation in found], next_cursor)
+
+
+async def _base_filter(operator: Operator, filters: InboxFilter, now: datetime) -> Q | None:
+    conditions: list[Q] = []
+    allowed = await accessible_community_ids(operator)
+    if filters.community is not None:
+        if allowed is not None and filters.community not in allowed:
+            return None
+        conditions.append(Q(community_id=filters.community))
+    elif allowed is not None:
+        if not allowed:
+            return None
+        conditions.append(Q(community_id__in=allowed))
+    if filters.status is not None:
+        conditions.append(Q(status=filters.status))
+    if filters.channel is not None:
+        conditions.append(Q(channel=filters.channel))
+    if filters.assigned == "me":
+        conditions.append(Q(assignee_id=operator.id))
+    elif filters.assigned == "none":
+        conditions.append(Q(assignee_id__isnull=True))
+    if filters.over_sla:
+        # Each community has its own threshold: one indexed range condition per community.
+        communities = Community.all()
+        if filters.community is not None:
+            communities = communities.filter(id=filters.community)
+        elif allowed is not None:
+            communities = communities.filter(id__in=allowed)
+        per_community = [
+            Q(community_id=cid, waiting_since__lt=now - timedelta(seconds=sla))
+            for cid, sla in await communities.values_list("id", "sla_seconds")
+        ]
+        if not per_community:
+            return None
+        conditions.append(Q(*per_community, join_type=Q.OR))
+    return Q(*conditions) if conditions else Q()
+
+
+def _after(column: str, descending: bool, value: datetime, row_id: int) -> Q:
+    op = "lt" if descending else "gt"
+    return Q(**{f"{column}__{op}": value}) | Q(**{column: value, f"id__{op}": row_id})
+
+
+def _encode_cursor(segment: str, value: datetime, row_id: int) -> str:
+    raw = json.dumps([segment, value.isoformat(), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        segment, value, row_id = json.loads(raw)
+        if segment not in [s[0] for s in _SEGMENTS]:
+            raise ValueError(segment)
+        return segment, datetime.fromisoformat(value), int(row_id)
+    except (ValueError, TypeError):
+        raise InboxError("the page cursor is not valid; start again from the first page") from None
+
+
+def _row(conversation: Conversation, now: datetime) -> InboxRow:
+    community = conversation.community
+    wait = (now - conversation.waiting_since).total_seconds() if conversation.waiting_since else None
+    return InboxRow(
+        conversation=conversation,
+        community=community,
+        author=conversation.author,
+        assignee=conversation.assignee,
+        wait_seconds=wait,
+        over_sla=wait is not None and wait > community.sla_seconds,
+    )
+
+
+# --- one conversation ---------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    """One line of a conversation's history: an item, an internal note, or a reply not yet echoed by VK."""
+
+    kind: Literal["item", "note", "outbox"]
+    at: datetime
+    item: Item | None = None
+    note: Note | None = None
+    outbox: OutboxRow | None = None
+    tombstone: ItemTombstone | None = None
+
+
+@dataclass
+class AuthorCard:
+    author: Author
+    bans: list[Ban]
+    active_ban: Ban | None
+    other_conversations: list[Conversation]
+
+
+@dataclass
+class ConversationView:
+    conversation: Conversation
+    entries: list[TimelineEntry]
+    truncated: bool
+    author_card: AuthorCard | None
+    assignable: list[Operator] = field(default_factory=list)
+
+
+async def get_conversation(conversation_id: int) -> Conversation | None:
+    """The conversation with its community, author, assignee and closer, or None."""
+    return await Conversation.get_or_none(id=conversation_id).select_related(
+        "community", "author", "assignee", "closed_by"
+    )
+
+
+async def conversation_view(conversation: Conversation, *, now: datetime | None = None) -> ConversationView:
+    """Everything the conversation page shows."""
+    entries, truncated = await timeline(conversation)
+    card = await author_card(conversation, now=now) if conversation.author_id else None  # type: ignore[attr-defined]
+    return ConversationView(
+        conversation=conversation,
+        entries=entries,
+        truncated=truncated,
+        author_card=card,
+        assignable=await assignable_operators(conversation.community_id),  # type: ignore[attr-defined]
+    )
+
+
+async def timeline(conversation: Conversation) -> tuple[list[TimelineEntry], bool]:
+    """The history in order (oldest first) and whether older items were left out."""
+    items = list(
+        await Item.filter(conversation_id=conversation.id)
+        .order_by("-created_at", "-id")
+        .limit(TIMELINE_LIMIT + 1)
+        .select_related("author", "sent_by")
+    )
+    truncated = len(items) > TIMELINE_LIMIT
+    items = list(reversed(items[:TIMELINE_LIMIT]))
+    since = items[0].created_at if truncated and items else None
+
+    deleted_ids = [item.id for item in items if item.is_deleted]
+    tombstones: dict[int, ItemTombstone] = {}
+    if deleted_ids:
+        for tombstone in await ItemTombstone.filter(item_id__in=deleted_ids, restored_at__isnull=True).order_by(
+            "deleted_at", "id"
+        ).select_related("deleted_by"):
+            tombstones[tombstone.item_id] = tombstone  # type: ignore[attr-defined]
+
+    outbox_rows = [
+        row
+        for row in await OutboxRow.filter(conversation_id=conversation.id).order_by("id")
+        if is_reply(row)
+    ]
+    outbox_by_id = {row.id: row for row in outbox_rows}
+    linked = {item.outbox_row_id for item in items if item.outbox_row_id}
+
+    entries = [
+        TimelineEntry(
+            "item",
+            item.created_at,
+            item=item,
+            outbox=outbox_by_id.get(item.outbox_row_id) if item.outbox_row_id else None,
+            tombstone=tombstones.get(item.id),
+        )
+        for item in items
+    ]
+    for row in outbox_rows:
+        # A reply VK has not echoed back yet (pending, failed, or sent and on its way).
+        if row.id not in linked and (since is None or row.created_at >= since):
+            entries.append(TimelineEntry("outbox", row.created_at, outbox=row))
+    notes = Note.filter(conversation_id=conversation.id).select_related("operator").order_by("created_at", "id")
+    if since is not None:
+        notes = notes.filter(created_at__gte=since)
+    entries.extend(TimelineEntry("note", note.created_at, note=note) for note in await notes)
+    entries.sort(key=lambda entry: entry.at)
+    return entries, truncated
+
+
+def is_reply(row: OutboxRow) -> bool:
+    """Whether an outbox row posts text to VK (a message or a comment), rather than moderating."""
+    return row.method == "messages.send" or row.method.endswith(".createComment")
+
+
+async def item_versions(item_id: int) -> list[ItemVersion]:
+    """Every text an item has had, the first one first."""
+    return list(await ItemVersion.filter(item_id=item_id).order_by("number"))
+
+
+async def author_card(conversation: Conversation, *, now: datetime | None = None) -> AuthorCard:
+    """The author of a conversation: bans in its community and their other conversations there."""
+    now = now or utcnow()
+    author = conversation.author
+    bans = list(
+        await Ban.filter(community_id=conversation.community_id, author_id=author.id)  # type: ignore[attr-defined]
+        .order_by("-banned_at", "-id")
+        .select_related("banned_by")
+    )
+    active = next(
+        (ban for ban in bans if ban.lifted_at is None and (ban.until is None or ban.until > now)), None
+    )
+    others = list(
+        await Conversation.filter(author_id=author.id, community_id=conversation.community_id)  # type: ignore[attr-defined]
+        .exclude(id=conversation.id)
+        .order_by("-last_item_at", "-id")
+        .limit(OTHER_CONVERSATIONS_LIMIT)
+    )
+    return AuthorCard(author=author, bans=bans, active_ban=active, other_conversations=others)
+
+
+async def assignable_operators(community_id: int) -> list[Operator]:
+    """Active accounts that may work this community's conversations."""
+    return list(
+        await Operator.filter(
+            Q(role__in=list(SUPERVISOR_ROLES)) | Q(communities__id=community_id), is_active=True
+        )
+        .distinct()
+        .order_by("display_name", "login")
+    )
+
+
+async def outbox_row(row_id: int) -> OutboxRow | None:
+    return await OutboxRow.get_or_none(id=row_id)

@@ -1,0 +1,123 @@
+"""UI text in Russian (the default) and English, through gettext catalogs, and times in the team's zone.
+
+Catalogs are `web/translations/<locale>/LC_MESSAGES/messages.po` (message ids are the English text),
+compiled in memory when the process starts, so a fresh clone needs no build step and a compiled file
+can never be staler than its source. Extract new strings with
+`pybabel extract -F web/babel.cfg -o web/translations/messages.pot web` and merge them with
+`pybabel update -i web/translations/messages.pot -d web/translations`.
+
+The locale of the request being served is held in a context variable (set by `locale_middleware`), so
+templates (`{% trans %}`, `_()`) and views (`gettext()`) translate without passing it around.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+from babel.dates import format_datetime, format_timedelta
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from proxy.appkeys import SETTINGS
+from web.auth import OPERATOR
+
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+LOCALES = ("ru", "en")
+DEFAULT_LOCALE = "ru"
+
+_locale: contextvars.ContextVar[str] = contextvars.ContextVar("ui_locale", default=DEFAULT_LOCALE)
+_tz: contextvars.ContextVar[ZoneInfo | None] = contextvars.ContextVar("ui_tz", default=None)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The compiled catalog of a locale (English, the source language, needs none)."""
+    po_path = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not po_path.exists():
+        return NullTranslations()
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=locale)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def current_locale() -> str:
+    return _locale.get()
+
+
+def use_locale(locale: str | None) -> contextvars.Token[str]:
+    """Serve the rest of this task in `locale` (unknown ones fall back to the default)."""
+    return _locale.set(locale if locale in LOCALES else DEFAULT_LOCALE)
+
+
+def gettext(message: str, **variables: object) -> str:
+    """`message` in the current locale, with `%(name)s` placeholders filled from `variables`."""
+    text = translations(current_locale()).gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
+    text = translations(current_locale()).ngettext(singular, plural, n)
+    return text % {"num": n, **variables}
+
+
+def preferred_locale(request: web.Request) -> str:
+    """The operator's own choice; before log in, the browser's first language we speak."""
+    operator = request.get(OPERATOR)
+    if operator is not None:
+        return operator.locale
+    for part in request.headers.get("Accept-Language", "").split(","):
+        language = part.split(";")[0].strip().lower()[:2]
+        if language in LOCALES:
+            return language
+    return DEFAULT_LOCALE
+
+
+@web.middleware
+async def locale_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    locale_token = use_locale(preferred_locale(request))
+    tz_token = _tz.set(request.app[SETTINGS].tz)
+    try:
+        return await handler(request)
+    finally:
+        _tz.reset(tz_token)
+        _locale.reset(locale_token)
+
+
+def local_time(value: datetime | None, format: str = "short") -> str:
+    """A stored UTC time, shown in the team's time zone in the current locale."""
+    if value is None:
+        return ""
+    return format_datetime(value, format, tzinfo=_tz.get(), locale=current_locale())
+
+
+def duration(seconds: float) -> str:
+    """A wait like "5 minutes" / "2 hours", rounded the way people say it."""
+    return format_timedelta(timedelta(seconds=max(0, seconds)), threshold=1.5, locale=current_locale())
+
+
+def install(env: jinja2.Environment) -> None:
+    """Give templates `{% trans %}`, `_()`, and the `local_time` and `duration` filters."""
+    env.add_extension("jinja2.ext.i18n")
+    # Jinja's new-style wrappers fill the placeholders (and escape them) themselves.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: translations(current_locale()).gettext(message),
+        lambda singular, plural, n: translations(current_locale()).ngettext(singular, plural, n),
+        newstyle=True,
+    )
+    env.filters["local_time"] = local_time
+    env.filters["duration"] = duration
+    env.globals["current_locale"] = current_locale

@@ -1,0 +1,225 @@
+"""Operator actions from the conversation page. Each answers with the updated partial (htmx) or a
+redirect back to the page (plain forms); a refused action answers 422 with the reason next to its form.
+
+The actions themselves (authorize, journal, outbox) live in proxy/actions.py; these handlers only parse
+the form, call one action, tell the other open pages (live update), and render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from proxy import actions
+from proxy.access import AccessDenied, ActionError
+from proxy.appkeys import LIVE, SETTINGS
+from proxy.clock import utcnow
+from proxy.models import Item
+from web.auth import OPERATOR
+from web.i18n import gettext as _
+from web.partials import wants_partial
+from web.views.conversation import accessible_conversation, render_conversation
+
+MAX_TEXT = 4096
+
+
+class FormError(Exception):
+    """A form field that cannot be used; the message is shown next to the form."""
+
+
+def _conversation_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+def _text(form: Any, name: str = "text") -> str:
+    text = str(form.get(name, "")).strip()
+    if not text:
+        raise FormError(_("Write something first."))
+    if len(text) > MAX_TEXT:
+        raise FormError(_("The text is too long (at most %(max)s characters).", max=MAX_TEXT))
+    return text
+
+
+def _optional_int(form: Any, name: str) -> int | None:
+    raw = str(form.get(name, "")).strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise FormError(_("%(field)s must be a number.", field=name)) from None
+
+
+async def _perform(
+    request: web.Request,
+    conversation_id: int,
+    part: str,
+    error_key: str,
+    run: Callable[[Any], Awaitable[Any]],
+    *,
+    live_event: str = "conversation_updated",
+    keep: Callable[[Any], dict[str, Any]] | None = None,
+    success: dict[str, Any] | None = None,
+    trigger: str | None = "timeline-changed",
+) -> web.StreamResponse:
+    """Run one action; answer with the partial `part` (success or its error), or redirect/page."""
+    conversation = await accessible_conversation(request, conversation_id)
+    form = await request.post()
+    try:
+        await run(form)
+    except AccessDenied as exc:
+        raise web.HTTPForbidden(text=exc.message) from None
+    except (ActionError, FormError) as exc:
+        message = exc.message if isinstance(exc, ActionError) else str(exc)
+        status = exc.status if isinstance(exc, ActionError) and exc.status != 400 else 422
+        extra = {error_key: message, **(keep(form) if keep else {})}
+        # 422 is swapped by htmx (base.html's responseHandling), so the reason shows next to the form.
+        return await render_conversation(request, conversation_id, part, status=max(status, 422), **extra)
+    await request.app[LIVE].publish(
+        live_event,
+        {"community_id": conversation.community_id, "conversation_id": conversation_id},  # type: ignore[attr-defined]
+    )
+    if not wants_partial(request):
+        raise web.HTTPSeeOther(f"/conversations/{conversation_id}")
+    response = await render_conversation(request, conversation_id, part, **(success or {}))
+    if trigger:
+        response.headers["HX-Trigger"] = trigger
+    return response
+
+
+async def reply(request: web.Request) -> web.StreamResponse:
+    """POST /conversations/{id}/reply: queue a reply for VK (sent by the outbox worker)."""
+    cid = _conversation_id(request)
+    settings, operator = request.app[SETTINGS], request[OPERATOR]
+
+    async def run(form: Any) -> None:
+        text = _text(form)
+        await actions.reply(
+            settings, operator, cid, text, reply_to_item_id=_optional_int(form, "reply_to_item_id")
+        )
+
+    return await _perform(
+        request,
+        cid,
+        "reply",
+        "reply_error",
+        run,
+        live_event="outbox_updated",
+        keep=lambda form: {"reply_text": form.get("text", ""), "reply_to_item_id": form.get("reply_to_item_id")},
+        success={"reply_sent": True},
+    )
+
+
+async def add_note(request: web.Request) -> web.StreamResponse:
+    """POST /conversations/{id}/notes: an internal note, never sent to VK."""
+    cid = _conversation_id(request)
+    settings, operator = request.app[SETTINGS], request[OPERATOR]
+
+    async def run(form: Any) -> None:
+        await actions.add_note(settings, operator, cid, _text(form))
+
+    return await _perform(
+        request, cid, "note", "note_error", run, keep=lambda form: {"note_text": form.get("text", "")}
+    )
+
+
+def _header_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        cid = _conversation_id(request)
+        settings, operator = request.app[SETTINGS], request[OPERATOR]
+
+        async def run(form: Any) -> None:
+            if name == "assign":
+                await actions.assign(settings, operator, cid, _optional_int(form, "assignee_id"))
+            else:
+                await getattr(actions, name)(settings, operator, cid)
+
+        return await _perform(request, cid, "header", "header_error", run)
+
+    handler.__name__ = name
+    handler.__doc__ = f"POST /conversations/{{id}}/…: {name.replace('_', ' ')}."
+    return handler
+
+
+close = _header_action("close_conversation")
+reopen = _header_action("reopen_conversation")
+assign = _header_action("assign")
+mark_read = _header_action("mark_read")
+
+
+async def ban(request: web.Request) -> web.StreamResponse:
+    """POST /conversations/{id}/ban: ban the author in the community (for some days, or for ever)."""
+    cid = _conversation_id(request)
+    settings, operator = request.app[SETTINGS], request[OPERATOR]
+
+    async def run(form: Any) -> None:
+        days = _optional_int(form, "days")
+        if days is not None and not 1 <= days <= 3650:
+            raise FormError(_("Days must be between 1 and 3650."))
+        await actions.ban_author(
+            settings,
+            operator,
+            cid,
+            reason=_optional_int(form, "reason") or 0,
+            comment=str(form.get("comment", "")).strip()[:500],
+            until=utcnow() + timedelta(days=days) if days else None,
+        )
+
+    return await _perform(request, cid, "author", "author_error", run, live_event="author_changed", trigger=None)
+
+
+async def unban(request: web.Request) -> web.StreamResponse:
+    """POST /conversations/{id}/unban: lift the author's ban in the community."""
+    cid = _conversation_id(request)
+    settings, operator = request.app[SETTINGS], request[OPERATOR]
+
+    async def run(form: Any) -> None:
+        await actions.unban_author(settings, operator, cid)
+
+    return await _perform(request, cid, "author", "author_error", run, live_event="author_changed", trigger=None)
+
+
+def _item_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            item_id = int(request.match_info["item_id"])
+        except ValueError:
+            raise web.HTTPNotFound() from None
+        item = await Item.get_or_none(id=item_id)
+        if item is None:
+            raise web.HTTPNotFound(text="No such item.")
+        settings, operator = request.app[SETTINGS], request[OPERATOR]
+
+        async def run(form: Any) -> None:
+            await getattr(actions, name)(settings, operator, item_id)
+
+        return await _perform(
+            request, item.conversation_id, "timeline", "timeline_error", run, trigger=None  # type: ignore[attr-defined]
+        )
+
+    handler.__name__ = name
+    handler.__doc__ = f"POST /items/{{item_id}}/…: {name.replace('_', ' ')}."
+    return handler
+
+
+delete_comment = _item_action("delete_comment")
+restore_comment = _item_action("restore_comment")
+
+
+def setup_action_routes(app: web.Application) -> None:
+    app.router.add_post("/conversations/{id:\\d+}/reply", reply)
+    app.router.add_post("/conversations/{id:\\d+}/notes", add_note)
+    app.router.add_post("/conversations/{id:\\d+}/close", close)
+    app.router.add_post("/conversations/{id:\\d+}/reopen", reopen)
+    app.router.add_post("/conversations/{id:\\d+}/assign", assign)
+    app.router.add_post("/conversations/{id:\\d+}/read", mark_read)
+    app.router.add_post("/conversations/{id:\\d+}/ban", ban)
+    app.router.add_post("/conversations/{id:\\d+}/unban", unban)
+    app.router.add_post("/items/{item_id:\\d+}/delete", delete_comment)
+    app.router.add_post("/items/{item_id:\\d+}/restore", restore_comment)

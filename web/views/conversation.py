@@ -1,0 +1,119 @@
+"""One conversation: the page, its live partials, earlier versions of an item, a reply's outbox state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from proxy import inbox
+from proxy.access import can_access
+from proxy.appkeys import LIVE
+from proxy.models import Conversation
+from web.auth import OPERATOR
+from web.partials import render, wants_partial
+
+PARTS = {
+    "header": "conversation/_header.html",
+    "timeline": "conversation/_timeline.html",
+    "author": "conversation/_author.html",
+    "presence": "conversation/_presence.html",
+    "reply": "conversation/_reply.html",
+    "note": "conversation/_note.html",
+}
+
+
+def _int(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+async def accessible_conversation(request: web.Request, conversation_id: int) -> Conversation:
+    """The conversation, or 404 when it does not exist, 403 when this operator may not see it."""
+    conversation = await inbox.get_conversation(conversation_id)
+    if conversation is None:
+        raise web.HTTPNotFound(text="No such conversation.")
+    if not await can_access(request[OPERATOR], conversation.community_id):  # type: ignore[attr-defined]
+        raise web.HTTPForbidden(text="You have no access to this community.")
+    return conversation
+
+
+def others_here(request: web.Request, conversation_id: int) -> list[str]:
+    """Names of the other operators who have this conversation open right now."""
+    me = request[OPERATOR].id
+    names: list[str] = []
+    for viewer in request.app[LIVE].viewers(conversation_id):
+        if viewer.operator_id != me and viewer.name not in names:
+            names.append(viewer.name)
+    return names
+
+
+async def conversation_context(request: web.Request, conversation: Conversation, **extra: Any) -> dict[str, Any]:
+    """What the conversation page and each of its partials need."""
+    from proxy.canned import list_canned  # written alongside the actions; imported where used
+
+    context: dict[str, Any] = {
+        "view": await inbox.conversation_view(conversation),
+        "others": others_here(request, conversation.id),
+        "canned": await list_canned(conversation.community_id),  # type: ignore[attr-defined]
+    }
+    context.update(extra)
+    return context
+
+
+async def render_conversation(
+    request: web.Request, conversation_id: int, part: str, *, status: int = 200, **extra: Any
+) -> web.Response:
+    """The partial `part` for htmx, the whole page otherwise (so every URL works without JavaScript)."""
+    conversation = await accessible_conversation(request, conversation_id)
+    context = await conversation_context(request, conversation, **extra)
+    template = PARTS[part] if wants_partial(request) else "conversation/page.html"
+    return render(request, template, context, status=status)
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    """GET /conversations/{id} and /conversations/{id}/{part}."""
+    part = request.match_info.get("part", "timeline")
+    if part not in PARTS:
+        raise web.HTTPNotFound()
+    return await render_conversation(request, _int(request, "id"), part)
+
+
+async def versions(request: web.Request) -> web.StreamResponse:
+    """GET /conversations/{id}/items/{item_id}/versions: every earlier text of an item."""
+    conversation = await accessible_conversation(request, _int(request, "id"))
+    item_id = _int(request, "item_id")
+    found = await inbox.item_versions(item_id)
+    if not found or not await conversation.items.filter(id=item_id).exists():
+        raise web.HTTPNotFound(text="No such item in this conversation.")
+    if not wants_partial(request):
+        raise web.HTTPFound(f"/conversations/{conversation.id}#item-{item_id}")
+    return render(request, "conversation/_versions.html", {"versions": found})
+
+
+async def outbox_state(request: web.Request) -> web.StreamResponse:
+    """GET /outbox/{id}: where a reply stands (pending, sent, failed with the reason)."""
+    row = await inbox.outbox_row(_int(request, "id"))
+    if row is None:
+        raise web.HTTPNotFound()
+    if not await can_access(request[OPERATOR], row.community_id):  # type: ignore[attr-defined]
+        raise web.HTTPForbidden(text="You have no access to this community.")
+    if not wants_partial(request):
+        target = f"/conversations/{row.conversation_id}" if row.conversation_id else "/"  # type: ignore[attr-defined]
+        raise web.HTTPFound(target)
+    return render(request, "conversation/_outbox.html", {"row": row})
+
+
+async def next_waiting(request: web.Request) -> web.StreamResponse:
+    """GET /conversations/next?after=ID: the longest-waiting open conversation other than ID."""
+    try:
+        after = int(request.query.get("after", "0"))
+    except ValueError:
+        after = 0
+    page = await inbox.inbox_page(request[OPERATOR], inbox.InboxFilter(), limit=2)
+    for row in page.rows:
+        if row.conversation.id != after and row.wait_seconds is not None:
+            raise web.HTTPFound(f"/conversations/{row.conversation.id}")
+    raise web.HTTPFound("/")
