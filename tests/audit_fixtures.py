@@ -107,8 +107,7 @@ async def make_deleted_comment_story(base: Base) -> Item:
         item=item,
         deleted_at=at(2, 10),
         deleted_via=DeletedVia.VK_ADMIN,
-        deleter_vk_id=VK_ADMIN_ID,
-        deleted_by=base.operator,  # the VK admin is linked to this operator
+        deleter_vk_id=VK_ADMIN_ID,  # a community admin in VK (linked to the operator "olga")
         last_text="Хлеб черствый, верните деньги!!!",
         restored_at=at(2, 11),
         restored_by=base.manager,

@@ -1,0 +1,199 @@
+"""The audit CSV exports: their query parameters, columns and rows (the web layer only streams them).
+
+Parameters (all optional): `from`, `to` (YYYY-MM-DD, inclusive, in the team's time zone),
+`community` (id); journal.csv: `operator` (id), `action` (a name, or a family like "comment."),
+`outside` (1: only actions taken in VK, bypassing the proxy); deleted.csv: `channel`, `author`
+(Author id), `via` (author, vk_admin, proxy, unknown), `q` (text), `state` (ever, deleted, restored).
+Times are written in the team's time zone as ISO 8601 with their offset.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from proxy.audit.archive import ArchiveFilter, ArchiveState, item_histories, iter_deleted_items
+from proxy.audit.reading import JournalFilter, iter_journal
+from proxy.audit.search import SearchError, clean_search_text
+from proxy.models import Channel, Community, DeletedVia, Operator
+
+JOURNAL_CSV_HEADER = (
+    "id", "time", "actor", "operator", "vk_user_id", "action", "community", "conversation_id", "item_id",
+    "text", "params", "outcome", "outcome_detail", "outcome_time", "hash",
+)  # fmt: skip
+DELETED_CSV_HEADER = (
+    "item_id", "community", "channel", "conversation_id", "item_key", "author_vk_id", "author", "state",
+    "time", "version", "via", "vk_user_id", "operator", "text",
+)  # fmt: skip
+# Items whose histories are read together: a handful of queries per batch, memory bounded by it.
+HISTORY_BATCH = 200
+
+
+class AuditParamError(ValueError):
+    """A query parameter that cannot be used; the message is one line meant for the user."""
+
+
+def local_iso(value: datetime | None, tz: ZoneInfo) -> str | None:
+    """A moment in the team's time zone, as ISO 8601 with its offset, to the second."""
+    return value.astimezone(tz).isoformat(timespec="seconds") if value is not None else None
+
+
+def _day(query: Mapping[str, str], name: str) -> date | None:
+    raw = query.get(name) or ""
+    if not raw:
+        return None
+    try:
+        if len(raw) != 10:
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise AuditParamError(f"{name} must be a date like 2025-03-01, got {raw!r}") from None
+
+
+def _period(query: Mapping[str, str], tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    first, last = _day(query, "from"), _day(query, "to")
+    if first and last and first > last:
+        raise AuditParamError(f"from ({first}) must not be after to ({last})")
+    since = datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC) if first else None
+    until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC) if last else None
+    return since, until
+
+
+def _id(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name) or ""
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise AuditParamError(f"{name} must be an id (a whole number), got {raw!r}")
+    return int(raw)
+
+
+def _choice(query: Mapping[str, str], name: str, enum: Any) -> Any:
+    raw = query.get(name) or ""
+    if not raw:
+        return None
+    try:
+        return enum(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise AuditParamError(f"{name} must be one of: {allowed}, got {raw!r}") from None
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    raw = (query.get(name) or "").lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise AuditParamError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def journal_filter_from_query(query: Mapping[str, str], tz: ZoneInfo) -> JournalFilter:
+    """A JournalFilter from URL parameters; AuditParamError naming a bad one."""
+    since, until = _period(query, tz)
+    community = _id(query, "community")
+    action = (query.get("action") or "").strip() or None
+    if action is not None and (len(action) > 64 or not all(c.isalnum() or c in "._" for c in action)):
+        raise AuditParamError(f"action must be an action name like reply.send, got {action!r}")
+    return JournalFilter(
+        operator_id=_id(query, "operator"),
+        action=action,
+        community_ids=(community,) if community is not None else None,
+        since=since,
+        until=until,
+        outside_only=_flag(query, "outside"),
+    )
+
+
+def archive_filter_from_query(query: Mapping[str, str], tz: ZoneInfo) -> ArchiveFilter:
+    """An ArchiveFilter from URL parameters; AuditParamError naming a bad one."""
+    since, until = _period(query, tz)
+    community = _id(query, "community")
+    text = query.get("q") or ""
+    if text.strip():
+        try:
+            text = clean_search_text(text)
+        except SearchError as exc:
+            raise AuditParamError(str(exc)) from None
+    return ArchiveFilter(
+        community_ids=(community,) if community is not None else None,
+        channel=_choice(query, "channel", Channel),
+        since=since,
+        until=until,
+        author_id=_id(query, "author"),
+        deleted_via=_choice(query, "via", DeletedVia),
+        text=text.strip(),
+        state=_choice(query, "state", ArchiveState) or ArchiveState.EVER,
+    )
+
+
+async def _names() -> tuple[dict[int, str], dict[int, str]]:
+    # Operators and communities number in the tens: one read each instead of a join per row.
+    logins = dict(await Operator.all().values_list("id", "login"))
+    communities = dict(await Community.all().values_list("id", "name"))
+    return logins, communities
+
+
+async def journal_csv_rows(filters: JournalFilter, tz: ZoneInfo) -> AsyncIterator[Sequence[Any]]:
+    """The rows of journal.csv, newest entry first (the order of the journal pages)."""
+    logins, communities = await _names()
+    async for e in iter_journal(filters):
+        yield (
+            e.id,
+            local_iso(e.created_at, tz),
+            str(e.actor_kind),
+            logins.get(e.operator_id) if e.operator_id else None,  # type: ignore[attr-defined]
+            e.vk_user_id,
+            e.action,
+            communities.get(e.community_id) if e.community_id else None,  # type: ignore[attr-defined]
+            e.conversation_id,  # type: ignore[attr-defined]
+            e.item_id,  # type: ignore[attr-defined]
+            e.text,
+            json.dumps(e.params, ensure_ascii=False, sort_keys=True) if e.params else None,
+            str(e.outcome) if e.outcome else None,
+            e.outcome_detail,
+            local_iso(e.outcome_at, tz),
+            e.hash,
+        )
+
+
+async def deleted_csv_rows(filters: ArchiveFilter, tz: ZoneInfo) -> AsyncIterator[Sequence[Any]]:
+    """The rows of deleted.csv: every state of every matching item, items newest deletion first."""
+    batch = []
+    async for item in iter_deleted_items(filters, page_size=HISTORY_BATCH):
+        batch.append(item)
+        if len(batch) == HISTORY_BATCH:
+            for row in await _history_rows(batch, tz):
+                yield row
+            batch = []
+    for row in await _history_rows(batch, tz):
+        yield row
+
+
+async def _history_rows(items: list[Any], tz: ZoneInfo) -> list[Sequence[Any]]:
+    histories = await item_histories(d.item_id for d in items)
+    rows: list[Sequence[Any]] = []
+    for d in items:
+        for s in histories.get(d.item_id, []):
+            rows.append(
+                (
+                    d.item_id,
+                    d.community_name,
+                    str(d.channel),
+                    d.conversation_id,
+                    d.item_key,
+                    d.author_vk_id,
+                    d.author_name or None,
+                    str(s.kind),
+                    local_iso(s.at, tz),
+                    s.version,
+                    s.via,
+                    s.vk_user_id,
+                    s.operator_login,
+                    s.text,
+                )
+            )
+    return rows

@@ -1,0 +1,78 @@
+"""Audit CSV exports: /audit/journal.csv and /audit/deleted.csv (parameters in proxy/audit/exports.py).
+
+Managers and admins export everything. An operator exports only their own journal entries: asking
+for another operator's is refused (403, journaled as "access.denied"), and the deleted-content archive
+is for managers and admins. A personal API token (`Authorization: Bearer ...`) works here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from aiohttp import web
+
+from proxy.access import SUPERVISOR_ROLES, AccessDenied, deny, require_supervisor
+from proxy.appkeys import SETTINGS
+from proxy.audit.exports import (
+    DELETED_CSV_HEADER,
+    JOURNAL_CSV_HEADER,
+    AuditParamError,
+    archive_filter_from_query,
+    deleted_csv_rows,
+    journal_csv_rows,
+    journal_filter_from_query,
+)
+from web.auth import OPERATOR
+from web.csv_stream import csv_dialect, record_export, stream_csv
+
+
+async def journal_csv(request: web.Request) -> web.StreamResponse:
+    operator = request[OPERATOR]
+    tz = request.app[SETTINGS].tz
+    dialect = csv_dialect(request)
+    try:
+        filters = journal_filter_from_query(request.query, tz)
+    except AuditParamError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if operator.role not in SUPERVISOR_ROLES:
+        if filters.operator_id not in (None, operator.id):
+            try:
+                await deny(
+                    operator,
+                    action="export.csv",
+                    target=f"journal:operator={filters.operator_id}",
+                    community_id=None,
+                    reason="operators may export only their own journal",
+                )
+            except AccessDenied as exc:
+                raise web.HTTPForbidden(text=exc.message) from None
+        filters = replace(filters, operator_id=operator.id)
+    community_id = filters.community_ids[0] if filters.community_ids else None
+    await record_export(request, community_id=community_id)
+    return await stream_csv(
+        request, "journal.csv", JOURNAL_CSV_HEADER, journal_csv_rows(filters, tz), dialect=dialect
+    )
+
+
+async def deleted_csv(request: web.Request) -> web.StreamResponse:
+    operator = request[OPERATOR]
+    tz = request.app[SETTINGS].tz
+    dialect = csv_dialect(request)
+    try:
+        filters = archive_filter_from_query(request.query, tz)
+    except AuditParamError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    try:
+        await require_supervisor(operator, action="export.csv", target="deleted")
+    except AccessDenied as exc:
+        raise web.HTTPForbidden(text=exc.message) from None
+    community_id = filters.community_ids[0] if filters.community_ids else None
+    await record_export(request, community_id=community_id)
+    return await stream_csv(
+        request, "deleted.csv", DELETED_CSV_HEADER, deleted_csv_rows(filters, tz), dialect=dialect
+    )
+
+
+def setup_audit_routes(app: web.Application) -> None:
+    app.router.add_get("/audit/journal.csv", journal_csv)
+    app.router.add_get("/audit/deleted.csv", deleted_csv)
