@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy import db
+from proxy.audit.journal import GENESIS_HASH
 from proxy.cli import CommandError
 from proxy.settings import Settings
 
@@ -17,8 +18,11 @@ async def cmd_journal_verify(args: argparse.Namespace, settings: Settings) -> in
 
     if args.page_size < 1:
         raise CommandError("--page-size must be at least 1")
+    start = args.start_hash.lower()
+    if len(start) != 64 or any(c not in "0123456789abcdef" for c in start):
+        raise CommandError("--start-hash must be a SHA-256 hash: 64 hexadecimal digits")
     async with db.database(settings.database_url):
-        report = await verify_chain(page_size=args.page_size)
+        report = await verify_chain(page_size=args.page_size, start_hash=start)
     if report.broken is not None:
         print(f"journal entry {report.broken.entry_id}: {report.broken.reason}", file=sys.stderr)
         print(f"{report.count} entries before it match", file=sys.stderr)
@@ -68,6 +72,11 @@ def register(sub: Any) -> None:
     )
     p = journal.add_parser("verify", help="check the journal's hash chain and the database guards")
     p.add_argument("--page-size", type=int, default=1000, help="entries read per query (default 1000)")
+    p.add_argument(
+        "--start-hash",
+        default=GENESIS_HASH,
+        help="the hash the first entry links to (the last archived entry's, after archiving old months)",
+    )
     p.set_defaults(func=cmd_journal_verify)
 
     export = sub.add_parser("export", help="export data").add_subparsers(dest="export_command", required=True)

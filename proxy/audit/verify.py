@@ -41,11 +41,17 @@ class ChainReport:
         return self.broken is None and not self.missing_guards
 
 
-async def verify_chain(*, page_size: int = DEFAULT_PAGE_SIZE, connection: Any = None) -> ChainReport:
-    """Walk the journal in id order, recompute every hash and check every link; stop at the first break."""
+async def verify_chain(
+    *, page_size: int = DEFAULT_PAGE_SIZE, start_hash: str = GENESIS_HASH, connection: Any = None
+) -> ChainReport:
+    """Walk the journal in id order, recompute every hash and check every link; stop at the first break.
+
+    `start_hash` is what the first entry must link to: the genesis hash, or, after old months were
+    archived (docs/audit.md), the hash of the last archived entry.
+    """
     conn = connection or connections.get("default")
     guards = await missing_guards(conn)
-    expected_prev = GENESIS_HASH
+    expected_prev = start_hash
     count = 0
     last_id: int | None = None
     while True:
@@ -54,7 +60,7 @@ async def verify_chain(*, page_size: int = DEFAULT_PAGE_SIZE, connection: Any = 
             query = query.filter(id__gt=last_id)
         page = await query.order_by("id").limit(page_size)
         for entry in page:
-            problem = _check(entry, expected_prev)
+            problem = _check(entry, expected_prev, first=count == 0)
             if problem is not None:
                 return ChainReport(count, expected_prev, ChainBreak(entry.id, problem), guards)
             expected_prev = entry.hash
@@ -64,10 +70,10 @@ async def verify_chain(*, page_size: int = DEFAULT_PAGE_SIZE, connection: Any = 
         last_id = page[-1].id
 
 
-def _check(entry: JournalEntry, expected_prev: str) -> str | None:
+def _check(entry: JournalEntry, expected_prev: str, *, first: bool) -> str | None:
     if entry.prev_hash != expected_prev:
-        if expected_prev == GENESIS_HASH:
-            return f"the first entry must link to the genesis hash, it links to {entry.prev_hash}"
+        if first:
+            return f"the first entry must link to {expected_prev}, it links to {entry.prev_hash}"
         return (
             f"prev_hash {entry.prev_hash} does not link to the entry before it (hash {expected_prev}):"
             " an entry was removed, inserted or reordered"
