@@ -84,7 +84,9 @@ def as_event(value: dict[str, Any], *, secret: Any = SECRET) -> bytes:
 
 
 @PROPERTY_SETTINGS
-@given(body=st.binary(max_size=512) | json_values.map(lambda v: json.dumps(v).encode("utf-8", "surrogatepass")))
+@given(
+    body=st.binary(max_size=512) | json_values.map(lambda v: json.dumps(v).encode("utf-8", "surrogatepass"))
+)
 async def test_arbitrary_bytes_and_json_are_refused_cleanly(
     client: TestClient, community: None, body: bytes
 ) -> None:
