@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from proxy import inbox
-from proxy.access import can_access
+from proxy.access import SUPERVISOR_ROLES, can_access
 from proxy.appkeys import LIVE
 from proxy.models import Conversation
 from web.auth import OPERATOR
@@ -30,14 +30,21 @@ def _int(request: web.Request, name: str) -> int:
         raise web.HTTPNotFound() from None
 
 
+NO_ACCESS = "You have no access to this conversation."
+
+
 async def accessible_conversation(request: web.Request, conversation_id: int) -> Conversation:
-    """The conversation, or 404 when it does not exist, 403 when this operator may not see it."""
+    """The conversation, or 403 when this operator may not see it.
+
+    A missing id answers the same 403 as a forbidden one, so an operator cannot learn which ids exist
+    in communities they do not serve; only managers and admins, who see every community, get 404.
+    """
     conversation = await inbox.get_conversation(conversation_id)
-    if conversation is None:
+    if conversation is not None and await can_access(request[OPERATOR], conversation.community_id):  # type: ignore[attr-defined]
+        return conversation
+    if conversation is None and request[OPERATOR].role in SUPERVISOR_ROLES:
         raise web.HTTPNotFound(text="No such conversation.")
-    if not await can_access(request[OPERATOR], conversation.community_id):  # type: ignore[attr-defined]
-        raise web.HTTPForbidden(text="You have no access to this community.")
-    return conversation
+    raise web.HTTPForbidden(text=NO_ACCESS)
 
 
 def others_here(request: web.Request, conversation_id: int) -> list[str]:
@@ -96,10 +103,11 @@ async def versions(request: web.Request) -> web.StreamResponse:
 async def outbox_state(request: web.Request) -> web.StreamResponse:
     """GET /outbox/{id}: where a reply stands (pending, sent, failed with the reason)."""
     row = await inbox.outbox_row(_int(request, "id"))
-    if row is None:
-        raise web.HTTPNotFound()
-    if not await can_access(request[OPERATOR], row.community_id):  # type: ignore[attr-defined]
-        raise web.HTTPForbidden(text="You have no access to this community.")
+    if row is None or not await can_access(request[OPERATOR], row.community_id):  # type: ignore[attr-defined]
+        # The same answer for a missing row and a forbidden one: ids of other communities stay unknown.
+        if row is None and request[OPERATOR].role in SUPERVISOR_ROLES:
+            raise web.HTTPNotFound()
+        raise web.HTTPForbidden(text=NO_ACCESS)
     if not wants_partial(request):
         target = f"/conversations/{row.conversation_id}" if row.conversation_id else "/"  # type: ignore[attr-defined]
         raise web.HTTPFound(target)
