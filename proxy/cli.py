@@ -70,6 +70,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the server itself binds (aiohttp sets SO_REUSEADDR): connections of a crashed instance left in
+        # TIME_WAIT must not stop its restart; a live listener on the port still makes bind() fail.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
