@@ -6,7 +6,9 @@ View tests (tests/test_inbox_*.py) and browser tests (tests/test_browser_*.py) i
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +16,23 @@ from aiohttp.test_utils import TestClient
 
 from proxy.accounts import hash_password
 from proxy.app import create_app
-from proxy.models import Operator
+from proxy.models import CommunityMode, Operator
 from proxy.settings import Settings
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import __all__ as _actions_fixtures
 
-__all__ = [*_actions_fixtures, "PASSWORD", "csrf_token", "log_in", "inbox_client", "client_for"]
+__all__ = [
+    *_actions_fixtures,
+    "PASSWORD",
+    "browser",
+    "client_for",
+    "csrf_token",
+    "inbox_client",
+    "live_server",
+    "log_in",
+    "log_in_page",
+    "screenshot_path",
+]
 
 PASSWORD = "correct horse battery"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -61,3 +74,62 @@ async def client_for(aiohttp_client: Any, vk_settings: Settings, db: str):
 async def inbox_client(client_for: Any, operator: Operator) -> TestClient:
     """A client logged in as the community's operator."""
     return await client_for(operator)
+
+
+# --- a real server and a real browser -------------------------------------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser():
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make browser)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+@pytest.fixture
+async def live_server(aiohttp_server: Any, vk_settings: Settings, community: Any):
+    """The whole service listening on a port, workers on (outbox, long poll) and VK emulated.
+
+    The community is switched to long poll, so what members do in the emulator reaches the proxy by
+    itself, the way it would from VK.
+    """
+    community.mode = CommunityMode.LONGPOLL
+    await community.save(update_fields=["mode"])
+    return await aiohttp_server(create_app(dataclasses.replace(vk_settings, workers=True)))
+
+
+async def log_in_page(page: Any, base_url: str, operator: Operator) -> None:
+    """Log in through the form, as a person would."""
+    operator.password_hash = hash_password(PASSWORD)
+    await operator.save(update_fields=["password_hash"])
+    await page.goto(base_url + "login")
+    await page.fill("input[name=login]", operator.login)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#conversation-list")
+
+
+def screenshot_path(name: str) -> str:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return str(ARTIFACTS / name)

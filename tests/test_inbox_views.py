@@ -13,13 +13,13 @@ from proxy.models import (
     Channel,
     Conversation,
     ConversationStatus,
+    DeletedVia,
     ItemTombstone,
     ItemVersion,
     JournalEntry,
     Operator,
     OutboxRow,
     OutboxStatus,
-    DeletedVia,
 )
 from tests.actions_fixtures import drain
 from tests.browser_fixtures import *  # noqa: F403
