@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from proxy.accounts import hash_password
 from proxy.models import Conversation, ConversationStatus, JournalEntry, OutboxRow
 from tests.browser_fixtures import *  # noqa: F403
-from proxy.accounts import hash_password
 from tests.browser_fixtures import PASSWORD, csrf_token
 
 
