@@ -190,8 +190,13 @@ async def _local_entry(
     )
 
 
-def _target(conversation_id: int) -> str:
-    return f"conversation:{conversation_id}"
+async def _accessible_conversation(operator: Operator, conversation_id: int, action: str) -> Conversation:
+    """The conversation, if the operator may act on its community (a refusal is journaled)."""
+    conversation = await _conversation(conversation_id)
+    await require_access(
+        operator, conversation.community_id, action=action, target=f"conversation:{conversation_id}"
+    )
+    return conversation
 
 
 async def _author_vk_id(conversation: Conversation, conn: Any) -> tuple[int, int]:
@@ -216,10 +221,7 @@ async def reply(
 
     In a thread the reply answers the thread's top comment, or `reply_to_item_id` when given.
     """
-    conversation = await _conversation(conversation_id)
-    await require_access(
-        operator, conversation.community_id, action="reply.send", target=_target(conversation_id)
-    )
+    conversation = await _accessible_conversation(operator, conversation_id, "reply.send")
     is_dialog = conversation.channel == Channel.MESSAGE
     text = _text(text, MESSAGE_MAX_CHARS if is_dialog else COMMENT_MAX_CHARS, "reply")
     async with in_transaction() as conn:
@@ -328,10 +330,7 @@ async def ban_author(
     until: datetime | None,
 ) -> OutboxRow:
     """Queue a ban of the conversation's author (groups.ban, admin user token); `until` None is forever."""
-    conversation = await _conversation(conversation_id)
-    await require_access(
-        operator, conversation.community_id, action="author.ban", target=_target(conversation_id)
-    )
+    conversation = await _accessible_conversation(operator, conversation_id, "author.ban")
     if reason not in BAN_REASONS:
         raise ActionError(
             "the ban reason is one of: " + ", ".join(f"{k} {v}" for k, v in BAN_REASONS.items())
@@ -382,10 +381,7 @@ async def unban_author(settings: Settings, operator: Operator, conversation_id: 
 
     Allowed without a ban the proxy knows of: the ban may predate the proxy, and VK accepts it anyway.
     """
-    conversation = await _conversation(conversation_id)
-    await require_access(
-        operator, conversation.community_id, action="author.unban", target=_target(conversation_id)
-    )
+    conversation = await _accessible_conversation(operator, conversation_id, "author.unban")
     async with in_transaction() as conn:
         conversation = await conversations.lock(conversation_id, conn)
         community = await Community.get(id=conversation.community_id).using_db(conn)
@@ -408,10 +404,7 @@ async def mark_read(settings: Settings, operator: Operator, conversation_id: int
 
     A mark already waiting to be sent is returned instead of queuing another.
     """
-    conversation = await _conversation(conversation_id)
-    await require_access(
-        operator, conversation.community_id, action="conversation.mark_read", target=_target(conversation_id)
-    )
+    conversation = await _accessible_conversation(operator, conversation_id, "conversation.mark_read")
     if conversation.channel != Channel.MESSAGE:
         return None
     async with in_transaction() as conn:
@@ -450,10 +443,7 @@ async def close_conversation(
 
     For dialogs VK is also told the dialog is answered (messages.markAsAnsweredConversation).
     """
-    conversation = await _conversation(conversation_id)
-    await require_access(
-        operator, conversation.community_id, action="conversation.close", target=_target(conversation_id)
-    )
+    conversation = await _accessible_conversation(operator, conversation_id, "conversation.close")
     queued = False
     async with in_transaction() as conn:
         conversation = await conversations.lock(conversation_id, conn)
@@ -503,10 +493,7 @@ async def close_conversation(
 
 async def reopen_conversation(settings: Settings, operator: Operator, conversation_id: int) -> Conversation:
     """Reopen a closed conversation (nobody waits until the author writes again)."""
-    conversation = await _conversation(conversation_id)
-    await require_access(
-        operator, conversation.community_id, action="conversation.reopen", target=_target(conversation_id)
-    )
+    conversation = await _accessible_conversation(operator, conversation_id, "conversation.reopen")
     async with in_transaction() as conn:
         conversation = await conversations.lock(conversation_id, conn)
         try:
@@ -521,10 +508,7 @@ async def assign(
     settings: Settings, operator: Operator, conversation_id: int, assignee_id: int | None
 ) -> Conversation:
     """Assign the conversation to an operator with access to its community, or unassign it (None)."""
-    conversation = await _conversation(conversation_id)
-    await require_access(
-        operator, conversation.community_id, action="conversation.assign", target=_target(conversation_id)
-    )
+    conversation = await _accessible_conversation(operator, conversation_id, "conversation.assign")
     if assignee_id is not None:
         assignee = await Operator.get_or_none(id=assignee_id)
         if assignee is None:
@@ -551,10 +535,7 @@ async def assign(
 
 async def add_note(settings: Settings, operator: Operator, conversation_id: int, text: str) -> Note:
     """An internal note on the conversation, never sent to VK."""
-    conversation = await _conversation(conversation_id)
-    await require_access(
-        operator, conversation.community_id, action="note.add", target=_target(conversation_id)
-    )
+    conversation = await _accessible_conversation(operator, conversation_id, "note.add")
     text = _text(text, NOTE_MAX_CHARS, "note")
     async with in_transaction() as conn:
         note = await Note.create(
