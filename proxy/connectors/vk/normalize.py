@@ -427,6 +427,10 @@ def _comment_delete(kind: _CommentKind) -> "_Handler":
 # --- community management ---------------------------------------------------------------------
 
 
+# VK's ban reasons: 0 other, 1 spam, 2 verbal abuse, 3 strong language, 4 irrelevant messages.
+BAN_REASONS = range(0, 5)
+
+
 def _user_block(env: dict[str, Any], obj: Mapping[str, Any], group_id: int) -> DomainEvent:
     reason = _int(obj.get("reason"))
     return AuthorBlocked(
@@ -435,7 +439,8 @@ def _user_block(env: dict[str, Any], obj: Mapping[str, Any], group_id: int) -> D
         admin_id=_int(obj.get("admin_id")),
         # unblock_date 0 means a permanent ban.
         unblock_date=_time(obj.get("unblock_date")),
-        reason=0 if reason is None else reason,
+        # Anything else is "other": an unknown number must not stop the ban from being stored.
+        reason=reason if reason in BAN_REASONS else 0,
         comment=_str(obj.get("comment")),
     )
 
