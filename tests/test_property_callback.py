@@ -42,7 +42,9 @@ SAMPLES = [load_event(name) for name in event_samples()]
 
 
 @pytest.fixture
-async def community(client: TestClient) -> None:
+async def community(db: str, client: TestClient) -> None:
+    # `db` opens the ORM in the test's own context and closes it afterwards; without it the connection the
+    # test body makes on SQLite is never closed, and its thread keeps pytest alive after the run.
     await add_community(GID)
 
 
