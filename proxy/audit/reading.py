@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.queryset import QuerySet
 
@@ -68,3 +69,22 @@ async def iter_journal(
         if len(page) < page_size:
             return
         before_id = page[-1].id
+
+
+async def iter_journal_values(
+    filters: JournalFilter, columns: Sequence[str], *, page_size: int = DEFAULT_PAGE_SIZE
+) -> AsyncIterator[tuple[Any, ...]]:
+    """Like `iter_journal`, but tuples of `columns` ("id" first): no model instance per row, for exports."""
+    if not columns or columns[0] != "id":
+        raise ValueError("columns must start with id (the paging key)")
+    before_id: int | None = None
+    while True:
+        query = _query(filters)
+        if before_id is not None:
+            query = query.filter(id__lt=before_id)
+        page = await query.order_by("-id").limit(page_size).values_list(*columns)
+        for row in page:
+            yield row
+        if len(page) < page_size:
+            return
+        before_id = page[-1][0]
