@@ -9,6 +9,8 @@ from aiohttp import web
 
 from proxy import db
 from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.demo import demo_context
+from proxy.inbound import setup_inbound
 from proxy.live import LiveHub
 from proxy.outbox import outbox_worker_context
 from proxy.settings import Settings
@@ -33,5 +35,7 @@ def create_app(settings: Settings) -> web.Application:
     app[LIVE] = LiveHub()
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(outbox_worker_context)
+    app.cleanup_ctx.append(demo_context)
+    setup_inbound(app)
     setup_web(app)
     return app

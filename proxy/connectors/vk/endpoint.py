@@ -1,0 +1,124 @@
+"""The Callback API endpoint: ``POST /callback/vk/{group_id}``.
+
+The handler checks what VK sent before anything is stored: size, envelope, community, confirmation,
+secret. It hands the normalized event to a :class:`CallbackSink` (the core's ingest) and answers
+``ok`` only once the sink returns, that is once the event is committed. Anything that stops the sink
+from storing the event is answered 503, so VK delivers it again later; ``ok`` is never sent for an
+event that was not stored.
+
+The connector knows nothing of the store: the sink looks communities up and stores events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from proxy.events import DomainEvent
+
+from .callback import MAX_CALLBACK_BYTES, BadCallback, is_confirmation, parse_callback_body, secret_matches
+from .normalize import MalformedEvent, normalize
+
+__all__ = ["CallbackSink", "CallbackTarget", "make_callback_handler"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class CallbackTarget:
+    """A served community as the endpoint needs it; ``context`` is the sink's own handle."""
+
+    group_id: int
+    secret: str
+    confirmation: str
+    context: Any = None
+
+
+class CallbackSink(Protocol):
+    """What the endpoint needs from the core."""
+
+    async def target(self, group_id: int) -> CallbackTarget | None:
+        """The served community with this VK group id, or None."""
+
+    async def bad_secret(self, target: CallbackTarget, remote: str | None) -> None:
+        """Record a request with a wrong or missing secret."""
+
+    async def accept(self, target: CallbackTarget, raw: dict[str, Any], event: DomainEvent) -> None:
+        """Store the event durably (returns after commit); raise if it could not be stored."""
+
+    def rejected(self, reason: str) -> None:
+        """Count a refused request (metrics)."""
+
+
+def _text(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text, content_type="text/plain")
+
+
+async def _read_limited(request: web.Request) -> bytes | None:
+    """The body, or None when it is larger than the limit (without reading more than that)."""
+    if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:
+        return None
+    body = await request.content.read(MAX_CALLBACK_BYTES + 1)
+    if len(body) > MAX_CALLBACK_BYTES:
+        return None
+    return body
+
+
+def make_callback_handler(sink: CallbackSink) -> Handler:
+    """The aiohttp handler for ``POST /callback/vk/{group_id}``."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            path_group = int(request.match_info["group_id"])
+        except ValueError:
+            sink.rejected("unknown_group")
+            return _text(404, "unknown community")
+        body = await _read_limited(request)
+        if body is None:
+            sink.rejected("too_large")
+            return _text(413, f"body larger than {MAX_CALLBACK_BYTES} bytes")
+        try:
+            payload = parse_callback_body(body)
+        except BadCallback as exc:
+            sink.rejected("bad_body")
+            return _text(400, exc.reason)
+        if payload["group_id"] != path_group:
+            sink.rejected("bad_body")
+            return _text(400, "group_id does not match the URL")
+        try:
+            target = await sink.target(path_group)
+        except Exception:
+            log.exception("callback for group %s: cannot look the community up", path_group)
+            return _text(503, "temporarily unavailable")
+        if target is None:
+            sink.rejected("unknown_group")
+            return _text(404, "unknown community")
+        if is_confirmation(payload):
+            return _text(200, target.confirmation)
+        if not secret_matches(target.secret, payload.get("secret")):
+            sink.rejected("bad_secret")
+            try:
+                await sink.bad_secret(target, request.remote)
+            except Exception:
+                log.exception("callback for group %s: cannot record a bad secret", path_group)
+            return _text(403, "forbidden")
+        try:
+            event = normalize(payload)
+        except MalformedEvent as exc:
+            sink.rejected("bad_body")
+            return _text(400, exc.reason)
+        try:
+            await sink.accept(target, payload, event)
+        except Exception:
+            # Not stored: VK must deliver it again.
+            log.exception("callback for group %s: event %s not stored", path_group, event.event_id)
+            return _text(503, "temporarily unavailable")
+        return _text(200, "ok")
+
+    return handle

@@ -1,0 +1,151 @@
+"""Demo mode: an emulated VK community with live traffic, so `make run` shows a working inbox at once.
+
+When the service runs with PROXY_DEMO and no community has real VK tokens, this starts the VK emulator
+in-process (on PROXY_DEMO_EMULATOR_PORT), builds the demo world, registers (or refreshes) the demo
+community in callback mode pointing at this service, and lets simulated members write a few messages
+and comments a minute. Everything then flows as it would from VK: Callback API POSTs, ingest, inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from proxy.appkeys import BACKGROUND, SETTINGS
+from proxy.connectors.vk.emulator import (
+    CallbackConfig,
+    DemoTraffic,
+    EmulatorState,
+    Group,
+    RunningEmulator,
+    build_demo_world,
+    start_emulator,
+)
+from proxy.crypto import encrypt_token
+from proxy.models import Channel, Community, CommunityMode, Item
+from proxy.settings import Settings
+
+__all__ = ["DEMO_GROUP_ID", "demo_context", "start_demo"]
+
+log = logging.getLogger(__name__)
+
+DEMO_GROUP_ID = 200_000_001
+DEMO_NAME = "Демо: магазин «Северный ветер»"
+DEMO_ACTIONS_PER_MINUTE = 6.0
+# Actions right after start-up, so the inbox is not empty for the first minute.
+DEMO_WARM_UP_ACTIONS = 4
+# Faster than VK's schedule, so events sent while the service starts arrive within seconds.
+DEMO_RETRY_SCHEDULE = (2.0, 10.0, 60.0, 180.0, 600.0)
+
+
+async def has_real_community() -> bool:
+    """Whether a community other than the demo one has a VK token (then no demo runs)."""
+    return (
+        await Community.filter(community_token_enc__isnull=False).exclude(vk_group_id=DEMO_GROUP_ID).exists()
+    )
+
+
+async def _continue_numbering(state: EmulatorState, group: Group, community: Community | None) -> None:
+    """Start the new emulator's comment and message numbers after the ones already stored, so items of
+    an earlier demo run keep their keys to themselves."""
+    if community is None:
+        return
+    for channel in (Channel.WALL, Channel.PHOTO, Channel.VIDEO, Channel.MARKET, Channel.BOARD):
+        last = (
+            await Item.filter(community_id=community.id, channel=channel, vk_id__isnull=False)
+            .order_by("-vk_id")
+            .first()
+        )
+        if last is not None and last.vk_id is not None:
+            counter = "wall" if channel == Channel.WALL else f"{channel.value}_comment"
+            group.next_ids[counter] = max(group.next_ids.get(counter, 1), last.vk_id + 1)
+    keys = await Item.filter(community_id=community.id, channel=Channel.MESSAGE).values_list("key", flat=True)
+    for key in keys:
+        _, peer, cmid = str(key).split(":")
+        conversation = state.conversation(group, int(peer))
+        conversation.next_cmid = max(conversation.next_cmid, int(cmid) + 1)
+    last_message = (
+        await Item.filter(community_id=community.id, channel=Channel.MESSAGE, vk_id__isnull=False)
+        .order_by("-vk_id")
+        .first()
+    )
+    if last_message is not None and last_message.vk_id is not None:
+        group.next_message_id = max(group.next_message_id, last_message.vk_id + 1)
+
+
+async def _register(settings: Settings, group: Group, secret: str, confirmation: str) -> Community:
+    values = {
+        "name": DEMO_NAME,
+        "mode": CommunityMode.CALLBACK,
+        "callback_secret": secret,
+        "confirmation_code": confirmation,
+        "community_token_enc": encrypt_token(settings.secret_key, group.community_token),
+        "admin_token_enc": encrypt_token(settings.secret_key, group.admin_token),
+        "admin_vk_user_id": group.admin_user_id,
+        "is_active": True,
+    }
+    community, created = await Community.get_or_create(defaults=values, vk_group_id=group.id)
+    if not created:
+        await community.update_from_dict(values).save()
+    return community
+
+
+async def start_demo(settings: Settings) -> tuple[RunningEmulator, DemoTraffic]:
+    """Start the emulator with the demo world and register the demo community; traffic not started."""
+    state = EmulatorState()
+    secret = secrets.token_urlsafe(16)
+    confirmation = secrets.token_hex(4)
+    url = f"{settings.public_url.rstrip('/')}/callback/vk/{DEMO_GROUP_ID}"
+    group = build_demo_world(
+        state, name=DEMO_NAME, callback=CallbackConfig(url, secret, confirmation), group_id=DEMO_GROUP_ID
+    )
+    existing = await Community.get_or_none(vk_group_id=DEMO_GROUP_ID)
+    await _continue_numbering(state, group, existing)
+    emulator = await start_emulator(
+        state, port=settings.demo_emulator_port, retry_schedule=DEMO_RETRY_SCHEDULE
+    )
+    await _register(settings, group, secret, confirmation)
+    return emulator, DemoTraffic(state, group, per_minute=DEMO_ACTIONS_PER_MINUTE)
+
+
+async def _warm_up_then_run(traffic: DemoTraffic) -> None:
+    # The service starts listening once every cleanup context has started: wait a moment first.
+    await asyncio.sleep(1.0)
+    for _ in range(DEMO_WARM_UP_ACTIONS):
+        traffic.step()
+        await asyncio.sleep(0.5)
+    await traffic.run()
+
+
+async def demo_context(app: web.Application) -> AsyncIterator[None]:
+    """The demo emulator and its traffic for the app's lifetime (only with PROXY_DEMO)."""
+    settings = app[SETTINGS]
+    if not settings.demo:
+        yield
+        return
+    if await has_real_community():
+        log.info("demo mode: a community with real tokens is configured, so no emulated community runs")
+        yield
+        return
+    emulator, traffic = await start_demo(settings)
+    task = asyncio.create_task(_warm_up_then_run(traffic), name="demo-traffic")
+    app[BACKGROUND]["demo"] = emulator
+    log.info(
+        "demo mode: emulated VK at %s, community %s posts to %s",
+        emulator.base_url,
+        DEMO_GROUP_ID,
+        f"{settings.public_url.rstrip('/')}/callback/vk/{DEMO_GROUP_ID}",
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await emulator.close()
+        app[BACKGROUND].pop("demo", None)

@@ -1,0 +1,229 @@
+"""Inbound wiring: what the VK connectors hand events to, and the long-poll consumers' lifecycle.
+
+- the Callback API route: the connector's endpoint with a sink that looks communities up, journals
+  bad secrets, ingests, and publishes to live subscribers after commit;
+- long-poll consumers (a cleanup context, when workers run): one loop per community in long-poll
+  mode, and exactly one across instances: on PostgreSQL the loop runs only while this process holds
+  the community's advisory lock, on a connection of its own; SQLite means one process, so no lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from proxy import db, metrics
+from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.audit import journal
+from proxy.connectors.vk.endpoint import CallbackTarget, make_callback_handler
+from proxy.connectors.vk.longpoll import LongPollConsumer
+from proxy.events import DomainEvent
+from proxy.ingest import IngestResult, Source, ingest
+from proxy.live import LiveHub, asyncpg_dsn
+from proxy.models import ActorKind, Community, CommunityMode
+from proxy.settings import Settings
+from proxy.sync import sync_community
+from proxy.vk_clients import community_client
+
+__all__ = ["LONGPOLL_LOCK_NAMESPACE", "longpoll_context", "setup_inbound"]
+
+log = logging.getLogger(__name__)
+
+CALLBACK_ROUTE = "/callback/vk/{group_id}"
+# pg_try_advisory_lock(namespace, community id): the namespace keeps these locks apart from others.
+LONGPOLL_LOCK_NAMESPACE = 7_240_118
+# How often the supervisor looks for long-poll communities without a running consumer (new ones, or
+# ones whose leader instance went away).
+RESCAN_SECONDS = 30.0
+# How often a leader checks that its lock connection (and with it the lock) is still alive.
+LOCK_CHECK_SECONDS = 15.0
+
+
+async def publish(live: LiveHub, result: IngestResult) -> None:
+    """Tell live subscribers about an ingested event that changed something (after commit)."""
+    if not result.duplicate and result.changed:
+        await live.publish(result.name, result.live_data())
+
+
+async def ingest_and_publish(
+    live: LiveHub, community: Community, raw: dict[str, Any], event: DomainEvent, source: Source
+) -> IngestResult:
+    result = await ingest(community, raw, event, source=source)
+    await publish(live, result)
+    return result
+
+
+class StoreCallbackSink:
+    """The endpoint's sink: communities from the database, events into ingest."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    async def target(self, group_id: int) -> CallbackTarget | None:
+        community = await Community.get_or_none(vk_group_id=group_id, is_active=True)
+        if community is None:
+            return None
+        return CallbackTarget(group_id, community.callback_secret, community.confirmation_code, community)
+
+    async def bad_secret(self, target: CallbackTarget, remote: str | None) -> None:
+        await journal.record(
+            "callback.bad_secret",
+            actor_kind=ActorKind.SYSTEM,
+            community_id=target.context.id,
+            params={"remote": remote or ""},
+        )
+
+    async def accept(self, target: CallbackTarget, raw: dict[str, Any], event: DomainEvent) -> None:
+        await ingest_and_publish(self.app[LIVE], target.context, raw, event, "callback")
+
+    def rejected(self, reason: str) -> None:
+        metrics.CALLBACK_REJECTED.labels(reason).inc()
+
+
+def setup_inbound(app: web.Application) -> None:
+    """The Callback API route, and long-poll consumers when workers run."""
+    app.router.add_post(CALLBACK_ROUTE, make_callback_handler(StoreCallbackSink(app)))
+    app.cleanup_ctx.append(longpoll_context)
+
+
+# --- long poll --------------------------------------------------------------------------------
+
+
+class StoreLongPollSink:
+    """The long-poll loop's sink: ingest each event, then remember the ts; catch up through sync."""
+
+    def __init__(self, settings: Settings, live: LiveHub, community: Community) -> None:
+        self.settings = settings
+        self.live = live
+        self.community = community
+
+    async def handle(self, batch: list[tuple[dict[str, Any], DomainEvent]], ts: str) -> None:
+        for raw, event in batch:
+            if event.group_id != self.community.vk_group_id:
+                log.warning(
+                    "long poll of group %s: ignoring an event of group %s",
+                    self.community.vk_group_id,
+                    event.group_id,
+                )
+                continue
+            await ingest_and_publish(self.live, self.community, raw, event, "longpoll")
+        # Only after the batch is stored: a restart resumes from here and dedupe absorbs repeats.
+        await Community.filter(id=self.community.id).update(longpoll_ts=ts)
+        self.community.longpoll_ts = ts
+
+    async def catch_up(self, reason: str) -> None:
+        log.info("long poll of group %s: catch-up sync (%s)", self.community.vk_group_id, reason)
+        await sync_community(self.settings, self.community, live=self.live)
+
+
+@contextlib.asynccontextmanager
+async def community_leadership(
+    settings: Settings, community_id: int
+) -> AsyncIterator[asyncpg.Connection | None]:
+    """Yields the lock connection if this process leads the community's long poll (PostgreSQL),
+    None on SQLite (one process, always the leader); raises LookupError if another instance leads."""
+    if not db.is_postgres():
+        yield None
+        return
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        locked = await conn.fetchval(
+            "SELECT pg_try_advisory_lock($1::int, $2::int)", LONGPOLL_LOCK_NAMESPACE, community_id
+        )
+        if not locked:
+            raise LookupError(f"another instance consumes community {community_id}")
+        yield conn
+    finally:
+        # Closing the session releases the lock.
+        await conn.close()
+
+
+async def _watch_lock(conn: asyncpg.Connection | None) -> None:
+    """Return when the lock connection dies (the lock is gone with it); never on SQLite."""
+    if conn is None:
+        await asyncio.Event().wait()
+        return
+    while True:
+        await asyncio.sleep(LOCK_CHECK_SECONDS)
+        try:
+            await conn.fetchval("SELECT 1")
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            log.warning("long-poll lock connection lost (%s); stepping down", exc)
+            return
+
+
+async def consume_community(app: web.Application, community_id: int, *, wait: int = 25) -> None:
+    """Run one community's long poll for as long as this process leads it."""
+    settings = app[SETTINGS]
+    try:
+        async with community_leadership(settings, community_id) as lock_conn:
+            community = await Community.get(id=community_id)
+            client = community_client(settings, community)
+            sink = StoreLongPollSink(settings, app[LIVE], community)
+            async with aiohttp.ClientSession() as http:
+                consumer = LongPollConsumer(
+                    client, community.vk_group_id, http, sink, start_ts=community.longpoll_ts, wait=wait
+                )
+                app[BACKGROUND][f"longpoll:{community_id}"] = consumer
+                loop_task = asyncio.create_task(consumer.run(), name=f"longpoll-{community.vk_group_id}")
+                watch_task = asyncio.create_task(_watch_lock(lock_conn))
+                try:
+                    await asyncio.wait({loop_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for task in (loop_task, watch_task):
+                        task.cancel()
+                    await asyncio.gather(loop_task, watch_task, return_exceptions=True)
+                    app[BACKGROUND].pop(f"longpoll:{community_id}", None)
+    except LookupError as exc:
+        log.debug("%s", exc)
+    except Exception:
+        # The supervisor starts it again at its next scan.
+        log.exception("long poll of community %s stopped", community_id)
+
+
+async def _supervise(app: web.Application) -> None:
+    running: dict[int, asyncio.Task[None]] = {}
+    try:
+        while True:
+            try:
+                wanted = set(
+                    await Community.filter(
+                        mode=CommunityMode.LONGPOLL, is_active=True, community_token_enc__isnull=False
+                    ).values_list("id", flat=True)
+                )
+            except Exception as exc:
+                log.warning("long-poll supervisor: cannot list communities: %s", exc)
+                wanted = set(running)
+            for community_id, task in list(running.items()):
+                if community_id not in wanted or task.done():
+                    task.cancel()
+                    del running[community_id]
+            for community_id in wanted - set(running):
+                running[community_id] = asyncio.create_task(
+                    consume_community(app, community_id), name=f"longpoll-community-{community_id}"
+                )
+            await asyncio.sleep(RESCAN_SECONDS)
+    finally:
+        for task in running.values():
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+async def longpoll_context(app: web.Application) -> AsyncIterator[None]:
+    """Long-poll consumers for the app's lifetime (only when background workers run)."""
+    if not app[SETTINGS].workers:
+        yield
+        return
+    supervisor = asyncio.create_task(_supervise(app), name="longpoll-supervisor")
+    app[BACKGROUND]["longpoll"] = supervisor
+    yield
+    supervisor.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await supervisor
