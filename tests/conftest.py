@@ -91,5 +91,10 @@ def app(settings: Settings) -> web.Application:
 
 
 @pytest.fixture
-async def client(aiohttp_client, app: web.Application) -> TestClient:
-    return await aiohttp_client(app)
+async def client(aiohttp_client, app: web.Application) -> AsyncIterator[TestClient]:
+    test_client = await aiohttp_client(app)
+    yield test_client
+    await test_client.close()
+    # A test body that queried the ORM outside the app's own context opened connections of its own
+    # (tortoise keeps its state in a context variable): close them too, or they leak into later tests.
+    await proxy_db.close_database()

@@ -7,10 +7,15 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp_session import get_session
 
+from proxy.accounts import operator_for_api_token
 from proxy.models import Operator
 
 OPERATOR = web.RequestKey("operator", Operator)
+# True when the request was authenticated with a personal API token rather than a session.
+VIA_API_TOKEN = web.RequestKey("via_api_token", bool)
 PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/static/", "/callback/")
+# What a personal API token may read: the CSV exports, nothing else.
+EXPORT_PREFIXES = ("/stats/", "/audit/")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -40,9 +45,28 @@ async def log_out(request: web.Request) -> None:
     session.invalidate()
 
 
+def is_export_path(path: str) -> bool:
+    return path.startswith(EXPORT_PREFIXES) and path.endswith(".csv")
+
+
+async def bearer_operator(request: web.Request, token: str) -> Operator:
+    """The owner of a read-only API token, for a GET of a CSV export; 403 or 401 otherwise."""
+    if request.method != "GET" or not is_export_path(request.path):
+        raise web.HTTPForbidden(text="API tokens are read-only: they work only for GET of CSV exports")
+    operator = await operator_for_api_token(token)
+    if operator is None:
+        raise web.HTTPUnauthorized(text="unknown or revoked API token", headers={"WWW-Authenticate": "Bearer"})
+    return operator
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        request[OPERATOR] = await bearer_operator(request, token.strip())
+        request[VIA_API_TOKEN] = True
         return await handler(request)
     operator = await current_operator(request)
     if operator is None:

@@ -4,6 +4,7 @@ Usage from a view::
 
     dialect = csv_dialect(request)              # "csv", or "excel" for ?dialect=excel (400 otherwise)
     rows = keyset_rows(JournalEntry.filter(...), to_row)   # or any async iterator of sequences
+    await record_export(request)                # journals "export.csv" (session or API token)
     return await stream_csv(request, "journal.csv", ["when", "who", ...], rows, dialect=dialect)
 
 Rules every export follows (CONVENTIONS 8):
@@ -34,6 +35,10 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+
+from proxy.audit import journal
+from proxy.models import ActorKind
+from web.auth import OPERATOR, VIA_API_TOKEN
 
 log = logging.getLogger(__name__)
 
@@ -201,3 +206,15 @@ async def offset_pages(
         if len(page) < page_size:
             return
         offset += page_size
+
+
+async def record_export(request: web.Request, *, community_id: int | None = None) -> None:
+    """Journal an export ("export.csv") under whoever asked: a session, or a personal API token."""
+    operator = request[OPERATOR]
+    await journal.record(
+        "export.csv",
+        actor_kind=ActorKind.API if request.get(VIA_API_TOKEN) else ActorKind.OPERATOR,
+        operator_id=operator.id,
+        community_id=community_id,
+        params={"path": request.path, "query": dict(request.query)},
+    )

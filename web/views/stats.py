@@ -1,0 +1,153 @@
+"""Statistics CSV exports: /stats/*.csv?from=YYYY-MM-DD&to=YYYY-MM-DD[&community=ID][&dialect=excel].
+
+Managers and admins get every operator's figures; an operator gets only their own. A personal API token
+(`Authorization: Bearer ...`) works here too (web/auth.py). Each export is journaled ("export.csv").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from proxy.appkeys import SETTINGS
+from proxy.models import Community, Operator, Role
+from proxy.stats import (
+    StatsParamError,
+    community_figures,
+    conversation_rows,
+    operator_kpis,
+    parse_period,
+    rank_operators,
+    time_series,
+)
+from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
+from proxy.stats.conversations import CONVERSATIONS_CSV_HEADER
+from proxy.stats.operators import OPERATORS_CSV_HEADER, operator_csv_row
+from proxy.stats.period import Period
+from proxy.stats.rankings import RANKINGS_CSV_HEADER
+from proxy.stats.timeseries import HOURLY_CSV_HEADER, TIMESERIES_CSV_HEADER, bucket_size
+from web.auth import OPERATOR
+from web.csv_stream import csv_dialect, record_export, stream_csv
+
+
+@dataclass(frozen=True)
+class Export:
+    """What every stats export is asked for."""
+
+    period: Period
+    community_id: int | None
+    dialect: str
+    operator: Operator
+
+    @property
+    def sees_everyone(self) -> bool:
+        return self.operator.role in (Role.MANAGER, Role.ADMIN)
+
+    def filename(self, name: str) -> str:
+        return f"{name}_{self.period.first_day}_{self.period.last_day}.csv"
+
+
+async def _export(request: web.Request) -> Export:
+    """Parse and check the common parameters (400 with a one-line reason), then journal the export."""
+    query = request.query
+    dialect = csv_dialect(request)
+    try:
+        period = parse_period(query.get("from"), query.get("to"), request.app[SETTINGS].tz)
+    except StatsParamError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    community_id = None
+    if query.get("community"):
+        raw = query["community"]
+        if not raw.isdigit():
+            raise web.HTTPBadRequest(text=f"community must be a community id (a whole number), got {raw!r}")
+        community_id = int(raw)
+        if not await Community.exists(id=community_id):
+            raise web.HTTPBadRequest(text=f"no community with id {community_id}")
+    export = Export(period=period, community_id=community_id, dialect=dialect, operator=request[OPERATOR])
+    return export
+
+
+async def _send(request: web.Request, export: Export, name: str, header, rows) -> web.StreamResponse:
+    await record_export(request, community_id=export.community_id)
+    return await stream_csv(
+        request, export.filename(name), header, rows, dialect=export.dialect, tz=export.period.tz
+    )
+
+
+async def operators_csv(request: web.Request) -> web.StreamResponse:
+    export = await _export(request)
+    kpis = await operator_kpis(export.period, community_id=export.community_id)
+    if not export.sees_everyone:
+        kpis = [k for k in kpis if k.operator_id == export.operator.id]
+    return await _send(request, export, "operators", OPERATORS_CSV_HEADER, (operator_csv_row(k) for k in kpis))
+
+
+async def rankings_csv(request: web.Request) -> web.StreamResponse:
+    export = await _export(request)
+    rankings = rank_operators(await operator_kpis(export.period, community_id=export.community_id))
+    if not export.sees_everyone:
+        rankings = [r for r in rankings if r.kpi.operator_id == export.operator.id]
+    return await _send(request, export, "rankings", RANKINGS_CSV_HEADER, (r.csv_cells() for r in rankings))
+
+
+async def communities_csv(request: web.Request) -> web.StreamResponse:
+    export = await _export(request)
+    if not export.sees_everyone:
+        raise web.HTTPForbidden(text="community figures are for managers and admins")
+    figures = await community_figures(export.period, community_id=export.community_id)
+    return await _send(request, export, "communities", COMMUNITIES_CSV_HEADER, (community_csv_row(f) for f in figures))
+
+
+async def timeseries_csv(request: web.Request) -> web.StreamResponse:
+    export = await _export(request)
+    bucket = request.query.get("bucket", "hour")
+    try:
+        bucket_size(bucket)
+    except StatsParamError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    points = await time_series(
+        export.period,
+        bucket,
+        community_id=export.community_id,
+        operator=None if export.sees_everyone else export.operator,
+    )
+    return await _send(request, export, f"timeseries_{bucket}", TIMESERIES_CSV_HEADER, (p.csv_cells() for p in points))
+
+
+async def hourly_csv(request: web.Request) -> web.StreamResponse:
+    export = await _export(request)
+    points = await time_series(
+        export.period,
+        "hour",
+        community_id=export.community_id,
+        operator=None if export.sees_everyone else export.operator,
+        by_community=True,
+    )
+    names = {c.id: c.name for c in await Community.all().only("id", "name")}
+    rows = ([names[p.community_id], *p.csv_cells()] for p in points)
+    return await _send(request, export, "hourly", HOURLY_CSV_HEADER, rows)
+
+
+async def conversations_csv(request: web.Request) -> web.StreamResponse:
+    export = await _export(request)
+    rows = conversation_rows(
+        export.period,
+        community_id=export.community_id,
+        operator_id=None if export.sees_everyone else export.operator.id,
+    )
+
+    async def cells():
+        async for row in rows:
+            yield row.csv_cells()
+
+    return await _send(request, export, "conversations", CONVERSATIONS_CSV_HEADER, cells())
+
+
+def setup_stats_routes(app: web.Application) -> None:
+    app.router.add_get("/stats/operators.csv", operators_csv)
+    app.router.add_get("/stats/rankings.csv", rankings_csv)
+    app.router.add_get("/stats/communities.csv", communities_csv)
+    app.router.add_get("/stats/timeseries.csv", timeseries_csv)
+    app.router.add_get("/stats/hourly.csv", hourly_csv)
+    app.router.add_get("/stats/conversations.csv", conversations_csv)
