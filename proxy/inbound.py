@@ -44,6 +44,8 @@ LONGPOLL_LOCK_NAMESPACE = 7_240_118
 RESCAN_SECONDS = 30.0
 # How often a leader checks that its lock connection (and with it the lock) is still alive.
 LOCK_CHECK_SECONDS = 15.0
+# Seconds VK holds an a_check request open when there is nothing new (VK allows up to 90).
+LONGPOLL_WAIT = 25
 
 
 async def publish(live: LiveHub, result: IngestResult) -> None:
@@ -159,7 +161,7 @@ async def _watch_lock(conn: asyncpg.Connection | None) -> None:
             return
 
 
-async def consume_community(app: web.Application, community_id: int, *, wait: int = 25) -> None:
+async def consume_community(app: web.Application, community_id: int) -> None:
     """Run one community's long poll for as long as this process leads it."""
     settings = app[SETTINGS]
     try:
@@ -169,7 +171,12 @@ async def consume_community(app: web.Application, community_id: int, *, wait: in
             sink = StoreLongPollSink(settings, app[LIVE], community)
             async with aiohttp.ClientSession() as http:
                 consumer = LongPollConsumer(
-                    client, community.vk_group_id, http, sink, start_ts=community.longpoll_ts, wait=wait
+                    client,
+                    community.vk_group_id,
+                    http,
+                    sink,
+                    start_ts=community.longpoll_ts,
+                    wait=LONGPOLL_WAIT,
                 )
                 app[BACKGROUND][f"longpoll:{community_id}"] = consumer
                 loop_task = asyncio.create_task(consumer.run(), name=f"longpoll-{community.vk_group_id}")
