@@ -43,8 +43,7 @@ async def test_operators_csv_for_a_manager(client) -> None:
     assert resp.status == 200
     assert resp.headers["Content-Disposition"] == 'attachment; filename="operators_2024-03-04_2024-03-06.csv"'
     assert await resp.text() == (
-        OPERATORS_HEADER
-        + "anna,2,1,2,3,700,600,1080,300,1200,450,1,0,1,0,0,66.7,3000\r\n"
+        OPERATORS_HEADER + "anna,2,1,2,3,700,600,1080,300,1200,450,1,0,1,0,0,66.7,3000\r\n"
         "boris,0,0,1,0,,,,,,,0,1,1,1,1,,1800\r\n"
         "(outside the proxy),0,1,1,1,120,120,120,120,120,,0,0,0,0,0,100,\r\n"
     )
@@ -58,7 +57,9 @@ async def test_operators_csv_for_a_manager(client) -> None:
 async def test_operators_csv_excel_dialect(client) -> None:
     ex = await build_worked_example()
     await _log_in(client, "maria")
-    status, body = await _get(client, f"/stats/operators.csv?{PERIOD}&community={ex.community.id}&dialect=excel")
+    status, body = await _get(
+        client, f"/stats/operators.csv?{PERIOD}&community={ex.community.id}&dialect=excel"
+    )
     assert status == 200
     assert body == (
         "\ufeff"

@@ -80,7 +80,9 @@ async def operators_csv(request: web.Request) -> web.StreamResponse:
     kpis = await operator_kpis(export.period, community_id=export.community_id)
     if not export.sees_everyone:
         kpis = [k for k in kpis if k.operator_id == export.operator.id]
-    return await _send(request, export, "operators", OPERATORS_CSV_HEADER, (operator_csv_row(k) for k in kpis))
+    return await _send(
+        request, export, "operators", OPERATORS_CSV_HEADER, (operator_csv_row(k) for k in kpis)
+    )
 
 
 async def rankings_csv(request: web.Request) -> web.StreamResponse:
@@ -96,7 +98,9 @@ async def communities_csv(request: web.Request) -> web.StreamResponse:
     if not export.sees_everyone:
         raise web.HTTPForbidden(text="community figures are for managers and admins")
     figures = await community_figures(export.period, community_id=export.community_id)
-    return await _send(request, export, "communities", COMMUNITIES_CSV_HEADER, (community_csv_row(f) for f in figures))
+    return await _send(
+        request, export, "communities", COMMUNITIES_CSV_HEADER, (community_csv_row(f) for f in figures)
+    )
 
 
 async def timeseries_csv(request: web.Request) -> web.StreamResponse:
@@ -112,7 +116,9 @@ async def timeseries_csv(request: web.Request) -> web.StreamResponse:
         community_id=export.community_id,
         operator=None if export.sees_everyone else export.operator,
     )
-    return await _send(request, export, f"timeseries_{bucket}", TIMESERIES_CSV_HEADER, (p.csv_cells() for p in points))
+    return await _send(
+        request, export, f"timeseries_{bucket}", TIMESERIES_CSV_HEADER, (p.csv_cells() for p in points)
+    )
 
 
 async def hourly_csv(request: web.Request) -> web.StreamResponse:
