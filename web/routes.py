@@ -7,7 +7,6 @@ from pathlib import Path
 from aiohttp import web
 
 from web.views import auth, health, inbox
-from web.views.stats import setup_stats_routes
 from web.views.audit import setup_audit_routes
 from web.views.stats import setup_stats_routes
 
