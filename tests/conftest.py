@@ -98,3 +98,22 @@ async def client(aiohttp_client, app: web.Application) -> AsyncIterator[TestClie
     # A test body that queried the ORM outside the app's own context opened connections of its own
     # (tortoise keeps its state in a context variable): close them too, or they leak into later tests.
     await proxy_db.close_database()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the worker thread of any SQLite connection a test left open, so the run can exit.
+
+    aiosqlite runs each connection on a non-daemon thread; one connection left open by a test (for
+    example one a test body opened outside the app's ORM context) would keep the interpreter waiting
+    for ever after the results are printed.
+    """
+    import gc
+
+    import aiosqlite
+
+    for obj in gc.get_objects():
+        if isinstance(obj, aiosqlite.Connection) and obj._running:
+            try:
+                obj.stop()
+            except Exception:  # no event loop any more: the thread is stopped all the same
+                pass
