@@ -14,6 +14,7 @@ from proxy.inbound import setup_inbound
 from proxy.live import LiveHub
 from proxy.outbox import outbox_worker_context
 from proxy.settings import Settings
+from proxy.stats.sla import sla_alerts_context
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(outbox_worker_context)
     app.cleanup_ctx.append(demo_context)
+    app.cleanup_ctx.append(sla_alerts_context)
     setup_inbound(app)
     setup_web(app)
     return app
