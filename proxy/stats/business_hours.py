@@ -87,6 +87,8 @@ def business_seconds(start: datetime, end: datetime, hours: Mapping[str, Any] | 
     form). Returns 0.0 when `end` is not after `start`.
     """
     parsed = hours if isinstance(hours, BusinessHours) else parse_business_hours(hours)
+    # In UTC: subtracting two datetimes of one zone gives wall-clock time, wrong across DST.
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         return 0.0
     # A window that starts the day before `start` (overnight) can still overlap it.
