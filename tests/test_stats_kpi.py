@@ -149,3 +149,48 @@ async def test_rankings_of_the_worked_example(db) -> None:
         ],
         ["boris", "yes", 1, 0.0, None, 1800.0, 2, 2, 2, 1, 7, "shortest_dialog"],
     ]
+
+
+def test_operators_under_60_percent_of_the_median_are_left_out() -> None:
+    """Handled 10, 8, 6, 3: median 7, threshold 4.2, so the operator with 3 is listed but not ranked."""
+    from proxy.stats.operators import OperatorKpi
+    from proxy.stats.reactions import ReactionFigures
+
+    kpis = [
+        OperatorKpi(operator_id=1, login="a", handled=10, replied_conversations=9, dialog_median=600.0),
+        OperatorKpi(operator_id=2, login="b", handled=8, replied_conversations=8, dialog_median=600.0),
+        OperatorKpi(
+            operator_id=3,
+            login="c",
+            handled=6,
+            replied_conversations=3,
+            reaction=ReactionFigures(count=1, median=30.0),
+        ),
+        OperatorKpi(
+            operator_id=4,
+            login="d",
+            handled=3,
+            replied_conversations=3,
+            reaction=ReactionFigures(count=1, median=5.0),
+        ),
+        OperatorKpi(operator_id=None, login="(outside the proxy)", handled=50),
+    ]
+    rows = [
+        (
+            r.kpi.login,
+            r.eligible,
+            [
+                r.ranks.get(c)
+                for c in ("most_handled", "highest_reply_share", "fastest_reaction", "shortest_dialog")
+            ],
+            r.rank_sum,
+            r.achievements,
+        )
+        for r in rank_operators(kpis)
+    ]
+    assert rows == [
+        ("a", True, [1, 2, 2, 1], 6, ["most_handled", "shortest_dialog", "leader"]),
+        ("b", True, [2, 1, 2, 1], 6, ["highest_reply_share", "shortest_dialog"]),
+        ("c", True, [3, 3, 1, 3], 10, ["fastest_reaction"]),
+        ("d", False, [None, None, None, None], None, []),
+    ]
