@@ -42,10 +42,23 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @cache
 def translations(locale: str) -> NullTranslations:
-    """The compiled catalog of a locale (English, the source language, needs none)."""
-    po_path = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po_path.exists():
+    """The compiled catalog of a locale (English, the source language, needs none).
+
+    `messages.po` comes first; any other `<area>.po` beside it (one per area of the UI, so areas can be
+    translated independently) is merged over it in name order.
+    """
+    catalog_dir = TRANSLATIONS_DIR / locale / "LC_MESSAGES"
+    main = catalog_dir / "messages.po"
+    if not main.exists():
         return NullTranslations()
+    result = _compiled(main, locale)
+    for extra in sorted(catalog_dir.glob("*.po")):
+        if extra != main:
+            result.merge(_compiled(extra, locale))
+    return result
+
+
+def _compiled(po_path: Path, locale: str) -> Translations:
     with po_path.open("rb") as po_file:
         catalog = read_po(po_file, locale=locale)
     compiled = io.BytesIO()
