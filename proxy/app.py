@@ -9,6 +9,7 @@ from aiohttp import web
 
 from proxy import db
 from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.author_profiles import author_profiles_context
 from proxy.demo import demo_context
 from proxy.inbound import setup_inbound
 from proxy.live import LiveHub
@@ -38,6 +39,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(outbox_worker_context)
     app.cleanup_ctx.append(demo_context)
     app.cleanup_ctx.append(sla_alerts_context)
+    app.cleanup_ctx.append(author_profiles_context)
     setup_inbound(app)
     setup_web(app)
     return app
