@@ -152,7 +152,7 @@ async def test_close_assign_and_english_ui(inbox_client, mirror, world, operator
     assigned = await inbox_client.post(
         f"/conversations/{conversation.id}/assign", data={"assignee_id": str(operator.id)}, headers=headers
     )
-    assert assigned.status == 200 and "Assignee: Olga" in await assigned.text()
+    assert assigned.status == 200 and "Assignee: <bdi>Olga</bdi>" in await assigned.text()
     closed = await inbox_client.post(f"/conversations/{conversation.id}/close", headers=headers)
     body = await closed.text()
     assert closed.status == 200 and body.lstrip().startswith('<section id="conversation-header"')
@@ -179,7 +179,7 @@ async def test_live_stream_delivers_events_and_presence(client_for, operator, ma
     frame = await asyncio.wait_for(conversation_stream.content.readuntil(b"\n\n"), 5)
     assert frame.startswith(b"event: presence_changed\n")
     presence = await olga.get(f"/conversations/{conversation.id}/presence", headers=HX)
-    assert "Здесь также: Maria" in await presence.text()
+    assert "Здесь также: <bdi>Maria</bdi>" in await presence.text()
 
     await hub.publish("item_created", {"community_id": conversation.community_id,
                                         "conversation_id": conversation.id, "item_id": 7})

@@ -13,7 +13,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from proxy import actions
@@ -223,11 +222,6 @@ async def test_every_csv_neutralises_formulas(
     assert "'@SUM(1+1)" in exports["/audit/journal.csv"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: web/templates/conversation/_timeline.html puts an attachment's url into href whatever "
-    "its scheme, so a javascript: URL becomes a link (CSP script-src 'self' stops it running)",
-)
 async def test_attachment_links_never_use_javascript_urls(client_for, operator, community, world) -> None:
     client = await client_for(operator)
     attachment = {"type": "doc", "url": "javascript:alert('a3')", "title": "<img src=x onerror=alert(4)>"}
@@ -242,11 +236,6 @@ async def test_attachment_links_never_use_javascript_urls(client_for, operator, 
         assert_inert_page(await fetch(client, url, partial=partial), url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: names are not bidi-isolated (no <bdi> or dir=auto in the templates), so a U+202E in a "
-    "member's VK name reverses the text after it on the same line",
-)
 async def test_author_names_are_bidi_isolated(client_for, operator, community, world) -> None:
     client = await client_for(operator)
     await deliver(client, message_new(world.group.id, world.members[0].id, "hello", cmid=1))

@@ -13,7 +13,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from proxy.appkeys import LIVE, SETTINGS
 from proxy.crypto import derive_key
-from web import i18n
+from web import attachments, i18n
 from web.auth import OPERATOR, auth_middleware
 from web.csrf import CSRF_TOKEN, csrf_middleware
 from web.routes import setup_routes
@@ -53,6 +53,7 @@ def setup_web(app: web.Application) -> None:
     )
     env.globals["static"] = lambda path: f"/static/{path}"
     i18n.install(env)
+    attachments.install(env)
     setup_session(
         app,
         EncryptedCookieStorage(
