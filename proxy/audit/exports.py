@@ -2,7 +2,8 @@
 
 Parameters (all optional): `from`, `to` (YYYY-MM-DD, inclusive, in the team's time zone),
 `community` (id); journal.csv: `operator` (id), `action` (a name, or a family like "comment."),
-`outside` (1: only actions taken in VK, bypassing the proxy); deleted.csv: `channel`, `author`
+`outside` (1: only actions taken in VK, bypassing the proxy), `actor` (operator, outside, system, api:
+who acted); deleted.csv: `channel`, `author`
 (Author id), `via` (author, vk_admin, proxy, unknown), `q` (text), `state` (ever, deleted, restored).
 Times are written in the team's time zone as ISO 8601 with their offset.
 """
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 from proxy.audit.archive import ArchiveFilter, ArchiveState, item_histories, iter_deleted_items
 from proxy.audit.reading import JournalFilter, iter_journal_values
 from proxy.audit.search import SearchError, clean_search_text
-from proxy.models import Channel, Community, DeletedVia, Operator
+from proxy.models import ActorKind, Channel, Community, DeletedVia, Operator
 
 JOURNAL_CSV_HEADER = (
     "id", "time", "actor", "operator", "vk_user_id", "action", "community", "conversation_id", "item_id",
@@ -34,7 +35,16 @@ HISTORY_BATCH = 200
 
 
 class AuditParamError(ValueError):
-    """A query parameter that cannot be used; the message is one line meant for the user."""
+    """A query parameter that cannot be used; the message is one line meant for the user.
+
+    `message` is English with ``%(name)s`` placeholders filled from `params`, so a page can show it in
+    the reader's language (the message is the translation catalog's key); ``str()`` is the filled text.
+    """
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.message = message
+        self.params = params
+        super().__init__(message % params if params else message)
 
 
 def local_iso(value: datetime | None, tz: ZoneInfo) -> str | None:
@@ -51,13 +61,15 @@ def _day(query: Mapping[str, str], name: str) -> date | None:
             raise ValueError
         return date.fromisoformat(raw)
     except ValueError:
-        raise AuditParamError(f"{name} must be a date like 2025-03-01, got {raw!r}") from None
+        raise AuditParamError(
+            "%(name)s must be a date like 2025-03-01, got %(value)s", name=name, value=repr(raw)
+        ) from None
 
 
 def _period(query: Mapping[str, str], tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
     first, last = _day(query, "from"), _day(query, "to")
     if first and last and first > last:
-        raise AuditParamError(f"from ({first}) must not be after to ({last})")
+        raise AuditParamError("from (%(first)s) must not be after to (%(last)s)", first=first, last=last)
     since = datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC) if first else None
     until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC) if last else None
     return since, until
@@ -68,7 +80,9 @@ def _id(query: Mapping[str, str], name: str) -> int | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise AuditParamError(f"{name} must be an id (a whole number), got {raw!r}")
+        raise AuditParamError(
+            "%(name)s must be an id (a whole number), got %(value)s", name=name, value=repr(raw)
+        )
     return int(raw)
 
 
@@ -80,7 +94,9 @@ def _choice(query: Mapping[str, str], name: str, enum: Any) -> Any:
         return enum(raw)
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
-        raise AuditParamError(f"{name} must be one of: {allowed}, got {raw!r}") from None
+        raise AuditParamError(
+            "%(name)s must be one of: %(allowed)s, got %(value)s", name=name, allowed=allowed, value=repr(raw)
+        ) from None
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool:
@@ -89,7 +105,7 @@ def _flag(query: Mapping[str, str], name: str) -> bool:
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
-    raise AuditParamError(f"{name} must be 1 or 0, got {raw!r}")
+    raise AuditParamError("%(name)s must be 1 or 0, got %(value)s", name=name, value=repr(raw))
 
 
 def journal_filter_from_query(query: Mapping[str, str], tz: ZoneInfo) -> JournalFilter:
@@ -98,7 +114,9 @@ def journal_filter_from_query(query: Mapping[str, str], tz: ZoneInfo) -> Journal
     community = _id(query, "community")
     action = (query.get("action") or "").strip() or None
     if action is not None and (len(action) > 64 or not all(c.isalnum() or c in "._" for c in action)):
-        raise AuditParamError(f"action must be an action name like reply.send, got {action!r}")
+        raise AuditParamError(
+            "action must be an action name like reply.send, got %(value)s", value=repr(action)
+        )
     return JournalFilter(
         operator_id=_id(query, "operator"),
         action=action,
@@ -106,6 +124,7 @@ def journal_filter_from_query(query: Mapping[str, str], tz: ZoneInfo) -> Journal
         since=since,
         until=until,
         outside_only=_flag(query, "outside"),
+        actor_kind=_choice(query, "actor", ActorKind),
     )
 
 

@@ -24,6 +24,7 @@ class JournalFilter:
     since: datetime | None = None
     until: datetime | None = None
     outside_only: bool = False
+    actor_kind: ActorKind | None = None  # who acted: an operator through the proxy, outside, system, api
 
 
 def _query(filters: JournalFilter) -> QuerySet[JournalEntry]:
@@ -44,6 +45,8 @@ def _query(filters: JournalFilter) -> QuerySet[JournalEntry]:
         query = query.filter(created_at__lt=filters.until.astimezone(UTC))
     if filters.outside_only:
         query = query.filter(actor_kind=ActorKind.OUTSIDE)
+    if filters.actor_kind is not None:
+        query = query.filter(actor_kind=filters.actor_kind)
     return query
 
 
