@@ -25,6 +25,19 @@ async def list_canned(community_id: int | None) -> list[CannedResponse]:
     return await query.order_by("title", "id")
 
 
+async def canned_for_admin(scope: int | str | None = None) -> list[CannedResponse]:
+    """Every template for the admin page, team-wide first: all (None), team-wide only ("team"), or one
+    community's own (its id)."""
+    query = CannedResponse.all()
+    if scope == "team":
+        query = query.filter(community_id__isnull=True)
+    elif isinstance(scope, int):
+        query = query.filter(community_id=scope)
+    rows = await query.prefetch_related("community").order_by("title", "id")
+    # Team-wide first, then by community name; title order within each group (sorts are stable).
+    return sorted(rows, key=lambda c: (c.community is not None, c.community.name if c.community else ""))
+
+
 async def save_canned(
     operator: Operator, *, id: int | None = None, title: str, text: str, community_id: int | None = None
 ) -> CannedResponse:
