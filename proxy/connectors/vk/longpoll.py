@@ -5,7 +5,9 @@ the new ``ts`` and asks for a catch-up sync; ``failed: 2`` means the key expired
 ``ts``); ``failed: 3`` means both were lost (new key and ``ts``, then catch up). Updates are handed to
 a :class:`LongPollSink` batch by batch; the sink stores them and the ``ts`` after them, so a restart
 resumes where the last stored batch ended. Network and VK errors back off (bounded) and retry;
-cancellation stops the loop at once.
+an answer lost on the way (connection reset or closed, a body cut short, a timeout) leaves ``ts`` where
+it was, so the same events are asked for again and dedupe absorbs any VK sends twice. Cancellation stops
+the loop at once.
 
 The connector knows nothing of the store: the sink does the storing and the catching up.
 """
@@ -29,6 +31,7 @@ __all__ = ["Backoff", "LongPollConsumer", "LongPollSink"]
 log = logging.getLogger(__name__)
 
 DEFAULT_WAIT = 25
+DEFAULT_TIMEOUT_MARGIN = 15.0
 
 
 class LongPollSink(Protocol):
@@ -72,6 +75,7 @@ class LongPollConsumer:
         wait: int = DEFAULT_WAIT,
         catch_up_at_start: bool = True,
         backoff: Backoff | None = None,
+        timeout_margin: float = DEFAULT_TIMEOUT_MARGIN,
     ) -> None:
         self.client = client
         self.group_id = group_id
@@ -80,6 +84,7 @@ class LongPollConsumer:
         self.ts = start_ts
         self.wait = wait
         self.backoff = backoff or Backoff()
+        self.timeout_margin = timeout_margin
         self._key: str | None = None
         self._server: str | None = None
         self._take_new_ts = False
@@ -124,7 +129,8 @@ class LongPollConsumer:
     async def _check(self) -> None:
         assert self._server is not None and self._key is not None
         params = {"act": "a_check", "key": self._key, "ts": self.ts or "", "wait": str(self.wait)}
-        timeout = aiohttp.ClientTimeout(total=self.wait + 15)
+        # VK holds the request up to `wait` seconds; past that plus a margin the answer is not coming.
+        timeout = aiohttp.ClientTimeout(total=self.wait + self.timeout_margin)
         async with self.http.get(self._server, params=params, timeout=timeout) as response:
             response.raise_for_status()
             data = await response.json(content_type=None)

@@ -163,7 +163,8 @@ async def list_faults(request: web.Request) -> web.Response:
 @routes.post("/_emulator/faults")
 async def add_fault(request: web.Request) -> web.Response:
     """Plan a fault: {method?, token?, error_code?, error_msg?, delay?, drop?, http_status?, times?}
-    or {longpoll_failed: 1|2|3, group_id?, times?}."""
+    or {longpoll_failed: 1|2|3, group_id?, times?}, {longpoll_drop: close|reset|truncate, delay?, group_id?,
+    times?}, {longpoll_delay: seconds, ...} or {longpoll_http_status: 502, ...}."""
     try:
         fault = request.app[STATE_KEY].faults.add_from_json(await _body(request))
     except (ValueError, TypeError) as exc:

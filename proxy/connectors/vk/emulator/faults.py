@@ -33,13 +33,26 @@ class Fault:
         return self.token is None or self.token == token
 
 
+LONGPOLL_DROPS = ("close", "reset", "truncate")
+
+
 @dataclass
 class LongPollFault:
-    """Make the next `times` a_check requests of a community (or any, if None) answer `failed: N`."""
+    """Make the next `times` a_check requests of a community (or any, if None) misbehave.
 
-    failed: int
+    `failed` answers `{"failed": N}` at once. Otherwise the request is answered as usual (held until an
+    event or `wait`), then `delay` seconds later, and the answer is lost on the way: `drop` "close"
+    closes the connection without a byte of it, "reset" resets the connection (TCP RST), "truncate" sends
+    the headers and half the body and closes; `http_status` answers a bare HTTP error instead. A
+    `delay` alone is a slow answer, or a timeout for a client that waits less.
+    """
+
+    failed: int | None = None
     group_id: int | None = None
     times: int = 1
+    drop: str | None = None
+    delay: float = 0.0
+    http_status: int | None = None
 
 
 class FaultPlan:
@@ -76,17 +89,57 @@ class FaultPlan:
         """Answer `{"failed": N}` to the next `times` long-poll requests."""
         if failed not in (1, 2, 3):
             raise ValueError("failed must be 1, 2 or 3")
-        fault = LongPollFault(failed, group_id, times)
+        return self._add_longpoll(LongPollFault(failed, group_id, times))
+
+    def longpoll_drop(
+        self, drop: str, *, group_id: int | None = None, times: int = 1, delay: float = 0.0
+    ) -> LongPollFault:
+        """Lose the answer to the next `times` long-poll requests: "close", "reset" or "truncate"."""
+        if drop not in LONGPOLL_DROPS:
+            raise ValueError(f"drop must be one of {', '.join(LONGPOLL_DROPS)}")
+        return self._add_longpoll(LongPollFault(None, group_id, times, drop=drop, delay=delay))
+
+    def longpoll_delay(self, seconds: float, *, group_id: int | None = None, times: int = 1) -> LongPollFault:
+        """Answer the next `times` long-poll requests `seconds` late."""
+        if seconds < 0:
+            raise ValueError("delay must not be negative")
+        return self._add_longpoll(LongPollFault(None, group_id, times, delay=seconds))
+
+    def longpoll_http_status(
+        self, status: int, *, group_id: int | None = None, times: int = 1
+    ) -> LongPollFault:
+        """Answer the next `times` long-poll requests with a bare HTTP error (a broken front end)."""
+        if not 400 <= status <= 599:
+            raise ValueError("http_status must be an HTTP error status (400-599)")
+        return self._add_longpoll(LongPollFault(None, group_id, times, http_status=status))
+
+    def _add_longpoll(self, fault: LongPollFault) -> LongPollFault:
+        if fault.times < 1:
+            raise ValueError("times must be at least 1")
         self.longpoll_faults.append(fault)
         return fault
 
     def add_from_json(self, data: dict[str, Any]) -> Fault | LongPollFault:
         """Plan a fault described as by the /_emulator/faults endpoint."""
+        group_id = int(data["group_id"]) if data.get("group_id") is not None else None
         if "longpoll_failed" in data:
             return self.longpoll(
-                int(data["longpoll_failed"]),
-                group_id=int(data["group_id"]) if data.get("group_id") is not None else None,
+                int(data["longpoll_failed"]), group_id=group_id, times=int(data.get("times", 1))
+            )
+        if "longpoll_drop" in data:
+            return self.longpoll_drop(
+                str(data["longpoll_drop"]),
+                group_id=group_id,
                 times=int(data.get("times", 1)),
+                delay=float(data.get("delay", 0.0)),
+            )
+        if "longpoll_delay" in data:
+            return self.longpoll_delay(
+                float(data["longpoll_delay"]), group_id=group_id, times=int(data.get("times", 1))
+            )
+        if "longpoll_http_status" in data:
+            return self.longpoll_http_status(
+                int(data["longpoll_http_status"]), group_id=group_id, times=int(data.get("times", 1))
             )
         times = data.get("times", 1)
         return self.add(
@@ -111,12 +164,12 @@ class FaultPlan:
                 return fault
         return None
 
-    def take_longpoll(self, group_id: int) -> int | None:
-        """The `failed` code planned for this long-poll request, counted as used."""
+    def take_longpoll(self, group_id: int) -> LongPollFault | None:
+        """The fault planned for this long-poll request, counted as used."""
         for fault in self.longpoll_faults:
             if fault.times > 0 and fault.group_id in (None, group_id):
                 fault.times -= 1
-                return fault.failed
+                return fault
         return None
 
     def clear(self) -> None:

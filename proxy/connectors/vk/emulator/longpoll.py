@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 from typing import Any
 
 from aiohttp import web
@@ -54,8 +56,9 @@ class LongPollHub:
             waiters.discard(future)
 
 
-async def handle_a_check(request: web.Request) -> web.Response:
-    """Answer like VK's long-poll server: updates, or `failed` 1 (ts lost), 2 (key expired), 3 (both)."""
+async def handle_a_check(request: web.Request) -> web.StreamResponse:
+    """Answer like VK's long-poll server: updates, or `failed` 1 (ts lost), 2 (key expired), 3 (both);
+    or misbehave as the fault plan says (faults.LongPollFault)."""
     state = request.app[STATE_KEY]
     try:
         group = state.groups[int(request.match_info["group_id"])]
@@ -64,13 +67,29 @@ async def handle_a_check(request: web.Request) -> web.Response:
     query = request.query
     if query.get("act") != "a_check" or query.get("key") != group.longpoll_key:
         return web.json_response({"failed": 2})
-    injected = state.faults.take_longpoll(group.id)
-    if injected == 1:
+    fault = state.faults.take_longpoll(group.id)
+    if fault is not None and fault.failed == 1:
         # History "lost": the client continues from now on and must catch up on the gap itself.
         return web.json_response({"failed": 1, "ts": group.next_ts})
-    if injected in (2, 3):
+    if fault is not None and fault.failed in (2, 3):
         state.expire_longpoll_key(group.id)
-        return web.json_response({"failed": injected})
+        return web.json_response({"failed": fault.failed})
+    answer = await _answer(request, group)
+    if fault is None:
+        return answer
+    if fault.delay:
+        await asyncio.sleep(fault.delay)
+    if fault.http_status is not None:
+        return web.Response(
+            status=fault.http_status, text="<html><body>Bad Gateway</body></html>", content_type="text/html"
+        )
+    if fault.drop is not None:
+        return await _lose(request, answer, fault.drop)
+    return answer
+
+
+async def _answer(request: web.Request, group: Group) -> web.Response:
+    query = request.query
     try:
         ts = int(query.get("ts", ""))
     except ValueError:
@@ -90,3 +109,28 @@ async def handle_a_check(request: web.Request) -> web.Response:
             return web.json_response({"failed": 2})
         updates = group.events_since(ts)
     return web.json_response({"ts": str(ts + len(updates)), "updates": updates})
+
+
+async def _lose(request: web.Request, answer: web.Response, how: str) -> web.StreamResponse:
+    """Send `answer` the way a failing network would: not at all, reset, or cut in the middle."""
+    transport = request.transport
+    if how == "truncate":
+        body = answer.body if isinstance(answer.body, bytes) else b""
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        if transport is not None:
+            transport.close()
+        return response
+    if transport is not None:
+        if how == "reset":
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                # Linger 0: closing sends RST instead of FIN, as a crashed middlebox would.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        else:
+            transport.close()
+    # Nothing more reaches the client; aiohttp gives up writing to the closed transport.
+    return web.Response()
