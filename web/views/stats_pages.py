@@ -1,9 +1,493 @@
-"""Statistics pages: per-operator KPIs, rankings, communities, charts of reaction time against volume, drill-down."""
+"""Statistics pages: per-operator KPIs, rankings, communities, charts of reaction time against volume, drill-down.
+
+- GET /stats: the report for a period (`from`, `to`, `community`, `bucket` for the chart, `sort` for the
+  operators table: a column of operators.csv, `-column` for descending). The page, or for htmx the
+  `#report` partial (`#operators` when that is the target: sorting swaps only the table).
+- GET /stats/series.json: the chart's data (proxy.stats.time_series) as columns.
+- GET /stats/drill?metric=...&operator=ID|outside: the conversations behind one figure
+  (proxy.stats.drill), each linking to its conversation.
+
+Every figure comes from proxy.stats, the same functions the CSV exports (web/views/stats.py) use, so the
+page and operators.csv cannot disagree. Managers and admins see everyone; an operator sees only their own
+row, their own series and their own drill-downs (asking for anyone else's is refused and journaled).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
 from aiohttp import web
+
+from proxy.access import SUPERVISOR_ROLES, AccessDenied, deny
+from proxy.appkeys import SETTINGS
+from proxy.models import Community, Operator
+from proxy.stats import (
+    ReactionFigures,
+    StatsParamError,
+    community_figures,
+    operator_kpis,
+    parse_period,
+    rank_operators,
+    time_series,
+)
+from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
+from proxy.stats.drill import EVERYONE, METRICS, OUTSIDE, Who, drill
+from proxy.stats.operators import OPERATORS_CSV_HEADER, OperatorKpi, operator_csv_row
+from proxy.stats.period import Period
+from proxy.stats.rankings import RANKINGS_CSV_HEADER
+from proxy.stats.timeseries import bucket_size
+from web.auth import OPERATOR
+from web.csv_stream import format_cell
+from web.i18n import gettext as _
+from web.partials import render, wants_partial
+
+# The drill-down behind each column of operators.csv (None: the column is a name).
+OPERATOR_DRILL = {
+    "operator": None,
+    "replies": "replies",
+    "replies_outside_proxy": "replies_outside_proxy",
+    "handled": "handled",
+    "reaction_count": "reactions",
+    "reaction_avg_s": "reactions",
+    "reaction_median_s": "reactions",
+    "reaction_p90_s": "reactions",
+    "reaction_min_s": "reactions",
+    "reaction_max_s": "slowest",
+    "first_reaction_avg_s": "first_reactions",
+    "closed_with_reply": "closed_with_reply",
+    "closed_without_reply": "closed_without_reply",
+    "deleted": "deleted",
+    "restored": "restored",
+    "bans": "bans",
+    "sla_met_pct": "sla_missed",
+    "dialog_avg_s": "closings",
+}
+assert list(OPERATOR_DRILL) == OPERATORS_CSV_HEADER
+
+# Columns whose rows add up to the team's figure (each event is credited to exactly one row). "handled"
+# is left out: a conversation two operators worked on is handled by both.
+SUMMED = (
+    "replies",
+    "replies_outside_proxy",
+    "reaction_count",
+    "closed_with_reply",
+    "closed_without_reply",
+    "deleted",
+    "restored",
+    "bans",
+)
+
+# The per-community columns shown, and the drill-down behind each.
+COMMUNITY_DRILL = {
+    "incoming": "incoming",
+    "replies": "outgoing",
+    "handled": "handled",
+    "touches_per_conversation": None,
+    "reaction_count": "reactions",
+    "reaction_median_s": "reactions",
+    "reaction_p90_s": "reactions",
+    "business_reaction_median_s": "reactions",
+    "sla_met_pct": "sla_missed",
+    "closed_with_reply": "closed_with_reply",
+    "closed_without_reply": "closed_without_reply",
+    "dialog_avg_s": "closings",
+    "repeat_contact_pct": None,
+    "unanswered_now": "unanswered_now",
+    "oldest_waiting_s": "unanswered_now",
+}
+
+# A period up to this many days is charted by the hour unless `bucket` says otherwise.
+HOURLY_UP_TO_DAYS = 31
+EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Params:
+    """The report's parameters, checked."""
+
+    period: Period
+    community: Community | None
+    bucket: str
+    sort: str | None
+
+    @property
+    def community_id(self) -> int | None:
+        return self.community.id if self.community is not None else None
+
+    def query(self, **changes: Any) -> dict[str, str]:
+        """The query string of this report with `changes` (None drops a parameter)."""
+        values: dict[str, Any] = {
+            "from": self.period.first_day.isoformat(),
+            "to": self.period.last_day.isoformat(),
+            "community": self.community_id,
+            "bucket": self.bucket,
+            "sort": self.sort,
+        }
+        values.update(changes)
+        return {k: str(v) for k, v in values.items() if v is not None and v != ""}
+
+    def url(self, path: str, **changes: Any) -> str:
+        return f"{path}?{urlencode(self.query(**changes))}"
+
+
+async def _params(request: web.Request) -> Params:
+    """Parse from/to/community/bucket/sort; StatsParamError (a one-line reason) when one is unusable."""
+    query = request.query
+    period = parse_period(query.get("from") or None, query.get("to") or None, request.app[SETTINGS].tz)
+    community = None
+    raw = query.get("community", "")
+    if raw:
+        if not raw.isdigit():
+            raise StatsParamError(f"community must be a community id (a whole number), got {raw!r}")
+        community = await Community.get_or_none(id=int(raw))
+        if community is None:
+            raise StatsParamError(f"no community with id {raw}")
+    bucket = query.get("bucket") or ("hour" if period.days <= HOURLY_UP_TO_DAYS else "day")
+    bucket_size(bucket)
+    sort = query.get("sort") or None
+    if sort is not None and sort.removeprefix("-") not in OPERATOR_DRILL:
+        raise StatsParamError(f"sort must be a column of operators.csv (with - for descending), got {sort!r}")
+    return Params(period=period, community=community, bucket=bucket, sort=sort)
+
+
+def _sees_everyone(operator: Operator) -> bool:
+    return operator.role in SUPERVISOR_ROLES
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def _over_sla(reaction: ReactionFigures, target: int | None) -> set[str]:
+    """The reaction columns to highlight: median and p90 over the SLA target.
+
+    As for "SLA met %", samples measured in business hours are judged on their business seconds: the
+    median is the business median when every sample has business seconds. Only the median exists in
+    business hours, so p90 is judged only when no sample has them.
+    """
+    over: set[str] = set()
+    if target is None or not reaction.count:
+        return over
+    median = reaction.business_median if reaction.business_count == reaction.count else reaction.median
+    if median is not None and median > target:
+        over.add("reaction_median_s")
+        over.add("business_reaction_median_s")
+    if reaction.business_count == 0 and reaction.p90 is not None and reaction.p90 > target:
+        over.add("reaction_p90_s")
+    return over
+
+
+def _sort_key(column: str, kpi: OperatorKpi, cells: dict[str, Any]) -> tuple[Any, ...]:
+    value = kpi.login if column == "operator" else cells[column]
+    return (value is None, value)
+
+
+def _sorted(rows: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]]:
+    """Rows ordered by a column (empty cells last either way); the "outside the proxy" row stays last."""
+    if not sort:
+        return rows
+    column, descending = sort.removeprefix("-"), sort.startswith("-")
+    people = [r for r in rows if not r["kpi"].is_outside]
+    outside = [r for r in rows if r["kpi"].is_outside]
+    filled = [r for r in people if _sort_key(column, r["kpi"], r["raw"])[1] is not None]
+    empty = [r for r in people if _sort_key(column, r["kpi"], r["raw"])[1] is None]
+    filled.sort(key=lambda r: _sort_key(column, r["kpi"], r["raw"]), reverse=descending)
+    return filled + empty + outside
+
+
+def _drill_url(params: Params, metric: str, operator: str | int | None) -> str:
+    return params.url("/stats/drill", metric=metric, operator=operator, bucket=None, sort=None)
+
+
+def _operator_rows(params: Params, kpis: list[OperatorKpi], target: int | None) -> list[dict[str, Any]]:
+    rows = []
+    for kpi in kpis:
+        values = dict(zip(OPERATORS_CSV_HEADER, operator_csv_row(kpi), strict=True))
+        who = "outside" if kpi.is_outside else kpi.operator_id
+        rows.append(
+            {
+                "kpi": kpi,
+                "raw": values,
+                "cells": {name: format_cell(value) for name, value in values.items()},
+                "over": _over_sla(kpi.reaction, target),
+                "drill": {
+                    name: _drill_url(params, metric, who)
+                    for name, metric in OPERATOR_DRILL.items()
+                    if metric is not None and values[name] not in (None, 0)
+                },
+            }
+        )
+    return _sorted(rows, params.sort)
+
+
+def _totals(params: Params, kpis: list[OperatorKpi]) -> dict[str, dict[str, Any]]:
+    """The sum of each summed column, and the team drill-down behind it."""
+    totals = {}
+    for name in SUMMED:
+        index = OPERATORS_CSV_HEADER.index(name)
+        value = sum(operator_csv_row(k)[index] for k in kpis)
+        metric = OPERATOR_DRILL[name]
+        totals[name] = {"value": value, "drill": _drill_url(params, metric, None) if value else None}
+    return totals
+
+
+def _sort_links(params: Params) -> dict[str, dict[str, Any]]:
+    """Per column: the URL that sorts by it (ascending first, then descending) and the current direction."""
+    links = {}
+    for name in OPERATORS_CSV_HEADER:
+        current = None
+        if params.sort == name:
+            current, next_sort = "asc", f"-{name}"
+        elif params.sort == f"-{name}":
+            current, next_sort = "desc", name
+        else:
+            next_sort = name
+        links[name] = {"url": params.url("/stats", sort=next_sort), "current": current}
+    return links
+
+
+def _presets(params: Params, today: date) -> list[dict[str, Any]]:
+    ranges = [
+        ("today", _("Today"), today, today),
+        ("7d", _("7 days"), today - timedelta(days=6), today),
+        ("30d", _("30 days"), today - timedelta(days=29), today),
+        ("month", _("This month"), today.replace(day=1), today),
+    ]
+    return [
+        {
+            "key": key,
+            "label": label,
+            "url": params.url("/stats", **{"from": first.isoformat(), "to": last.isoformat()}, bucket=None),
+            "active": (params.period.first_day, params.period.last_day) == (first, last),
+        }
+        for key, label, first, last in ranges
+    ]
+
+
+def _exports(params: Params, supervisor: bool) -> list[dict[str, str]]:
+    base = params.query(bucket=None, sort=None)
+    names = ["operators", "rankings", *(["communities"] if supervisor else []), "timeseries", "hourly"]
+    names.append("conversations")
+    exports = []
+    for name in names:
+        query = dict(base, bucket=params.bucket) if name == "timeseries" else base
+        exports.append(
+            {
+                "name": f"{name}.csv",
+                "url": f"/stats/{name}.csv?{urlencode(query)}",
+                "excel": f"/stats/{name}.csv?{urlencode(dict(query, dialect='excel'))}",
+            }
+        )
+    return exports
+
+
+async def _communities_for(operator: Operator) -> list[Community]:
+    communities = Community.all().order_by("name", "id")
+    if not _sees_everyone(operator):
+        communities = communities.filter(operators__id=operator.id)
+    return await communities
+
+
+async def _sla_target(params: Params) -> int | None:
+    """The SLA the operators' reactions are held to: the chosen community's; over all communities, the
+    most lenient one, so a highlight means "late in every community"."""
+    if params.community is not None:
+        return params.community.sla_seconds
+    slas = await Community.all().values_list("sla_seconds", flat=True)
+    return max(slas) if slas else None
+
+
+async def _report(request: web.Request, params: Params) -> dict[str, Any]:
+    operator = request[OPERATOR]
+    supervisor = _sees_everyone(operator)
+    kpis = await operator_kpis(params.period, community_id=params.community_id)
+    # Places among everyone, before an operator's list is cut down to their own row.
+    rankings = [
+        {
+            "ranking": r,
+            "place": place if r.eligible else None,
+            "cells": dict(zip(RANKINGS_CSV_HEADER, map(format_cell, r.csv_cells()), strict=True)),
+        }
+        for place, r in enumerate(rank_operators(kpis), start=1)
+    ]
+    if not supervisor:
+        kpis = [k for k in kpis if k.operator_id == operator.id]
+        rankings = [r for r in rankings if r["ranking"].kpi.operator_id == operator.id]
+    target = await _sla_target(params)
+    communities = []
+    if supervisor:
+        for figures in await community_figures(params.period, community_id=params.community_id):
+            values = dict(zip(COMMUNITIES_CSV_HEADER, community_csv_row(figures), strict=True))
+            over = _over_sla(figures.reaction, figures.sla_seconds)
+            if (
+                figures.oldest_waiting_seconds is not None
+                and figures.oldest_waiting_seconds > figures.sla_seconds
+            ):
+                over.add("oldest_waiting_s")
+            scoped = replace(params, community=None)
+            communities.append(
+                {
+                    "figures": figures,
+                    "raw": values,
+                    "cells": {name: format_cell(value) for name, value in values.items()},
+                    "over": over,
+                    "drill": {
+                        name: scoped.url(
+                            "/stats/drill",
+                            metric=metric,
+                            community=figures.community_id,
+                            bucket=None,
+                            sort=None,
+                        )
+                        for name, metric in COMMUNITY_DRILL.items()
+                        if metric is not None and values[name] not in (None, 0)
+                    },
+                }
+            )
+    return {
+        "params": params,
+        "supervisor": supervisor,
+        "rows": _operator_rows(params, kpis, target),
+        "totals": _totals(params, kpis) if supervisor and kpis else None,
+        "columns": OPERATORS_CSV_HEADER,
+        "sort_links": _sort_links(params),
+        "sla_target": target,
+        "rankings": rankings,
+        "communities": communities,
+        "community_columns": list(COMMUNITY_DRILL),
+        "series_url": params.url("/stats/series.json", sort=None),
+        "bucket_links": {b: params.url("/stats", bucket=b) for b in ("hour", "day")},
+        "exports": _exports(params, supervisor),
+    }
+
+
+async def stats_page(request: web.Request) -> web.StreamResponse:
+    """GET /stats: the page; for htmx the #report partial, or #operators when sorting the table."""
+    operator = request[OPERATOR]
+    tz = request.app[SETTINGS].tz
+    today = datetime.now(tz).date()
+    try:
+        params = await _params(request)
+    except StatsParamError as exc:
+        if wants_partial(request):
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        params = Params(period=parse_period(None, None, tz), community=None, bucket="hour", sort=None)
+        context = {"params": params, "error": str(exc)}
+        status = 400
+    else:
+        context = await _report(request, params)
+        status = 200
+    context.update(
+        presets=_presets(params, today),
+        community_choices=await _communities_for(operator),
+        tz_name=request.app[SETTINGS].timezone,
+    )
+    if wants_partial(request):
+        target = request.headers.get("HX-Target")
+        template = "stats/_operators.html" if target == "operators" else "stats/_report.html"
+        return render(request, template, context, status=status)
+    return render(request, "stats/page.html", context, status=status)
+
+
+# --- the chart's data -----------------------------------------------------------------------------
+
+
+async def series_json(request: web.Request) -> web.Response:
+    """GET /stats/series.json: one column per figure, one entry per hour or day of the period.
+
+    `t` is the bucket's local wall-clock start (team time zone) written as if it were UTC, in seconds:
+    the chart shows it as UTC, so the axis reads local time without the browser knowing the zone.
+    An operator gets their own replies and reaction times against the community's incoming volume.
+    """
+    operator = request[OPERATOR]
+    try:
+        params = await _params(request)
+    except StatsParamError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    points = await time_series(
+        params.period,
+        params.bucket,
+        community_id=params.community_id,
+        operator=None if _sees_everyone(operator) else operator,
+    )
+    return web.json_response(
+        {
+            "bucket": params.bucket,
+            "from": params.period.first_day.isoformat(),
+            "to": params.period.last_day.isoformat(),
+            "tz": request.app[SETTINGS].timezone,
+            "sla_seconds": await _sla_target(params),
+            "t": [int((p.start - EPOCH).total_seconds()) for p in points],
+            "incoming": [p.incoming for p in points],
+            "replies": [p.replies for p in points],
+            "reaction_count": [p.reaction_count for p in points],
+            "reaction_median_s": [
+                None if p.reaction_median is None else round(p.reaction_median, 1) for p in points
+            ],
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+# --- drill-down -----------------------------------------------------------------------------------
+
+
+async def _who(request: web.Request, params: Params, metric_name: str) -> tuple[Who, Operator | None]:
+    """Whose figure the drill-down is asked for; AccessDenied (journaled) when an operator asks for
+    anyone but themselves, StatsParamError for an unusable `operator`."""
+    operator = request[OPERATOR]
+    raw = request.query.get("operator", "")
+    supervisor = _sees_everyone(operator)
+    if not supervisor:
+        metric = METRICS.get(metric_name)
+        own = raw in ("", str(operator.id))
+        if not own or (metric is not None and not metric.attributed):
+            await deny(
+                operator,
+                action="stats.drill",
+                target=f"operator:{raw or 'everyone'}",
+                community_id=params.community_id,
+                reason="operators see only their own figures",
+            )
+        return Who(operator_id=operator.id), operator
+    if raw == "":
+        return EVERYONE, None
+    if raw == "outside":
+        return OUTSIDE, None
+    if not raw.isdigit():
+        raise StatsParamError(f"operator must be an operator id or 'outside', got {raw!r}")
+    subject = await Operator.get_or_none(id=int(raw))
+    if subject is None:
+        raise StatsParamError(f"no operator with id {raw}")
+    return Who(operator_id=subject.id), subject
+
+
+async def drill_page(request: web.Request) -> web.StreamResponse:
+    """GET /stats/drill: the conversations behind one figure; the #drill partial for htmx."""
+    metric_name = request.query.get("metric", "")
+    try:
+        params = await _params(request)
+        who, subject = await _who(request, params, metric_name)
+        result = await drill(params.period, metric_name, who, community_id=params.community_id)
+    except AccessDenied as exc:
+        raise web.HTTPForbidden(text=exc.message) from None
+    except StatsParamError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    context = {
+        "params": params,
+        "drill": result,
+        "who": who,
+        "subject": subject,
+        "back_url": params.url("/stats", sort=None),
+        "tz_name": request.app[SETTINGS].timezone,
+    }
+    template = "stats/_drill.html" if wants_partial(request) else "stats/drill.html"
+    return render(request, template, context)
 
 
 def setup_stats_pages_routes(app: web.Application) -> None:
-    pass
+    app.router.add_get("/stats", stats_page, name="stats")
+    app.router.add_get("/stats/series.json", series_json)
+    app.router.add_get("/stats/drill", drill_page)
