@@ -21,4 +21,14 @@
       done();
     }
   });
+
+  // A refused form comes back (422) with its reason on top and the field at fault marked: bring the
+  // reason into view and put the cursor in that field, wherever the page was scrolled to.
+  document.addEventListener("htmx:afterSettle", function () {
+    var alert = document.querySelector(".admin [role=alert]");
+    if (!alert) { return; }
+    alert.scrollIntoView({ block: "center" });
+    var field = alert.closest("form") && alert.closest("form").querySelector("[aria-invalid=true]");
+    if (field) { field.focus({ preventScroll: true }); }
+  });
 })();
