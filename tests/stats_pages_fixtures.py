@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from proxy.models import (
     Author,
@@ -156,13 +157,14 @@ async def build_random_world(seed: int) -> dict[str, list]:
     return {"communities": communities, "operators": operators}
 
 
-async def seed_year_of_hours(year: int, community: Community) -> int:
-    """A year of traffic in `community`: a few incoming messages in most hours, replies and reaction
-    samples in some; returns the number of incoming items. Inserted in batches (an ORM object per row
-    would take most of a browser test's time)."""
+async def seed_year_of_hours(year: int, community: Community, tz: ZoneInfo) -> int:
+    """A year (in `tz`) of traffic in `community`: a few incoming messages in most hours, a reaction
+    sample for each busy hour; returns the number of incoming items. Inserted in batches (an ORM object
+    per row would take most of a browser test's time)."""
     rng = random.Random(year)
-    start = datetime(year, 1, 1, tzinfo=UTC)
-    hours = (datetime(year + 1, 1, 1, tzinfo=UTC) - start).days * 24
+    start = datetime(year, 1, 1, tzinfo=tz).astimezone(UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=tz).astimezone(UTC)
+    hours = int((end - start).total_seconds()) // 3600
     await Conversation.create(
         community=community, channel=Channel.MESSAGE, key="message:year", opened_at=start
     )
@@ -172,7 +174,7 @@ async def seed_year_of_hours(year: int, community: Community) -> int:
     for hour in range(hours):
         at = start + timedelta(hours=hour)
         # Busier by day than by night, busier on some days than others.
-        local_hour = (hour + 3) % 24
+        local_hour = at.astimezone(tz).hour
         load = rng.randrange(0, 6 if 9 <= local_hour < 21 else 2)
         for k in range(load):
             items.append(
@@ -194,7 +196,7 @@ async def seed_year_of_hours(year: int, community: Community) -> int:
         if load:
             seconds = float(rng.randrange(60, 600) * (1 + load))
             ended = at + timedelta(seconds=seconds)
-            if ended < datetime(year + 1, 1, 1, tzinfo=UTC):
+            if ended < end:
                 samples.append(
                     (community.id, conversation.id, "message", None, True, "reply", False, at, ended, seconds)
                 )

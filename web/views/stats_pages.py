@@ -475,9 +475,19 @@ async def drill_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text=exc.message) from None
     except StatsParamError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
+    # A single figure (the slowest reaction, the late ones) next to the whole list it was taken from.
+    related = {"slowest": "reactions", "sla_missed": "reactions", "first_reactions": "reactions"}.get(
+        metric_name
+    )
     context = {
         "params": params,
         "drill": result,
+        "related": related,
+        "related_url": params.url(
+            "/stats/drill", metric=related, operator=request.query.get("operator"), bucket=None, sort=None
+        )
+        if related
+        else None,
         "who": who,
         "subject": subject,
         "back_url": params.url("/stats", sort=None),

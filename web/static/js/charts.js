@@ -14,6 +14,7 @@
     incomingFill: "#b7cff0",
     replies: "#2e7d32",
     median: "#e8590c",
+    medianDense: "rgba(232, 89, 12, 0.6)",
     sla: "#c62828"
   };
   var HEIGHT = 320;
@@ -56,6 +57,26 @@
     };
   }
 
+  // Tick labels in the 24-hour clock: "09:00" within a day (the date at midnight), "04.03" for days,
+  // "03.2024" for months. `t` is shown as UTC (see tzDate below).
+  var formats = null;
+  function utc(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
+  function tickLabels(u, splits, axisIdx, space, incr) {
+    formats = formats || {
+      hour: uPlot.fmtDate("{HH}:{mm}"),
+      day: uPlot.fmtDate("{DD}.{MM}"),
+      month: uPlot.fmtDate("{MM}.{YYYY}")
+    };
+    return splits.map(function (ts) {
+      if (ts === null || ts === undefined) { return null; }
+      var date = utc(ts);
+      if (incr < 86400) {
+        return date.getHours() === 0 && date.getMinutes() === 0 ? formats.day(date) : formats.hour(date);
+      }
+      return incr < 28 * 86400 ? formats.day(date) : formats.month(date);
+    });
+  }
+
   function draw(container, data, started) {
     var minutes = data.reaction_median_s.map(function (v) { return v === null ? null : v / 60; });
     var slaMinutes = data.sla_seconds ? data.sla_seconds / 60 : 0;
@@ -63,11 +84,14 @@
     var handedOver = performance.now();
     var first = true;
     container.textContent = "";
+    var width = Math.max(320, container.clientWidth);
+    // Bars thinner than a pixel vanish: a long hourly series is drawn as a filled area instead.
+    var barsFit = data.t.length <= width / 3;
     var opts = {
-      width: Math.max(320, container.clientWidth),
+      width: width,
       height: HEIGHT,
       // `t` is local wall-clock time written as UTC: show it as UTC and the axis reads local time.
-      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+      tzDate: utc,
       scales: {
         x: { time: true },
         count: { range: function (u, min, max) { return [0, Math.max(1, (max || 0) * 1.1)]; } },
@@ -76,14 +100,14 @@
         }
       },
       series: [
-        { value: daily ? "{YYYY}-{MM}-{DD}" : "{YYYY}-{MM}-{DD} {HH}:{mm}" },
+        { label: label(container, "time"), value: daily ? "{DD}.{MM}.{YYYY}" : "{DD}.{MM}.{YYYY} {HH}:{mm}" },
         {
           label: label(container, "incoming"),
           scale: "count",
           stroke: COLORS.incoming,
           fill: COLORS.incomingFill,
-          width: 1,
-          paths: uPlot.paths.bars({ size: [0.8, 60], gap: 1 }),
+          width: barsFit ? 1 : 0,
+          paths: barsFit ? uPlot.paths.bars({ size: [0.8, 60], gap: 1 }) : uPlot.paths.stepped({ align: 1 }),
           points: { show: false }
         },
         {
@@ -96,14 +120,15 @@
         {
           label: label(container, "median"),
           scale: "minutes",
-          stroke: COLORS.median,
-          width: 2.5,
+          // Thousands of hourly medians overlap: a lighter line lets the volume show through.
+          stroke: barsFit ? COLORS.median : COLORS.medianDense,
+          width: barsFit ? 2.5 : 1,
           spanGaps: true,
           value: function (u, v) { return v === null || v === undefined ? "—" : v.toFixed(1); }
         }
       ],
       axes: [
-        {},
+        { values: tickLabels },
         { scale: "count", label: label(container, "count"), incrs: COUNT_STEPS, size: 60 },
         { scale: "minutes", side: 1, label: label(container, "minutes"), grid: { show: false }, size: 60 }
       ],
