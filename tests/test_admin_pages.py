@@ -132,6 +132,12 @@ async def test_managers_and_operators_get_403_and_the_refusal_is_journaled(
     assert {e.params["target"] for e in denied} >= {"/admin", "/admin/communities"}
 
 
+async def test_a_change_without_the_csrf_token_is_refused(admin_client) -> None:
+    response = await admin_client.post("/admin/communities", data=community_form(), allow_redirects=False)
+    assert response.status == 403
+    assert not await Community.exists(vk_group_id=NEW_GROUP)
+
+
 async def test_logged_out_visitors_are_sent_to_log_in(client) -> None:
     response = await client.get("/admin/communities", allow_redirects=False)
     assert response.status == 302 and response.headers["Location"] == "/login?next=/admin/communities"
@@ -171,7 +177,7 @@ async def test_adding_a_community_stores_tokens_encrypted_and_shows_the_callback
     assert status == 200
     assert f'value="http://127.0.0.1:8080/callback/vk/{NEW_GROUP}"' in page
     assert 'value="S3cretKey42"' in page and 'value="ab12cd34"' in page
-    assert "Сообщество «Магазин «Ромашка»» добавлено" in page  # the flash, once
+    assert "Сообщество «\u2068Магазин «Ромашка»\u2069» добавлено" in page  # the flash, once
     assert "задан" in page
     _, listing = await get(admin_client, "/admin/communities")
     assert "Магазин «Ромашка»" in listing
@@ -179,6 +185,39 @@ async def test_adding_a_community_stores_tokens_encrypted_and_shows_the_callback
         assert COMMUNITY_TOKEN not in text and ADMIN_TOKEN not in text
         assert added.community_token_enc not in text
     assert "S3cretKey42" not in await whole_journal()
+
+
+async def test_names_people_typed_are_escaped_and_isolated_on_every_admin_page(admin_client, admin) -> None:
+    hostile = '<img src=x onerror="alert(1)">\u202eмагазин'
+    status, _, _ = await post(admin_client, "/admin/communities", community_form(name=hostile))
+    added = await Community.get(vk_group_id=NEW_GROUP)
+    assert status == 303 and added.name == hostile
+    await CannedResponse.create(title=hostile, text=hostile, community=added)
+    await post(admin_client, f"/admin/operators/{admin.id}", {"display_name": hostile, "role": "admin"})
+    canned = await CannedResponse.get(title=hostile)
+    for url in ("/admin/communities", f"/admin/communities/{added.id}", "/admin/operators",
+                f"/admin/operators/{admin.id}", "/admin/canned", f"/admin/canned/{canned.id}"):
+        status, page = await get(admin_client, url)
+        assert status == 200, url
+        assert "<img src=x" not in page and "&lt;img src=x" in page, url
+        assert all_isolated(page, "\u202e"), url
+
+
+def all_isolated(page: str, char: str) -> bool:
+    """Whether every `char` in the page sits inside <bdi>, U+2068..U+2069, a <textarea> or an attribute value."""
+    for found in re.finditer(char, page):
+        before = page[: found.start()]
+        spans = [
+            (before.rfind("<bdi>"), before.rfind("</bdi>")),
+            (before.rfind("\u2068"), before.rfind("\u2069")),
+            (before.rfind("<textarea"), before.rfind("</textarea>")),
+        ]
+        inside = any(opened > closed for opened, closed in spans)
+        attribute = before.rfind('value="')
+        inside = inside or (attribute >= 0 and '"' not in before[attribute + 7 :] and ">" not in before[attribute:])
+        if not inside:
+            return False
+    return True
 
 
 @pytest.mark.parametrize(
@@ -428,9 +467,10 @@ async def test_resetting_a_password_ends_sessions_and_shows_a_generated_one_once
     admin_client, admin, operator, client_for
 ) -> None:
     olga = await client_for(operator)
-    status, body, _ = await post(admin_client, f"/admin/operators/{operator.id}/password", {"password": ""}, htmx=True)
+    status, body, headers = await post(admin_client, f"/admin/operators/{operator.id}/password", {"password": ""}, htmx=True)
     assert status == 200 and body.lstrip().startswith('<section id="operator"')
     new_password = _PASSWORD_IN_PAGE.search(body).group(1)
+    assert headers["Cache-Control"] == "no-store"
     assert len(new_password) >= 16
     assert (await get(olga, "/"))[0] == 302
     login = await olga.post("/login", data={"login": operator.login, "password": new_password}, allow_redirects=False)

@@ -108,8 +108,9 @@ def _error(exc: Exception, form: str) -> dict[str, Any]:
     }
 
 
-def _operator_name(operator: Operator) -> str:
-    return operator.display_name or operator.login
+def _isolated(text: str) -> str:
+    """Text people typed, inside a sentence: Unicode isolates keep its direction marks to itself."""
+    return f"\u2068{text}\u2069"
 
 
 # --- overview -----------------------------------------------------------------------------------
@@ -211,7 +212,7 @@ async def community_create(request: web.Request) -> web.StreamResponse:
             request, None, values=values, tokens_dropped=forms.tokens_entered(form), **_error(exc, "community")
         )
         return await _show(request, "admin/community.html", "admin/_community.html", context, status=422)
-    message = _("Community %(name)s added. Paste the callback settings below into VK.", name=community.name)
+    message = _("Community %(name)s added. Paste the callback settings below into VK.", name=_isolated(community.name))
     return await _done(request, f"/admin/communities/{community.id}", message)
 
 
@@ -442,7 +443,9 @@ async def operator_password(request: web.Request) -> web.StreamResponse:
         new_password=password if not form.get("password") else None,
         flash=_("Password changed: every session of %(login)s has ended.", login=account.login),
     )
-    return await _show(request, "admin/operator.html", "admin/_operator.html", context)
+    response = await _show(request, "admin/operator.html", "admin/_operator.html", context)
+    response.headers["Cache-Control"] = "no-store"  # it may carry the new password
+    return response
 
 
 # --- API tokens ---------------------------------------------------------------------------------
@@ -503,7 +506,7 @@ async def token_revoke(request: web.Request) -> web.StreamResponse:
         return await _show(request, "admin/tokens.html", "admin/_tokens.html", context, status=422)
     back = request.query.get("operator", "")
     url = "/admin/tokens" + (f"?operator={back}" if back.isdigit() else "")
-    return await _done(request, url, _("Token %(name)s revoked.", name=row.name or f"#{row.id}"))
+    return await _done(request, url, _("Token %(name)s revoked.", name=_isolated(row.name or f"#{row.id}")))
 
 
 # --- canned responses ---------------------------------------------------------------------------
@@ -558,7 +561,7 @@ async def canned_create(request: web.Request) -> web.StreamResponse:
     except (InputError, ActionError) as exc:
         context = await _canned_context(request, values=values, **_error(exc, "create"))
         return await _show(request, "admin/canned.html", "admin/_canned.html", context, status=422)
-    return await _done(request, "/admin/canned", _("Template %(title)s added.", title=saved.title))
+    return await _done(request, "/admin/canned", _("Template %(title)s added.", title=_isolated(saved.title)))
 
 
 async def _canned_item(request: web.Request) -> CannedResponse:
@@ -607,7 +610,7 @@ async def canned_update(request: web.Request) -> web.StreamResponse:
     except (InputError, ActionError) as exc:
         context = await _canned_edit_context(item, values=values, **_error(exc, "edit"))
         return await _show(request, "admin/canned_edit.html", "admin/_canned_form.html", context, status=422)
-    return await _done(request, "/admin/canned", _("Template %(title)s saved.", title=values["title"]))
+    return await _done(request, "/admin/canned", _("Template %(title)s saved.", title=_isolated(values["title"])))
 
 
 @admin_only
@@ -615,7 +618,7 @@ async def canned_delete(request: web.Request) -> web.StreamResponse:
     """POST /admin/canned/{id}/delete: remove a template (the journal keeps its text)."""
     item = await _canned_item(request)
     await canned.delete_canned(request[OPERATOR], item.id)
-    return await _done(request, "/admin/canned", _("Template %(title)s deleted.", title=item.title))
+    return await _done(request, "/admin/canned", _("Template %(title)s deleted.", title=_isolated(item.title)))
 
 
 def setup_admin_routes(app: web.Application) -> None:
