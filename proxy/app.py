@@ -14,6 +14,7 @@ from proxy.demo import demo_context
 from proxy.inbound import setup_inbound
 from proxy.live import LiveHub
 from proxy.outbox import outbox_worker_context
+from proxy.rate_limit import shared_rate_limits_context
 from proxy.settings import Settings
 from proxy.stats.sla import sla_alerts_context
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings) -> web.Application:
     app[BACKGROUND] = {}
     app[LIVE] = LiveHub()
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(shared_rate_limits_context)  # before anything that calls VK
     app.cleanup_ctx.append(outbox_worker_context)
     app.cleanup_ctx.append(demo_context)
     app.cleanup_ctx.append(sla_alerts_context)

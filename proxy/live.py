@@ -5,6 +5,12 @@ On SQLite (one process serves) `publish` delivers in-process. On PostgreSQL, onc
 dedicated asyncpg connection and delivers what it hears to its own subscribers, so an update made on
 one instance reaches the pages served by all of them.
 
+The LISTEN connection is kept up by `PgListener`: when PostgreSQL restarts, or an administrator
+terminates the backend, it reconnects with back-off and LISTENs again on every channel. Other parts of
+the instance hear their own channels on the same connection (`LiveHub.listen`: the outbox worker is woken
+by `proxy_outbox`). NOTIFYs sent while the connection is down are lost to this instance (PostgreSQL keeps
+nothing for a listener that is not there), so after a reconnect every open page is told to refresh.
+
 Presence ("Anna is also here") rides on the same channel as `presence_changed` messages; every instance
 keeps the resulting registry in memory.
 """
@@ -15,7 +21,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+import os
+import random
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +35,8 @@ CHANNEL = "proxy_live"
 PRESENCE_CHANGED = "presence_changed"
 # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 MAX_NOTIFY_BYTES = 7900
+# Told to this instance's pages after the LISTEN connection came back: they refresh what they show.
+RESYNC_EVENT = "conversation_updated"
 
 
 @dataclass(frozen=True)
@@ -52,27 +62,221 @@ def asyncpg_dsn(database_url: str) -> str:
     return urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
 
 
+OnPayload = Callable[[str], None]
+OnResume = Callable[[], None]
+
+
+class ListenerDown(Exception):
+    """The LISTEN connection is away (being re-opened)."""
+
+
+@dataclass(frozen=True)
+class _Handler:
+    on_payload: OnPayload
+    on_resume: OnResume | None
+
+
+class PgListener:
+    """One LISTEN connection that stays up: when it ends it is opened again, with back-off, on every channel.
+
+    The connection ends when PostgreSQL restarts or an administrator terminates its backend; asyncpg
+    then calls our termination listener. A connection that silently stops answering (a network
+    partition) is caught by a `SELECT 1` every `check_interval` seconds. Handlers run on the event loop;
+    `on_resume` handlers run after a re-opened connection LISTENs again (NOTIFYs sent while it was away
+    are lost to this instance: that is their cue to catch up).
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        application_name: str = "proxy-live",
+        backoff_min: float = 0.25,
+        backoff_max: float = 15.0,
+        check_interval: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._dsn = dsn
+        self.application_name = application_name
+        self.backoff_min = backoff_min
+        self.backoff_max = backoff_max
+        self.check_interval = check_interval
+        self.connect_timeout = connect_timeout
+        self._handlers: dict[str, list[_Handler]] = {}
+        self._connection: Any = None
+        self._lost = asyncio.Event()
+        self._lock = asyncio.Lock()  # one asyncpg connection runs one statement at a time
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.reconnects = 0  # times the connection was re-opened (tests, logs)
+        self.connected = asyncio.Event()
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The PostgreSQL backend serving the connection, while it is up."""
+        connection = self._connection
+        return None if connection is None or connection.is_closed() else connection.get_server_pid()
+
+    async def add(self, channel: str, on_payload: OnPayload, on_resume: OnResume | None = None) -> None:
+        """Hear `channel` (from now on, and again after every reconnect)."""
+        first = channel not in self._handlers
+        self._handlers.setdefault(channel, []).append(_Handler(on_payload, on_resume))
+        connection = self._connection
+        if first and connection is not None and not connection.is_closed():
+            async with self._lock:
+                await connection.add_listener(channel, self._dispatch)
+
+    def remove(self, channel: str, on_payload: OnPayload) -> None:
+        """Stop calling `on_payload` (the channel stays LISTENed: cheap, and others may share it)."""
+        handlers = self._handlers.get(channel, [])
+        self._handlers[channel] = [h for h in handlers if h.on_payload != on_payload]
+
+    async def start(self) -> None:
+        """Open the connection (errors propagate: a service that cannot reach its database does not start)."""
+        await self._open()
+        self._task = asyncio.create_task(self._supervise(), name=f"{self.application_name}-supervisor")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        connection, self._connection = self._connection, None
+        self.connected.clear()
+        if connection is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection may raise; nothing to do
+                await asyncio.wait_for(connection.close(), 5)
+            if not connection.is_closed():
+                connection.terminate()
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """NOTIFY on the LISTEN connection; ListenerDown while it is being re-opened."""
+        connection = self._connection
+        if connection is None or connection.is_closed():
+            raise ListenerDown(channel)
+        try:
+            async with self._lock:
+                await connection.execute("SELECT pg_notify($1, $2)", channel, payload)
+        except Exception:
+            if connection.is_closed():
+                self._lose(connection)
+                raise ListenerDown(channel) from None
+            raise
+
+    # --- the connection's life ---------------------------------------------------------------
+
+    async def _open(self) -> None:
+        import asyncpg  # only PostgreSQL deployments need it here
+
+        connection = await asyncpg.connect(
+            self._dsn,
+            timeout=self.connect_timeout,
+            server_settings={"application_name": self.application_name},
+        )
+        try:
+            for channel in self._handlers:
+                await connection.add_listener(channel, self._dispatch)
+        except BaseException:
+            connection.terminate()
+            raise
+        connection.add_termination_listener(self._on_terminated)
+        self._connection = connection
+        self._lost.clear()
+        self.connected.set()
+
+    def _on_terminated(self, connection: Any) -> None:
+        self._lose(connection)
+
+    def _lose(self, connection: Any) -> None:
+        if self._closing or connection is not self._connection:
+            return
+        self._connection = None
+        self.connected.clear()
+        log.warning("%s: the LISTEN connection was lost; re-opening it", self.application_name)
+        self._lost.set()
+        if not connection.is_closed():
+            connection.terminate()
+
+    async def _alive(self, connection: Any) -> bool:
+        try:
+            async with self._lock:
+                await asyncio.wait_for(connection.fetchval("SELECT 1"), self.connect_timeout)
+        except Exception:
+            return False
+        return True
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._lost.wait(), self.check_interval)
+            except TimeoutError:
+                connection = self._connection
+                if connection is not None and not await self._alive(connection):
+                    self._lose(connection)
+                continue
+            await self._reopen()
+
+    async def _reopen(self) -> None:
+        delay, attempts = self.backoff_min, 0
+        while True:
+            attempts += 1
+            try:
+                await self._open()
+            except Exception as exc:
+                if attempts == 1:
+                    log.warning(
+                        "%s: re-opening the LISTEN connection failed (%s: %s); trying again with back-off",
+                        self.application_name, type(exc).__name__, exc,
+                    )  # fmt: skip
+                # Jitter, so instances that lost PostgreSQL together do not knock together.
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            break
+        self.reconnects += 1
+        log.warning("%s: LISTEN connection re-opened after %d attempt(s)", self.application_name, attempts)
+        for handlers in list(self._handlers.values()):
+            for handler in list(handlers):
+                if handler.on_resume is not None:
+                    try:
+                        handler.on_resume()
+                    except Exception:
+                        log.exception("a LISTEN resume handler failed")
+
+    def _dispatch(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        for handler in list(self._handlers.get(channel, ())):
+            try:
+                handler.on_payload(payload)
+            except Exception:
+                log.exception("a LISTEN handler of %s failed", channel)
+
+
 class LiveHub:
     """Publish updates after their transaction commits; subscribers receive them in order."""
 
     def __init__(self) -> None:
         self._subscribers: set[asyncio.Queue[LiveMessage]] = set()
-        self._connection: Any = None  # the LISTEN connection, on PostgreSQL
-        self._notify_lock = asyncio.Lock()
+        self.listener: PgListener | None = None  # the LISTEN connection, on PostgreSQL
+        self._channels: list[tuple[str, OnPayload, OnResume | None]] = []
         self._viewers: dict[int, dict[str, Viewer]] = {}
 
     async def publish(self, name: str, data: dict[str, Any] | None = None) -> None:
         """Send an update to every subscriber of every instance. Call after the change has committed."""
         message = LiveMessage(name, data or {})
-        if self._connection is None:
+        listener = self.listener
+        if listener is None:
             self.deliver_locally(message)
             return
-        payload = _encode(message)
         try:
-            async with self._notify_lock:  # one asyncpg connection runs one statement at a time
-                await self._connection.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
-        except Exception:  # a lost listener connection must not fail the action that published
-            log.exception("NOTIFY failed; delivering %s on this instance only", name)
+            await listener.notify(CHANNEL, _encode(message))
+        except ListenerDown:
+            # Being re-opened (logged once, by the listener): the other instances miss this one.
+            self.deliver_locally(message)
+        except Exception as exc:  # a failed NOTIFY must not fail the action that published
+            log.warning(
+                "NOTIFY failed (%s: %s); delivering %s on this instance only", type(exc).__name__, exc, name
+            )
             self.deliver_locally(message)
 
     def deliver_locally(self, message: LiveMessage) -> None:
@@ -100,26 +304,44 @@ class LiveHub:
 
     # --- PostgreSQL fan-out ------------------------------------------------------------------
 
+    async def listen(self, channel: str, on_payload: OnPayload, on_resume: OnResume | None = None) -> None:
+        """Also hear `channel` on this instance's LISTEN connection (whether or not it is open yet).
+
+        On SQLite nothing is ever heard: there is one instance, which tells itself in-process.
+        """
+        self._channels.append((channel, on_payload, on_resume))
+        if self.listener is not None:
+            await self.listener.add(channel, on_payload, on_resume)
+
+    def unlisten(self, channel: str, on_payload: OnPayload) -> None:
+        self._channels = [c for c in self._channels if not (c[0] == channel and c[1] == on_payload)]
+        if self.listener is not None:
+            self.listener.remove(channel, on_payload)
+
     @contextlib.asynccontextmanager
-    async def listening(self, database_url: str) -> AsyncIterator[None]:
-        """LISTEN for updates from every instance while the block runs (a no-op on SQLite)."""
+    async def listening(self, database_url: str, **listener_options: Any) -> AsyncIterator[None]:
+        """LISTEN for updates from every instance while the block runs (a no-op on SQLite).
+
+        The connection is re-opened whenever it ends (PgListener; `listener_options` tune it).
+        """
         if database_url.startswith("sqlite"):
             yield
             return
-        import asyncpg  # only PostgreSQL deployments need it here
-
-        connection = await asyncpg.connect(asyncpg_dsn(database_url))
-        await connection.add_listener(CHANNEL, self._on_notify)
-        self._connection = connection
+        listener = PgListener(
+            asyncpg_dsn(database_url), application_name=f"proxy-live {os.getpid()}", **listener_options
+        )
+        await listener.add(CHANNEL, self._on_notify, self._resumed)
+        for channel, on_payload, on_resume in self._channels:
+            await listener.add(channel, on_payload, on_resume)
+        await listener.start()
+        self.listener = listener
         try:
             yield
         finally:
-            self._connection = None
-            with contextlib.suppress(Exception):  # closing a broken connection may raise; nothing to do
-                await connection.remove_listener(CHANNEL, self._on_notify)
-            await connection.close()
+            self.listener = None
+            await listener.close()
 
-    def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         try:
             raw = json.loads(payload)
             message = LiveMessage(str(raw["name"]), dict(raw.get("data") or {}))
@@ -127,6 +349,10 @@ class LiveHub:
             log.warning("ignoring a malformed live update: %.200s", payload)
             return
         self.deliver_locally(message)
+
+    def _resumed(self) -> None:
+        # Updates published while the connection was away never arrived: every open page refreshes.
+        self.deliver_locally(LiveMessage(RESYNC_EVENT, {}))
 
     # --- presence ----------------------------------------------------------------------------
 

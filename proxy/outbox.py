@@ -11,6 +11,14 @@ A worker killed between the VK call and the update leaves a `sending` row behind
 expires the row is claimed again and re-sent with the same idempotency key (random_id / guid), which VK
 deduplicates. Within a conversation rows are performed in the order they were queued: a row is claimed
 only when no earlier row of its conversation is still pending or sending.
+
+Several instances: VK's per-token rate limit is booked in PostgreSQL (proxy/rate_limit.py), so the
+workers of all instances together stay within it, and a claim takes no more rows of one community's
+token than that token can send in IN_FLIGHT_SECONDS counting the rows already in flight anywhere, so
+no claimed row waits for its turn past its lease (3 calls a second on a user token go fast). A new row
+wakes the workers of every instance: the INSERT's trigger sends NOTIFY proxy_outbox when the action
+commits (migration 0004), heard on the instance's LISTEN connection (proxy/live.py); the poll every
+POLL_INTERVAL_SECONDS stays as the fallback, and a re-opened LISTEN connection wakes the worker too.
 """
 
 from __future__ import annotations
@@ -28,12 +36,13 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from proxy import conversations
-from proxy.appkeys import BACKGROUND, SETTINGS
+from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
 from proxy.connectors.base import ActionFailed, ActionResult, Connector, PlannedCall, TokenNeed
 from proxy.connectors.vk.actions import VkActions
+from proxy.connectors.vk.client import RATE_LIMITS
 from proxy.models import (
     Ban,
     Community,
@@ -58,19 +67,42 @@ BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_MAX_SECONDS = 300.0
 POLL_INTERVAL_SECONDS = 2.0
 BATCH_SIZE = 50
+# Rows of one community's token in flight at once (all instances): what the token sends in this long,
+# well inside LEASE. Community token: 20/s -> 200 rows; admin user token: 3/s -> 30 rows.
+IN_FLIGHT_SECONDS = 10
+# NOTIFY channel of the outbox INSERT trigger (migration 0004 names it too).
+OUTBOX_CHANNEL = "proxy_outbox"
 
 REPLY_METHODS = ("messages.send", "wall.createComment", "photos.createComment", "video.createComment",
                  "market.createComment", "board.createComment")  # fmt: skip
 
 OnChange = Callable[[int | None], Awaitable[None] | None]
 
+# Due rows (pending and due, or sending with an expired lease), the first open row of each conversation,
+# at most the token's in-flight allowance per community and token kind (`place` counts this claim's
+# rows, the subquery the rows other claims hold).
 _CLAIM_SQL = """
 SELECT id FROM outbox
-WHERE ((status = 'pending' AND next_attempt_at <= {due}) OR (status = 'sending' AND locked_until < {expired}))
-  AND (conversation_id IS NULL OR id IN (
-        SELECT MIN(id) FROM outbox
-        WHERE status IN ('pending', 'sending') AND conversation_id IS NOT NULL
-        GROUP BY conversation_id))
+WHERE id IN (
+    SELECT due.id FROM (
+        SELECT o.id, o.community_id, o.token_kind,
+               ROW_NUMBER() OVER (PARTITION BY o.community_id, o.token_kind ORDER BY o.next_attempt_at, o.id)
+                   AS place
+        FROM outbox o
+        WHERE ((o.status = 'pending' AND o.next_attempt_at <= {due})
+               OR (o.status = 'sending' AND o.locked_until < {expired}))
+          AND (o.conversation_id IS NULL OR o.id IN (
+                SELECT MIN(id) FROM outbox
+                WHERE status IN ('pending', 'sending') AND conversation_id IS NOT NULL
+                GROUP BY conversation_id))
+    ) due
+    WHERE due.place + (
+        SELECT COUNT(*) FROM outbox held
+        WHERE held.community_id = due.community_id AND held.token_kind = due.token_kind
+          AND held.status = 'sending' AND held.locked_until >= {held}
+    ) <= CASE WHEN due.token_kind = 'admin' THEN CAST({admin_allowance} AS INTEGER)
+              ELSE CAST({community_allowance} AS INTEGER) END
+)
 ORDER BY next_attempt_at, id
 LIMIT {limit}
 """
@@ -92,11 +124,14 @@ def backoff(attempts: int) -> timedelta:
 
 async def select_due(conn: Any, *, limit: int, now: datetime) -> list[int]:
     """Ids of due rows, locked for the caller's transaction; rows another worker holds are skipped."""
+    names = ("due", "expired", "held", "admin_allowance", "community_allowance", "limit")
     if conn.capabilities.dialect == "postgres":
-        sql = _CLAIM_SQL.format(due="$1", expired="$2", limit="$3") + "FOR UPDATE SKIP LOCKED"
+        sql = _CLAIM_SQL.format(**{n: f"${i}" for i, n in enumerate(names, 1)}) + "FOR UPDATE SKIP LOCKED"
     else:
-        sql = _CLAIM_SQL.format(due="?", expired="?", limit="?")
-    _, rows = await conn.execute_query(sql, [now, now, limit])
+        sql = _CLAIM_SQL.format(**dict.fromkeys(names, "?"))
+    allowance = {kind: rate * IN_FLIGHT_SECONDS for kind, rate in RATE_LIMITS.items()}
+    values = [now, now, now, allowance["user"], allowance["community"], limit]
+    _, rows = await conn.execute_query(sql, values)
     return [row["id"] for row in rows]
 
 
@@ -377,14 +412,19 @@ class OutboxWorker:
     """Delivers due rows until cancelled: woken by actions in this process, polling for the rest."""
 
     def __init__(
-        self, settings: Settings, *, poll_interval: float = POLL_INTERVAL_SECONDS, batch: int = BATCH_SIZE
+        self, settings: Settings, *, poll_interval: float | None = None, batch: int = BATCH_SIZE
     ) -> None:
         self.settings = settings
-        self.poll_interval = poll_interval
+        self.poll_interval = POLL_INTERVAL_SECONDS if poll_interval is None else poll_interval
         self.batch = batch
+        self.rounds = 0  # delivery rounds finished (each ends in a sleep unless a full batch was claimed)
         # Called with a conversation id after each outcome is committed (the web layer publishes it).
         self.listeners: list[OnChange] = []
         self._wakeup = asyncio.Event()
+
+    def wake(self, _payload: str | None = None) -> None:
+        """Deliver now (a row was queued here or, by NOTIFY, on another instance)."""
+        self._wakeup.set()
 
     async def _changed(self, conversation_id: int | None) -> None:
         for listener in list(self.listeners):
@@ -406,6 +446,7 @@ class OutboxWorker:
                 except Exception:
                     log.exception("outbox delivery failed; trying again shortly")
                     claimed = 0
+                self.rounds += 1
                 if claimed >= self.batch:
                     continue  # more may be due right now
                 with contextlib.suppress(TimeoutError):
@@ -418,18 +459,22 @@ async def outbox_worker_context(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: run one outbox worker while the app runs (when settings.workers is on).
 
     The worker is at app[BACKGROUND]["outbox_worker"] (add listeners there), its task at ["outbox"].
+    On PostgreSQL it is also woken by rows queued on other instances (NOTIFY proxy_outbox).
     """
     settings = app[SETTINGS]
     if not settings.workers:
         yield
         return
     worker = OutboxWorker(settings)
+    hub = app[LIVE]
+    await hub.listen(OUTBOX_CHANNEL, worker.wake, worker.wake)
     task = asyncio.create_task(worker.run(), name="outbox-worker")
     app[BACKGROUND]["outbox"] = task
     app[BACKGROUND]["outbox_worker"] = worker
     try:
         yield
     finally:
+        hub.unlisten(OUTBOX_CHANNEL, worker.wake)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -3,6 +3,9 @@
 vk_api is blocking (requests), so each call runs in a worker thread. A per-token rate limiter, shared
 by every client using the same token, keeps within VK's limits; VK errors become `VkApiError` (with a
 transient flag the outbox uses to decide on a retry) and transport failures become `VkNetworkError`.
+
+The limiter is this process's own unless the application installs shared ones (`use_shared_limiters`):
+on PostgreSQL several instances use one token, and proxy/rate_limit.py keeps its window in the database.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jconfig
 import requests
@@ -157,17 +160,40 @@ class RateLimiter:
             await asyncio.sleep(delay)
 
 
+class Limiter(Protocol):
+    """What a client needs of a rate limiter: wait for the caller's turn to start a call."""
+
+    async def acquire(self) -> None: ...
+
+
+# Given a token and its kind, the limiter every instance shares for it (installed by the application).
+SharedLimiters = Callable[[str, TokenKind], Limiter]
+
 _limiters: dict[str, RateLimiter] = {}
 _limiters_lock = threading.Lock()
+_shared: SharedLimiters | None = None
 
 
-def limiter_for(token: str, kind: TokenKind) -> RateLimiter:
+def local_limiter_for(token: str, kind: TokenKind) -> RateLimiter:
     """The process-wide limiter of a token (created on first use with the kind's limit)."""
     with _limiters_lock:
         limiter = _limiters.get(token)
         if limiter is None:
             limiter = _limiters[token] = RateLimiter(RATE_LIMITS[kind])
         return limiter
+
+
+def limiter_for(token: str, kind: TokenKind) -> Limiter:
+    """The limiter a new client of this token uses: the shared one when installed, else this process's."""
+    shared = _shared
+    return local_limiter_for(token, kind) if shared is None else shared(token, kind)
+
+
+def use_shared_limiters(shared: SharedLimiters | None) -> SharedLimiters | None:
+    """Make new clients take their limiters from `shared` (None: this process's); returns the previous."""
+    global _shared
+    previous, _shared = _shared, shared
+    return previous
 
 
 _executor: ThreadPoolExecutor | None = None
@@ -201,7 +227,8 @@ class VkClient:
     """Calls VK API methods with one access token.
 
     `session` is a requests.Session (emulator_session(...) in tests); by default a session with
-    `timeout` on every request. The token's rate limiter is shared process-wide by token string.
+    `timeout` on every request. The token's rate limiter is shared by token string: process-wide, or
+    across instances when the application installed shared limiters.
     """
 
     def __init__(
@@ -211,7 +238,7 @@ class VkClient:
         kind: TokenKind = "community",
         session: requests.Session | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.token = token

@@ -1,0 +1,128 @@
+"""VK rate limits held across instances: each token's sliding window of call starts lives in PostgreSQL.
+
+VK counts calls per token (20 a second for a community token, 3 for a user token), whichever instance
+makes them. Each instance's own limiter would let two instances make 40 calls a second on one token, so
+on PostgreSQL every VK client takes its limiter from here: before a call it books a start time with
+`proxy_rate_reserve` (migration 0004), one statement that locks the token's row, reads the database's
+clock, books the earliest start that keeps at most `limit` starts in any `period + margin` seconds and
+returns the wait; the caller sleeps that long. Tokens do not wait for each other (one row each), so ten
+communities still send ten times as much. The rows are keyed by a hash of the token, never the token.
+
+The bookings use a small pool of their own, outside the ORM: a booking must commit at once, whatever
+transaction the caller is in. If PostgreSQL cannot be reached the limiter falls back to this process's
+own limiter (logged once per outage), so a client keeps VK's limit on its own instance at least.
+SQLite runs one process: the in-process limiter is already the only one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from proxy.appkeys import SETTINGS
+from proxy.connectors.vk import client as vk_client
+from proxy.connectors.vk.client import RATE_LIMITS, TokenKind
+from proxy.live import asyncpg_dsn
+
+log = logging.getLogger(__name__)
+
+PERIOD_SECONDS = 1.0
+# Widens the window like the in-process limiter: our clock and VK's differ by the network's jitter.
+MARGIN_SECONDS = 0.1
+POOL_SIZE = 4
+BOOKING_TIMEOUT_SECONDS = 5.0
+
+
+def token_key(token: str, kind: TokenKind) -> str:
+    """The row key of a token: its kind and a hash (the table never holds a usable token)."""
+    return f"{kind}:{hashlib.sha256(token.encode()).hexdigest()[:40]}"
+
+
+class SharedRateLimiter:
+    """One token's limiter, shared by every instance through the database (vk_client.Limiter)."""
+
+    def __init__(
+        self, limits: SharedRateLimits, key: str, limit: int, fallback: vk_client.RateLimiter
+    ) -> None:
+        self._limits = limits
+        self.key = key
+        self.limit = limit
+        self._fallback = fallback
+
+    async def acquire(self) -> None:
+        """Book this call's start in the token's shared window and wait for it."""
+        try:
+            wait = await self._limits.reserve(self.key, self.limit)
+        except Exception as exc:  # the database is away: pace this instance's own calls at least
+            self._limits.booking_failed(exc)
+            await self._fallback.acquire()
+            return
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+class SharedRateLimits:
+    """The limiters of every token on one database (install with `vk_client.use_shared_limiters`)."""
+
+    def __init__(self, pool: Any, *, period: float = PERIOD_SECONDS, margin: float = MARGIN_SECONDS) -> None:
+        self._pool = pool
+        self.period = period
+        self.margin = margin
+        self._limiters: dict[str, SharedRateLimiter] = {}
+        self._failing = False
+
+    def limiter(self, token: str, kind: TokenKind) -> SharedRateLimiter:
+        """The shared limiter of a token (the vk_client.SharedLimiters signature)."""
+        key = token_key(token, kind)
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            fallback = vk_client.local_limiter_for(token, kind)
+            limiter = self._limiters[key] = SharedRateLimiter(self, key, RATE_LIMITS[kind], fallback)
+        return limiter
+
+    async def reserve(self, key: str, limit: int) -> float:
+        """Book a start in the window of `key`; seconds to wait for it."""
+        async with asyncio.timeout(BOOKING_TIMEOUT_SECONDS):  # waiting for a pooled connection too
+            wait = await self._pool.fetchval(
+                "SELECT proxy_rate_reserve($1, $2, $3, $4)", key, limit, self.period, self.margin
+            )
+        if self._failing:
+            self._failing = False
+            log.warning("shared VK rate limits are back in the database")
+        return float(wait)
+
+    def booking_failed(self, exc: BaseException) -> None:
+        if not self._failing:
+            self._failing = True
+            log.warning(
+                "booking a VK call in the shared rate limit failed (%s: %s); "
+                "limiting this instance's calls on its own until the database answers",
+                type(exc).__name__, exc,
+            )  # fmt: skip
+
+
+async def shared_rate_limits_context(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: on PostgreSQL, every VK client of this instance books its calls in the shared window."""
+    database_url = app[SETTINGS].database_url
+    if database_url.startswith("sqlite"):
+        yield
+        return
+    import asyncpg  # only PostgreSQL deployments need it here
+
+    pool = await asyncpg.create_pool(
+        asyncpg_dsn(database_url),
+        min_size=1,
+        max_size=POOL_SIZE,
+        server_settings={"application_name": "proxy-rate-limit"},
+    )
+    previous = vk_client.use_shared_limiters(SharedRateLimits(pool).limiter)
+    try:
+        yield
+    finally:
+        vk_client.use_shared_limiters(previous)
+        await pool.close()
