@@ -124,6 +124,8 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
         "rows => rows.map(r => r.dataset.operator)"
     )
     assert order == [str(ex.boris.id), str(ex.anna.id), "outside"]
+    assert await page.locator("#operators").count() == 1 and await page.locator("#chart").count() == 1
+    assert await page.locator("#chart").get_attribute("data-chart-state") == "drawn"  # not redrawn
     # A filter keeps the order and redraws the chart for the new choice.
     await page.select_option("select[name=bucket]", "day")
     await page.wait_for_url("**bucket=day**")
@@ -145,6 +147,21 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
     await page.locator("#timeline").wait_for()
     assert errors == []
     await context.close()
+
+    # An operator: their own row, ranking and series; no community figures.
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    errors = _watch_errors(page)
+    await log_in_page(page, base, ex.boris)
+    await page.goto(base + "stats?from=2024-03-04&to=2024-03-06")
+    await page.locator("#chart[data-chart-state=drawn]").wait_for(timeout=WAIT_MS)
+    rows = await page.locator("#operators-table tr[data-operator]").evaluate_all(
+        "rows => rows.map(r => r.dataset.operator)"
+    )
+    assert rows == [str(ex.boris.id)]
+    assert await page.locator("#communities-table").count() == 0
+    await page.screenshot(path=_guide("stats-operator.png"), full_page=True)
+    assert errors == []
+    await page.close()
 
 
 async def test_a_year_of_hourly_data_is_drawn(browser, stats_server) -> None:  # noqa: F811

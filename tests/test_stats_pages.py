@@ -269,6 +269,10 @@ async def test_an_operator_sees_only_their_own(client) -> None:
         ("/stats?bucket=week", "bucket must be hour or day, got 'week'"),
         ("/stats/series.json?bucket=week", "bucket must be hour or day, got 'week'"),
         ("/stats/series.json?to=yesterday", "to must be a date like 2024-03-01, got 'yesterday'"),
+        (
+            "/stats/series.json?from=2023-01-01&to=2024-01-02&bucket=hour",
+            "an hourly chart covers at most 366 days (this period has 367): choose bucket=day",
+        ),
         ("/stats/drill", "metric is required: one of replies,"),
         ("/stats/drill?metric=nope", "metric must be one of replies, replies_outside_proxy,"),
         (
