@@ -75,11 +75,16 @@ def _period(query: Mapping[str, str], tz: ZoneInfo) -> tuple[datetime | None, da
     return since, until
 
 
+# Operators and communities have 32-bit ids, the rest 64-bit: PostgreSQL refuses a larger parameter.
+MAX_ID = {"operator": 2**31 - 1, "community": 2**31 - 1}
+
+
 def _id(query: Mapping[str, str], name: str) -> int | None:
     raw = query.get(name) or ""
     if not raw:
         return None
-    if not raw.isdigit():
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID.get(name, 2**63 - 1):
         raise AuditParamError(
             "%(name)s must be an id (a whole number), got %(value)s", name=name, value=repr(raw)
         )
