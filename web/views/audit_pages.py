@@ -1,9 +1,570 @@
-"""Manager pages: the team's and each operator's journal, deleted content (with restore), incident search and timelines."""
+"""Manager pages: the team's and each operator's journal, deleted content (with restore), incident search and timelines.
+
+Managers and admins read everything. An operator reads only their own journal (/journal) and their own
+operator timeline; anything else answers 403, and the refusal is journaled ("access.denied", through
+proxy/access.py). A refusal reads the same whether or not the asked-for id exists, so ids of other
+operators stay unknown. Bad query parameters answer 400 with the reason on the page and change nothing.
+
+Each page takes the same query parameters as its CSV export (proxy/audit/exports.py parses both), so the
+export button carries the page's filters and the file holds the rows the page shows. Pages are keyset
+paged: `before` (journal: the last entry id) and `after` (deleted, timeline: the last row's cursor).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
 from aiohttp import web
+
+from proxy import actions
+from proxy.access import SUPERVISOR_ROLES, AccessDenied, ActionError, deny, require_supervisor
+from proxy.appkeys import LIVE, SETTINGS
+from proxy.audit.archive import (
+    ArchiveFilter,
+    ArchiveState,
+    DeletedItem,
+    HistoryState,
+    StateKind,
+    deleted_items,
+    item_histories,
+)
+from proxy.audit.exports import AuditParamError, archive_filter_from_query, journal_filter_from_query
+from proxy.audit.incidents import (
+    SearchHit,
+    TimelineEvent,
+    TimelineScope,
+    group_by_conversation,
+    search,
+    timeline,
+)
+from proxy.audit.reading import journal_page
+from proxy.audit.search import MAX_SEARCH_CHARS
+from proxy.models import (
+    ActorKind,
+    Author,
+    Channel,
+    Community,
+    Conversation,
+    DeletedVia,
+    Item,
+    Operator,
+    OutboxRow,
+)
+from web.auth import OPERATOR
+from web.i18n import gettext as _
+from web.partials import render, wants_partial
+
+JOURNAL_PAGE_SIZE = 50
+DELETED_PAGE_SIZE = 25
+SEARCH_LIMIT = 200
+TIMELINE_PAGE_SIZE = 200
+
+# The parameters each page shares with its CSV export, in the order links are written.
+JOURNAL_PARAMS = ("operator", "action", "community", "actor", "outside", "from", "to")
+DELETED_PARAMS = ("q", "community", "channel", "via", "state", "author", "from", "to")
+SEARCH_PARAMS = ("q", "community", "from", "to")
+TIMELINE_SUBJECTS = ("author", "operator", "conversation")
+
+# Offered in the action filter (any other name, or a family ending in ".", is accepted too).
+KNOWN_ACTIONS = (
+    "reply.", "reply.send", "note.add", "comment.", "comment.delete", "comment.restore",
+    "author.", "author.ban", "author.unban", "conversation.", "conversation.close",
+    "conversation.reopen", "conversation.assign", "conversation.mark_read", "conversation.mark_answered",
+    "vk.", "vk.reply", "vk.delete", "vk.restore", "vk.ban", "vk.unban", "vk.officers_edit",
+    "access.denied", "auth.", "export.csv", "sla.alert", "ban.expired", "callback.bad_secret",
+    "account.", "community.", "token.", "canned.",
+)  # fmt: skip
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+# --- shared -----------------------------------------------------------------------------------------
+
+
+def _is_supervisor(operator: Operator) -> bool:
+    return operator.role in SUPERVISOR_ROLES
+
+
+def _explain(exc: AuditParamError) -> str:
+    """A parameter error in the reader's language (English when the catalog has no entry)."""
+    return _(exc.message, **exc.params)
+
+
+def _kept(query: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """The given parameters that are set, as they were typed (the CSV export parses them the same way)."""
+    return {name: query[name] for name in names if query.get(name, "").strip()}
+
+
+def _url(path: str, params: Mapping[str, str]) -> str:
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+def _positive_id(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name, "")
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise AuditParamError(
+            "%(name)s must be an id (a whole number), got %(value)s", name=name, value=repr(raw)
+        )
+    return int(raw)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICRO
+
+
+def _moment(micros: int) -> datetime:
+    return _EPOCH + micros * _MICRO
+
+
+def _cursor(query: Mapping[str, str], parts: int) -> tuple[Any, ...] | None:
+    """`after`: whole numbers joined by ".", the first a time in microseconds (returned as a datetime)."""
+    raw = query.get("after", "")
+    if not raw:
+        return None
+    pieces = raw.split(".")
+    if len(pieces) == parts and all(p.isascii() and p.isdigit() and len(p) <= 18 for p in pieces):
+        try:
+            return (_moment(int(pieces[0])), *(int(p) for p in pieces[1:]))
+        except OverflowError:  # past the year 9999
+            pass
+    raise AuditParamError("after is not a page position from this site, got %(value)s", value=repr(raw))
+
+
+async def _names() -> tuple[dict[int, Operator], dict[int, str]]:
+    # Operators and communities number in the tens: one read each, instead of a join per row.
+    operators = {op.id: op for op in await Operator.all().order_by("login")}
+    communities = dict(await Community.all().order_by("name").values_list("id", "name"))
+    return operators, communities
+
+
+async def _authors(ids: Iterable[int | None]) -> dict[int, Author]:
+    wanted = {i for i in ids if i is not None}
+    return {a.id: a for a in await Author.filter(id__in=wanted)} if wanted else {}
+
+
+async def _conversations(ids: Iterable[int | None]) -> dict[int, Conversation]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {c.id: c for c in await Conversation.filter(id__in=wanted).select_related("author")}
+
+
+def _denied_response(request: web.Request, message: str) -> web.StreamResponse:
+    if wants_partial(request):
+        # htmx does not swap a 403: app.js shows the text in the flash box.
+        return web.Response(status=403, text=message)
+    return render(request, "audit/denied.html", {"message": message}, status=403)
+
+
+async def _refuse(
+    request: web.Request, *, action: str, target: str, reason: str, message: str
+) -> web.StreamResponse:
+    """Journal the refusal (proxy/access.py) and answer 403 in words."""
+    try:
+        await deny(request[OPERATOR], action=action, target=target, community_id=None, reason=reason)
+    except AccessDenied:
+        pass
+    return _denied_response(request, message)
+
+
+async def _supervisors_only(request: web.Request, target: str) -> web.StreamResponse | None:
+    """None for a manager or admin; else the 403 answer (the refusal journaled)."""
+    try:
+        await require_supervisor(request[OPERATOR], action="audit.view", target=target)
+    except AccessDenied:
+        return _denied_response(request, _("Only managers and admins may open this page."))
+    return None
+
+
+def _bad_request(request: web.Request, page: str, context: dict[str, Any], error: str) -> web.StreamResponse:
+    """400: the reason on the page (with its filter form), or alone for htmx (shown in the flash box)."""
+    if wants_partial(request):
+        return web.Response(status=400, text=error)
+    return render(request, page, {**context, "error": error}, status=400)
+
+
+# --- the journal ------------------------------------------------------------------------------------
+
+
+async def journal_view(request: web.Request) -> web.StreamResponse:
+    """GET /journal: the team's journal (managers, admins) or the operator's own, filtered, newest first."""
+    operator = request[OPERATOR]
+    supervisor = _is_supervisor(operator)
+    query = request.query
+    operators, communities = await _names()
+    if not supervisor:
+        operators = {operator.id: operator}
+        mine = await Community.filter(operators__id=operator.id).values_list("id", flat=True)
+        communities = {cid: name for cid, name in communities.items() if cid in set(mine)}
+    context: dict[str, Any] = {
+        "supervisor": supervisor,
+        "operators": operators,
+        "communities": communities,
+        "known_actions": KNOWN_ACTIONS,
+        "actor_kinds": [kind.value for kind in ActorKind],
+        "values": _kept(query, JOURNAL_PARAMS),
+        "entries": [],
+        "more": False,
+    }
+    try:
+        filters = journal_filter_from_query(query, request.app[SETTINGS].tz)
+        before = _positive_id(query, "before")
+    except AuditParamError as exc:
+        return _bad_request(request, "audit/journal.html", context, _explain(exc))
+    if not supervisor:
+        if filters.operator_id not in (None, operator.id):
+            return await _refuse(
+                request,
+                action="journal.view",
+                target=f"journal:operator={filters.operator_id}",
+                reason="operators may read only their own journal",
+                message=_("You may read only your own journal."),
+            )
+        filters = replace(filters, operator_id=operator.id)
+    entries = await journal_page(filters, limit=JOURNAL_PAGE_SIZE + 1, before_id=before)
+    params = _kept(query, JOURNAL_PARAMS)
+    more = len(entries) > JOURNAL_PAGE_SIZE
+    entries = entries[:JOURNAL_PAGE_SIZE]
+    context.update(
+        entries=entries,
+        more=more,
+        paged=before is not None,
+        first_url=_url("/journal", params),
+        next_url=_url("/journal", {**params, "before": str(entries[-1].id)}) if more else None,
+        csv_url=_url("/audit/journal.csv", params),
+        # An operator reads their own journal whatever the URL says: show it as chosen.
+        chosen_operator=filters.operator_id,
+    )
+    template = "audit/_journal.html" if wants_partial(request) else "audit/journal.html"
+    return render(request, template, context)
+
+
+# --- deleted content --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeletedRow:
+    """One deleted item as the page shows it: the archive's item, its history, its last deletion."""
+
+    item: DeletedItem
+    history: list[HistoryState]
+    last_deletion: HistoryState | None
+    restore: OutboxRow | None  # the latest restoration queued through the proxy, if any
+
+    @property
+    def restorable(self) -> bool:
+        unsent = self.restore is not None and self.restore.status in ("pending", "sending")
+        return self.item.is_deleted and self.item.channel != Channel.MESSAGE and not unsent
+
+
+async def _restore_rows(item_ids: list[int]) -> dict[int, OutboxRow]:
+    latest: dict[int, OutboxRow] = {}
+    if item_ids:
+        rows = OutboxRow.filter(item_id__in=item_ids, method__endswith="restoreComment").order_by("id")
+        for row in await rows:
+            latest[row.item_id] = row  # type: ignore[attr-defined]
+    return latest
+
+
+def _deleted_cursor(query: Mapping[str, str]) -> tuple[datetime, int] | None:
+    return _cursor(query, 2)  # type: ignore[return-value]
+
+
+async def _deleted_context(request: web.Request, query: Mapping[str, str]) -> dict[str, Any]:
+    """The deleted-content listing for `query`; raises AuditParamError for a bad parameter."""
+    filters: ArchiveFilter = archive_filter_from_query(query, request.app[SETTINGS].tz)
+    after = _deleted_cursor(query)
+    found = await deleted_items(filters, limit=DELETED_PAGE_SIZE + 1, after=after)
+    more = len(found) > DELETED_PAGE_SIZE
+    found = found[:DELETED_PAGE_SIZE]
+    ids = [d.item_id for d in found]
+    histories = await item_histories(ids)
+    restores = await _restore_rows(ids)
+    rows = []
+    for d in found:
+        history = histories.get(d.item_id, [])
+        deletions = [s for s in history if s.kind == StateKind.DELETED]
+        rows.append(DeletedRow(d, history, deletions[-1] if deletions else None, restores.get(d.item_id)))
+    params = _kept(query, DELETED_PARAMS)
+    here = dict(params)
+    if after is not None:
+        here["after"] = query["after"]
+    last = found[-1] if found else None
+    return {
+        "rows": rows,
+        "more": more,
+        "paged": after is not None,
+        "first_url": _url("/deleted", params),
+        "next_url": _url("/deleted", {**params, "after": f"{_micros(last.last_deleted_at)}.{last.item_id}"})
+        if more and last
+        else None,
+        "csv_url": _url("/audit/deleted.csv", params),
+        "back": urlencode(here),
+        "searched": filters.text,
+        "words": _search_words(filters.text),
+        "highlight": highlight,
+    }
+
+
+async def _deleted_form_context(query: Mapping[str, str]) -> dict[str, Any]:
+    operators, communities = await _names()
+    return {
+        "communities": communities,
+        "channels": [c.value for c in Channel],
+        "vias": [v.value for v in DeletedVia],
+        "states": [s.value for s in ArchiveState],
+        "values": _kept(query, DELETED_PARAMS),
+        "rows": [],
+        "row_messages": {},
+    }
+
+
+async def deleted_view(request: web.Request) -> web.StreamResponse:
+    """GET /deleted: every deleted comment and message, its versions, who deleted it and when."""
+    refused = await _supervisors_only(request, "deleted")
+    if refused is not None:
+        return refused
+    context = await _deleted_form_context(request.query)
+    try:
+        context.update(await _deleted_context(request, request.query))
+    except AuditParamError as exc:
+        return _bad_request(request, "audit/deleted.html", context, _explain(exc))
+    template = "audit/_deleted.html" if wants_partial(request) else "audit/deleted.html"
+    return render(request, template, context)
+
+
+def _back_query(raw: Any) -> dict[str, str]:
+    """The listing's parameters sent back by the restore form (only the listing's own, to /deleted only)."""
+    allowed = (*DELETED_PARAMS, "after")
+    return {k: v for k, v in parse_qsl(str(raw or "")) if k in allowed}
+
+
+async def restore_view(request: web.Request) -> web.StreamResponse:
+    """POST /deleted/{item_id}/restore: queue the restoration of a comment (an action, journaled)."""
+    try:
+        item_id = int(request.match_info["item_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    operator = request[OPERATOR]
+    try:
+        await require_supervisor(operator, action="comment.restore", target=f"item:{item_id}")
+    except AccessDenied:
+        return _denied_response(request, _("Only managers and admins may open this page."))
+    form = await request.post()
+    back = _back_query(form.get("back"))
+    item = await Item.get_or_none(id=item_id).only("id", "community_id", "conversation_id")
+    if item is None:
+        raise web.HTTPNotFound(text=_("No such item."))
+    message, failed = _("Restoration queued: it is sent to VK in a moment."), False
+    try:
+        await actions.restore_comment(request.app[SETTINGS], operator, item_id)
+    except AccessDenied as exc:
+        return _denied_response(request, _(exc.message))
+    except ActionError as exc:
+        message, failed = _(exc.message), True
+    else:
+        await request.app[LIVE].publish(
+            "conversation_updated",
+            {"community_id": item.community_id, "conversation_id": item.conversation_id},  # type: ignore[attr-defined]
+        )
+        if not wants_partial(request):
+            raise web.HTTPSeeOther(_url("/deleted", back) + f"#deleted-item-{item_id}")
+    context = await _deleted_form_context(back)
+    context["row_messages"] = {item_id: (message, failed)}
+    try:
+        context.update(await _deleted_context(request, back))
+    except AuditParamError as exc:
+        context["error"] = _explain(exc)
+    template = "audit/_deleted.html" if wants_partial(request) else "audit/deleted.html"
+    # 422: refused, nothing queued; htmx swaps it in all the same (base.html), so the reason shows.
+    return render(request, template, context, status=422 if failed else 200)
+
+
+# --- incident search --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HitGroup:
+    conversation_id: int | None
+    conversation: Conversation | None
+    hits: list[SearchHit]
+
+
+def highlight(text: str, words: list[str]) -> list[tuple[str, bool]]:
+    """`text` cut into pieces, True for the pieces that are one of `words` (case ignored), for <mark>."""
+    lowered = text.lower()
+    marks: list[tuple[int, int]] = []
+    for word in words:
+        start = lowered.find(word)
+        while word and start >= 0:
+            marks.append((start, start + len(word)))
+            start = lowered.find(word, start + len(word))
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for start, end in sorted(marks):
+        if start < position:
+            continue  # overlaps a piece already marked
+        if start > position:
+            pieces.append((text[position:start], False))
+        pieces.append((text[start:end], True))
+        position = end
+    if position < len(text):
+        pieces.append((text[position:], False))
+    return pieces
+
+
+def _search_words(text: str) -> list[str]:
+    words = [w.strip("\"'«»").lower() for w in text.split()]
+    return [w for w in words if w and w.lower() not in ("or", "and", "-")]
+
+
+async def search_view(request: web.Request) -> web.StreamResponse:
+    """GET /search?q=...: content (every version) and the journal, grouped by conversation."""
+    refused = await _supervisors_only(request, "search")
+    if refused is not None:
+        return refused
+    query = request.query
+    operators, communities = await _names()
+    context: dict[str, Any] = {
+        "operators": operators,
+        "communities": communities,
+        "values": _kept(query, SEARCH_PARAMS),
+        "groups": [],
+        "searched": "",
+        "truncated": False,
+    }
+    text = " ".join(query.get("q", "").split())
+    if len(text) > MAX_SEARCH_CHARS:
+        error = _("The search text is longer than %(limit)s characters.", limit=MAX_SEARCH_CHARS)
+        return _bad_request(request, "audit/search.html", context, error)
+    try:
+        # The same parsing as the deleted-content page: q, community, from, to.
+        filters = archive_filter_from_query(
+            {k: query[k] for k in SEARCH_PARAMS if k in query}, request.app[SETTINGS].tz
+        )
+    except AuditParamError as exc:
+        return _bad_request(request, "audit/search.html", context, _explain(exc))
+    if filters.text:
+        hits = await search(
+            filters.text,
+            community_ids=filters.community_ids,
+            since=filters.since,
+            until=filters.until,
+            limit=SEARCH_LIMIT + 1,
+        )
+        truncated = len(hits) > SEARCH_LIMIT
+        grouped = group_by_conversation(hits[:SEARCH_LIMIT])
+        conversations = await _conversations(grouped)
+        context.update(
+            groups=[
+                HitGroup(cid, conversations.get(cid) if cid else None, found)
+                for cid, found in grouped.items()
+            ],
+            searched=filters.text,
+            truncated=truncated,
+            hit_count=min(len(hits), SEARCH_LIMIT),
+            words=_search_words(filters.text),
+            highlight=highlight,
+        )
+    template = "audit/_results.html" if wants_partial(request) else "audit/search.html"
+    return render(request, template, context)
+
+
+# --- timelines --------------------------------------------------------------------------------------
+
+
+def _timeline_subject(query: Mapping[str, str]) -> tuple[str, int]:
+    chosen = [name for name in TIMELINE_SUBJECTS if query.get(name, "").strip()]
+    if len(chosen) != 1:
+        raise AuditParamError(
+            "a timeline is for one author, one operator or one conversation: give exactly one"
+        )
+    subject_id = _positive_id(query, chosen[0])
+    assert subject_id is not None
+    return chosen[0], subject_id
+
+
+async def timeline_view(request: web.Request) -> web.StreamResponse:
+    """GET /timeline?author=ID | operator=ID | conversation=ID: what was written and done, in time order."""
+    operator = request[OPERATOR]
+    supervisor = _is_supervisor(operator)
+    query = request.query
+    operators, communities = await _names()
+    params = {k: query[k] for k in (*TIMELINE_SUBJECTS, "from", "to") if query.get(k, "").strip()}
+    context: dict[str, Any] = {
+        "operators": operators,
+        "communities": communities,
+        "values": params,
+        "events": [],
+        "supervisor": supervisor,
+        "kind": None,
+    }
+    try:
+        kind, subject_id = _timeline_subject(query)
+        # from / to parsed as on the other audit pages (inclusive days in the team's time zone).
+        period = archive_filter_from_query(
+            {k: query[k] for k in ("from", "to") if k in query}, request.app[SETTINGS].tz
+        )
+        parts = _cursor(query, 3)
+    except AuditParamError as exc:
+        return _bad_request(request, "audit/timeline.html", context, _explain(exc))
+    if not supervisor and not (kind == "operator" and subject_id == operator.id):
+        return await _refuse(
+            request,
+            action="timeline.view",
+            target=f"timeline:{kind}={subject_id}",
+            reason="operators may read only their own timeline",
+            message=_("You may read only your own timeline."),
+        )
+    subject: Any
+    if kind == "author":
+        subject = await Author.get_or_none(id=subject_id)
+    elif kind == "operator":
+        subject = operators.get(subject_id)
+    else:
+        subject = (await _conversations([subject_id])).get(subject_id)
+    if subject is None:
+        raise web.HTTPNotFound(text=_("Nothing has this id."))
+    scope = TimelineScope(
+        since=period.since,
+        until=period.until,
+        **{f"{kind}_id": subject_id},  # type: ignore[arg-type]
+    )
+    after = parts
+    events = await timeline(scope, limit=TIMELINE_PAGE_SIZE + 1, after=after)
+    more = len(events) > TIMELINE_PAGE_SIZE
+    events = events[:TIMELINE_PAGE_SIZE]
+    last = events[-1] if events else None
+    context.update(
+        kind=kind,
+        subject=subject,
+        subject_id=subject_id,
+        events=events,
+        authors=await _authors(e.author_id for e in events),
+        more=more,
+        paged=after is not None,
+        first_url=_url("/timeline", params),
+        next_url=_url("/timeline", {**params, "after": _timeline_cursor(last)}) if more and last else None,
+    )
+    template = "audit/_events.html" if wants_partial(request) else "audit/timeline.html"
+    return render(request, template, context)
+
+
+def _timeline_cursor(event: TimelineEvent) -> str:
+    at, rank, ref = event.cursor
+    return f"{_micros(at)}.{rank}.{ref}"
 
 
 def setup_audit_pages_routes(app: web.Application) -> None:
-    pass
+    app.router.add_get("/journal", journal_view, name="journal")
+    app.router.add_get("/deleted", deleted_view, name="deleted")
+    app.router.add_post("/deleted/{item_id:\\d+}/restore", restore_view)
+    app.router.add_get("/search", search_view, name="search")
+    app.router.add_get("/timeline", timeline_view, name="timeline")
