@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
+from proxy.clock import utcnow
 from proxy.models import (
     Channel,
     ClosingKind,
@@ -29,6 +31,7 @@ from proxy.models import (
     ConversationStatus,
     ReactionSample,
 )
+from proxy.stats.sql import SqlQuery
 
 PREVIEW_LENGTH = 200
 
@@ -62,39 +65,38 @@ async def get_or_open(
     conn: Any,
 ) -> Conversation:
     """The conversation at this address, created (open, not waiting) if it does not exist yet; locked."""
-    # Insert-if-absent, then lock: two events of one new thread arriving at once create one row.
-    await Conversation.bulk_create(
-        [
-            Conversation(
-                community_id=community.id,
-                channel=address.channel,
-                key=address.key,
-                author_id=author_id,
-                vk_owner_id=address.owner_id,
-                vk_object_id=address.object_id,
-                vk_root_id=address.root_id,
-                status=ConversationStatus.OPEN,
-                opened_at=at,
-                awaiting_first_reaction=True,
-            )
-        ],
-        ignore_conflicts=True,
-        using_db=conn,
+    # One statement: insert if absent; otherwise the no-op update takes the row's lock (as SELECT ... FOR
+    # UPDATE would) and fills in an author not known before. Two events of one new thread arriving at
+    # once create one row: the second waits for the first to commit, then updates its row.
+    q = SqlQuery(conn)
+    values = {
+        "community_id": community.id,
+        "channel": address.channel.value,
+        "key": address.key,
+        "author_id": author_id,
+        "vk_owner_id": address.owner_id,
+        "vk_object_id": address.object_id,
+        "vk_root_id": address.root_id,
+        "status": ConversationStatus.OPEN.value,
+        "opened_at": at,
+        "awaiting_first_reaction": True,
+        "preview": "",
+        "created_at": utcnow(),
+    }
+    columns = ", ".join(values)
+    placeholders = ", ".join(q.p(value) for value in values.values())
+    rows = await q.rows(
+        f"INSERT INTO conversation ({columns}) VALUES ({placeholders}) "
+        "ON CONFLICT (community_id, key) DO UPDATE "
+        "SET author_id = COALESCE(conversation.author_id, EXCLUDED.author_id) RETURNING *"
     )
-    conversation = (
-        await Conversation.filter(community_id=community.id, key=address.key)
-        .select_for_update()
-        .using_db(conn)
-        .get()
-    )
-    if conversation.author_id is None and author_id is not None:
-        conversation.author_id = author_id
-        await conversation.save(using_db=conn, update_fields=["author_id"])
-    return conversation
+    return Conversation._init_from_db(**rows[0])
 
 
-async def author_wrote(conversation: Conversation, *, at: datetime, preview: str, conn: Any) -> None:
-    """An incoming item from an author: reopen if closed, start waiting if not already waiting."""
+def author_wrote_changes(conversation: Conversation, *, at: datetime, preview: str) -> list[str]:
+    """What an incoming item from an author changes (reopen if closed, start waiting if not already
+    waiting), applied to `conversation`; the names of the fields to save. `author_wrote` saves them;
+    ingest writes them in the statement that stores the item."""
     fields = ["last_item_at", "preview"]
     if conversation.status == ConversationStatus.CLOSED:
         conversation.status = ConversationStatus.OPEN
@@ -111,7 +113,27 @@ async def author_wrote(conversation: Conversation, *, at: datetime, preview: str
     if conversation.last_item_at is None or at >= conversation.last_item_at:
         conversation.last_item_at = at
         conversation.preview = preview[:PREVIEW_LENGTH]
+    return fields
+
+
+async def author_wrote(conversation: Conversation, *, at: datetime, preview: str, conn: Any) -> None:
+    """An incoming item from an author: reopen if closed, start waiting if not already waiting."""
+    fields = author_wrote_changes(conversation, at=at, preview=preview)
     await conversation.save(using_db=conn, update_fields=fields)
+
+
+def update_sql(conversation: Conversation, fields: list[str], q: SqlQuery) -> str:
+    """An UPDATE of `fields` of the conversation row, with `q`'s parameters (to fold into another
+    statement, as `conversation.save(update_fields=fields)` would write them)."""
+    meta = Conversation._meta
+    assignments = []
+    for name in dict.fromkeys(fields):
+        field = meta.fields_map[name]
+        value = field.to_db_value(getattr(conversation, name), conversation)
+        if isinstance(value, Enum):
+            value = value.value
+        assignments.append(f"{meta.fields_db_projection[name]} = {q.p(value)}")
+    return f"UPDATE conversation SET {', '.join(assignments)} WHERE id = {q.p(conversation.id)}"
 
 
 async def community_replied(

@@ -1,7 +1,8 @@
 """Inbound wiring: what the VK connectors hand events to, and the long-poll consumers' lifecycle.
 
-- the Callback API route: the connector's endpoint with a sink that looks communities up, journals
-  bad secrets, ingests, and publishes to live subscribers after commit;
+- the Callback API route: the connector's endpoint with a sink that looks communities up (cached for
+  a few seconds), journals bad secrets, ingests, and publishes to live subscribers once the event is
+  committed and its "ok" answered;
 - long-poll consumers (a cleanup context, when workers run): one loop per community in long-poll
   mode, and exactly one across instances: on PostgreSQL the loop runs only while this process holds
   the community's advisory lock, on a connection of its own; SQLite means one process, so no lock.
@@ -12,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import asyncpg
 from aiohttp import web
+from tortoise.signals import post_delete, post_save
 
 from proxy import db, metrics
 from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
@@ -46,6 +49,9 @@ RESCAN_SECONDS = 30.0
 LOCK_CHECK_SECONDS = 15.0
 # Seconds VK holds an a_check request open when there is nothing new (VK allows up to 90).
 LONGPOLL_WAIT = 25
+# How long a callback may use a community read earlier (a change made on another instance shows
+# within this; one made on this instance, at once).
+COMMUNITY_CACHE_SECONDS = 5.0
 
 
 async def publish(live: LiveHub, result: IngestResult) -> None:
@@ -62,14 +68,57 @@ async def ingest_and_publish(
     return result
 
 
+class CommunityCache:
+    """Communities by VK group id for the Callback API, each kept for `ttl` seconds.
+
+    Every callback needs its community (secret, confirmation string); reading it each time was one
+    database round trip per event. A change saved through the ORM on this instance (admin pages,
+    CLI) empties the cache at once; one made on another instance is seen here within `ttl`.
+    """
+
+    generation = 0  # bumped by every save or delete of a Community in this process
+
+    def __init__(self, ttl: float = COMMUNITY_CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._entries: dict[int, tuple[float, int, Community]] = {}
+
+    async def get(self, group_id: int) -> Community | None:
+        """The active community with this group id, or None (an absence is not cached)."""
+        now = time.monotonic()
+        entry = self._entries.get(group_id)
+        if entry is not None and entry[0] > now and entry[1] == CommunityCache.generation:
+            return entry[2]
+        generation = CommunityCache.generation
+        community = await Community.get_or_none(vk_group_id=group_id, is_active=True)
+        if community is None:
+            self._entries.pop(group_id, None)
+        elif generation == CommunityCache.generation:
+            # Not cached when a save happened during the read: it may have read the old row.
+            self._entries[group_id] = (now + self.ttl, generation, community)
+        return community
+
+
+@post_save(Community)
+@post_delete(Community)
+async def _community_changed(*_: Any) -> None:
+    CommunityCache.generation += 1
+
+
 class StoreCallbackSink:
-    """The endpoint's sink: communities from the database, events into ingest."""
+    """The endpoint's sink: communities from the database, events into ingest.
+
+    Live subscribers hear of an event after VK has its "ok" (shared/DESIGN.md: commit, answer, publish):
+    the publication runs in a task of its own, so the answer never waits for the NOTIFY, and the task
+    is kept until it is done (`drain` awaits the ones still running when the app stops).
+    """
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
+        self.communities = CommunityCache()
+        self._publishing: set[asyncio.Task[None]] = set()
 
     async def target(self, group_id: int) -> CallbackTarget | None:
-        community = await Community.get_or_none(vk_group_id=group_id, is_active=True)
+        community = await self.communities.get(group_id)
         if community is None:
             return None
         return CallbackTarget(group_id, community.callback_secret, community.confirmation_code, community)
@@ -83,7 +132,24 @@ class StoreCallbackSink:
         )
 
     async def accept(self, target: CallbackTarget, raw: dict[str, Any], event: DomainEvent) -> None:
-        await ingest_and_publish(self.app[LIVE], target.context, raw, event, "callback")
+        result = await ingest(target.context, raw, event, source="callback")
+        if not result.duplicate and result.changed:
+            # Runs once this handler has returned and its "ok" is on the way.
+            task = asyncio.create_task(self._publish(result), name=f"publish-{result.name}")
+            self._publishing.add(task)
+            task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, result: IngestResult) -> None:
+        try:
+            await publish(self.app[LIVE], result)
+        except Exception:
+            # LiveHub.publish falls back to this instance's subscribers itself; this is a last resort.
+            log.exception("publishing %s to live subscribers failed", result.name)
+
+    async def drain(self, _app: web.Application | None = None) -> None:
+        """Wait for the publications still running (the app is stopping)."""
+        while self._publishing:
+            await asyncio.gather(*list(self._publishing), return_exceptions=True)
 
     def rejected(self, reason: str) -> None:
         metrics.CALLBACK_REJECTED.labels(reason).inc()
@@ -91,8 +157,12 @@ class StoreCallbackSink:
 
 def setup_inbound(app: web.Application) -> None:
     """The Callback API route, and long-poll consumers when workers run."""
-    app.router.add_post(CALLBACK_ROUTE, make_callback_handler(StoreCallbackSink(app)))
+    sink = StoreCallbackSink(app)
+    app.router.add_post(CALLBACK_ROUTE, make_callback_handler(sink))
     app.cleanup_ctx.append(longpoll_context)
+    # First of the cleanup callbacks (aiohttp runs the cleanup contexts' teardowns as one of them):
+    # the last publications go out while the live hub's LISTEN connection is still open.
+    app.on_cleanup.insert(0, sink.drain)
 
 
 # --- long poll --------------------------------------------------------------------------------

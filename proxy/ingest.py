@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -49,7 +49,6 @@ from proxy.events import (
 )
 from proxy.models import (
     ActorKind,
-    Author,
     Ban,
     Channel,
     Community,
@@ -63,8 +62,9 @@ from proxy.models import (
     RawEvent,
     RawEventStatus,
 )
+from proxy.stats.sql import SqlQuery
 
-__all__ = ["IngestResult", "Source", "ingest"]
+__all__ = ["IngestResult", "Source", "ingest", "raw_event_key"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,9 @@ Source = Literal["callback", "longpoll", "sync"]
 
 # RawEvent.event_id and .type are VARCHAR(64); VK's ids are 40 characters.
 _MAX_ID = 64
+_DIGEST_PREFIX = "sha1:"
+# Encodes attachments as the ORM stores them (written here by hand-made INSERTs).
+_ATTACHMENTS = Item._meta.fields_map["attachments"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +113,29 @@ class _Effect:
     changed: bool = False
 
 
+@dataclass
+class _Known:
+    """Rows looked up by the statement that stores the raw event (PostgreSQL), so that the common path
+    needs no statement of its own for them: the stored item with the event's key, and its author."""
+
+    item_key: str | None = None
+    author_vk_id: int | None = None
+    looked_up: bool = False
+    item: tuple[int, int] | None = None  # (id, conversation_id)
+    author_id: int | None = None
+
+
+def _known_of(event: DomainEvent) -> _Known:
+    """What to look up with the raw event: the item and the author an event names."""
+    if isinstance(event, ItemCreated | ItemEdited | ItemRestored):
+        return _Known(item_key=event.ref.key, author_vk_id=event.author_id)
+    if isinstance(event, ItemDeleted):
+        return _Known(item_key=event.ref.key, author_vk_id=event.user_id)
+    if isinstance(event, AuthorBlocked | AuthorUnblocked):
+        return _Known(author_vk_id=event.user_id)
+    return _Known()
+
+
 async def ingest(
     community: Community,
     raw: dict[str, Any],
@@ -124,14 +150,24 @@ async def ingest(
     raises only when the database fails, in which case nothing was stored and VK must retry.
     """
     received = received_at or utcnow()
+    # The key comes from the id exactly as VK sent it: cleaning it first would make distinct ids collide.
+    key = raw_event_key(event.event_id)
     event = _sanitized(event)
+    # Stored with the status it will most likely keep, so the common case never updates the row.
+    initial = _effect_without_rows(event) or _Effect()
+    known = _known_of(event)
     async with in_transaction() as conn:
-        raw_id = await _claim_raw_event(community, raw, event, source, conn)
+        raw_id = await _claim_raw_event(community, raw, key, event, source, initial, known, conn)
         if raw_id is None:
             result = IngestResult(name=event.name, community_id=community.id, duplicate=True)
         else:
-            effect = await _apply(community, event, received, source, conn)
-            await RawEvent.filter(id=raw_id).using_db(conn).update(status=effect.status, detail=effect.detail)
+            effect = await _apply(community, event, received, source, conn, known)
+            if (effect.status, effect.detail) != (initial.status, initial.detail):
+                await (
+                    RawEvent.filter(id=raw_id)
+                    .using_db(conn)
+                    .update(status=effect.status, detail=effect.detail)
+                )
             result = IngestResult(
                 name=event.name,
                 community_id=community.id,
@@ -177,65 +213,95 @@ def _dump(raw: dict[str, Any]) -> str:
     return text
 
 
-def _bounded_id(value: str) -> str:
-    if len(value) <= _MAX_ID:
-        return value
-    return "sha1:" + hashlib.sha1(value.encode("utf-8", "surrogatepass")).hexdigest()
+def raw_event_key(event_id: str) -> str:
+    """The key an event is deduplicated on: VK's event_id itself when PostgreSQL can store it as it is.
+
+    An id it cannot store as it is (with NUL or a lone surrogate, longer than the column's 64
+    characters) is keyed by the SHA-1 of its exact characters instead, and so is an id that already
+    looks like such a digest, so two distinct ids never share a key. VK's ids are 40 hexadecimal
+    characters and are stored as they come.
+    """
+    if len(event_id) <= _MAX_ID and "\x00" not in event_id and not event_id.startswith(_DIGEST_PREFIX):
+        try:
+            event_id.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return event_id
+    return _DIGEST_PREFIX + hashlib.sha1(event_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def _claim_raw_event(
-    community: Community, raw: dict[str, Any], event: DomainEvent, source: str, conn: Any
+    community: Community,
+    raw: dict[str, Any],
+    key: str,
+    event: DomainEvent,
+    source: str,
+    initial: _Effect,
+    known: _Known,
+    conn: Any,
 ) -> int | None:
-    """Insert the raw event if absent; its id if this call inserted it, None for a duplicate."""
-    # Insert-if-absent, then read back: a marker tells our row from one stored before (or by a
-    # concurrent transaction, which PostgreSQL makes us wait for).
-    marker = f"ingesting:{uuid.uuid4().hex}"
-    event_id = _bounded_id(event.event_id)
-    await RawEvent.bulk_create(
-        [
-            RawEvent(
-                community_id=community.id,
-                vk_group_id=community.vk_group_id,
-                event_id=event_id,
-                type=_clean(event.vk_type)[:_MAX_ID],
-                payload=_dump(raw),
-                source=source,
-                status=RawEventStatus.PROCESSED,
-                detail=marker,
-            )
-        ],
-        ignore_conflicts=True,
-        using_db=conn,
+    """Insert the raw event if absent: its id if this call inserted it, None for a duplicate.
+
+    One statement: when a concurrent transaction is inserting the same event, PostgreSQL makes this
+    one wait for it and then reports the conflict (no row), so exactly one of them applies it. On
+    PostgreSQL the same statement looks up the rows in `known`.
+    """
+    q = SqlQuery(conn)
+    values = {
+        "community_id": community.id,
+        "vk_group_id": community.vk_group_id,
+        "event_id": key,
+        "type": _clean(event.vk_type)[:_MAX_ID],
+        "payload": _dump(raw),
+        "source": source,
+        "status": initial.status.value,
+        "detail": initial.detail,
+        "received_at": utcnow(),
+    }
+    insert = (
+        f"INSERT INTO raw_event ({', '.join(values)}) VALUES ({', '.join(q.p(v) for v in values.values())}) "
+        "ON CONFLICT (vk_group_id, event_id) DO NOTHING RETURNING id"
     )
-    row = (
-        await RawEvent.filter(vk_group_id=community.vk_group_id, event_id=event_id)
-        .using_db(conn)
-        .only("id", "detail")
-        .first()
+    if not q.postgres or (known.item_key is None and known.author_vk_id is None):
+        rows = await q.rows(insert)
+        return rows[0]["id"] if rows else None
+    # The look-ups read the snapshot the statement started with, as a separate SELECT run just
+    # before it would; they are used only when the event is new.
+    item_key = q.p(known.item_key)
+    author_vk_id = q.p(known.author_vk_id)
+    rows = await q.rows(
+        f"WITH claimed AS ({insert}) "
+        "SELECT claimed.id AS raw_id, i.id AS item_id, i.conversation_id, a.id AS author_id "
+        "FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE "
+        f"LEFT JOIN item i ON i.community_id = {q.p(community.id)} AND i.key = {item_key} "
+        f"LEFT JOIN author a ON a.vk_id = {author_vk_id}"
     )
-    if row is None or row.detail != marker:
-        return None
-    return row.id
+    row = rows[0]
+    known.looked_up = True
+    known.item = (row["item_id"], row["conversation_id"]) if row["item_id"] is not None else None
+    known.author_id = row["author_id"]
+    return row["raw_id"]
 
 
 # --- dispatch -----------------------------------------------------------------------------------
 
 
 async def _apply(
-    community: Community, event: DomainEvent, received: datetime, source: str, conn: Any
+    community: Community, event: DomainEvent, received: datetime, source: str, conn: Any, known: _Known
 ) -> _Effect:
     if isinstance(event, ItemCreated):
-        return await _item_created(community, event, received, source, conn)
+        return await _item_created(community, event, received, source, conn, known)
     if isinstance(event, ItemEdited):
-        return await _item_edited(community, event, received, conn)
+        return await _item_edited(community, event, received, conn, known)
     if isinstance(event, ItemDeleted):
-        return await _item_deleted(community, event, received, conn)
+        return await _item_deleted(community, event, received, conn, known)
     if isinstance(event, ItemRestored):
-        return await _item_restored(community, event, received, conn)
+        return await _item_restored(community, event, received, conn, known)
     if isinstance(event, AuthorBlocked):
-        return await _author_blocked(community, event, received, conn)
+        return await _author_blocked(community, event, received, conn, known)
     if isinstance(event, AuthorUnblocked):
-        return await _author_unblocked(community, event, received, conn)
+        return await _author_unblocked(community, event, received, conn, known)
     if isinstance(event, OfficersEdited):
         await journal.record(
             "vk.officers_edit",
@@ -248,6 +314,26 @@ async def _apply(
             connection=conn,
         )
         return _Effect(changed=True)
+    effect = _effect_without_rows(event)
+    assert effect is not None, event
+    return effect
+
+
+_WITH_ROWS = (
+    ItemCreated,
+    ItemEdited,
+    ItemDeleted,
+    ItemRestored,
+    AuthorBlocked,
+    AuthorUnblocked,
+    OfficersEdited,
+)
+
+
+def _effect_without_rows(event: DomainEvent) -> _Effect | None:
+    """The effect of an event that changes no row but its raw event's; None for the others."""
+    if isinstance(event, _WITH_ROWS):
+        return None
     if isinstance(event, DeprecatedVersionWarning):
         return _Effect(status=RawEventStatus.WARNING, detail=event.warning)
     if isinstance(event, Unsupported):
@@ -319,13 +405,30 @@ def _preview(text: str, attachments: list[Any]) -> str:
     return " ".join(f"[{kind}]" for kind in kinds)
 
 
-async def _author(vk_id: int | None, conn: Any) -> int | None:
+async def _author(vk_id: int | None, conn: Any, known: _Known | None = None) -> int | None:
     """The Author row of a VK user or group, created on first sight (insert-if-absent)."""
     if vk_id is None:
         return None
-    await Author.bulk_create([Author(vk_id=vk_id)], ignore_conflicts=True, using_db=conn)
-    author = await Author.filter(vk_id=vk_id).using_db(conn).only("id").get()
-    return author.id
+    if known is not None and known.looked_up and known.author_vk_id == vk_id:
+        if known.author_id is not None:
+            return known.author_id
+        rows = []
+    else:
+        # Read first: most events come from authors seen before, and a read takes no lock.
+        q = SqlQuery(conn)
+        rows = await q.rows(f"SELECT id FROM author WHERE vk_id = {q.p(vk_id)}")
+    if not rows:
+        q = SqlQuery(conn)
+        rows = await q.rows(
+            "INSERT INTO author (vk_id, name, screen_name, photo_url, first_seen_at) "
+            f"VALUES ({q.p(vk_id)}, '', '', '', {q.p(utcnow())}) "
+            "ON CONFLICT (vk_id) DO NOTHING RETURNING id"
+        )
+    if not rows:
+        # Inserted by a concurrent transaction, which the INSERT waited for: committed now.
+        q = SqlQuery(conn)
+        rows = await q.rows(f"SELECT id FROM author WHERE vk_id = {q.p(vk_id)}")
+    return int(rows[0]["id"])
 
 
 async def _linked_operator_id(vk_user_id: int | None, conn: Any) -> int | None:
@@ -335,19 +438,25 @@ async def _linked_operator_id(vk_user_id: int | None, conn: Any) -> int | None:
     return operator.id if operator else None
 
 
-async def _locked_item(community: Community, key: str, conn: Any) -> tuple[Item | None, Conversation | None]:
+async def _locked_item(
+    community: Community, key: str, conn: Any, known: _Known
+) -> tuple[Item | None, Conversation | None]:
     """The stored item with this key and its conversation, both locked (conversation first, the
     order every writer uses), or (None, None)."""
-    found = (
-        await Item.filter(community_id=community.id, key=key)
-        .using_db(conn)
-        .only("id", "conversation_id")
-        .first()
-    )
+    if known.looked_up and known.item_key == key:
+        found = known.item
+    else:
+        row = (
+            await Item.filter(community_id=community.id, key=key)
+            .using_db(conn)
+            .only("id", "conversation_id")
+            .first()
+        )
+        found = (row.id, row.conversation_id) if row is not None else None  # type: ignore[attr-defined]
     if found is None:
         return None, None
-    conversation = await conversations.lock(found.conversation_id, conn)  # type: ignore[attr-defined]
-    item = await Item.filter(id=found.id).select_for_update().using_db(conn).get()
+    conversation = await conversations.lock(found[1], conn)
+    item = await Item.filter(id=found[0]).select_for_update().using_db(conn).get()
     return item, conversation
 
 
@@ -372,36 +481,67 @@ async def _create_item(
     conn: Any,
     *,
     edited_at: datetime | None = None,
+    conversation_fields: Callable[[Conversation], list[str]] | None = None,
+    known: _Known | None = None,
 ) -> tuple[Item, Conversation]:
-    """A new item with its first version, in its (locked) conversation."""
-    author_id = await _author(content.author_id, conn) if content.direction == Direction.IN else None
+    """A new item with its first version, in its (locked) conversation.
+
+    `conversation_fields`, when given, changes the conversation (it returns the fields it changed),
+    and they are saved with the item: on PostgreSQL item, version and conversation are written by
+    one statement.
+    """
+    author_id = await _author(content.author_id, conn, known) if content.direction == Direction.IN else None
     conversation = await _open_conversation(community, content.thread, author_id, at, conn)
-    item = await Item.create(
-        community_id=community.id,
-        conversation_id=conversation.id,
-        channel=Channel(content.ref.channel.value),
-        key=content.ref.key,
-        vk_id=_vk_id(content),
-        direction=content.direction,
-        author_id=author_id,
-        from_vk_id=content.author_id,
-        admin_author_vk_id=content.admin_author_id,
-        reply_to_key=content.reply_to.key if content.reply_to else None,
-        text=content.text,
-        attachments=content.attachments,
-        created_at=at,
-        edited_at=edited_at,
-        version_count=1,
-        using_db=conn,
+    changed = conversation_fields(conversation) if conversation_fields else []
+    values = {
+        "community_id": community.id,
+        "conversation_id": conversation.id,
+        "channel": content.ref.channel.value,
+        "key": content.ref.key,
+        "vk_id": _vk_id(content),
+        "direction": content.direction.value,
+        "author_id": author_id,
+        "from_vk_id": content.author_id,
+        "admin_author_vk_id": content.admin_author_id,
+        "reply_to_key": content.reply_to.key if content.reply_to else None,
+        "text": content.text,
+        "attachments": _ATTACHMENTS.to_db_value(content.attachments, Item),
+        "created_at": at,
+        "edited_at": edited_at,
+        "version_count": 1,
+        "is_deleted": False,
+        "recorded_at": utcnow(),
+    }
+    q = SqlQuery(conn)
+    insert_item = (
+        f"INSERT INTO item ({', '.join(values)}) VALUES ({', '.join(q.p(v) for v in values.values())}) "
+        "RETURNING *"
     )
-    await ItemVersion.create(
-        item_id=item.id,
-        number=1,
-        text=content.text,
-        attachments=content.attachments,
-        valid_from=at,
-        using_db=conn,
+    first_version = (
+        "INSERT INTO item_version (item_id, number, text, attachments, valid_from, recorded_at) "
+        "SELECT id, 1, text, attachments, created_at, recorded_at FROM new_item"
     )
+    if q.postgres:
+        # One round trip instead of three (the data-modifying WITH is PostgreSQL's).
+        parts = [f"new_item AS ({insert_item})", f"first_version AS ({first_version})"]
+        if changed:
+            parts.append(f"waiting AS ({conversations.update_sql(conversation, changed, q)})")
+        rows = await q.rows(f"WITH {', '.join(parts)} SELECT * FROM new_item")
+        item = Item._init_from_db(**rows[0])
+    else:
+        rows = await q.rows(insert_item)
+        item = Item._init_from_db(**rows[0])
+        await ItemVersion.create(
+            item_id=item.id,
+            number=1,
+            text=item.text,
+            attachments=item.attachments,
+            valid_from=item.created_at,
+            recorded_at=item.recorded_at,
+            using_db=conn,
+        )
+        if changed:
+            await conversation.save(using_db=conn, update_fields=changed)
     return item, conversation
 
 
@@ -548,13 +688,25 @@ def _same(item: Item, text: str, attachments: list[Any]) -> bool:
 
 
 async def _item_created(
-    community: Community, event: ItemCreated, received: datetime, source: str, conn: Any
+    community: Community, event: ItemCreated, received: datetime, source: str, conn: Any, known: _Known
 ) -> _Effect:
     content = _content(event)
     at = content.created_at or received
-    item, conversation = await _locked_item(community, content.ref.key, conn)
-    if item is None:
-        item, conversation = await _create_item(community, content, at, conn)
+    item, conversation = await _locked_item(community, content.ref.key, conn, known)
+    if item is None and content.direction == Direction.IN:
+        # The common case (an author wrote something new): what _record_arrival does for an incoming
+        # item, written together with the item.
+        preview = _preview(content.text, content.attachments)
+        item, conversation = await _create_item(
+            community,
+            content,
+            at,
+            conn,
+            conversation_fields=lambda c: conversations.author_wrote_changes(c, at=at, preview=preview),
+            known=known,
+        )
+    elif item is None:
+        item, conversation = await _create_item(community, content, at, conn, known=known)
         await _record_arrival(community, event, item, conversation, at, conn)
     else:
         assert conversation is not None
@@ -574,14 +726,18 @@ async def _item_created(
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
 
 
-async def _item_edited(community: Community, event: ItemEdited, received: datetime, conn: Any) -> _Effect:
+async def _item_edited(
+    community: Community, event: ItemEdited, received: datetime, conn: Any, known: _Known
+) -> _Effect:
     content = _content(event)
     edited_at = event.edited_at or received
-    item, conversation = await _locked_item(community, content.ref.key, conn)
+    item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None:
         # The edit of an item we never saw: its current text is all there is, kept as version 1.
         at = content.created_at or edited_at
-        item, conversation = await _create_item(community, content, at, conn, edited_at=edited_at)
+        item, conversation = await _create_item(
+            community, content, at, conn, edited_at=edited_at, known=known
+        )
         await _record_arrival(community, event, item, conversation, at, conn)
         return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
     assert conversation is not None
@@ -604,12 +760,14 @@ def _placeholder_thread(event: ItemDeleted) -> ThreadRef:
     return ThreadRef(channel=ref.channel, owner_id=ref.owner_id, object_id=ref.object_id, root_id=ref.item_id)
 
 
-async def _item_deleted(community: Community, event: ItemDeleted, received: datetime, conn: Any) -> _Effect:
-    item, conversation = await _locked_item(community, event.ref.key, conn)
+async def _item_deleted(
+    community: Community, event: ItemDeleted, received: datetime, conn: Any, known: _Known
+) -> _Effect:
+    item, conversation = await _locked_item(community, event.ref.key, conn, known)
     if item is None:
         from_community = event.user_id == -community.vk_group_id
         direction = Direction.OUT if from_community else Direction.IN
-        author_id = await _author(event.user_id, conn) if direction == Direction.IN else None
+        author_id = await _author(event.user_id, conn, known) if direction == Direction.IN else None
         conversation = await _open_conversation(
             community, _placeholder_thread(event), author_id, received, conn
         )
@@ -655,12 +813,14 @@ async def _item_deleted(community: Community, event: ItemDeleted, received: date
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
 
 
-async def _item_restored(community: Community, event: ItemRestored, received: datetime, conn: Any) -> _Effect:
+async def _item_restored(
+    community: Community, event: ItemRestored, received: datetime, conn: Any, known: _Known
+) -> _Effect:
     content = _content(event)
-    item, conversation = await _locked_item(community, content.ref.key, conn)
+    item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None:
         at = content.created_at or received
-        item, conversation = await _create_item(community, content, at, conn)
+        item, conversation = await _create_item(community, content, at, conn, known=known)
         await _record_arrival(community, event, item, conversation, at, conn)
         return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
     assert conversation is not None
@@ -711,9 +871,9 @@ async def _item_restored(community: Community, event: ItemRestored, received: da
 
 
 async def _author_blocked(
-    community: Community, event: AuthorBlocked, received: datetime, conn: Any
+    community: Community, event: AuthorBlocked, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    author_id = await _author(event.user_id, conn)
+    author_id = await _author(event.user_id, conn, known)
     echo = await match_action_echo(community, "groups.ban", user_id=event.user_id, conn=conn)
     active = (
         await Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
@@ -760,9 +920,9 @@ async def _author_blocked(
 
 
 async def _author_unblocked(
-    community: Community, event: AuthorUnblocked, received: datetime, conn: Any
+    community: Community, event: AuthorUnblocked, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    author_id = await _author(event.user_id, conn)
+    author_id = await _author(event.user_id, conn, known)
     await (
         Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
         .using_db(conn)
