@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
+from babel import Locale
 from babel.dates import format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -71,6 +72,13 @@ def current_locale() -> str:
     return _locale.get()
 
 
+@cache
+def babel_locale(name: str) -> Locale:
+    """babel's Locale of a locale name, parsed once: given a name, babel parses it (and loads its
+    plural rules) again on every call, which was a tenth of the inbox page's time (docs/benchmarks.md)."""
+    return Locale.parse(name)
+
+
 def use_locale(locale: str | None) -> contextvars.Token[str]:
     """Serve the rest of this task in `locale` (unknown ones fall back to the default)."""
     return _locale.set(locale if locale in LOCALES else DEFAULT_LOCALE)
@@ -114,12 +122,14 @@ def local_time(value: datetime | None, format: str = "short") -> str:
     """A stored UTC time, shown in the team's time zone in the current locale."""
     if value is None:
         return ""
-    return format_datetime(value, format, tzinfo=_tz.get(), locale=current_locale())
+    return format_datetime(value, format, tzinfo=_tz.get(), locale=babel_locale(current_locale()))
 
 
 def duration(seconds: float) -> str:
     """A wait like "5 minutes" / "2 hours", rounded the way people say it."""
-    return format_timedelta(timedelta(seconds=max(0, seconds)), threshold=1.5, locale=current_locale())
+    return format_timedelta(
+        timedelta(seconds=max(0, seconds)), threshold=1.5, locale=babel_locale(current_locale())
+    )
 
 
 def install(env: jinja2.Environment) -> None:
