@@ -8,12 +8,13 @@ for deletions, restorations and bans performed through the proxy.
 Rules (shared/DESIGN.md, "Data flow: outbound"):
 - a message matches the outbox row of its community whose idempotency key is the message's
   ``random_id`` (messages.send sends the key as random_id);
-- a comment matches the oldest outbox row of its community that is being sent or was sent by a
+- a comment matches the oldest outbox row of its community that is being sent, was sent, or waits for
+  a retry after an attempt (whose answer may have been lost although VK did it), by a
   ``*.createComment`` method and either names the comment (``result_item_key``, set once VK returned
   the comment id) or, while VK has not answered yet, targets the same conversation with the same text.
   A row matched that way gets the comment's key, so a second identical comment does not match it again;
 - a deletion, restoration, ban or unban matches the newest such row of the same method on the same
-  comment or user that is being sent or was sent.
+  comment or user that is being sent, was sent, or waits for a retry after an attempt.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ from proxy.models import Community, OutboxRow, OutboxStatus
 __all__ = ["match_action_echo", "match_outbox_echo"]
 
 _IN_FLIGHT = (OutboxStatus.SENDING, OutboxStatus.SENT)
+
+
+def _may_have_reached_vk() -> Q:
+    """Rows being sent or sent, and rows waiting for a retry after an attempt: that attempt may have been
+    carried out by VK with the answer lost on the way (or come after the client gave up), and VK's event
+    for it arrives while the row waits. The retry reuses the idempotency key, so it changes nothing."""
+    return Q(status__in=_IN_FLIGHT) | Q(status=OutboxStatus.PENDING, attempts__gt=0)
 # Bans are matched in Python on their parameters; this bounds how many recent rows are read.
 _RECENT_BAN_ROWS = 50
 
@@ -48,8 +56,8 @@ async def match_outbox_echo(
     key = event.ref.key
     row = (
         await OutboxRow.filter(
+            _may_have_reached_vk(),
             community_id=community.id,
-            status__in=_IN_FLIGHT,
             method__endswith="createComment",
         )
         .filter(
@@ -79,10 +87,10 @@ async def match_action_echo(
     user_id: int | None = None,
     conn: Any,
 ) -> OutboxRow | None:
-    """The newest in-flight or sent row of a method (``"deleteComment"``, ``"groups.ban"`` ...) on
+    """The newest in-flight, sent or retrying row of a method (``"deleteComment"``, ``"groups.ban"`` ...) on
     this item or user: VK's event for it is the proxy's own action, not one taken in VK."""
     rows = OutboxRow.filter(
-        community_id=community.id, status__in=_IN_FLIGHT, method__endswith=method_suffix
+        _may_have_reached_vk(), community_id=community.id, method__endswith=method_suffix
     ).using_db(conn)
     if item_id is not None:
         return await rows.filter(item_id=item_id).order_by("-id").first()
