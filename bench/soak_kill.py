@@ -15,18 +15,20 @@ import asyncio
 import random
 import signal
 import time
-from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.processes import ServerProcess, proxy_server
-from proxy.connectors.vk.emulator import CallbackConfig, Scenario, World, start_emulator
+from bench.soak_common import (
+    CONFIRMATION,
+    SECRET,
+    SOAK_RETRY_SCHEDULE,
+    check_store,
+    produce,
+    start_callback_run,
+)
 
-# Short, but long enough to outlast a restart (about two seconds) many times over: 12 retries, ~55 s.
-SOAK_RETRY_SCHEDULE = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 5.0, 5.0, 5.0, 5.0, 10.0, 10.0)
-SECRET = "soak-callback-secret"
-CONFIRMATION = "soak0k"
+__all__ = ["CONFIRMATION", "SECRET", "SOAK_RETRY_SCHEDULE", "KillReport", "describe", "run_kill_burst"]
 
 
 @dataclass
@@ -74,40 +76,6 @@ class KillReport:
         )
 
 
-def produce(world: World, count: int, rng: random.Random) -> int:
-    """Members write `count` messages and comments; returns how many items they make (one per event)."""
-    scenario = Scenario(world.state)
-    targets = [world.post, world.photo, world.video, world.item, world.topic]
-    for n in range(count):
-        member = rng.choice(world.members)
-        if rng.random() < 0.5:
-            scenario.member_writes_message(world.group, member, f"сообщение {n}")
-        else:
-            target = rng.choice(targets)
-            scenario.member_comments(world.group, member, target, f"комментарий {n}", kind=target.kind)
-    return count
-
-
-async def _setup_database(database_url: str, group_id: int) -> None:
-    from proxy import db
-    from proxy.models import Community
-
-    async with db.database(database_url):
-        await Community.create(
-            vk_group_id=group_id, name="soak", callback_secret=SECRET, confirmation_code=CONFIRMATION
-        )
-
-
-async def _inspect(database_url: str, group_id: int) -> tuple[Counter[str], int]:
-    from proxy import db
-    from proxy.models import Item, RawEvent
-
-    async with db.database(database_url):
-        ids = await RawEvent.filter(vk_group_id=group_id).values_list("event_id", flat=True)
-        items = await Item.all().count()
-    return Counter(ids), items
-
-
 async def run_kill_burst(
     database_url: str,
     *,
@@ -125,22 +93,10 @@ async def run_kill_burst(
     rng = random.Random(seed)
     report = KillReport(database=label or database_url.split("://", 1)[0], events=events, kills=kills)
     started = time.monotonic()
-    server: ServerProcess = proxy_server(database_url, log_dir)
-    world = World.create()
-    world.group.callback = CallbackConfig(
-        url=f"{server.base_url}/callback/vk/{world.group.id}", secret=SECRET, confirmation_code=CONFIRMATION
-    )
-    await _setup_database(database_url, world.group.id)
-    emitted: list[str] = []
-    world.state.add_listener(lambda group, event: emitted.append(str(event["event_id"])))
-    emulator = await start_emulator(world.state, retry_schedule=SOAK_RETRY_SCHEDULE)
-    delivery = emulator.delivery
-    # The emulator keeps the last 10,000 attempts; a soak makes more, and every one is counted here.
-    delivery.attempts = deque()
-    delivery.given_up = deque()
-    await server.start()
+    run = await start_callback_run(database_url, log_dir)
+    server, delivery = run.server, run.delivery
     try:
-        report.items_expected = produce(world, events, rng)
+        report.items_expected = produce(run.world, events, rng)
         # Kill when this many events have been acknowledged: random points spread over the burst.
         kill_points = sorted(rng.sample(range(events // 20, events - events // 20), kills))
         deadline = time.monotonic() + limit_seconds
@@ -158,19 +114,19 @@ async def run_kill_burst(
         async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
             await delivery.wait_idle()
     finally:
-        await emulator.close()
-        await server.stop()
+        await run.close()
     report.seconds = time.monotonic() - started
     report.deliveries = len(delivery.attempts)
     report.retried = sum(1 for a in delivery.attempts if a.retry > 0)
-    acknowledged = {a.event_id for a in delivery.attempts if a.acknowledged}
-    report.acknowledged = len(acknowledged)
+    report.acknowledged = len(run.acknowledged())
     report.given_up = len(delivery.given_up)
-    stored, report.items_stored = await _inspect(database_url, world.group.id)
-    report.stored_events = sum(stored.values())
-    report.doubled_events = sum(1 for count in stored.values() if count > 1)
-    report.missing_events = [e for e in emitted if e not in stored]
-    report.missing_acknowledged = sorted(acknowledged - set(stored))
+    store = await check_store(database_url, run)
+    report.stored_events = store.stored_events
+    report.doubled_events = store.doubled_events
+    report.missing_events = store.missing_events
+    report.missing_acknowledged = store.missing_acknowledged
+    report.items_stored = store.items
+    emitted = run.emitted
     assert len(emitted) == events, f"the emulator emitted {len(emitted)} events for {events} actions"
     return report
 

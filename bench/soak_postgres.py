@@ -17,15 +17,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
-from bench.processes import free_port, proxy_server
-from bench.soak_kill import CONFIRMATION, SECRET, SOAK_RETRY_SCHEDULE, _inspect, _setup_database, produce
-from proxy.connectors.vk.emulator import CallbackConfig, World, start_emulator
+from bench.processes import free_port
+from bench.soak_common import check_store, produce, start_callback_run
 
 
 def postgres_bin() -> Path | None:
@@ -150,19 +148,8 @@ async def run_postgres_outage(
     report = OutageReport(events=events)
     started = time.monotonic()
     await db.migrate(cluster.url)
-    server = proxy_server(cluster.url, log_dir)
-    world = World.create()
-    world.group.callback = CallbackConfig(
-        url=f"{server.base_url}/callback/vk/{world.group.id}", secret=SECRET, confirmation_code=CONFIRMATION
-    )
-    await _setup_database(cluster.url, world.group.id)
-    emitted: list[str] = []
-    world.state.add_listener(lambda group, event: emitted.append(str(event["event_id"])))
-    emulator = await start_emulator(world.state, retry_schedule=SOAK_RETRY_SCHEDULE)
-    delivery = emulator.delivery
-    delivery.attempts = deque()
-    delivery.given_up = deque()
-    await server.start()
+    run = await start_callback_run(cluster.url, log_dir)
+    server, world, delivery = run.server, run.world, run.delivery
     first_pid = server.pid
     try:
         async with aiohttp.ClientSession() as session:
@@ -193,18 +180,17 @@ async def run_postgres_outage(
             assert server.process is not None
             report.server_restarts = 0 if server.process.returncode is None and server.pid == first_pid else 1
     finally:
-        await emulator.close()
-        await server.stop()
+        await run.close()
     report.seconds = time.monotonic() - started
     during = list(delivery.attempts)[first_down_attempt:last_down_attempt]
     report.callbacks_refused_while_down = sum(1 for a in during if not a.acknowledged)
     report.acknowledged_while_down = sum(1 for a in during if a.acknowledged)
-    acknowledged = {a.event_id for a in delivery.attempts if a.acknowledged}
+    acknowledged = run.acknowledged()
     report.acknowledged = len(acknowledged)
     report.given_up = len(delivery.given_up)
-    stored, _ = await _inspect(cluster.url, world.group.id)
-    report.stored_events = sum(stored.values())
-    report.doubled_events = sum(1 for count in stored.values() if count > 1)
-    report.lost = sum(1 for e in emitted if e not in stored)
-    report.missing_acknowledged = len(acknowledged - set(stored))
+    store = await check_store(cluster.url, run)
+    report.stored_events = store.stored_events
+    report.doubled_events = store.doubled_events
+    report.lost = len(store.missing_events)
+    report.missing_acknowledged = len(store.missing_acknowledged)
     return report

@@ -61,7 +61,7 @@ async def handle_method(request: web.Request) -> web.StreamResponse:
         record = state.record_call(token.value, name, None, at=arrived, version=raw.get("v"))
         if over_limit:
             raise VkFault(6)
-        fault = state.faults.take(name, token.value)
+        fault = state.faults.take(name, token.value, raw)
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
@@ -76,7 +76,15 @@ async def handle_method(request: web.Request) -> web.StreamResponse:
             if fault.error_code is not None:
                 raise VkFault(fault.error_code, fault.error_msg)
         base_url = str(request.url.origin())
-        result = dispatch(Call(state, token, Params(raw), base_url), name)
+        lose_answer = fault is not None and fault.lose_answer
+        try:
+            result = dispatch(Call(state, token, Params(raw), base_url), name)
+        except VkFault:
+            if lose_answer:  # refused by VK, and the refusal never arrives either
+                return await _drop_connection(request)
+            raise
+        if lose_answer:  # performed by VK; the answer never arrives
+            return await _drop_connection(request)
         return web.json_response({"response": result}, dumps=_dumps)
     except VkFault as fault:
         if record is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ class Fault:
     `method` None matches every method; `token` None matches every token; `times` None never runs out.
     A fault delays by `delay` seconds, then answers VK error `error_code`, or an HTTP `http_status`,
     or closes the connection without answering (`drop`), or, with none of those, answers normally.
+    `lose_answer` performs the call and then closes the connection: VK did it, the client never heard.
+    A `delay` past the client's timeout has the same effect (the call is performed after the delay).
     """
 
     method: str | None = None
@@ -23,6 +26,7 @@ class Fault:
     drop: bool = False
     http_status: int | None = None
     times: int | None = 1
+    lose_answer: bool = False
 
     def matches(self, method: str, token: str | None) -> bool:
         """Whether this fault applies to a call."""
@@ -55,12 +59,21 @@ class LongPollFault:
     http_status: int | None = None
 
 
+# Decides a fault for one /method call from (method, token, request parameters); None: no fault.
+FaultPolicy = Callable[[str, str | None, dict[str, str]], "Fault | None"]
+
+
 class FaultPlan:
-    """The faults waiting to happen; each use counts one off its `times`."""
+    """The faults waiting to happen; each use counts one off its `times`.
+
+    `policy`, when set, is asked about every call no planned fault matched (a soak's seeded chance of
+    errors, say); the faults it returns are used once and never listed.
+    """
 
     def __init__(self) -> None:
         self.faults: list[Fault] = []
         self.longpoll_faults: list[LongPollFault] = []
+        self.policy: FaultPolicy | None = None
 
     def add(self, fault: Fault) -> Fault:
         """Plan a /method fault."""
@@ -152,16 +165,19 @@ class FaultPlan:
                 drop=bool(data.get("drop", False)),
                 http_status=int(data["http_status"]) if data.get("http_status") is not None else None,
                 times=None if times is None else int(times),
+                lose_answer=bool(data.get("lose_answer", False)),
             )
         )
 
-    def take(self, method: str, token: str | None) -> Fault | None:
-        """The first fault matching a call, counted as used."""
+    def take(self, method: str, token: str | None, params: dict[str, str] | None = None) -> Fault | None:
+        """The first fault matching a call, counted as used; else what the policy decides."""
         for fault in self.faults:
             if fault.matches(method, token):
                 if fault.times is not None:
                     fault.times -= 1
                 return fault
+        if self.policy is not None:
+            return self.policy(method, token, params or {})
         return None
 
     def take_longpoll(self, group_id: int) -> LongPollFault | None:
