@@ -131,5 +131,7 @@ async def log_in_page(page: Any, base_url: str, operator: Operator) -> None:
 
 
 def screenshot_path(name: str) -> str:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return str(ARTIFACTS / name)
+    """Where a test saves a screenshot; names under "guide/" are the pictures of docs/guide.md."""
+    path = ARTIFACTS / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)

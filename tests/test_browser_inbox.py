@@ -42,7 +42,7 @@ async def test_operator_works_the_queue_in_the_browser(
     await row.wait_for(timeout=WAIT_MS)  # no reload: the SSE message refreshed the list
     world.scenario.member_comments(world.group, world.members[1], world.post, "Когда будет в наличии?")
     await page.locator("#conversation-list", has_text="Когда будет в наличии?").wait_for(timeout=WAIT_MS)
-    await page.screenshot(path=screenshot_path("inbox.png"), full_page=True)
+    await page.screenshot(path=screenshot_path("guide/inbox.png"), full_page=True)
 
     await row.locator("a").click()
     await page.wait_for_selector("#timeline")
@@ -52,7 +52,7 @@ async def test_operator_works_the_queue_in_the_browser(
     await page.locator(".outbox-state.sent").wait_for(timeout=WAIT_MS)  # the emulated VK accepted it
     sent = [m for m in world.group.messages.values() if m.text.startswith("Здравствуйте! Заказ передан")]
     assert len(sent) == 1 and sent[0].peer_id == member.id
-    await page.screenshot(path=screenshot_path("conversation.png"), full_page=True)
+    await page.screenshot(path=screenshot_path("guide/conversation.png"), full_page=True)
 
     await page.goto(base)
     await page.locator("#conversation-list tr[data-row]", has_text="Когда будет в наличии?").locator("a").click()
