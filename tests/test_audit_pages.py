@@ -8,7 +8,6 @@ outbox), and hostile text shown inert.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,89 +18,21 @@ from proxy.audit import journal
 from proxy.models import (
     ActorKind,
     Author,
-    Channel,
-    Community,
-    Conversation,
     DeletedVia,
-    Item,
     ItemTombstone,
-    ItemVersion,
     JournalEntry,
-    Operator,
     OutboxRow,
     OutboxStatus,
     Outcome,
-    Role,
 )
 from tests.actions_fixtures import drain
+from tests.audit_pages_fixtures import *  # noqa: F403
+from tests.audit_pages_fixtures import SPAM_TEXT, Story, delete_by_hand, first_version
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import csrf_token
 
 HX = {"HX-Request": "true"}
 HOSTILE = '<script>alert(1)</script> {{7*7}} <b hx-get="/admin" hx-trigger="load">жмых</b>'
-
-
-@dataclass
-class Story:
-    community: Community
-    operator: Operator
-    manager: Operator
-    author: Author
-    proxy_deleted: Item  # a wall comment deleted by the operator through the proxy
-    vk_story: Item  # a wall comment edited twice, deleted by a community admin in VK, restored
-    message: Item  # a message deleted by its author
-    other_conversation: Conversation
-
-
-async def _delete_by_hand(item: Item, *, at: datetime, via: DeletedVia, vk_id: int | None = None) -> None:
-    await Item.filter(id=item.id).update(is_deleted=True, deleted_at=at)
-    await ItemTombstone.create(item_id=item.id, deleted_at=at, deleted_via=via, deleter_vk_id=vk_id, last_text=item.text)
-
-
-async def _first_version(item: Item) -> Item:
-    """The mirror fixture writes the item only; ingest also keeps its first version (searched, shown)."""
-    await ItemVersion.create(item_id=item.id, number=1, text=item.text, valid_from=item.created_at)
-    return item
-
-
-async def make_story(vk_settings, world, mirror, community, operator, manager) -> Story:
-    """Content and actions the way the proxy records them: through the actions and the outbox, or as ingest would."""
-    members = world.members
-    _, spam, _ = await mirror.comment(members[0], world.post, "Купите пылесос недорого")
-    await _first_version(spam)
-    await actions.delete_comment(vk_settings, operator, spam.id)
-    assert await drain(vk_settings) == 1  # the comment is deleted in VK; the tombstone names the operator
-
-    conversation, story, _ = await mirror.comment(members[1], world.post, "Хлеб черствый")
-    await _first_version(story)
-    base = story.created_at
-    await ItemVersion.create(item_id=story.id, number=2, text="Хлеб черствый, верните деньги", valid_from=base + timedelta(minutes=10))
-    await Item.filter(id=story.id).update(text="Хлеб черствый, верните деньги", version_count=2)
-    story = await Item.get(id=story.id)
-    await _delete_by_hand(story, at=base + timedelta(minutes=20), via=DeletedVia.VK_ADMIN, vk_id=world.group.admin_user_id)
-    await ItemTombstone.filter(item_id=story.id).update(restored_at=base + timedelta(minutes=30), restored_by_id=manager.id)
-    await Item.filter(id=story.id).update(is_deleted=False)
-    await journal.record(
-        "vk.delete", actor_kind=ActorKind.OUTSIDE, vk_user_id=world.group.admin_user_id, community_id=community.id,
-        conversation_id=conversation.id, item_id=story.id, text="Хлеб черствый, верните деньги",
-        at=base + timedelta(minutes=20),
-    )  # fmt: skip
-
-    dialog, message, _ = await mirror.message(members[2], "Пароль от карты 1234, удалите пожалуйста")
-    await _first_version(message)
-    # Deleted as soon as written (VK's dates are whole seconds), before the manager's note about it.
-    await _delete_by_hand(message, at=message.created_at, via=DeletedVia.AUTHOR, vk_id=members[2].id)
-    await actions.add_note(vk_settings, manager, dialog.id, "Автор прислал пароль, сообщение удалено")
-    author = await Author.get(vk_id=members[1].id)
-    return Story(
-        community, operator, manager, author,
-        await Item.get(id=spam.id), await Item.get(id=story.id), await Item.get(id=message.id), dialog,
-    )  # fmt: skip
-
-
-@pytest.fixture
-async def story(vk_settings, world, mirror, community, operator, manager) -> Story:
-    return await make_story(vk_settings, world, mirror, community, operator, manager)
 
 
 def _entry_ids(html: str) -> list[int]:
@@ -138,7 +69,9 @@ async def test_manager_journal_with_filters_links_and_export(client_for, story: 
     resp = await client.get(f"/journal?operator={story.operator.id}", headers=HX)
     html = await resp.text()
     assert resp.status == 200 and "<html" not in html and html.lstrip().startswith('<section id="journal"')
-    mine = list(await JournalEntry.filter(operator_id=story.operator.id).order_by("-id").values_list("id", flat=True))
+    mine = list(
+        await JournalEntry.filter(operator_id=story.operator.id).order_by("-id").values_list("id", flat=True)
+    )
     assert mine and _entry_ids(html) == mine
     assert f'href="/audit/journal.csv?operator={story.operator.id}"' in html
 
@@ -169,7 +102,9 @@ async def test_manager_journal_with_filters_links_and_export(client_for, story: 
 
 async def test_journal_keyset_paging(client_for, story: Story) -> None:
     for n in range(60):
-        await journal.record("note.add", actor_kind=ActorKind.OPERATOR, operator_id=story.manager.id, text=f"n{n}")
+        await journal.record(
+            "note.add", actor_kind=ActorKind.OPERATOR, operator_id=story.manager.id, text=f"n{n}"
+        )
     client = await client_for(story.manager)
     every = list(await JournalEntry.all().order_by("-id").values_list("id", flat=True))
     seen: list[int] = []
@@ -191,7 +126,9 @@ async def test_operator_reads_only_their_own_journal(client_for, story: Story) -
     resp = await client.get("/journal")
     html = await resp.text()
     assert resp.status == 200
-    mine = list(await JournalEntry.filter(operator_id=story.operator.id).order_by("-id").values_list("id", flat=True))
+    mine = list(
+        await JournalEntry.filter(operator_id=story.operator.id).order_by("-id").values_list("id", flat=True)
+    )
     assert _entry_ids(html) == mine
     assert "Мой журнал" in html and 'name="operator"' not in html  # no choice of operator
     delete = await JournalEntry.get(action="comment.delete")
@@ -201,7 +138,10 @@ async def test_operator_reads_only_their_own_journal(client_for, story: Story) -
     assert 'href="/audit/journal.csv"' in html
     csv = await client.get("/audit/journal.csv")
     export = await JournalEntry.filter(action="export.csv").get()  # the export journals itself first
-    assert [int(line.split(",")[0]) for line in (await csv.text()).strip().split("\r\n")[1:]] == [export.id, *mine]
+    assert [int(line.split(",")[0]) for line in (await csv.text()).strip().split("\r\n")[1:]] == [
+        export.id,
+        *mine,
+    ]
 
     # Someone else's journal, or an id nobody has: the same refusal, journaled.
     answers = []
@@ -287,7 +227,9 @@ async def test_operator_reads_their_own_timeline(client_for, story: Story) -> No
         ("/timeline?author=9999999999999999999", "author должен быть номером"),
     ],
 )
-async def test_bad_parameters_answer_400_and_change_nothing(client_for, story: Story, url: str, words: str) -> None:
+async def test_bad_parameters_answer_400_and_change_nothing(
+    client_for, story: Story, url: str, words: str
+) -> None:
     client = await client_for(story.manager)
     before = await _journal_count()
     resp = await client.get(url)
@@ -318,7 +260,9 @@ async def test_deleted_page_lists_filters_and_searches(client_for, story: Story)
     assert "Купите пылесос недорого" in html and "Пароль от карты 1234" in html
     assert "Удалено оператором (<bdi>olga</bdi>)" in html  # who deleted, through the proxy
     assert "Удалено автором" in html
-    assert "Удалено администратором сообщества во ВКонтакте (<bdi>olga</bdi>)" not in html  # olga has no VK id
+    assert (
+        "Удалено администратором сообщества во ВКонтакте (<bdi>olga</bdi>)" not in html
+    )  # olga has no VK id
     assert f"VK id{story.community.admin_vk_user_id}" in html
     # The story's history: both versions, the deletion in VK, the restoration by the manager.
     block = html.split(f'id="deleted-item-{s.vk_story.id}"')[1].split("</article>")[0]
@@ -365,20 +309,19 @@ async def test_deleted_page_lists_filters_and_searches(client_for, story: Story)
     assert "<mark>пылесос</mark>" in html
     assert 'href="/audit/deleted.csv?q=%D0%BF%D1%8B%D0%BB%D0%B5%D1%81%D0%BE%D1%81"' in html
     csv = await client.get("/audit/deleted.csv?q=%D0%BF%D1%8B%D0%BB%D0%B5%D1%81%D0%BE%D1%81")
-    assert {line.split(",")[0] for line in (await csv.text()).strip().split("\r\n")[1:]} == {str(s.proxy_deleted.id)}
+    assert {line.split(",")[0] for line in (await csv.text()).strip().split("\r\n")[1:]} == {
+        str(s.proxy_deleted.id)
+    }
 
 
 async def test_deleted_keyset_paging(client_for, story: Story, mirror, world) -> None:
     for n in range(30):
         _, item, _ = await mirror.comment(world.members[n % 3], world.post, f"спам {n}")
-        await _delete_by_hand(item, at=item.created_at + timedelta(seconds=n % 4), via=DeletedVia.AUTHOR)
+        await delete_by_hand(item, at=item.created_at + timedelta(seconds=n % 4), via=DeletedVia.AUTHOR)
     client = await client_for(story.manager)
+    tombstones = await ItemTombstone.all()
     expected = [
-        d.item_id
-        for d in sorted(
-            [(t.deleted_at, t.item_id) for t in await ItemTombstone.all()], reverse=True
-        )
-        for d in [type("D", (), {"item_id": d[1]})]
+        item_id for _, item_id in sorted(((t.deleted_at, t.item_id) for t in tombstones), reverse=True)
     ]
     seen: list[int] = []
     url = "/deleted"
@@ -402,7 +345,10 @@ async def test_restore_from_the_deleted_page_is_journaled_and_queued(client_for,
     before = await _journal_count()
     resp = await client.post(url, data={"back": "via=proxy"})
     assert resp.status == 403
-    assert await _journal_count() == before and not await OutboxRow.filter(method__endswith="restoreComment").exists()
+    assert (
+        await _journal_count() == before
+        and not await OutboxRow.filter(method__endswith="restoreComment").exists()
+    )
 
     resp = await client.post(url, data={"csrf_token": token, "back": "via=proxy"}, headers=HX)
     html = await resp.text()
@@ -412,9 +358,14 @@ async def test_restore_from_the_deleted_page_is_journaled_and_queued(client_for,
     assert "Восстановление: ждёт отправки" in html or "Восстановление: ожидает отправки" in html, html
     row = await OutboxRow.get(method__endswith="restoreComment")
     entry = await JournalEntry.get(action="comment.restore")
-    assert (row.item_id, row.status, row.operator_id, row.journal_entry_id) == (item.id, OutboxStatus.PENDING, story.manager.id, entry.id)
+    assert (row.item_id, row.status, row.operator_id, row.journal_entry_id) == (
+        item.id,
+        OutboxStatus.PENDING,
+        story.manager.id,
+        entry.id,
+    )
     assert (entry.operator_id, entry.item_id, entry.outcome, entry.text) == (
-        story.manager.id, item.id, Outcome.PENDING, "Купите пылесос недорого",
+        story.manager.id, item.id, Outcome.PENDING, SPAM_TEXT,
     )  # fmt: skip
     # Queued once: the button is gone, and a second request is refused (422, the reason shown), nothing queued.
     assert f'action="/deleted/{item.id}/restore"' not in html
@@ -433,7 +384,9 @@ async def test_restore_from_the_deleted_page_is_journaled_and_queued(client_for,
     assert resp.status == 404
 
 
-async def test_restore_without_javascript_redirects_back_to_the_filtered_list(client_for, story: Story) -> None:
+async def test_restore_without_javascript_redirects_back_to_the_filtered_list(
+    client_for, story: Story
+) -> None:
     client = await client_for(story.manager)
     token = await csrf_token(client)
     resp = await client.post(
@@ -519,7 +472,11 @@ async def test_timelines_of_an_author_an_operator_and_a_conversation(client_for,
 
     resp = await client.get(f"/timeline?conversation={s.other_conversation.id}&from=2001-01-01&to=2001-01-02")
     assert "За этот период ничего не происходило." in await resp.text()
-    for url in (f"/timeline?author={s.author.id + 1000}", "/timeline?operator=999999", "/timeline?conversation=999999"):
+    for url in (
+        f"/timeline?author={s.author.id + 1000}",
+        "/timeline?operator=999999",
+        "/timeline?conversation=999999",
+    ):
         assert (await client.get(url)).status == 404, url
 
     # Timelines are linked from the journal, the deleted rows and the search results.
@@ -529,7 +486,9 @@ async def test_timelines_of_an_author_an_operator_and_a_conversation(client_for,
 
 async def test_timeline_paging(client_for, story: Story) -> None:
     for n in range(210):
-        await journal.record("note.add", actor_kind=ActorKind.OPERATOR, operator_id=story.manager.id, text=f"n{n}")
+        await journal.record(
+            "note.add", actor_kind=ActorKind.OPERATOR, operator_id=story.manager.id, text=f"n{n}"
+        )
     client = await client_for(story.manager)
     texts: list[str] = []
     url = f"/timeline?operator={story.manager.id}"
@@ -544,9 +503,11 @@ async def test_timeline_paging(client_for, story: Story) -> None:
 # --- hostile text -----------------------------------------------------------------------------------
 
 
-async def test_hostile_text_is_shown_inert_on_every_page(vk_settings, client_for, story: Story, mirror, world) -> None:
+async def test_hostile_text_is_shown_inert_on_every_page(
+    vk_settings, client_for, story: Story, mirror, world
+) -> None:
     _, item, _ = await mirror.comment(world.members[0], world.post, HOSTILE)
-    await _first_version(item)
+    await first_version(item)
     await actions.delete_comment(vk_settings, story.operator, item.id)
     await drain(vk_settings)
     client = await client_for(story.manager)
@@ -564,7 +525,7 @@ async def test_hostile_text_is_shown_inert_on_every_page(vk_settings, client_for
     ):
         html = await (await client.get(url)).text()
         assert "<script>alert" not in html and 'hx-get="/admin"' not in html, url
-        assert "hx-trigger=\"load\"" not in html, url
+        assert 'hx-trigger="load"' not in html, url
         assert escaped in html or escaped.replace("жмых", "<mark>жмых</mark>") in html, url
     # A hostile search text is echoed escaped, in the box and in the summary.
     html = await (await client.get("/search", params={"q": '"><script>x</script>{{7*7}}'})).text()
