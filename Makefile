@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench soak lint install browser clean
+.PHONY: run test bench soak lint install browser clean guide-screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m bench.soak
+
+# The browser tests take the pictures of docs/guide.md; this copies them there.
+guide-screenshots: $(STAMP) browser
+	$(PY) -m pytest -q tests/test_browser_inbox.py tests/test_browser_audit.py tests/test_browser_stats.py tests/test_browser_admin.py
+	mkdir -p docs/guide && cp test-artifacts/guide/*.png docs/guide/
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
