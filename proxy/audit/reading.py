@@ -10,6 +10,7 @@ from typing import Any
 from tortoise.queryset import QuerySet
 
 from proxy.models import ActorKind, JournalEntry
+from proxy.stats.sql import SqlQuery
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -48,6 +49,30 @@ def _query(filters: JournalFilter) -> QuerySet[JournalEntry]:
     if filters.actor_kind is not None:
         query = query.filter(actor_kind=filters.actor_kind)
     return query
+
+
+def journal_where_sql(filters: JournalFilter, q: SqlQuery, alias: str = "j") -> str:
+    """The condition of `_query(filters)` in PostgreSQL's SQL over `journal_entry AS alias`, with
+    `q`'s parameters: for exports the database writes itself. Keep the two in step."""
+    where = ["TRUE"]
+    if filters.operator_id is not None:
+        where.append(f"{alias}.operator_id = {q.p(filters.operator_id)}")
+    if filters.action:
+        if filters.action.endswith("."):
+            where.append(f"starts_with({alias}.action, {q.p(filters.action)})")
+        else:
+            where.append(f"{alias}.action = {q.p(filters.action)}")
+    if filters.community_ids is not None:
+        where.append(f"{alias}.community_id = ANY({q.p(list(filters.community_ids))})")
+    if filters.since is not None:
+        where.append(f"{alias}.created_at >= {q.p(filters.since.astimezone(UTC))}")
+    if filters.until is not None:
+        where.append(f"{alias}.created_at < {q.p(filters.until.astimezone(UTC))}")
+    if filters.outside_only:
+        where.append(f"{alias}.actor_kind = {q.p(ActorKind.OUTSIDE.value)}")
+    if filters.actor_kind is not None:
+        where.append(f"{alias}.actor_kind = {q.p(filters.actor_kind.value)}")
+    return " AND ".join(where)
 
 
 async def journal_page(
