@@ -4,8 +4,10 @@ VK counts calls per token (20 a second for a community token, 3 for a user token
 makes them. Each instance's own limiter would let two instances make 40 calls a second on one token, so
 on PostgreSQL every VK client takes its limiter from here: before a call it books a start time with
 `proxy_rate_reserve` (migration 0004), one statement that locks the token's row, reads the database's
-clock, books the earliest start that keeps at most `limit` starts in any `period + margin` seconds and
-returns the wait; the caller sleeps that long. Tokens do not wait for each other (one row each), so ten
+clock, books the earliest start at least (period + margin) / limit after the token's previous one, so
+there are at most `limit` starts in any `period + margin` seconds, and returns the wait; the caller
+sleeps that long. Even spacing, not bursts of `limit` at once, because calls that leave together are
+delayed unevenly on their way (worker threads, a busy event loop) and VK counts their arrival. Tokens do not wait for each other (one row each), so ten
 communities still send ten times as much. The rows are keyed by a hash of the token, never the token.
 
 The bookings use a small pool of their own, outside the ORM: a booking must commit at once, whatever

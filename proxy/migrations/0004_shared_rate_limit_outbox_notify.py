@@ -6,6 +6,9 @@ PostgreSQL only (SQLite has one process, which keeps both in memory):
   proxy_rate_reserve(key, limit, period, margin) books the next start time for a call under the row's
   lock and returns how many seconds the caller must wait for it, on the database's clock, so every
   instance sees one sliding window per token whatever their own clocks say (proxy/rate_limit.py).
+  Starts are spaced evenly, (period + margin) / limit apart, rather than in bursts of `limit`: a burst
+  of calls leaves its instance together and some are delayed on the way (threads, a busy event loop),
+  which packed them closer to the calls booked a window later and let VK count one too many.
 - A statement trigger on outbox INSERT sends NOTIFY proxy_outbox, which PostgreSQL delivers when the
   queuing transaction commits (and never if it rolls back), so the outbox workers of every instance
   wake up for a new row at once instead of at their next poll (proxy/outbox.py).
@@ -40,7 +43,7 @@ POSTGRES_SQL = [
         n := coalesce(array_length(booked, 1), 0);
         start_s := now_s;
         IF n > 0 THEN
-            start_s := greatest(start_s, booked[n]);
+            start_s := greatest(start_s, booked[n] + (p_period + p_margin) / p_limit);
         END IF;
         IF n >= p_limit THEN
             -- The call `p_limit` bookings back must have left the window (plus a margin for jitter).
