@@ -175,6 +175,9 @@ class VkErrorsReport:
     attempts: int = 0
     most_attempts: int = 0
     vk_calls: dict[str, int] = field(default_factory=dict)
+    # Calls VK (the emulator, enforcing 20/s per community token and 3/s per user token) refused with
+    # error 6 before any fault was considered: the proxy's own rate limiter let them through too early.
+    vk_rate_limited: int = 0
     injected: dict[str, int] = field(default_factory=dict)
     done_at_vk: int = 0
     done_twice_at_vk: int = 0
@@ -221,7 +224,7 @@ class VkErrorsReport:
         injected = sum(self.injected.values())
         return (
             f"{self.database}: {self.accepted} actions accepted ({self.actions}), {sum(self.vk_calls.values())} "
-            f"VK calls, {injected} faults injected; {self.sent} sent, {self.failed} failed "
+            f"VK calls (and {self.vk_rate_limited} refused by VK's rate limit), {injected} faults injected; {self.sent} sent, {self.failed} failed "
             f"({self.failed_by_code}), {self.unfinished} unfinished; {self.attempts} attempts (at most "
             f"{self.most_attempts} for one row); done at VK {self.done_at_vk}, twice {self.done_twice_at_vk}, "
             f"sent but not done {self.sent_but_not_done}, failed but done {self.failed_but_done}; journal "
@@ -494,6 +497,10 @@ async def run_vk_errors(
     report.events_stored_once = store.stored_events - store.doubled_events
     report.events_lost = len(store.missing_events)
     report.vk_calls = dict(policy.calls)
+    recorded = sum(
+        1 for records in world.state.calls.values() for record in records if record.method in ACTION_METHODS
+    )
+    report.vk_rate_limited = recorded - sum(policy.calls.values())
     report.injected = dict(sorted(policy.injected.items()))
     report.permanent_refusals_planned = sum(1 for fate in policy.fates.values() if fate is not None)
     report.seconds = time.monotonic() - started
