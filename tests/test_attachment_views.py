@@ -283,6 +283,7 @@ async def test_screenshot_of_attachments_and_isolated_names(
         {"type": "doc", "doc": {"url": "https://vk.invalid/doc", "title": f"{RLO}fdp.exe"}},
         {"type": "link", "link": {"url": "javascript:alert(1)", "title": "click me"}},
     ]
+    world.members[0].first_name = f"{RLO}Анна evil"  # what users.get will say
     world.scenario.member_writes_message(
         world.group, world.members[0], "see attached", attachments=attachments
     )
@@ -291,15 +292,15 @@ async def test_screenshot_of_attachments_and_isolated_names(
     try:
         await log_in_page(page, base_url, operator)
         await page.wait_for_selector("#conversation-list a[href^='/conversations/']", timeout=20_000)
-        await Author.filter(vk_id=world.members[0].id).update(name=f"{RLO}Анна evil")
-        await page.reload()
         await page.click("#conversation-list a[href^='/conversations/']")
         await page.wait_for_selector(".attachments")
+        # The name comes from the member's VK profile, read by a background worker: wait for it.
+        async with asyncio.timeout(20):
+            while not (await page.locator("#author-card h2").inner_text()).startswith(RLO):
+                await asyncio.sleep(0.2)
+                await page.reload()
         assert await page.locator(".attachments a[href^='javascript:']").count() == 0
         assert await page.locator(".attachments code.refused-url").inner_text() == "javascript:alert(1)"
-        # The line after the name reads left to right: the name's override ends with its <bdi>.
-        header_text = await page.locator("#author-card h2").inner_text()
-        assert header_text.startswith(RLO)
         await page.screenshot(path=screenshot_path("attachments-and-bidi.png"), full_page=True)
     finally:
         await page.close()
