@@ -1,19 +1,20 @@
 """Per-operator KPIs for a period: what operators.csv and the stats page show (docs/metrics.md).
 
 Everything is aggregated in the database, in four queries grouped by operator (reactions, replies and
-handled conversations, closings, moderation), then joined here by operator id. Work that no operator
+handled conversations, closings, moderation), run at the same time, then joined here by operator id. Work that no operator
 can be credited with (a reply written directly in VK by an admin no operator is linked to) lands in one
 "outside the proxy" row, so the rows add up to the team's totals.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.models import Operator, Role
 from proxy.stats.period import Period
-from proxy.stats.reactions import EMPTY, ReactionFigures, reaction_figures
+from proxy.stats.reactions import EMPTY, ReactionFigures, period_bound, reaction_figures, sorted_percentile
 from proxy.stats.sql import SqlQuery, percentile
 
 OUTSIDE_LABEL = "(outside the proxy)"
@@ -108,7 +109,7 @@ def operator_csv_row(kpi: OperatorKpi) -> list[Any]:
 
 
 def _in_period(q: SqlQuery, column: str, period: Period) -> str:
-    return f"{column} >= {q.p(period.start)} AND {column} < {q.p(period.end)}"
+    return f"{column} >= {period_bound(q, period.start)} AND {column} < {period_bound(q, period.end)}"
 
 
 async def _replies_and_handled(period: Period, community_id: int | None) -> dict[int | None, dict[str, int]]:
@@ -157,21 +158,39 @@ async def _closings(period: Period, community_id: int | None) -> dict[int | None
     where = _in_period(q, "cc.closed_at", period)
     if community_id is not None:
         where += f" AND cc.community_id = {q.p(community_id)}"
-    sql = f"""
-        WITH ranked AS (
-            SELECT cc.operator_id AS op, cc.kind AS kind, cc.duration_seconds AS v,
-                   ROW_NUMBER() OVER (PARTITION BY cc.operator_id ORDER BY cc.duration_seconds) - 1 AS r,
-                   COUNT(*) OVER (PARTITION BY cc.operator_id) AS n
-            FROM conversation_close cc
-            WHERE {where}
-        )
-        SELECT op,
-               SUM(CASE WHEN kind = 'with_reply' THEN 1 ELSE 0 END) AS with_reply,
-               SUM(CASE WHEN kind = 'without_reply' THEN 1 ELSE 0 END) AS without_reply,
-               AVG(v) AS dialog_avg,
-               {percentile("v", "r", "n", 1, 2)} AS dialog_median
-        FROM ranked GROUP BY op
-    """
+    if q.postgres:
+        # One aggregate pass, no window (see reactions._postgres_sql).
+        sql = f"""
+            WITH g AS (
+                SELECT cc.operator_id AS op, COUNT(*) AS n,
+                       COUNT(*) FILTER (WHERE cc.kind = 'with_reply') AS with_reply,
+                       COUNT(*) FILTER (WHERE cc.kind = 'without_reply') AS without_reply,
+                       SUM(cc.duration_seconds) AS total,
+                       array_agg(cc.duration_seconds ORDER BY cc.duration_seconds) AS vs
+                FROM conversation_close cc
+                WHERE {where}
+                GROUP BY cc.operator_id
+            )
+            SELECT op, with_reply, without_reply, total / n AS dialog_avg,
+                   {sorted_percentile("vs", "n", 1, 2)} AS dialog_median
+            FROM g
+        """
+    else:
+        sql = f"""
+            WITH ranked AS (
+                SELECT cc.operator_id AS op, cc.kind AS kind, cc.duration_seconds AS v,
+                       ROW_NUMBER() OVER (PARTITION BY cc.operator_id ORDER BY cc.duration_seconds) - 1 AS r,
+                       COUNT(*) OVER (PARTITION BY cc.operator_id) AS n
+                FROM conversation_close cc
+                WHERE {where}
+            )
+            SELECT op,
+                   SUM(CASE WHEN kind = 'with_reply' THEN 1 ELSE 0 END) AS with_reply,
+                   SUM(CASE WHEN kind = 'without_reply' THEN 1 ELSE 0 END) AS without_reply,
+                   AVG(v) AS dialog_avg,
+                   {percentile("v", "r", "n", 1, 2)} AS dialog_median
+            FROM ranked GROUP BY op
+        """
     return {
         row["op"]: {
             "closed_with_reply": int(row["with_reply"]),
@@ -234,17 +253,14 @@ async def operator_kpis(period: Period, *, community_id: int | None = None) -> l
     role (with access to `community_id` when given), so that an idle operator shows as a row of zeros;
     then the "outside the proxy" row (operator_id None) when anything is attributed to it.
     """
-    reactions = {
-        key[0]: figures
-        for key, figures in await reaction_figures(
-            period, group_by=["s.operator_id"], community_id=community_id
-        )
-    }
-    parts = [
-        await _replies_and_handled(period, community_id),
-        await _closings(period, community_id),
-        await _moderation(period, community_id),
-    ]
+    # Four independent reads: on PostgreSQL each runs on a connection of its own, at the same time.
+    figures, *parts = await asyncio.gather(
+        reaction_figures(period, group_by=["s.operator_id"], community_id=community_id),
+        _replies_and_handled(period, community_id),
+        _closings(period, community_id),
+        _moderation(period, community_id),
+    )
+    reactions = {key[0]: value for key, value in figures}
     active_ids = set(reactions).union(*parts) - {None}
     idle = Operator.filter(is_active=True, role=Role.OPERATOR)
     if community_id is not None:
