@@ -45,6 +45,6 @@ async def install_indexes(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0003_audit_guards")]
+    dependencies = [("models", "0004_shared_rate_limit_outbox_notify")]
 
     operations = [ops.RunPython(install_indexes)]
