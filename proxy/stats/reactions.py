@@ -135,7 +135,7 @@ _SLA_ARRAY_MAX_ID = 100_000
 
 async def _postgres_sql(q: SqlQuery, groups: list[str], where: list[str]) -> str:
     """PostgreSQL: one aggregate pass, no window. Grouped by operator, the rows come presorted from the
-    index of migration 0004 (operator_id, seconds), so the sorted arrays cost little; the quantiles
+    index of migration 0005 (operator_id, seconds), so the sorted arrays cost little; the quantiles
     are read from them with the arithmetic of `percentile` (percentile_cont's own floating-point
     steps differ in the last bit). Means are sums over counts (AVG of a float keeps a sum of squares
     too, a third of the time); SLA thresholds come as an array indexed by community id rather than
