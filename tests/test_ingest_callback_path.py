@@ -135,8 +135,10 @@ class StatementCounter:
             wrappers.add(module.TransactionWrapper)
         for cls in wrappers:
             for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many"):
-                original = getattr(cls, name)
-                monkeypatch.setattr(cls, name, self._counting(original))
+                # Only where the class defines it: a wrapper that inherits the method from the client
+                # would otherwise wrap the already counting one and count each statement twice.
+                if name in vars(cls):
+                    monkeypatch.setattr(cls, name, self._counting(vars(cls)[name]))
 
     def _counting(self, original: Any) -> Any:
         async def counted(db: Any, query: str, *args: Any, **kwargs: Any) -> Any:
