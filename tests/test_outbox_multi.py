@@ -200,7 +200,9 @@ async def test_ten_communities_deliver_each_within_its_own_limit(
     )
     assert {r.status for r in rows} == {OutboxStatus.SENT}
     assert [_most_in_a_second(world, t) <= 20 for t in tokens] == [True] * 10
-    assert [len(_accepted(world, t, "messages.send")) for t in tokens] == [30] * 10
+    # A call whose answer came too late (a starved machine) is repeated with the same random_id, which
+    # VK carries out once: what must hold is one message per row, whatever the number of calls.
+    assert [len(_accepted(world, t, "messages.send")) >= 30 for t in tokens] == [True] * 10
     for each in worlds:
         assert len([m for m in each.group.messages.values() if m.out == 1]) == 30
 
