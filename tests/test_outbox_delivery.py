@@ -212,7 +212,9 @@ async def test_concurrent_workers_never_send_a_row_twice_and_keep_each_conversat
     delivered = await asyncio.gather(worker(), worker(), worker())
     delivered_total = sum(delivered) + await drain(vk_settings)  # whatever one finished before the other
 
-    assert delivered_total == len(rows) == 40
+    # A call that failed for a moment (a timed-out request on a starved machine) is claimed again after
+    # its backoff, so claims may exceed rows; what must hold is one send per row, in each dialog's order.
+    assert delivered_total >= len(rows) == 40
     assert {r.status for r in await OutboxRow.all()} == {OutboxStatus.SENT}
     assert sends(world) == len(rows)
     for member in members:
