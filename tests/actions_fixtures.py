@@ -18,7 +18,9 @@ from tortoise.transactions import in_transaction
 from proxy import conversations, outbox
 from proxy.communities import add_community
 from proxy.connectors.vk.emulator import Comment, Message, Target, User, World, create_emulator_app
+from proxy.connectors.vk.normalize import normalize
 from proxy.conversations import ThreadAddress
+from proxy.ingest import ingest
 from proxy.models import (
     Author,
     Channel,
@@ -34,6 +36,7 @@ from proxy.models import (
 from proxy.settings import Settings
 
 __all__ = [
+    "Feed",
     "Mirror",
     "community",
     "emulator",
@@ -102,6 +105,22 @@ async def manager(community: Community) -> Operator:
 
 def _at(unix: int) -> datetime:
     return datetime.fromtimestamp(unix, UTC)
+
+
+class Feed:
+    """Hands the emulator's new events to ingest, as the Callback endpoint would."""
+
+    def __init__(self, world: World, community: Community) -> None:
+        self.world = world
+        self.community = community
+        self.seen = 0
+
+    async def __call__(self) -> list[dict[str, Any]]:
+        events = self.world.state.events(self.world.group.id)[self.seen :]
+        self.seen += len(events)
+        for event in events:
+            await ingest(self.community, event, normalize(event), source="callback")
+        return events
 
 
 class Mirror:

@@ -3,13 +3,9 @@ a second one "outside the proxy", whichever of the echo and the worker's update 
 
 from __future__ import annotations
 
-from typing import Any
-
 from proxy import actions, outbox
 from proxy.connectors.vk.actions import VkActions
 from proxy.connectors.vk.emulator import World
-from proxy.connectors.vk.normalize import normalize
-from proxy.ingest import ingest
 from proxy.models import (
     Community,
     Conversation,
@@ -26,22 +22,7 @@ from proxy.models import (
 from proxy.settings import Settings
 from proxy.vk_clients import http_session
 from tests.actions_fixtures import *  # noqa: F403
-
-
-class Feed:
-    """Hands the emulator's new events to ingest, as the Callback endpoint would."""
-
-    def __init__(self, world: World, community: Community) -> None:
-        self.world = world
-        self.community = community
-        self.seen = 0
-
-    async def __call__(self) -> list[dict[str, Any]]:
-        events = self.world.state.events(self.world.group.id)[self.seen :]
-        self.seen += len(events)
-        for event in events:
-            await ingest(self.community, event, normalize(event), source="callback")
-        return events
+from tests.actions_fixtures import Feed
 
 
 async def outside_entries() -> list[str]:
