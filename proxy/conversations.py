@@ -56,20 +56,11 @@ async def lock(conversation_id: int, conn: Any) -> Conversation:
     return await Conversation.filter(id=conversation_id).select_for_update().using_db(conn).get()
 
 
-async def get_or_open(
-    community: Community,
-    address: ThreadAddress,
-    *,
-    at: datetime,
-    author_id: int | None,
-    conn: Any,
-) -> Conversation:
-    """The conversation at this address, created (open, not waiting) if it does not exist yet; locked."""
-    # One statement: insert if absent; otherwise the no-op update takes the row's lock (as SELECT ... FOR
-    # UPDATE would) and fills in an author not known before. Two events of one new thread arriving at
-    # once create one row: the second waits for the first to commit, then updates its row.
-    q = SqlQuery(conn)
-    values = {
+def opening_values(
+    community: Community, address: ThreadAddress, *, at: datetime, author_id: int | None
+) -> dict[str, Any]:
+    """The columns of a conversation opened at `at` (open, not waiting yet)."""
+    return {
         "community_id": community.id,
         "channel": address.channel.value,
         "key": address.key,
@@ -83,6 +74,22 @@ async def get_or_open(
         "preview": "",
         "created_at": utcnow(),
     }
+
+
+async def get_or_open(
+    community: Community,
+    address: ThreadAddress,
+    *,
+    at: datetime,
+    author_id: int | None,
+    conn: Any,
+) -> Conversation:
+    """The conversation at this address, created (open, not waiting) if it does not exist yet; locked."""
+    # One statement: insert if absent; otherwise the no-op update takes the row's lock (as SELECT ... FOR
+    # UPDATE would) and fills in an author not known before. Two events of one new thread arriving at
+    # once create one row: the second waits for the first to commit, then updates its row.
+    q = SqlQuery(conn)
+    values = opening_values(community, address, at=at, author_id=author_id)
     columns = ", ".join(values)
     placeholders = ", ".join(q.p(value) for value in values.values())
     rows = await q.rows(
@@ -114,6 +121,55 @@ def author_wrote_changes(conversation: Conversation, *, at: datetime, preview: s
         conversation.last_item_at = at
         conversation.preview = preview[:PREVIEW_LENGTH]
     return fields
+
+
+def author_wrote_upsert_sql(
+    community: Community,
+    address: ThreadAddress,
+    *,
+    at: datetime,
+    preview: str,
+    author_sql: str,
+    source_sql: str,
+    q: SqlQuery,
+) -> str:
+    """`get_or_open` followed by `author_wrote_changes`, as one PostgreSQL INSERT ... SELECT ... FROM
+    `source_sql` ... ON CONFLICT DO UPDATE ... RETURNING id (to fold into a data-modifying WITH).
+
+    The same state machine as `author_wrote_changes`, written in SQL for ingest's one-statement path:
+    every CASE reads the row as it was, as the Python reads the conversation it locked.
+    tests/test_ingest_one_statement.py runs the same events through both and compares the rows.
+    """
+    values = opening_values(community, address, at=at, author_id=None)
+    values.update(waiting_since=at, sla_breach_notified_at=None, last_item_at=at, preview=preview[:PREVIEW_LENGTH])
+    expressions = {name: author_sql if name == "author_id" else q.p(value) for name, value in values.items()}
+    closed = f"conversation.status = '{ConversationStatus.CLOSED.value}'"
+    later = "(conversation.last_item_at IS NULL OR EXCLUDED.last_item_at >= conversation.last_item_at)"
+    changes = {
+        "author_id": "COALESCE(conversation.author_id, EXCLUDED.author_id)",
+        # Reopened if closed.
+        "status": f"'{ConversationStatus.OPEN.value}'",
+        "opened_at": f"CASE WHEN {closed} THEN EXCLUDED.opened_at ELSE conversation.opened_at END",
+        "closed_at": f"CASE WHEN {closed} THEN NULL ELSE conversation.closed_at END",
+        "closing_kind": f"CASE WHEN {closed} THEN NULL ELSE conversation.closing_kind END",
+        "closed_by_id": f"CASE WHEN {closed} THEN NULL ELSE conversation.closed_by_id END",
+        "awaiting_first_reaction": f"CASE WHEN {closed} THEN TRUE ELSE conversation.awaiting_first_reaction END",
+        # Waiting from now unless already waiting.
+        "waiting_since": "COALESCE(conversation.waiting_since, EXCLUDED.waiting_since)",
+        "sla_breach_notified_at": (
+            "CASE WHEN conversation.waiting_since IS NULL THEN NULL ELSE conversation.sla_breach_notified_at END"
+        ),
+        # An item older than the last one (VK retried it) leaves the preview alone.
+        "last_item_at": f"CASE WHEN {later} THEN EXCLUDED.last_item_at ELSE conversation.last_item_at END",
+        "preview": f"CASE WHEN {later} THEN EXCLUDED.preview ELSE conversation.preview END",
+    }
+    return (
+        f"INSERT INTO conversation ({', '.join(expressions)}) "
+        f"SELECT {', '.join(expressions.values())} FROM {source_sql} "
+        "ON CONFLICT (community_id, key) DO UPDATE SET "
+        + ", ".join(f"{name} = {expression}" for name, expression in changes.items())
+        + " RETURNING id"
+    )
 
 
 async def author_wrote(conversation: Conversation, *, at: datetime, preview: str, conn: Any) -> None:

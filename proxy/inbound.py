@@ -56,7 +56,7 @@ COMMUNITY_CACHE_SECONDS = 5.0
 
 async def publish(live: LiveHub, result: IngestResult) -> None:
     """Tell live subscribers about an ingested event that changed something (after commit)."""
-    if not result.duplicate and result.changed:
+    if result.to_publish:
         await live.publish(result.name, result.live_data())
 
 
@@ -133,7 +133,7 @@ class StoreCallbackSink:
 
     async def accept(self, target: CallbackTarget, raw: dict[str, Any], event: DomainEvent) -> None:
         result = await ingest(target.context, raw, event, source="callback")
-        if not result.duplicate and result.changed:
+        if result.to_publish:
             # Runs once this handler has returned and its "ok" is on the way.
             task = asyncio.create_task(self._publish(result), name=f"publish-{result.name}")
             self._publishing.add(task)

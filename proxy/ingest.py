@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from tortoise import connections
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from proxy import conversations, metrics
@@ -95,6 +97,11 @@ class IngestResult:
     item_id: int | None = None
     changed: bool = False
 
+    @property
+    def to_publish(self) -> bool:
+        """Whether live subscribers still have to hear of it (after commit)."""
+        return self.changed and not self.duplicate
+
     def live_data(self) -> dict[str, Any]:
         """The payload published to live subscribers after commit."""
         return {
@@ -156,6 +163,15 @@ async def ingest(
     # Stored with the status it will most likely keep, so the common case never updates the row.
     initial = _effect_without_rows(event) or _Effect()
     known = _known_of(event)
+    result = None
+    if _takes_one_statement(event):
+        result = await _new_incoming_item(community, raw, key, event, source, received)
+    if result is not None:
+        if result.duplicate:
+            metrics.EVENTS_DUPLICATE.labels(source).inc()
+        else:
+            metrics.EVENTS_INGESTED.labels(source, str(result.status)).inc()
+        return result
     async with in_transaction() as conn:
         raw_id = await _claim_raw_event(community, raw, key, event, source, initial, known, conn)
         if raw_id is None:
@@ -199,6 +215,101 @@ async def ingest(
     return result
 
 
+# --- the common case in one statement (PostgreSQL) ----------------------------------------------
+
+
+def _takes_one_statement(event: DomainEvent) -> bool:
+    """A new comment or message from an author: most of what VK sends, and what a busy community
+    sends at its peak. On PostgreSQL it is stored by one statement in autocommit."""
+    return (
+        isinstance(event, ItemCreated)
+        and event.direction is EventDirection.IN
+        and event.author_id is not None
+        and connections.get("default").capabilities.dialect == "postgres"
+    )
+
+
+async def _new_incoming_item(
+    community: Community, raw: dict[str, Any], key: str, event: ItemCreated, source: str, received: datetime
+) -> IngestResult | None:
+    """Store a new incoming item with its raw event, author and conversation in one statement, or None
+    when the general path must do it (nothing was written then).
+
+    What the general path does for this event in a transaction of three statements plus BEGIN and
+    COMMIT, as one data-modifying WITH: the ingest rate follows the number of round trips to the
+    database (docs/benchmarks.md). The conversation's change is `conversations.author_wrote_upsert_sql`,
+    the SQL form of `author_wrote_changes`. None when the item is already stored (the general path
+    decides between a repeat, an edit and a late text), or when a concurrent writer stored the same
+    item first (its INSERT fails, the statement is undone as a whole).
+
+    The live notice is not part of it: a transaction that NOTIFYs takes PostgreSQL's notify-queue lock
+    at commit and holds it through its WAL flush, so with the NOTIFY inside, every event's commit
+    waited for the one before (that lock was the most sampled wait at 64 senders). It goes after the
+    "ok", on the LISTEN connection, batched with the other notices of the moment (`PgListener.notify`).
+    """
+    content = _content(event)
+    at = content.created_at or received
+    conn = connections.get("default")
+    q = SqlQuery(conn)
+    community_id = q.p(community.id)
+    raw_values = _raw_values(community, raw, key, event, source, _Effect())
+    author_vk_id = q.p(content.author_id)
+    item_values = {
+        name: q.p(value)
+        for name, value in _item_values(community, content, at, None, None).items()
+        if name not in ("conversation_id", "author_id")
+    }
+    item_values["conversation_id"] = "opened.id"
+    item_values["author_id"] = "(SELECT id FROM the_author)"
+    conversation = conversations.author_wrote_upsert_sql(
+        community,
+        _address(content.thread),
+        at=at,
+        preview=_preview(content.text, content.attachments),
+        author_sql="(SELECT id FROM the_author)",
+        source_sql="claimed",
+        q=q,
+    )
+    statement = (
+        f"WITH existing AS (SELECT 1 FROM item WHERE community_id = {community_id} "
+        f"AND key = {q.p(content.ref.key)}), "
+        f"claimed AS (INSERT INTO raw_event ({', '.join(raw_values)}) "
+        f"SELECT {', '.join(q.p(v) for v in raw_values.values())} WHERE NOT EXISTS (SELECT 1 FROM existing) "
+        "ON CONFLICT (vk_group_id, event_id) DO NOTHING RETURNING id), "
+        f"known_author AS (SELECT id FROM author WHERE vk_id = {author_vk_id}), "
+        # A no-op update when a concurrent event inserted the author first: it returns the row.
+        "new_author AS (INSERT INTO author (vk_id, name, screen_name, photo_url, first_seen_at) "
+        f"SELECT {author_vk_id}, '', '', '', {q.p(utcnow())} FROM claimed "
+        "WHERE NOT EXISTS (SELECT 1 FROM known_author) "
+        "ON CONFLICT (vk_id) DO UPDATE SET vk_id = EXCLUDED.vk_id RETURNING id), "
+        "the_author AS (SELECT id FROM known_author UNION ALL SELECT id FROM new_author), "
+        f"opened AS ({conversation}), "
+        f"new_item AS (INSERT INTO item ({', '.join(item_values)}) SELECT {', '.join(item_values.values())} "
+        "FROM opened RETURNING id, text, attachments, created_at, recorded_at), "
+        f"first_version AS ({_FIRST_VERSION}) "
+        "SELECT EXISTS (SELECT 1 FROM existing) AS item_existed, (SELECT id FROM claimed) AS raw_id, "
+        "(SELECT id FROM opened) AS conversation_id, (SELECT id FROM new_item) AS item_id"
+    )
+    try:
+        rows = await q.rows(statement)
+    except IntegrityError:
+        return None
+    row = rows[0]
+    if row["item_existed"]:
+        return None
+    if row["raw_id"] is None:
+        return IngestResult(name=event.name, community_id=community.id, duplicate=True)
+    return IngestResult(
+        name=event.name,
+        community_id=community.id,
+        status=RawEventStatus.PROCESSED,
+        raw_event_id=row["raw_id"],
+        conversation_id=row["conversation_id"],
+        item_id=row["item_id"],
+        changed=True,
+    )
+
+
 # --- the raw event ------------------------------------------------------------------------------
 
 
@@ -231,6 +342,22 @@ def raw_event_key(event_id: str) -> str:
     return _DIGEST_PREFIX + hashlib.sha1(event_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _raw_values(
+    community: Community, raw: dict[str, Any], key: str, event: DomainEvent, source: str, initial: _Effect
+) -> dict[str, Any]:
+    return {
+        "community_id": community.id,
+        "vk_group_id": community.vk_group_id,
+        "event_id": key,
+        "type": _clean(event.vk_type)[:_MAX_ID],
+        "payload": _dump(raw),
+        "source": source,
+        "status": initial.status.value,
+        "detail": initial.detail,
+        "received_at": utcnow(),
+    }
+
+
 async def _claim_raw_event(
     community: Community,
     raw: dict[str, Any],
@@ -248,17 +375,7 @@ async def _claim_raw_event(
     PostgreSQL the same statement looks up the rows in `known`.
     """
     q = SqlQuery(conn)
-    values = {
-        "community_id": community.id,
-        "vk_group_id": community.vk_group_id,
-        "event_id": key,
-        "type": _clean(event.vk_type)[:_MAX_ID],
-        "payload": _dump(raw),
-        "source": source,
-        "status": initial.status.value,
-        "detail": initial.detail,
-        "received_at": utcnow(),
-    }
+    values = _raw_values(community, raw, key, event, source, initial)
     insert = (
         f"INSERT INTO raw_event ({', '.join(values)}) VALUES ({', '.join(q.p(v) for v in values.values())}) "
         "ON CONFLICT (vk_group_id, event_id) DO NOTHING RETURNING id"
@@ -474,6 +591,44 @@ def _vk_id(content: _Content) -> int:
     return content.ref.item_id
 
 
+def _item_values(
+    community: Community,
+    content: _Content,
+    at: datetime,
+    conversation_id: int | None,
+    author_id: int | None,
+    *,
+    edited_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The columns of a new item (version 1)."""
+    return {
+        "community_id": community.id,
+        "conversation_id": conversation_id,
+        "channel": content.ref.channel.value,
+        "key": content.ref.key,
+        "vk_id": _vk_id(content),
+        "direction": content.direction.value,
+        "author_id": author_id,
+        "from_vk_id": content.author_id,
+        "admin_author_vk_id": content.admin_author_id,
+        "reply_to_key": content.reply_to.key if content.reply_to else None,
+        "text": content.text,
+        "attachments": _ATTACHMENTS.to_db_value(content.attachments, Item),
+        "created_at": at,
+        "edited_at": edited_at,
+        "version_count": 1,
+        "is_deleted": False,
+        "recorded_at": utcnow(),
+    }
+
+
+# The first version of the item a WITH named new_item inserted.
+_FIRST_VERSION = (
+    "INSERT INTO item_version (item_id, number, text, attachments, valid_from, recorded_at) "
+    "SELECT id, 1, text, attachments, created_at, recorded_at FROM new_item"
+)
+
+
 async def _create_item(
     community: Community,
     content: _Content,
@@ -493,34 +648,13 @@ async def _create_item(
     author_id = await _author(content.author_id, conn, known) if content.direction == Direction.IN else None
     conversation = await _open_conversation(community, content.thread, author_id, at, conn)
     changed = conversation_fields(conversation) if conversation_fields else []
-    values = {
-        "community_id": community.id,
-        "conversation_id": conversation.id,
-        "channel": content.ref.channel.value,
-        "key": content.ref.key,
-        "vk_id": _vk_id(content),
-        "direction": content.direction.value,
-        "author_id": author_id,
-        "from_vk_id": content.author_id,
-        "admin_author_vk_id": content.admin_author_id,
-        "reply_to_key": content.reply_to.key if content.reply_to else None,
-        "text": content.text,
-        "attachments": _ATTACHMENTS.to_db_value(content.attachments, Item),
-        "created_at": at,
-        "edited_at": edited_at,
-        "version_count": 1,
-        "is_deleted": False,
-        "recorded_at": utcnow(),
-    }
+    values = _item_values(community, content, at, conversation.id, author_id, edited_at=edited_at)
     q = SqlQuery(conn)
     insert_item = (
         f"INSERT INTO item ({', '.join(values)}) VALUES ({', '.join(q.p(v) for v in values.values())}) "
         "RETURNING *"
     )
-    first_version = (
-        "INSERT INTO item_version (item_id, number, text, attachments, valid_from, recorded_at) "
-        "SELECT id, 1, text, attachments, created_at, recorded_at FROM new_item"
-    )
+    first_version = _FIRST_VERSION
     if q.postgres:
         # One round trip instead of three (the data-modifying WITH is PostgreSQL's).
         parts = [f"new_item AS ({insert_item})", f"first_version AS ({first_version})"]

@@ -366,7 +366,7 @@ class RawEvent(Model):
     class Meta:
         table = "raw_event"
         unique_together = (("vk_group_id", "event_id"),)
-        indexes = (Index(fields=("received_at",)), Index(fields=("status",)))
+        # No other index: nothing reads raw events but by this key and by id (migration 0006).
 
 
 class JournalEntry(Model):

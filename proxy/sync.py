@@ -49,7 +49,7 @@ async def sync_community(
         result = await ingest(community, raw, event, source="sync")
         if result.changed:
             changed += 1
-            if live is not None:
+            if live is not None and result.to_publish:
                 await live.publish(result.name, result.live_data())
     report = SyncReport(read=len(found), changed=changed, unchanged=len(found) - changed)
     log.info(

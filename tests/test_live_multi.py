@@ -24,7 +24,7 @@ from bench.processes import proxy_server
 from bench.soak_postgres import PrivateCluster, postgres_bin
 from proxy import db as proxy_db
 from proxy.accounts import hash_password
-from proxy.live import RESYNC_EVENT, LiveHub, LiveMessage, PgListener, asyncpg_dsn
+from proxy.live import MAX_NOTIFY_BYTES, RESYNC_EVENT, LiveHub, LiveMessage, PgListener, _packed, asyncpg_dsn
 from proxy.models import Community, Operator
 from tests.actions_fixtures import *  # noqa: F403
 from tests.browser_fixtures import PASSWORD
@@ -105,6 +105,41 @@ async def test_publish_while_the_listener_is_away_stays_on_this_instance_and_log
 
 
 @pytest.mark.skipif(postgres_bin() is None, reason="Debian's PostgreSQL server programs are not installed")
+async def test_a_burst_of_updates_goes_as_few_notifies_in_order_to_every_instance(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    postgres_only(db_url)
+    here, there = LiveHub(), LiveHub()
+    notifies: list[str] = []
+    original = PgListener.notify
+
+    async def counted(self: PgListener, channel: str, payload: str) -> None:
+        notifies.append(payload)
+        await original(self, channel, payload)
+
+    monkeypatch.setattr(PgListener, "notify", counted)
+    async with here.listening(db_url, **FAST), there.listening(db_url, **FAST), there.subscribe() as queue:
+        await asyncio.gather(*(here.publish("item_created", {"item_id": n}) for n in range(200)))
+        received = [await _next(queue, "item_created") for _ in range(200)]
+    assert [m.data["item_id"] for m in received] == list(range(200))
+    # The first goes alone, as a JSON object; the rest waited for it and went packed.
+    assert json.loads(notifies[0]) == {"name": "item_created", "data": {"item_id": 0}}
+    assert 2 <= len(notifies) <= 5, len(notifies)
+    assert all(len(payload.encode()) <= MAX_NOTIFY_BYTES for payload in notifies)
+
+
+def test_packed_payloads_keep_order_and_stay_under_the_notify_limit() -> None:
+    messages = [LiveMessage("item_created", {"item_id": n, "text": "ж" * 900}) for n in range(30)]
+    payloads = _packed(messages)
+    assert len(payloads) > 1
+    assert all(len(text.encode()) <= MAX_NOTIFY_BYTES for text, _ in payloads)
+    decoded = [one for text, _ in payloads for one in json.loads(text)]
+    assert [one["data"]["item_id"] for one in decoded] == list(range(30))
+    assert [m for _, group in payloads for m in group] == messages
+    [(alone, _)] = _packed(messages[:1])
+    assert json.loads(alone)["data"]["item_id"] == 0
+
+
 async def test_listener_comes_back_after_postgresql_restarts() -> None:
     cluster = PrivateCluster().init()
     cluster.start()
