@@ -31,6 +31,8 @@ class LoadResult:
     elapsed: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # CPU milliseconds per answered request, by who spent them (filled by benchmarks that measure it).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:

@@ -34,6 +34,44 @@ def proc_status_kib(pid: int, field: str) -> int | None:
     return None
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User plus system CPU seconds each process has used so far (one that has exited is left out)."""
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime and stime, fields 14 and 15 of the line
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two `cpu_seconds` readings by the processes alive at both."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process of this machine (the bench's backends among them)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores of the machine have spent not idle so far."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class ServerProcess:
     """One server in a child process: started, waited for until it answers, stopped."""
 

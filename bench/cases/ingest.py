@@ -3,6 +3,7 @@ minimal aiohttp handler doing one asyncpg INSERT of the raw body per request."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import aiohttp
@@ -12,13 +13,23 @@ from bench.context import Context
 from bench.dataset import BENCH_GROUP_ID, BENCH_SECRET
 from bench.events import callback_body
 from bench.load import LoadResult, client_session, run_load
-from bench.processes import proxy_env, proxy_server, python_module_server, run_command
+from bench.processes import (
+    cpu_seconds,
+    cpu_used,
+    machine_busy_seconds,
+    postgres_pids,
+    proxy_env,
+    proxy_server,
+    python_module_server,
+    run_command,
+)
 from bench.results import BenchResult, Figure
 
 CONCURRENCY = (1, 8, 64)
 SQLITE_CONCURRENCY = (1, 64)
 MAX_REQUESTS = 6_000  # per level; a level also stops after MAX_SECONDS
 MAX_SECONDS = 12.0
+ROUNDS = 3  # per level, alternating ceiling and proxy
 WARMUP = 200
 TARGET_RATIO = 0.5
 PATIENCE_MS = 1000  # "well under a second": VK waits for the answer and retries what it did not get
@@ -32,9 +43,16 @@ LEVEL_BASE = {1: 1_000_000, 8: 2_000_000, 64: 3_000_000}
 WARMUP_BASE = 10_000_000
 
 
-async def _load(base_url: str, concurrency: int, run: str) -> LoadResult:
+def median_round(rounds: list[LoadResult]) -> LoadResult:
+    """The round with the median rate (its latencies are that round's own)."""
+    return sorted(rounds, key=lambda run: run.rate)[len(rounds) // 2]
+
+
+async def _load(
+    base_url: str, concurrency: int, run: str, round_number: int = 0, server_pid: int | None = None
+) -> LoadResult:
     url = f"{base_url}/callback/vk/{BENCH_GROUP_ID}"
-    base = LEVEL_BASE.get(concurrency, 0)
+    base = LEVEL_BASE.get(concurrency, 0) + round_number * (MAX_REQUESTS + WARMUP)
 
     async def post(session: aiohttp.ClientSession, index: int) -> bool:
         body = callback_body(index, BENCH_GROUP_ID, BENCH_SECRET, run=run)
@@ -44,7 +62,9 @@ async def _load(base_url: str, concurrency: int, run: str) -> LoadResult:
     async with client_session(concurrency) as session:
         await run_load(session, post, concurrency=concurrency, max_requests=WARMUP, max_seconds=5,
                        first_index=WARMUP_BASE + base)  # fmt: skip
-        return await run_load(
+        database = postgres_pids()
+        before = _cpu(server_pid, database)
+        result = await run_load(
             session,
             post,
             concurrency=concurrency,
@@ -52,6 +72,21 @@ async def _load(base_url: str, concurrency: int, run: str) -> LoadResult:
             max_seconds=MAX_SECONDS,
             first_index=base,
         )
+        after = _cpu(server_pid, database)
+        if result.completed:
+            result.cpu_ms = {
+                who: cpu_used(before[who], after[who]) * 1000 / result.completed for who in after
+            }
+        return result
+
+
+def _cpu(server_pid: int | None, database: list[int]) -> dict[str, dict[int, float]]:
+    """CPU seconds so far: the server under test, PostgreSQL's processes, and the whole machine (load
+    generator and everything else included, as pid 0)."""
+    figures = {"PostgreSQL": cpu_seconds(database), "machine": {0: machine_busy_seconds()}}
+    if server_pid is not None:
+        figures["server"] = cpu_seconds([server_pid])
+    return figures
 
 
 def _figures(
@@ -125,28 +160,48 @@ async def run(context: Context) -> BenchResult:
     result = BenchResult("ingest", "")
     rows = [LOAD_HEADER]
     ceiling: dict[int, LoadResult] = {}
-    async with python_module_server(
-        "ceiling", "bench.ceiling_app", ["--dsn", context.database.dsn], context.log_dir
-    ) as server:
-        for concurrency in CONCURRENCY:
-            ceiling[concurrency] = await _load(server.base_url, concurrency, f"c{concurrency}")
-            rows.append(load_row("ceiling: aiohttp + one asyncpg INSERT", ceiling[concurrency]))
-
     proxy: dict[int, LoadResult] = {}
-    async with context.proxy() as server:
+    async with (
+        python_module_server(
+            "ceiling", "bench.ceiling_app", ["--dsn", context.database.dsn], context.log_dir
+        ) as ceiling_server,
+        context.proxy() as server,
+    ):
         async with aiohttp.ClientSession() as session:
             probe = callback_body(0, BENCH_GROUP_ID, BENCH_SECRET, run="probe")
             present = await route_exists(
                 session, "POST", f"{server.base_url}/callback/vk/{BENCH_GROUP_ID}", data=probe
             )
-        if present:
-            for concurrency in CONCURRENCY:
-                if concurrency == CONCURRENCY[-1]:
-                    async with context.profiled(server, f"ingest at {concurrency} senders"):
-                        proxy[concurrency] = await _load(server.base_url, concurrency, f"p{concurrency}")
-                else:
-                    proxy[concurrency] = await _load(server.base_url, concurrency, f"p{concurrency}")
-                rows.append(load_row("proxy: POST /callback/vk/{group_id}", proxy[concurrency]))
+        for concurrency in CONCURRENCY:
+            # Rounds alternate between the ceiling and the proxy, so that both see the same load from
+            # the rest of the (shared) machine; each figure is the round with the median rate.
+            ceiling_rounds, proxy_rounds = [], []
+            for round_number in range(ROUNDS):
+                run = await _load(
+                    ceiling_server.base_url, concurrency, f"c{concurrency}", round_number, ceiling_server.pid
+                )
+                ceiling_rounds.append(run)
+                rows.append(
+                    load_row(f"ceiling: aiohttp + one asyncpg INSERT (round {round_number + 1})", run)
+                )
+                if not present:
+                    continue
+                last = concurrency == CONCURRENCY[-1] and round_number == ROUNDS - 1
+                async with (
+                    context.profiled(server, f"ingest at {concurrency} senders")
+                    if last
+                    else contextlib.nullcontext()
+                ):
+                    run = await _load(
+                        server.base_url, concurrency, f"p{concurrency}", round_number, server.pid
+                    )
+                proxy_rounds.append(run)
+                rows.append(
+                    load_row(f"proxy: POST /callback/vk/{{group_id}} (round {round_number + 1})", run)
+                )
+            ceiling[concurrency] = median_round(ceiling_rounds)
+            if proxy_rounds:
+                proxy[concurrency] = median_round(proxy_rounds)
 
     sqlite = await _sqlite(context, rows) if proxy else {}
 
@@ -154,10 +209,23 @@ async def run(context: Context) -> BenchResult:
     result.figures += _figures("", proxy, ceiling, CONCURRENCY, missing_note, with_targets=True)
     result.figures += _figures(" on SQLite", sqlite, ceiling, SQLITE_CONCURRENCY, missing_note)
     result.tables.append(("Every load level (p50 and p99 of the answered requests)", rows))
+    cpu_rows = [["what", "senders", "server", "PostgreSQL", "whole machine"]]
+    for concurrency in CONCURRENCY:
+        for label, runs in (("ceiling", ceiling), ("proxy", proxy)):
+            figures = runs[concurrency].cpu_ms if concurrency in runs else {}
+            if figures:
+                cpu_rows.append(
+                    [label, str(concurrency)]
+                    + [f"{figures[who]:.2f}" for who in ("server", "PostgreSQL", "machine") if who in figures]
+                )
+    result.tables.append(
+        ("CPU milliseconds per answered request (the median round; the machine has 2 cores)", cpu_rows)
+    )
     result.notes.append(
-        f"Each level: {WARMUP} warm-up requests, then up to {MAX_REQUESTS:,} requests or {MAX_SECONDS:.0f} s, "
-        "whichever comes first. Bodies follow the shapes of the VK samples (message_new, wall_reply_new), "
-        'each with its own event_id and a message or comment never sent before (every level numbers its '
+        f"Each level: {ROUNDS} rounds alternating between the ceiling and the proxy (both servers up the "
+        f"whole time), each round {WARMUP} warm-up requests, then up to {MAX_REQUESTS:,} requests or "
+        f"{MAX_SECONDS:.0f} s, whichever comes first; a figure is the round with the median rate. Bodies follow the shapes of the VK samples (message_new, wall_reply_new), "
+        "each with its own event_id and a message or comment never sent before (every level numbers its "
         'own), from 5,000 distinct authors whose dialogs repeat; an answer counts only when it is 200 "ok".'
     )
     if sqlite:
