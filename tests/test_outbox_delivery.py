@@ -216,7 +216,9 @@ async def test_concurrent_workers_never_send_a_row_twice_and_keep_each_conversat
     # its backoff, so claims may exceed rows; what must hold is one send per row, in each dialog's order.
     assert delivered_total >= len(rows) == 40
     assert {r.status for r in await OutboxRow.all()} == {OutboxStatus.SENT}
-    assert sends(world) == len(rows)
+    # VK may be asked more than once for a row (a refused or timed-out call is retried with the same
+    # random_id, which VK, and the emulator, performs once): the messages at VK are what must match.
+    assert sends(world) >= len(rows)
     for member in members:
         texts = [m.text for m in world.group.messages.values() if m.out == 1 and m.peer_id == member.id]
         assert texts == ["Ответ 1", "Ответ 2"]
