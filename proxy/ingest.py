@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from proxy import conversations, metrics
+from proxy import conversations, db, metrics
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.conversations import ThreadAddress
@@ -151,7 +150,7 @@ async def ingest(
     source: Source,
     received_at: datetime | None = None,
 ) -> IngestResult:
-    """Store one event of ``community`` and apply its effect, once, in one transaction.
+    """Store one event of ``community`` and apply its effect, once, in one transaction (or one statement).
 
     ``raw`` is the VK event object as received (its ``secret`` is not stored). Returns after commit;
     raises only when the database fails, in which case nothing was stored and VK must retry.
@@ -160,40 +159,11 @@ async def ingest(
     # The key comes from the id exactly as VK sent it: cleaning it first would make distinct ids collide.
     key = raw_event_key(event.event_id)
     event = _sanitized(event)
-    # Stored with the status it will most likely keep, so the common case never updates the row.
-    initial = _effect_without_rows(event) or _Effect()
-    known = _known_of(event)
     result = None
     if _takes_one_statement(event):
         result = await _new_incoming_item(community, raw, key, event, source, received)
-    if result is not None:
-        if result.duplicate:
-            metrics.EVENTS_DUPLICATE.labels(source).inc()
-        else:
-            metrics.EVENTS_INGESTED.labels(source, str(result.status)).inc()
-        return result
-    async with in_transaction() as conn:
-        raw_id = await _claim_raw_event(community, raw, key, event, source, initial, known, conn)
-        if raw_id is None:
-            result = IngestResult(name=event.name, community_id=community.id, duplicate=True)
-        else:
-            effect = await _apply(community, event, received, source, conn, known)
-            if (effect.status, effect.detail) != (initial.status, initial.detail):
-                await (
-                    RawEvent.filter(id=raw_id)
-                    .using_db(conn)
-                    .update(status=effect.status, detail=effect.detail)
-                )
-            result = IngestResult(
-                name=event.name,
-                community_id=community.id,
-                status=effect.status,
-                detail=effect.detail,
-                raw_event_id=raw_id,
-                conversation_id=effect.conversation_id,
-                item_id=effect.item_id,
-                changed=effect.changed,
-            )
+    if result is None:
+        result = await _in_transaction(community, raw, key, event, source, received)
     if result.duplicate:
         metrics.EVENTS_DUPLICATE.labels(source).inc()
     else:
@@ -215,6 +185,32 @@ async def ingest(
     return result
 
 
+async def _in_transaction(
+    community: Community, raw: dict[str, Any], key: str, event: DomainEvent, source: Source, received: datetime
+) -> IngestResult:
+    """The general path: the raw event and its effect in one transaction."""
+    # Stored with the status it will most likely keep, so the common case never updates the row.
+    initial = _effect_without_rows(event) or _Effect()
+    known = _known_of(event)
+    async with in_transaction() as conn:
+        raw_id = await _claim_raw_event(community, raw, key, event, source, initial, known, conn)
+        if raw_id is None:
+            return IngestResult(name=event.name, community_id=community.id, duplicate=True)
+        effect = await _apply(community, event, received, source, conn, known)
+        if (effect.status, effect.detail) != (initial.status, initial.detail):
+            await RawEvent.filter(id=raw_id).using_db(conn).update(status=effect.status, detail=effect.detail)
+        return IngestResult(
+            name=event.name,
+            community_id=community.id,
+            status=effect.status,
+            detail=effect.detail,
+            raw_event_id=raw_id,
+            conversation_id=effect.conversation_id,
+            item_id=effect.item_id,
+            changed=effect.changed,
+        )
+
+
 # --- the common case in one statement (PostgreSQL) ----------------------------------------------
 
 
@@ -225,7 +221,7 @@ def _takes_one_statement(event: DomainEvent) -> bool:
         isinstance(event, ItemCreated)
         and event.direction is EventDirection.IN
         and event.author_id is not None
-        and connections.get("default").capabilities.dialect == "postgres"
+        and db.is_postgres()
     )
 
 
@@ -249,8 +245,7 @@ async def _new_incoming_item(
     """
     content = _content(event)
     at = content.created_at or received
-    conn = connections.get("default")
-    q = SqlQuery(conn)
+    q = SqlQuery()
     community_id = q.p(community.id)
     raw_values = _raw_values(community, raw, key, event, source, _Effect())
     author_vk_id = q.p(content.author_id)
