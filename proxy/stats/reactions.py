@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
-from proxy.models import Community
+from proxy.models import Community, Operator
 from proxy.stats.period import Period
 from proxy.stats.sql import SqlQuery, percentile
 
@@ -86,7 +87,8 @@ async def reaction_figures(
     if operator_id is not None:
         where.append(f"s.operator_id = {q.p(operator_id)}")
     if q.postgres:
-        sql = await _postgres_sql(q, groups, where)
+        slices = await _operator_slices() if groups[0] == "s.operator_id" and operator_id is None else [""]
+        sql = await _postgres_sql(q, groups, where, slices)
     else:
         sql = _window_sql(groups, where)
     result = []
@@ -132,14 +134,39 @@ def _window_sql(groups: list[str], where: list[str]) -> str:
 # Community ids up to this are looked up in an array of SLA thresholds; beyond it, by a join.
 _SLA_ARRAY_MAX_ID = 100_000
 
+# Ranges of operator ids a report grouped by operator is cut into, so that PostgreSQL's parallel
+# workers can aggregate them at the same time (see `_operator_slices`).
+_OPERATOR_SLICES = 4
 
-async def _postgres_sql(q: SqlQuery, groups: list[str], where: list[str]) -> str:
+
+async def _operator_slices() -> list[str]:
+    """Conditions that cut samples into disjoint slices of whole operators: `_OPERATOR_SLICES` ranges
+    of operator ids with about as many operators each, and the samples no operator is credited with.
+
+    Each slice is a query of its own in a UNION ALL, which PostgreSQL runs as a Parallel Append: the
+    slices are aggregated by its workers at the same time, where the one query was a single process
+    (sorted arrays have no partial aggregation to parallelise). Grouped by operator first, no group
+    spans two slices, so the figures are those of the one query. The planner keeps a plain Append
+    when the samples are too few to be worth the workers.
+    """
+    ids = await Operator.all().order_by("id").values_list("id", flat=True)
+    if len(ids) < _OPERATOR_SLICES:
+        return [""]
+    bounds = [ids[len(ids) * k // _OPERATOR_SLICES] for k in range(1, _OPERATOR_SLICES)]
+    ranges = [f"s.operator_id < {bounds[0]}"]
+    ranges += [f"s.operator_id >= {low} AND s.operator_id < {high}" for low, high in pairwise(bounds)]
+    ranges += [f"s.operator_id >= {bounds[-1]}", "s.operator_id IS NULL"]
+    return [f" AND {condition}" for condition in ranges]
+
+
+async def _postgres_sql(q: SqlQuery, groups: list[str], where: list[str], slices: list[str]) -> str:
     """PostgreSQL: one aggregate pass, no window. Grouped by operator, the rows come presorted from the
     index of migration 0005 (operator_id, seconds), so the sorted arrays cost little; the quantiles
     are read from them with the arithmetic of `percentile` (percentile_cont's own floating-point
     steps differ in the last bit). Means are sums over counts (AVG of a float keeps a sum of squares
-    too, a third of the time); SLA thresholds come as an array indexed by community id rather than
-    a join per sample."""
+    too, a third of the time) and the extremes are the sorted array's ends; SLA thresholds come as
+    an array indexed by community id rather than a join per sample. Each of `slices` (extra conditions, "" for all samples) is aggregated by a
+    query of its own, joined by UNION ALL."""
     keys = ", ".join(f"{expr} AS g{i}" for i, expr in enumerate(groups))
     names = ", ".join(f"g{i}" for i in range(len(groups)))
     join = ""
@@ -148,15 +175,25 @@ async def _postgres_sql(q: SqlQuery, groups: list[str], where: list[str]) -> str
     if uses_community or (slas and max(slas) > _SLA_ARRAY_MAX_ID):
         join = "JOIN community c ON c.id = s.community_id"
         sla = "c.sla_seconds"
+    elif len(set(slas.values())) == 1 and None not in slas.values():
+        # One threshold for every community (or one community): a constant, which saves the lookup per
+        # sample (about 8% of the query's time over 900,000 samples).
+        sla = repr(float(next(iter(slas.values()))))
     else:
         thresholds = [
             float(slas[i]) if slas.get(i) is not None else None for i in range(1, max(slas, default=0) + 1)
         ]
         sla = f"({q.p(thresholds)}::double precision[])[s.community_id]"
-    return f"""
-        WITH g AS (
-            SELECT {keys}, COUNT(*) AS n_all, SUM(s.seconds) AS sum_v, MIN(s.seconds) AS min_v,
-                   MAX(s.seconds) AS max_v, array_agg(s.seconds ORDER BY s.seconds) AS vs,
+    aggregate = f"""
+        SELECT {names}, n_all, sum_v / n_all AS avg_v, vs[1] AS min_v, vs[n_all] AS max_v,
+               {sorted_percentile("vs", "n_all", 1, 2)} AS median_v,
+               {sorted_percentile("vs", "n_all", 9, 10)} AS p90_v,
+               first_n, first_sum / NULLIF(first_n, 0) AS first_avg, met,
+               business_n, business_sum / NULLIF(business_n, 0) AS business_avg,
+               {sorted_percentile("bs", "business_n", 1, 2)} AS business_median
+        FROM (
+            SELECT {keys}, COUNT(*) AS n_all, SUM(s.seconds) AS sum_v,
+                   array_agg(s.seconds ORDER BY s.seconds) AS vs,
                    COUNT(*) FILTER (WHERE s.is_first) AS first_n,
                    SUM(s.seconds) FILTER (WHERE s.is_first) AS first_sum,
                    COUNT(*) FILTER (WHERE COALESCE(s.business_seconds, s.seconds) <= {sla}) AS met,
@@ -164,17 +201,11 @@ async def _postgres_sql(q: SqlQuery, groups: list[str], where: list[str]) -> str
                    array_agg(s.business_seconds ORDER BY s.business_seconds)
                        FILTER (WHERE s.business_seconds IS NOT NULL) AS bs
             FROM reaction_sample s {join}
-            WHERE {" AND ".join(where)}
+            WHERE {" AND ".join(where)}{{slice}}
             GROUP BY {names}
-        )
-        SELECT {names}, n_all, sum_v / n_all AS avg_v, min_v, max_v,
-               {sorted_percentile("vs", "n_all", 1, 2)} AS median_v,
-               {sorted_percentile("vs", "n_all", 9, 10)} AS p90_v,
-               first_n, first_sum / NULLIF(first_n, 0) AS first_avg, met,
-               business_n, business_sum / NULLIF(business_n, 0) AS business_avg,
-               {sorted_percentile("bs", "business_n", 1, 2)} AS business_median
-        FROM g
+        ) g
     """
+    return "UNION ALL".join(aggregate.replace("{slice}", condition) for condition in slices)
 
 
 def period_bound(q: SqlQuery, value: datetime) -> str:
