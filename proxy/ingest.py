@@ -48,6 +48,7 @@ from proxy.events import (
 from proxy.events import (
     Direction as EventDirection,
 )
+from proxy.group_commit import group_commit
 from proxy.models import (
     ActorKind,
     Ban,
@@ -236,7 +237,8 @@ async def _new_incoming_item(
     database (docs/benchmarks.md). The conversation's change is `conversations.author_wrote_upsert_sql`,
     the SQL form of `author_wrote_changes`. None when the item is already stored (the general path
     decides between a repeat, an edit and a late text), or when a concurrent writer stored the same
-    item first (its INSERT fails, the statement is undone as a whole).
+    item first (its INSERT fails, the statement is undone as a whole). Statements that arrive while
+    others are being written are committed together with the next group (`group_commit`).
 
     The live notice is not part of it: a transaction that NOTIFYs takes PostgreSQL's notify-queue lock
     at commit and holds it through its WAL flush, so with the NOTIFY inside, every event's commit
@@ -256,9 +258,10 @@ async def _new_incoming_item(
     }
     item_values["conversation_id"] = "opened.id"
     item_values["author_id"] = "(SELECT id FROM the_author)"
+    address = _address(content.thread)
     conversation = conversations.author_wrote_upsert_sql(
         community,
-        _address(content.thread),
+        address,
         at=at,
         preview=_preview(content.text, content.attachments),
         author_sql="(SELECT id FROM the_author)",
@@ -286,10 +289,9 @@ async def _new_incoming_item(
         "(SELECT id FROM opened) AS conversation_id, (SELECT id FROM new_item) AS item_id"
     )
     try:
-        rows = await q.rows(statement)
+        row = await group_commit(q).fetch_row(q, statement, order=f"{community.id}:{address.key}")
     except IntegrityError:
         return None
-    row = rows[0]
     if row["item_existed"]:
         return None
     if row["raw_id"] is None:

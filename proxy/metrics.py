@@ -19,6 +19,17 @@ OUTBOX_SENT = Counter("proxy_outbox_sent_total", "Actions performed on VK", ["me
 OUTBOX_FAILED = Counter(
     "proxy_outbox_failed_total", "Actions VK refused for good", ["method"], registry=REGISTRY
 )
+GROUP_COMMIT_STATEMENTS = Histogram(
+    "proxy_group_commit_statements",
+    "Statements written together by one group commit (1: alone, in autocommit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+    registry=REGISTRY,
+)
+GROUP_COMMIT_FAILED = Counter(
+    "proxy_group_commit_failed_total",
+    "Group commits undone and written again statement by statement",
+    registry=REGISTRY,
+)
 REQUEST_SECONDS = Histogram(
     "proxy_http_request_seconds", "HTTP request latency", ["route"], registry=REGISTRY
 )

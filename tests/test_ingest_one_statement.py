@@ -8,6 +8,7 @@ either path wrote is compared: raw events, conversations, items and versions, wi
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from proxy import conversations, ingest
+from proxy import conversations, ingest, metrics
 from proxy.clock import utcnow
 from proxy.connectors.vk.normalize import normalize
 from proxy.models import Author, Community, Conversation, Item, ItemVersion, RawEvent
@@ -24,9 +25,9 @@ from tests.ingest_samples import add_community, load_event
 
 pytestmark = pytest.mark.usefixtures("db")
 
-PYTHON_GROUP, SQL_GROUP = 41_000_001, 42_000_002
-# The authors of the second community are other people: authors are shared between communities.
-AUTHOR_OFFSET = {PYTHON_GROUP: 0, SQL_GROUP: 50_000_000}
+PYTHON_GROUP, SQL_GROUP, GROUPED = 41_000_001, 42_000_002, 43_000_003
+# The authors of each community are other people: authors are shared between communities.
+AUTHOR_OFFSET = {PYTHON_GROUP: 0, SQL_GROUP: 50_000_000, GROUPED: 60_000_000}
 BASE_DATE = 1_760_000_000
 NOTIFIED_AT = utcnow() - timedelta(minutes=30)
 
@@ -57,8 +58,13 @@ def _comment(group: int, event_id: str, *, author: int, number: int, post: int, 
     return event
 
 
-async def _feed(group: int, events: list[dict[str, Any]]) -> list[ingest.IngestResult]:
+async def _feed(group: int, events: list[dict[str, Any]], *, at_once: bool = False) -> list[ingest.IngestResult]:
+    """The events one after the other, or all at once (as concurrent callbacks arrive)."""
     community = await Community.get_or_none(vk_group_id=group) or await add_community(group)
+    if at_once:
+        return await asyncio.gather(
+            *(ingest.ingest(community, raw, normalize(raw), source="callback") for raw in events)
+        )
     return [await ingest.ingest(community, raw, normalize(raw), source="callback") for raw in events]
 
 
@@ -205,13 +211,40 @@ async def test_one_statement_writes_what_the_general_path_writes(
     assert second["sla_breach_notified_at"] is not None and second["preview"] == "still waiting"
 
 
+async def test_events_that_arrive_at_once_write_what_they_write_one_after_the_other(db: str) -> None:
+    """Each act of the story at once: all but the first event of an act wait for it and are committed
+    as one group (`group_commit`), in the order of their conversations, and write the same rows."""
+    if not db.startswith("postgres"):
+        pytest.skip("group commit is PostgreSQL's")
+    outcomes: dict[int, list[list[tuple[bool, bool]]]] = {}
+    read = metrics.REGISTRY.get_sample_value
+    groups_before = read("proxy_group_commit_statements_count") or 0.0
+    failed_before = read("proxy_group_commit_failed_total") or 0.0
+    for group, at_once in ((PYTHON_GROUP, False), (GROUPED, True)):
+        outcomes[group] = []
+        for number, act in enumerate(_story(group)):
+            if number:
+                await _close_first_dialog(group)
+            outcome = await _feed(group, act, at_once=at_once)
+            outcomes[group].append([(r.duplicate, r.changed) for r in outcome])
+    groups = (read("proxy_group_commit_statements_count") or 0.0) - groups_before
+    # Sequentially: one group of one per new incoming item (11). At once: per act, the first alone and
+    # the rest together (the stored item and the repeat are in it too), and no group was undone.
+    assert groups == 11 + 4
+    assert (read("proxy_group_commit_failed_total") or 0.0) == failed_before
+    assert outcomes[PYTHON_GROUP] == outcomes[GROUPED]
+    sequential, grouped = await _rows(PYTHON_GROUP), await _rows(GROUPED)
+    # The stored item goes on to the general path after its group: its raw event comes later.
+    sequential["raw"].sort()
+    grouped["raw"].sort()
+    assert sequential == grouped
+
+
 async def test_a_concurrent_writer_of_the_same_item_sends_it_to_the_general_path(db: str) -> None:
     """Two events of one new message at once (VK's retry racing the first delivery under another event
     id): exactly one item, one version, and both raw events stored."""
     if not db.startswith("postgres"):
         pytest.skip("the one-statement path is PostgreSQL's")
-    import asyncio
-
     community = await add_community(PYTHON_GROUP)
     events = [
         _message(PYTHON_GROUP, f"race{n}", peer=7101, number=77, date=BASE_DATE, text="same message")
