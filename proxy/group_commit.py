@@ -31,7 +31,7 @@ from proxy.stats.sql import SqlQuery
 
 log = logging.getLogger(__name__)
 
-# Groups written at the same time at most, each on a pooled connection of its own (the pool has five).
+# Groups written at the same time at most, each on a pooled connection of its own (of five by default).
 WRITERS = 2
 # Statements in one group at most: a group holds the locks it takes until it commits.
 MAX_GROUP = 64
