@@ -146,8 +146,8 @@ async def _operator_slices() -> list[str]:
     Each slice is a query of its own in a UNION ALL, which PostgreSQL runs as a Parallel Append: the
     slices are aggregated by its workers at the same time, where the one query was a single process
     (sorted arrays have no partial aggregation to parallelise). Grouped by operator first, no group
-    spans two slices, so the figures are those of the one query. The planner keeps a plain Append
-    when the samples are too few to be worth the workers.
+    spans two slices, so the figures are those of the one query. Whether workers are worth it stays
+    the planner's decision (for a short period it may run the slices one after the other).
     """
     ids = await Operator.all().order_by("id").values_list("id", flat=True)
     if len(ids) < _OPERATOR_SLICES:
@@ -165,8 +165,8 @@ async def _postgres_sql(q: SqlQuery, groups: list[str], where: list[str], slices
     are read from them with the arithmetic of `percentile` (percentile_cont's own floating-point
     steps differ in the last bit). Means are sums over counts (AVG of a float keeps a sum of squares
     too, a third of the time) and the extremes are the sorted array's ends; SLA thresholds come as
-    an array indexed by community id rather than a join per sample. Each of `slices` (extra conditions, "" for all samples) is aggregated by a
-    query of its own, joined by UNION ALL."""
+    an array indexed by community id rather than a join per sample. Each of `slices` (extra
+    conditions, "" for all samples) is aggregated by a query of its own, joined by UNION ALL."""
     keys = ", ".join(f"{expr} AS g{i}" for i, expr in enumerate(groups))
     names = ", ".join(f"g{i}" for i in range(len(groups)))
     join = ""
