@@ -651,10 +651,9 @@ async def _create_item(
         f"INSERT INTO item ({', '.join(values)}) VALUES ({', '.join(q.p(v) for v in values.values())}) "
         "RETURNING *"
     )
-    first_version = _FIRST_VERSION
     if q.postgres:
         # One round trip instead of three (the data-modifying WITH is PostgreSQL's).
-        parts = [f"new_item AS ({insert_item})", f"first_version AS ({first_version})"]
+        parts = [f"new_item AS ({insert_item})", f"first_version AS ({_FIRST_VERSION})"]
         if changed:
             parts.append(f"waiting AS ({conversations.update_sql(conversation, changed, q)})")
         rows = await q.rows(f"WITH {', '.join(parts)} SELECT * FROM new_item")

@@ -104,7 +104,6 @@ async def test_publish_while_the_listener_is_away_stays_on_this_instance_and_log
     assert not any("NOTIFY failed" in line for line in lines)  # not one line per update
 
 
-@pytest.mark.skipif(postgres_bin() is None, reason="Debian's PostgreSQL server programs are not installed")
 async def test_a_burst_of_updates_goes_as_few_notifies_in_order_to_every_instance(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -140,6 +139,7 @@ def test_packed_payloads_keep_order_and_stay_under_the_notify_limit() -> None:
     assert json.loads(alone)["data"]["item_id"] == 0
 
 
+@pytest.mark.skipif(postgres_bin() is None, reason="Debian's PostgreSQL server programs are not installed")
 async def test_listener_comes_back_after_postgresql_restarts() -> None:
     cluster = PrivateCluster().init()
     cluster.start()
