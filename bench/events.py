@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "vk-samples"
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "vk"  # the tests' VK samples
 API_VERSION = "5.199"
 PEERS = 5_000  # distinct authors: new conversations and repeat writers both occur
 

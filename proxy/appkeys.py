@@ -1,4 +1,4 @@
-"""Typed keys for everything the application object holds (CONVENTIONS 1)."""
+"""Typed keys for everything the application object holds (docs/conventions.md, "One application factory")."""
 
 from __future__ import annotations
 

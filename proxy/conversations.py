@@ -1,6 +1,6 @@
 """The conversation state machine: open, wait, answer, close, reopen; and the samples it measures.
 
-Definitions are those of docs/metrics.md (and shared/DESIGN.md):
+Definitions are those of docs/metrics.md (and docs/architecture.md, "Domain words"):
 - a waiting period starts at an incoming item from an author when the conversation is not already
   waiting, and ends at the next reply from the community side (through the proxy or directly in VK) or at
   closing;

@@ -5,7 +5,7 @@ wall_reply_new, ...) a moment later. That event must be attributed to the operat
 not count as a second reply, and must not be mistaken for an action outside the proxy. The same holds
 for deletions, restorations and bans performed through the proxy.
 
-Rules (shared/DESIGN.md, "Data flow: outbound"):
+Rules (docs/architecture.md, "Outbound"):
 - a message matches the outbox row of its community whose idempotency key is the message's
   ``random_id`` (messages.send sends the key as random_id);
 - a comment matches the oldest outbox row of its community that is being sent, was sent, or waits for

@@ -107,7 +107,7 @@ async def _community_changed(*_: Any) -> None:
 class StoreCallbackSink:
     """The endpoint's sink: communities from the database, events into ingest.
 
-    Live subscribers hear of an event after VK has its "ok" (shared/DESIGN.md: commit, answer, publish):
+    Live subscribers hear of an event after VK has its "ok" (docs/architecture.md, "Inbound": commit, answer, publish):
     the publication runs in a task of its own, so the answer never waits for the NOTIFY, and the task
     is kept until it is done (`drain` awaits the ones still running when the app stops).
     """

@@ -1,6 +1,6 @@
 """The data model: what the proxy mirrors, who acted, and what it measured.
 
-Words follow shared/DESIGN.md ("Domain words"). Every timestamp is stored in UTC.
+Words follow docs/architecture.md ("Domain words"). Every timestamp is stored in UTC.
 Text is never erased: an edit adds an ItemVersion, a delete adds an ItemTombstone.
 """
 
@@ -459,7 +459,7 @@ class OutboxRow(Model):
 
 
 class ReactionSample(Model):
-    """One ended waiting period: measured when it happens, aggregated later (CONVENTIONS 5)."""
+    """One ended waiting period: measured when it happens, aggregated later (docs/conventions.md)."""
 
     id = fields.BigIntField(primary_key=True)
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(

@@ -7,9 +7,7 @@ must be the same.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
@@ -29,10 +27,8 @@ from proxy.models import (
     RawEvent,
     RawEventStatus,
 )
+from tests.fixtures import VK_SAMPLES as SAMPLES_DIR
 
-SAMPLES_DIR = Path(
-    os.environ.get("VK_SAMPLES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "vk-samples"
-)
 SECRET = "s3cret-value"
 CONFIRMATION = "a1b2c3d4"
 

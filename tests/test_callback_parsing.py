@@ -1,8 +1,6 @@
 """Callback API body parsing and secret checks (pure functions, no HTTP)."""
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +16,7 @@ from proxy.connectors.vk.callback import (
 )
 from proxy.connectors.vk.normalize import normalize
 from proxy.events import DomainEvent, MessagesAllowed
-
-SAMPLES_DIR = Path(
-    os.environ.get("VK_SAMPLES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "vk-samples"
-)
+from tests.fixtures import VK_SAMPLES as SAMPLES_DIR
 
 PROPERTY_SETTINGS = settings(
     max_examples=200,

@@ -7,7 +7,6 @@ import json
 import random
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,15 +22,13 @@ from proxy.connectors.vk.emulator import (
     create_emulator_app,
     start_emulator,
 )
+from tests.fixtures import VK_SAMPLES as SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "vk-samples"
-if not SAMPLES.is_dir():
-    SAMPLES = Path("/work/shared/vk-samples")
 FAST_RETRIES = (0.05, 0.05)
 
 
 def sample_event(name: str) -> dict[str, Any]:
-    """The event of a vk-samples file (long-poll replies hold it in updates[0])."""
+    """The event of a tests/fixtures/vk file (long-poll replies hold it in updates[0])."""
     data = json.loads((SAMPLES / f"{name}.json").read_text())
     return data["updates"][0] if "updates" in data else data
 

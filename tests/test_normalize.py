@@ -3,9 +3,7 @@
 import copy
 import dataclasses
 import json
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,10 +39,7 @@ from proxy.events import (
     Unsupported,
     WallPostCreated,
 )
-
-SAMPLES_DIR = Path(
-    os.environ.get("VK_SAMPLES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "vk-samples"
-)
+from tests.fixtures import VK_SAMPLES as SAMPLES_DIR
 
 PROPERTY_SETTINGS = settings(
     max_examples=200,

@@ -7,7 +7,7 @@ Usage from a view::
     await record_export(request)                # journals "export.csv" (session or API token)
     return await stream_csv(request, "journal.csv", ["when", "who", ...], rows, dialect=dialect)
 
-Rules every export follows (CONVENTIONS 8):
+Rules every export follows (docs/conventions.md, "CSV streams"):
 
 - a header row, then one line per row, every line ending in ``\\r\\n`` (RFC 4180);
 - ``Content-Disposition: attachment; filename=...``;

@@ -1,4 +1,4 @@
-"""Pages and partials (CONVENTIONS 7): the same URL serves the page, or the partial htmx asked for."""
+"""Pages and partials (docs/conventions.md, "Pages include their partials"): the same URL serves the page, or the partial htmx asked for."""
 
 from __future__ import annotations
 

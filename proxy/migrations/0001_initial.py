@@ -301,7 +301,7 @@ class Migration(migrations.Migration):
                 ('seconds', fields.FloatField()),
                 ('business_seconds', fields.FloatField(null=True)),
             ],
-            options={'table': 'reaction_sample', 'app': 'models', 'indexes': [Index(fields=['ended_at']), Index(fields=['operator_id', 'ended_at']), Index(fields=['community_id', 'ended_at'])], 'pk_attr': 'id', 'table_description': 'One ended waiting period: measured when it happens, aggregated later (CONVENTIONS 5).'},
+            options={'table': 'reaction_sample', 'app': 'models', 'indexes': [Index(fields=['ended_at']), Index(fields=['operator_id', 'ended_at']), Index(fields=['community_id', 'ended_at'])], 'pk_attr': 'id', 'table_description': 'One ended waiting period: measured when it happens, aggregated later (docs/conventions.md).'},
             bases=['Model'],
         ),
         ops.CreateModel(

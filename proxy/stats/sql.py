@@ -1,6 +1,6 @@
 """SQL that means the same on PostgreSQL and SQLite: parameters, epochs, local-time buckets, percentiles.
 
-Statistics run as one aggregate query each (CONVENTIONS 5); this module hides the few places where the
+Statistics run as one aggregate query each (docs/conventions.md, "Measure when it happens"); this module hides the few places where the
 two dialects differ, so that every figure is computed by the same arithmetic on both databases.
 
 Timestamps: tortoise stores them on SQLite as UTC text ``YYYY-MM-DD HH:MM:SS[.ffffff]+00:00`` (which sorts

@@ -1,7 +1,7 @@
 """Admin pages: communities, operators, API tokens and canned responses; every change journaled.
 
 Admins only: anyone else gets 403 and the refusal is journaled (proxy/admin_access.py). Each page has one
-partial (CONVENTIONS 7) its forms target. A change that succeeds redirects (HX-Redirect for htmx, 303
+partial (docs/conventions.md, "Pages include their partials") its forms target. A change that succeeds redirects (HX-Redirect for htmx, 303
 otherwise) to the page, which shows what was done; a refused one answers 422 with the form as typed and
 the reason next to it, and changes nothing. Secrets shown once (a new API token, a generated password)
 are rendered in the answer to the POST itself and kept nowhere else.

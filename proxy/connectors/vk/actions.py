@@ -1,6 +1,6 @@
 """Operator actions on VK: generic requests mapped to VK methods and parameters, performed with VkClient.
 
-Which token each method needs follows VK (shared/DESIGN.md, "VK facts"): the community token sends
+Which token each method needs follows VK (docs/architecture.md, "VK facts"): the community token sends
 messages and posts comments as the community and moderates board topics; deleting and restoring other
 comments and banning need a community admin's user token.
 """

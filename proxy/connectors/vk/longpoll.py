@@ -1,6 +1,6 @@
 """The Bots Long Poll loop of one community: ``groups.getLongPollServer`` then ``a_check`` forever.
 
-VK's answers (shared/DESIGN.md, "VK facts"): ``failed: 1`` means events were lost, so the loop takes
+VK's answers (docs/architecture.md, "VK facts"): ``failed: 1`` means events were lost, so the loop takes
 the new ``ts`` and asks for a catch-up sync; ``failed: 2`` means the key expired (get a new one, keep
 ``ts``); ``failed: 3`` means both were lost (new key and ``ts``, then catch up). Updates are handed to
 a :class:`LongPollSink` batch by batch; the sink stores them and the ``ts`` after them, so a restart

@@ -8,7 +8,7 @@ an unexpected shape, wrong field types or absurd numbers all become an :class:`U
 (stored raw, ignored) or a best-effort event with the missing parts set to None. Only input that
 is not a VK event at all raises :class:`MalformedEvent`.
 
-VK sample files quoted in comments live in the shared ``vk-samples`` folder.
+VK sample files quoted in comments live in ``tests/fixtures/vk``.
 """
 
 from collections.abc import Callable, Mapping
