@@ -75,8 +75,9 @@ Source = Literal["callback", "longpoll", "sync"]
 # RawEvent.event_id and .type are VARCHAR(64); VK's ids are 40 characters.
 _MAX_ID = 64
 _DIGEST_PREFIX = "sha1:"
-# Encodes attachments as the ORM stores them (written here by hand-made INSERTs).
+# Encode JSON columns as the ORM stores them (written here by hand-made INSERTs).
 _ATTACHMENTS = Item._meta.fields_map["attachments"]
+_FORWARDED = Item._meta.fields_map["forwarded"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,7 +264,7 @@ async def _new_incoming_item(
         community,
         address,
         at=at,
-        preview=_preview(content.text, content.attachments),
+        preview=_preview(content),
         author_sql="(SELECT id FROM the_author)",
         source_sql="claimed",
         q=q,
@@ -283,8 +284,8 @@ async def _new_incoming_item(
         "the_author AS (SELECT id FROM known_author UNION ALL SELECT id FROM new_author), "
         f"opened AS ({conversation}), "
         f"new_item AS (INSERT INTO item ({', '.join(item_values)}) SELECT {', '.join(item_values.values())} "
-        "FROM opened RETURNING id, text, attachments, created_at, recorded_at), "
-        f"first_version AS ({_FIRST_VERSION}) "
+        "FROM opened RETURNING id, text, attachments, forwarded, created_at, recorded_at), "
+        f"first_version AS ({_first_version_sql(content, q)}) "
         "SELECT EXISTS (SELECT 1 FROM existing) AS item_existed, (SELECT id FROM claimed) AS raw_id, "
         "(SELECT id FROM opened) AS conversation_id, (SELECT id FROM new_item) AS item_id"
     )
@@ -473,6 +474,7 @@ class _Content:
     reply_to: ItemRef | None = None
     admin_author_id: int | None = None
     message_id: int | None = None
+    forwarded: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
@@ -487,6 +489,7 @@ def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
             created_at=event.created_at,
             direction=direction,
             admin_author_id=event.admin_author_id,
+            forwarded=list(event.forwarded),
         )
     return _Content(
         ref=event.ref,
@@ -499,6 +502,7 @@ def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
         reply_to=event.reply_to,
         admin_author_id=event.admin_author_id,
         message_id=event.message_id,
+        forwarded=list(event.forwarded),
     )
 
 
@@ -512,11 +516,31 @@ def _address(thread: ThreadRef) -> ThreadAddress:
     )
 
 
-def _preview(text: str, attachments: list[Any]) -> str:
-    if text:
-        return text
+def _preview(content: _Content | Item) -> str:
+    """What the inbox shows of an item: its text; else its attachments' kinds and what it forwards."""
+    if content.text:
+        return content.text
+    attachments = content.attachments or []
     kinds = [a.get("type") for a in attachments if isinstance(a, dict) and isinstance(a.get("type"), str)]
-    return " ".join(f"[{kind}]" for kind in kinds)
+    parts = [f"[{kind}]" for kind in kinds]
+    quoted = _forwarded_text(content.forwarded or [])
+    if quoted:
+        parts.append("» " + quoted.replace("\n", " "))
+    return " ".join(parts)
+
+
+def _forwarded_text(forwarded: list[Any]) -> str:
+    """The texts of quoted and forwarded messages at every depth, in reading order, one per line."""
+    texts: list[str] = []
+    pending = list(reversed(forwarded))
+    while pending:
+        message = pending.pop()
+        if not isinstance(message, dict):
+            continue
+        if isinstance(message.get("text"), str) and message["text"]:
+            texts.append(message["text"])
+        pending.extend(reversed(message.get("forwarded") or []))
+    return "\n".join(texts)
 
 
 async def _author(vk_id: int | None, conn: Any, known: _Known | None = None) -> int | None:
@@ -611,6 +635,7 @@ def _item_values(
         "reply_to_key": content.reply_to.key if content.reply_to else None,
         "text": content.text,
         "attachments": _ATTACHMENTS.to_db_value(content.attachments, Item),
+        "forwarded": _FORWARDED.to_db_value(content.forwarded, Item),
         "created_at": at,
         "edited_at": edited_at,
         "version_count": 1,
@@ -619,11 +644,13 @@ def _item_values(
     }
 
 
-# The first version of the item a WITH named new_item inserted.
-_FIRST_VERSION = (
-    "INSERT INTO item_version (item_id, number, text, attachments, valid_from, recorded_at) "
-    "SELECT id, 1, text, attachments, created_at, recorded_at FROM new_item"
-)
+def _first_version_sql(content: _Content, q: SqlQuery) -> str:
+    """The first version of the item a WITH named new_item inserted."""
+    return (
+        "INSERT INTO item_version (item_id, number, text, attachments, forwarded, forwarded_text, valid_from, "
+        f"recorded_at) SELECT id, 1, text, attachments, forwarded, {q.p(_forwarded_text(content.forwarded))}, "
+        "created_at, recorded_at FROM new_item"
+    )
 
 
 async def _create_item(
@@ -653,7 +680,7 @@ async def _create_item(
     )
     if q.postgres:
         # One round trip instead of three (the data-modifying WITH is PostgreSQL's).
-        parts = [f"new_item AS ({insert_item})", f"first_version AS ({_FIRST_VERSION})"]
+        parts = [f"new_item AS ({insert_item})", f"first_version AS ({_first_version_sql(content, q)})"]
         if changed:
             parts.append(f"waiting AS ({conversations.update_sql(conversation, changed, q)})")
         rows = await q.rows(f"WITH {', '.join(parts)} SELECT * FROM new_item")
@@ -666,6 +693,8 @@ async def _create_item(
             number=1,
             text=item.text,
             attachments=item.attachments,
+            forwarded=item.forwarded,
+            forwarded_text=_forwarded_text(item.forwarded),
             valid_from=item.created_at,
             recorded_at=item.recorded_at,
             using_db=conn,
@@ -691,6 +720,7 @@ async def _fill_placeholder(
     item.vk_id = _vk_id(content)
     item.text = content.text
     item.attachments = content.attachments
+    item.forwarded = content.forwarded
     item.created_at = at
     item.version_count = 1
     await item.save(using_db=conn)
@@ -699,6 +729,8 @@ async def _fill_placeholder(
         number=1,
         text=content.text,
         attachments=content.attachments,
+        forwarded=content.forwarded,
+        forwarded_text=_forwarded_text(content.forwarded),
         valid_from=at,
         using_db=conn,
     )
@@ -746,24 +778,27 @@ async def _journal_vk_delete(
 
 
 async def _add_version(
-    item: Item, text: str, attachments: list[Any], valid_from: datetime, conn: Any, *, current: bool = True
+    item: Item, content: _Content, valid_from: datetime, conn: Any, *, current: bool = True
 ) -> None:
     """Version n+1; ``current`` False records an older text that arrived late without making it current."""
     item.version_count += 1
     await ItemVersion.create(
         item_id=item.id,
         number=item.version_count,
-        text=text,
-        attachments=attachments,
+        text=content.text,
+        attachments=content.attachments,
+        forwarded=content.forwarded,
+        forwarded_text=_forwarded_text(content.forwarded),
         valid_from=valid_from,
         using_db=conn,
     )
     fields = ["version_count"]
     if current:
-        item.text = text
-        item.attachments = attachments
+        item.text = content.text
+        item.attachments = content.attachments
+        item.forwarded = content.forwarded
         item.edited_at = valid_from
-        fields += ["text", "attachments", "edited_at"]
+        fields += ["text", "attachments", "forwarded", "edited_at"]
     await item.save(using_db=conn, update_fields=fields)
 
 
@@ -776,7 +811,7 @@ async def _record_arrival(
     conn: Any,
 ) -> None:
     """What a newly seen item means for its conversation: an author waits, or the community answered."""
-    preview = _preview(item.text, item.attachments)
+    preview = _preview(item)
     if item.direction == Direction.IN:
         await conversations.author_wrote(conversation, at=at, preview=preview, conn=conn)
         return
@@ -813,8 +848,10 @@ async def _record_arrival(
     )
 
 
-def _same(item: Item, text: str, attachments: list[Any]) -> bool:
-    return item.text == text and (item.attachments or []) == attachments
+def _same(item: Item, content: _Content) -> bool:
+    # An item stored before forwarded messages were kept has none: seeing them now is not an edit.
+    forwarded_same = not item.forwarded or item.forwarded == content.forwarded
+    return item.text == content.text and (item.attachments or []) == content.attachments and forwarded_same
 
 
 async def _item_created(
@@ -826,7 +863,7 @@ async def _item_created(
     if item is None and content.direction == Direction.IN:
         # The common case (an author wrote something new): what _record_arrival does for an incoming
         # item, written together with the item.
-        preview = _preview(content.text, content.attachments)
+        preview = _preview(content)
         item, conversation = await _create_item(
             community,
             content,
@@ -843,16 +880,16 @@ async def _item_created(
         if item.version_count == 0:
             conversation = await _fill_placeholder(community, item, conversation, content, at, conn)
             await _record_arrival(community, event, item, conversation, at, conn)
-        elif _same(item, content.text, content.attachments):
+        elif _same(item, content):
             return _Effect(detail="item already stored", conversation_id=conversation.id, item_id=item.id)
         elif source == "sync":
             # Sync reads the current text: a different one is an edit no event told us about.
-            await _add_version(item, content.text, content.attachments, received, conn)
+            await _add_version(item, content, received, conn)
         elif await ItemVersion.filter(item_id=item.id, text=content.text).using_db(conn).exists():
             return _Effect(detail="item already stored", conversation_id=conversation.id, item_id=item.id)
         else:
             # The original text arriving after an edit (VK retried it): kept, not made current.
-            await _add_version(item, content.text, content.attachments, at, conn, current=False)
+            await _add_version(item, content, at, conn, current=False)
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
 
 
@@ -875,10 +912,10 @@ async def _item_edited(
         at = content.created_at or edited_at
         conversation = await _fill_placeholder(community, item, conversation, content, at, conn)
         await _record_arrival(community, event, item, conversation, at, conn)
-    elif _same(item, content.text, content.attachments):
+    elif _same(item, content):
         return _Effect(detail="no change", conversation_id=conversation.id, item_id=item.id)
     else:
-        await _add_version(item, content.text, content.attachments, edited_at, conn)
+        await _add_version(item, content, edited_at, conn)
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
 
 
@@ -960,8 +997,8 @@ async def _item_restored(
         conversation = await _fill_placeholder(community, item, conversation, content, at, conn)
         await _record_arrival(community, event, item, conversation, at, conn)
         changed = True
-    elif not _same(item, content.text, content.attachments):
-        await _add_version(item, content.text, content.attachments, received, conn)
+    elif not _same(item, content):
+        await _add_version(item, content, received, conn)
         changed = True
     tombstone = (
         await ItemTombstone.filter(item_id=item.id, restored_at__isnull=True)
