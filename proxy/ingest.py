@@ -46,6 +46,9 @@ from proxy.events import (
     Unsupported,
 )
 from proxy.events import (
+    Channel as EventChannel,
+)
+from proxy.events import (
     Direction as EventDirection,
 )
 from proxy.group_commit import group_commit
@@ -245,6 +248,9 @@ async def _new_incoming_item(
     at commit and holds it through its WAL flush, so with the NOTIFY inside, every event's commit
     waited for the one before (that lock was the most sampled wait at 64 senders). It goes after the
     "ok", on the LISTEN connection, batched with the other notices of the moment (`PgListener.notify`).
+
+    A comment from an operator's own VK account is that operator's reply (`_in_person`): the statement
+    then writes nothing, and the general path stores it.
     """
     content = _content(event)
     at = content.created_at or received
@@ -269,11 +275,16 @@ async def _new_incoming_item(
         source_sql="claimed",
         q=q,
     )
+    # Only comments can be written in person (_in_person); operator.vk_user_id is unique, so indexed.
+    in_person = "FALSE" if content.ref.channel is EventChannel.MESSAGE else (
+        f"EXISTS (SELECT 1 FROM operator WHERE vk_user_id = {author_vk_id})"
+    )
     statement = (
         f"WITH existing AS (SELECT 1 FROM item WHERE community_id = {community_id} "
         f"AND key = {q.p(content.ref.key)}), "
         f"claimed AS (INSERT INTO raw_event ({', '.join(raw_values)}) "
         f"SELECT {', '.join(q.p(v) for v in raw_values.values())} WHERE NOT EXISTS (SELECT 1 FROM existing) "
+        f"AND NOT {in_person} "
         "ON CONFLICT (vk_group_id, event_id) DO NOTHING RETURNING id), "
         f"known_author AS (SELECT id FROM author WHERE vk_id = {author_vk_id}), "
         # A no-op update when a concurrent event inserted the author first: it returns the row.
@@ -286,14 +297,14 @@ async def _new_incoming_item(
         f"new_item AS (INSERT INTO item ({', '.join(item_values)}) SELECT {', '.join(item_values.values())} "
         "FROM opened RETURNING id, text, attachments, forwarded, created_at, recorded_at), "
         f"first_version AS ({_first_version_sql(content, q)}) "
-        "SELECT EXISTS (SELECT 1 FROM existing) AS item_existed, (SELECT id FROM claimed) AS raw_id, "
+        f"SELECT EXISTS (SELECT 1 FROM existing) OR {in_person} AS general_path, (SELECT id FROM claimed) AS raw_id, "
         "(SELECT id FROM opened) AS conversation_id, (SELECT id FROM new_item) AS item_id"
     )
     try:
         row = await group_commit(q).fetch_row(q, statement, order=f"{community.id}:{address.key}")
     except IntegrityError:
         return None
-    if row["item_existed"]:
+    if row["general_path"]:
         return None
     if row["raw_id"] is None:
         return IngestResult(name=event.name, community_id=community.id, duplicate=True)
@@ -504,6 +515,22 @@ def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
         message_id=event.message_id,
         forwarded=list(event.forwarded),
     )
+
+
+async def _in_person(content: _Content, conn: Any) -> _Content:
+    """A comment from the VK account linked to an operator is that operator answering directly in VK:
+    outgoing, credited like a message_reply naming them in admin_author_id (docs/metrics.md,
+    "Attribution"). Messages are not: in a dialog VK names the admin, and a message_new from an
+    operator's own account is that person writing to the community."""
+    if (
+        content.ref.channel is EventChannel.MESSAGE
+        or content.direction != Direction.IN
+        or content.author_id is None
+        or content.author_id <= 0
+        or await _linked_operator_id(content.author_id, conn) is None
+    ):
+        return content
+    return dataclasses.replace(content, direction=Direction.OUT, admin_author_id=content.author_id)
 
 
 def _address(thread: ThreadRef) -> ThreadAddress:
@@ -815,7 +842,9 @@ async def _record_arrival(
     if item.direction == Direction.IN:
         await conversations.author_wrote(conversation, at=at, preview=preview, conn=conn)
         return
-    row = await match_outbox_echo(community, event, conn)
+    # The proxy comments only as the community: a comment from a person's account is never its echo.
+    in_person = item.channel != Channel.MESSAGE and (item.from_vk_id or 0) > 0
+    row = None if in_person else await match_outbox_echo(community, event, conn)
     if row is not None:
         item.sent_by_id = row.operator_id  # type: ignore[attr-defined]
         item.outbox_row_id = row.id
@@ -857,7 +886,7 @@ def _same(item: Item, content: _Content) -> bool:
 async def _item_created(
     community: Community, event: ItemCreated, received: datetime, source: str, conn: Any, known: _Known
 ) -> _Effect:
-    content = _content(event)
+    content = await _in_person(_content(event), conn)
     at = content.created_at or received
     item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None and content.direction == Direction.IN:
@@ -896,7 +925,7 @@ async def _item_created(
 async def _item_edited(
     community: Community, event: ItemEdited, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    content = _content(event)
+    content = await _in_person(_content(event), conn)
     edited_at = event.edited_at or received
     item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None:
@@ -932,7 +961,9 @@ async def _item_deleted(
 ) -> _Effect:
     item, conversation = await _locked_item(community, event.ref.key, conn, known)
     if item is None:
-        from_community = event.user_id == -community.vk_group_id
+        from_community = event.user_id == -community.vk_group_id or (
+            (event.user_id or 0) > 0 and await _linked_operator_id(event.user_id, conn) is not None
+        )
         direction = Direction.OUT if from_community else Direction.IN
         author_id = await _author(event.user_id, conn, known) if direction == Direction.IN else None
         conversation = await _open_conversation(
@@ -983,7 +1014,7 @@ async def _item_deleted(
 async def _item_restored(
     community: Community, event: ItemRestored, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    content = _content(event)
+    content = await _in_person(_content(event), conn)
     item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None:
         at = content.created_at or received
