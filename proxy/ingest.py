@@ -990,6 +990,8 @@ async def _item_deleted(
             await ItemTombstone.filter(item_id=item.id, restored_at__isnull=True).using_db(conn).exists()
         )
         if open_tombstone:
+            # The proxy's own deletion, recorded when VK accepted it: its wait is settled here.
+            await _withdraw_if_unwaited(conversation, item, item.deleted_at or received, conn)
             return _Effect(detail="already deleted", conversation_id=conversation.id, item_id=item.id)
     echo = await match_action_echo(community, "deleteComment", item_id=item.id, conn=conn)
     # A placeholder's author is unknown until its text arrives: the deleter is classified then.
@@ -1008,7 +1010,25 @@ async def _item_deleted(
     await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
     if via == DeletedVia.VK_ADMIN:
         await _journal_vk_delete(community, item, conversation, event.deleter_id, received, conn)
+    await _withdraw_if_unwaited(conversation, item, received, conn)
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
+
+
+async def _withdraw_if_unwaited(conversation: Conversation, item: Item, at: datetime, conn: Any) -> None:
+    """A deleted item the author's wait counts (incoming, seen, not older than the wait): when no item
+    that arrived since the wait started is left, nobody is waiting any more (docs/metrics.md)."""
+    since = conversation.waiting_since
+    if since is None or item.direction != Direction.IN or item.version_count == 0 or item.created_at < since:
+        return
+    still_waited_on = (
+        await Item.filter(
+            conversation_id=conversation.id, direction=Direction.IN, is_deleted=False, created_at__gte=since
+        )
+        .using_db(conn)
+        .exists()
+    )
+    if not still_waited_on:
+        await conversations.waiting_withdrawn(conversation, at=at, conn=conn)
 
 
 async def _item_restored(
