@@ -877,6 +877,21 @@ async def _record_arrival(
     )
 
 
+async def _refresh_preview(item: Item, conversation: Conversation, conn: Any) -> None:
+    """An edit shows in the inbox when the edited item is the one the preview shows: the conversation's
+    latest item (by VK's date; of two with the same date, the one stored last), as the preview was set."""
+    if conversation.last_item_at is None or item.created_at != conversation.last_item_at:
+        return
+    stored_later = (
+        await Item.filter(conversation_id=conversation.id, created_at=item.created_at, id__gt=item.id)
+        .using_db(conn)
+        .exists()
+    )
+    if not stored_later:
+        conversation.preview = _preview(item)[: conversations.PREVIEW_LENGTH]
+        await conversation.save(using_db=conn, update_fields=["preview"])
+
+
 def _same(item: Item, content: _Content) -> bool:
     # An item stored before forwarded messages were kept has none: seeing them now is not an edit.
     forwarded_same = not item.forwarded or item.forwarded == content.forwarded
@@ -914,6 +929,7 @@ async def _item_created(
         elif source == "sync":
             # Sync reads the current text: a different one is an edit no event told us about.
             await _add_version(item, content, received, conn)
+            await _refresh_preview(item, conversation, conn)
         elif await ItemVersion.filter(item_id=item.id, text=content.text).using_db(conn).exists():
             return _Effect(detail="item already stored", conversation_id=conversation.id, item_id=item.id)
         else:
@@ -945,6 +961,7 @@ async def _item_edited(
         return _Effect(detail="no change", conversation_id=conversation.id, item_id=item.id)
     else:
         await _add_version(item, content, edited_at, conn)
+        await _refresh_preview(item, conversation, conn)
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
 
 
@@ -1050,6 +1067,7 @@ async def _item_restored(
         changed = True
     elif not _same(item, content):
         await _add_version(item, content, received, conn)
+        await _refresh_preview(item, conversation, conn)
         changed = True
     tombstone = (
         await ItemTombstone.filter(item_id=item.id, restored_at__isnull=True)
