@@ -295,6 +295,15 @@ async def waiting_withdrawn(conversation: Conversation, *, at: datetime, conn: A
     return sample
 
 
+async def withdrawal_undone(conversation: Conversation, withdrawn: ReactionSample, *, conn: Any) -> None:
+    """An item of a withdrawn wait is restored before anything else happened: the wait goes on from its
+    start as if it had never been withdrawn, and its withdrawn sample is removed."""
+    conversation.waiting_since = withdrawn.started_at
+    conversation.awaiting_first_reaction = withdrawn.is_first
+    await withdrawn.delete(using_db=conn)
+    await conversation.save(using_db=conn, update_fields=["waiting_since", "awaiting_first_reaction"])
+
+
 async def _end_waiting(
     conversation: Conversation,
     *,

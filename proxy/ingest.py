@@ -58,6 +58,7 @@ from proxy.models import (
     Channel,
     Community,
     Conversation,
+    ConversationStatus,
     DeletedVia,
     Direction,
     Item,
@@ -66,6 +67,7 @@ from proxy.models import (
     Operator,
     RawEvent,
     RawEventStatus,
+    ReactionSample,
 )
 from proxy.stats.sql import SqlQuery
 
@@ -1031,6 +1033,27 @@ async def _item_deleted(
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
 
 
+async def _resume_if_withdrawn(conversation: Conversation, item: Item, conn: Any) -> None:
+    """A restored incoming item of the wait that was withdrawn last, with no answer, new wait or closing
+    since: the author is waiting again, from when they started (docs/metrics.md, "Withdrawn wait")."""
+    if item.direction != Direction.IN or conversation.waiting_since is not None:
+        return
+    if conversation.status != ConversationStatus.OPEN:
+        return
+    last = await ReactionSample.filter(conversation_id=conversation.id).order_by("-id").using_db(conn).first()
+    if last is None or last.ended_by != conversations.WITHDRAWN or item.created_at < last.started_at:
+        return
+    if conversation.opened_at > last.started_at:
+        return  # closed and reopened since: that wait belongs to an opening that is over
+    answered = (
+        await Item.filter(conversation_id=conversation.id, direction=Direction.OUT, created_at__gte=last.started_at)
+        .using_db(conn)
+        .exists()
+    )
+    if not answered:
+        await conversations.withdrawal_undone(conversation, last, conn=conn)
+
+
 async def _withdraw_if_unwaited(conversation: Conversation, item: Item, at: datetime, conn: Any) -> None:
     """A deleted item the author's wait counts (incoming, seen, not older than the wait): when no item
     that arrived since the wait started is left, nobody is waiting any more (docs/metrics.md)."""
@@ -1098,6 +1121,7 @@ async def _item_restored(
         item.is_deleted = False
         item.deleted_at = None
         await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
+        await _resume_if_withdrawn(conversation, item, conn)
         changed = True
     detail = "" if changed else "not deleted, no change"
     return _Effect(detail=detail, conversation_id=conversation.id, item_id=item.id, changed=changed)

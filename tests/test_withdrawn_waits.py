@@ -100,3 +100,32 @@ async def test_a_deletion_through_the_proxy_withdraws_the_wait(
     assert (await Conversation.get()).waiting_since is None
     assert await ReactionSample.filter(ended_by=WITHDRAWN).count() == 1
     assert await _breaches(vk_settings, START + timedelta(hours=2)) == 0
+
+
+async def test_restoring_an_item_of_a_withdrawn_wait_resumes_it_unless_answered_since(
+    client_for, world, community: Community, operator: Operator
+) -> None:
+    member, scenario = world.members[0], world.scenario
+    clock = Clock(world, START)
+    deliver = Delivery(world, await client_for(operator))
+    question = scenario.member_comments(world.group, member, world.post, "Где заказ?")
+    await deliver()
+
+    # Deleted by mistake and restored: the author waits again from 10:00, as if nothing had happened.
+    scenario.admin_deletes_in_vk(world.group, question)
+    await deliver()
+    assert (await Conversation.get()).waiting_since is None
+    scenario.admin_restores_in_vk(world.group, question)
+    await deliver()
+    conversation = await Conversation.get()
+    assert (conversation.waiting_since, conversation.awaiting_first_reaction) == (START, True)
+    assert await ReactionSample.all().count() == 0
+
+    # Deleted again, and the community answered before it came back: nobody waits.
+    scenario.admin_deletes_in_vk(world.group, question)
+    clock.at(START + timedelta(minutes=30))
+    scenario.admin_comments_in_vk(world.group, world.post, "Мы ответили в личных сообщениях", question)
+    scenario.admin_restores_in_vk(world.group, question)
+    await deliver()
+    assert (await Conversation.get()).waiting_since is None
+    assert await ReactionSample.all().values_list("ended_by", flat=True) == [WITHDRAWN]
