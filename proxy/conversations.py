@@ -34,6 +34,8 @@ from proxy.models import (
 from proxy.stats.sql import SqlQuery
 
 PREVIEW_LENGTH = 200
+# ReactionSample.ended_by of a wait whose every item was deleted.
+WITHDRAWN = "withdrawn"
 
 
 class ConversationError(Exception):
@@ -276,6 +278,30 @@ async def reopen(conversation: Conversation, *, at: datetime, conn: Any) -> None
         using_db=conn,
         update_fields=["status", "opened_at", "closed_at", "closing_kind", "closed_by_id", "awaiting_first_reaction"],
     )
+
+
+async def waiting_withdrawn(conversation: Conversation, *, at: datetime, conn: Any) -> ReactionSample | None:
+    """Every item the author was waiting on was deleted: the wait ends with no reaction, as one sample
+    ended_by "withdrawn" that no reaction figure counts (docs/metrics.md). Nobody reacted, so the next
+    waiting period of this opening is still its first."""
+    if conversation.waiting_since is None:
+        return None
+    first = conversation.awaiting_first_reaction
+    sample = await _end_waiting(
+        conversation, at=at, operator_id=None, outside_proxy=False, ended_by=WITHDRAWN, conn=conn
+    )
+    conversation.awaiting_first_reaction = first
+    await conversation.save(using_db=conn, update_fields=["waiting_since"])
+    return sample
+
+
+async def withdrawal_undone(conversation: Conversation, withdrawn: ReactionSample, *, conn: Any) -> None:
+    """An item of a withdrawn wait is restored before anything else happened: the wait goes on from its
+    start as if it had never been withdrawn, and its withdrawn sample is removed."""
+    conversation.waiting_since = withdrawn.started_at
+    conversation.awaiting_first_reaction = withdrawn.is_first
+    await withdrawn.delete(using_db=conn)
+    await conversation.save(using_db=conn, update_fields=["waiting_since", "awaiting_first_reaction"])
 
 
 async def _end_waiting(

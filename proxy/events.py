@@ -23,6 +23,8 @@ __all__ = [
     "Direction",
     "DomainEvent",
     "EVENTS_BY_NAME",
+    "MAX_FORWARDED_MESSAGES",
+    "MAX_FORWARD_DEPTH",
     "ItemCreated",
     "ItemDeleted",
     "ItemEdited",
@@ -48,6 +50,21 @@ class Channel(StrEnum):
     VIDEO = "video"
     MARKET = "market"
     BOARD = "board"
+
+
+# Quoted and forwarded messages (``forwarded`` of an item's events) are JSON objects, stored as they
+# are on the item and on each of its versions:
+# - "kind": "reply" for the message this one answers (VK's reply_message: at most one, first), "forward"
+#   for each of fwd_messages, in VK's order;
+# - "from_id" (int or null), "date" (ISO 8601 UTC or null), "text", "attachments" (VK's JSON, as an
+#   item's), "peer_id" and "conversation_message_id" (int or null);
+# - "forwarded": the messages it quotes or forwards in turn, in the same shape;
+# - "omitted": how many messages below it the bounds left out (0 when none).
+# VK nests forwards with no practical limit. The connector keeps MAX_FORWARD_DEPTH levels and, below the
+# first level (which VK itself bounds: one quote and 100 forwards), at most MAX_FORWARDED_MESSAGES
+# messages per item, depth first. The raw event keeps every one of them.
+MAX_FORWARD_DEPTH = 5
+MAX_FORWARDED_MESSAGES = 100
 
 
 class Direction(StrEnum):
@@ -155,7 +172,7 @@ class _ItemContent(DomainEvent):
     admin_author_id: int | None = None
     random_id: int | None = None
     message_id: int | None = None
-    forwarded: list[Any] = field(default_factory=list)
+    forwarded: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,8 +184,9 @@ class ItemCreated(_ItemContent):
     comment (``reply_to_comment``) or quoted message (``reply_message``). ``admin_author_id`` is
     set on community messages written by a VK admin. ``random_id`` is the sender's idempotency
     key (0 becomes None) and lets an echo be matched to an outbox row. ``message_id`` is VK's
-    global message id (messages only; None when 0 or absent). ``forwarded`` is
-    ``fwd_messages`` kept as raw JSON.
+    global message id (messages only; None when 0 or absent). ``forwarded`` is the quoted
+    message (``reply_message``) and the forwarded ones (``fwd_messages``), nested, in the shape
+    described above :data:`MAX_FORWARD_DEPTH`.
     """
 
     name: ClassVar[str] = "item_created"
@@ -187,6 +205,7 @@ class ItemEdited(DomainEvent):
 
     ``edited_at`` is VK's ``update_time`` (messages); comment edits carry none, so it is None and
     ingest uses the time of receipt. ``created_at`` is the item's original ``date``.
+    ``forwarded`` is as in :class:`ItemCreated` (a message's edit carries the whole message).
     """
 
     name: ClassVar[str] = "item_edited"
@@ -200,6 +219,7 @@ class ItemEdited(DomainEvent):
     created_at: datetime | None
     from_community: bool
     admin_author_id: int | None = None
+    forwarded: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

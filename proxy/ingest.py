@@ -46,6 +46,9 @@ from proxy.events import (
     Unsupported,
 )
 from proxy.events import (
+    Channel as EventChannel,
+)
+from proxy.events import (
     Direction as EventDirection,
 )
 from proxy.group_commit import group_commit
@@ -55,6 +58,7 @@ from proxy.models import (
     Channel,
     Community,
     Conversation,
+    ConversationStatus,
     DeletedVia,
     Direction,
     Item,
@@ -63,6 +67,7 @@ from proxy.models import (
     Operator,
     RawEvent,
     RawEventStatus,
+    ReactionSample,
 )
 from proxy.stats.sql import SqlQuery
 
@@ -75,8 +80,9 @@ Source = Literal["callback", "longpoll", "sync"]
 # RawEvent.event_id and .type are VARCHAR(64); VK's ids are 40 characters.
 _MAX_ID = 64
 _DIGEST_PREFIX = "sha1:"
-# Encodes attachments as the ORM stores them (written here by hand-made INSERTs).
+# Encode JSON columns as the ORM stores them (written here by hand-made INSERTs).
 _ATTACHMENTS = Item._meta.fields_map["attachments"]
+_FORWARDED = Item._meta.fields_map["forwarded"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,6 +250,9 @@ async def _new_incoming_item(
     at commit and holds it through its WAL flush, so with the NOTIFY inside, every event's commit
     waited for the one before (that lock was the most sampled wait at 64 senders). It goes after the
     "ok", on the LISTEN connection, batched with the other notices of the moment (`PgListener.notify`).
+
+    A comment from an operator's own VK account is that operator's reply (`_in_person`): the statement
+    then writes nothing, and the general path stores it.
     """
     content = _content(event)
     at = content.created_at or received
@@ -263,16 +272,21 @@ async def _new_incoming_item(
         community,
         address,
         at=at,
-        preview=_preview(content.text, content.attachments),
+        preview=_preview(content),
         author_sql="(SELECT id FROM the_author)",
         source_sql="claimed",
         q=q,
+    )
+    # Only comments can be written in person (_in_person); operator.vk_user_id is unique, so indexed.
+    in_person = "FALSE" if content.ref.channel is EventChannel.MESSAGE else (
+        f"EXISTS (SELECT 1 FROM operator WHERE vk_user_id = {author_vk_id})"
     )
     statement = (
         f"WITH existing AS (SELECT 1 FROM item WHERE community_id = {community_id} "
         f"AND key = {q.p(content.ref.key)}), "
         f"claimed AS (INSERT INTO raw_event ({', '.join(raw_values)}) "
         f"SELECT {', '.join(q.p(v) for v in raw_values.values())} WHERE NOT EXISTS (SELECT 1 FROM existing) "
+        f"AND NOT {in_person} "
         "ON CONFLICT (vk_group_id, event_id) DO NOTHING RETURNING id), "
         f"known_author AS (SELECT id FROM author WHERE vk_id = {author_vk_id}), "
         # A no-op update when a concurrent event inserted the author first: it returns the row.
@@ -283,16 +297,16 @@ async def _new_incoming_item(
         "the_author AS (SELECT id FROM known_author UNION ALL SELECT id FROM new_author), "
         f"opened AS ({conversation}), "
         f"new_item AS (INSERT INTO item ({', '.join(item_values)}) SELECT {', '.join(item_values.values())} "
-        "FROM opened RETURNING id, text, attachments, created_at, recorded_at), "
-        f"first_version AS ({_FIRST_VERSION}) "
-        "SELECT EXISTS (SELECT 1 FROM existing) AS item_existed, (SELECT id FROM claimed) AS raw_id, "
+        "FROM opened RETURNING id, text, attachments, forwarded, created_at, recorded_at), "
+        f"first_version AS ({_first_version_sql(content, q)}) "
+        f"SELECT EXISTS (SELECT 1 FROM existing) OR {in_person} AS general_path, (SELECT id FROM claimed) AS raw_id, "
         "(SELECT id FROM opened) AS conversation_id, (SELECT id FROM new_item) AS item_id"
     )
     try:
         row = await group_commit(q).fetch_row(q, statement, order=f"{community.id}:{address.key}")
     except IntegrityError:
         return None
-    if row["item_existed"]:
+    if row["general_path"]:
         return None
     if row["raw_id"] is None:
         return IngestResult(name=event.name, community_id=community.id, duplicate=True)
@@ -473,6 +487,7 @@ class _Content:
     reply_to: ItemRef | None = None
     admin_author_id: int | None = None
     message_id: int | None = None
+    forwarded: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
@@ -487,6 +502,7 @@ def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
             created_at=event.created_at,
             direction=direction,
             admin_author_id=event.admin_author_id,
+            forwarded=list(event.forwarded),
         )
     return _Content(
         ref=event.ref,
@@ -499,7 +515,24 @@ def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
         reply_to=event.reply_to,
         admin_author_id=event.admin_author_id,
         message_id=event.message_id,
+        forwarded=list(event.forwarded),
     )
+
+
+async def _in_person(content: _Content, conn: Any) -> _Content:
+    """A comment from the VK account linked to an operator is that operator answering directly in VK:
+    outgoing, credited like a message_reply naming them in admin_author_id (docs/metrics.md,
+    "Attribution"). Messages are not: in a dialog VK names the admin, and a message_new from an
+    operator's own account is that person writing to the community."""
+    if (
+        content.ref.channel is EventChannel.MESSAGE
+        or content.direction != Direction.IN
+        or content.author_id is None
+        or content.author_id <= 0
+        or await _linked_operator_id(content.author_id, conn) is None
+    ):
+        return content
+    return dataclasses.replace(content, direction=Direction.OUT, admin_author_id=content.author_id)
 
 
 def _address(thread: ThreadRef) -> ThreadAddress:
@@ -512,11 +545,31 @@ def _address(thread: ThreadRef) -> ThreadAddress:
     )
 
 
-def _preview(text: str, attachments: list[Any]) -> str:
-    if text:
-        return text
+def _preview(content: _Content | Item) -> str:
+    """What the inbox shows of an item: its text; else its attachments' kinds and what it forwards."""
+    if content.text:
+        return content.text
+    attachments = content.attachments or []
     kinds = [a.get("type") for a in attachments if isinstance(a, dict) and isinstance(a.get("type"), str)]
-    return " ".join(f"[{kind}]" for kind in kinds)
+    parts = [f"[{kind}]" for kind in kinds]
+    quoted = _forwarded_text(content.forwarded or [])
+    if quoted:
+        parts.append("» " + quoted.replace("\n", " "))
+    return " ".join(parts)
+
+
+def _forwarded_text(forwarded: list[Any]) -> str:
+    """The texts of quoted and forwarded messages at every depth, in reading order, one per line."""
+    texts: list[str] = []
+    pending = list(reversed(forwarded))
+    while pending:
+        message = pending.pop()
+        if not isinstance(message, dict):
+            continue
+        if isinstance(message.get("text"), str) and message["text"]:
+            texts.append(message["text"])
+        pending.extend(reversed(message.get("forwarded") or []))
+    return "\n".join(texts)
 
 
 async def _author(vk_id: int | None, conn: Any, known: _Known | None = None) -> int | None:
@@ -611,6 +664,7 @@ def _item_values(
         "reply_to_key": content.reply_to.key if content.reply_to else None,
         "text": content.text,
         "attachments": _ATTACHMENTS.to_db_value(content.attachments, Item),
+        "forwarded": _FORWARDED.to_db_value(content.forwarded, Item),
         "created_at": at,
         "edited_at": edited_at,
         "version_count": 1,
@@ -619,11 +673,13 @@ def _item_values(
     }
 
 
-# The first version of the item a WITH named new_item inserted.
-_FIRST_VERSION = (
-    "INSERT INTO item_version (item_id, number, text, attachments, valid_from, recorded_at) "
-    "SELECT id, 1, text, attachments, created_at, recorded_at FROM new_item"
-)
+def _first_version_sql(content: _Content, q: SqlQuery) -> str:
+    """The first version of the item a WITH named new_item inserted."""
+    return (
+        "INSERT INTO item_version (item_id, number, text, attachments, forwarded, forwarded_text, valid_from, "
+        f"recorded_at) SELECT id, 1, text, attachments, forwarded, {q.p(_forwarded_text(content.forwarded))}, "
+        "created_at, recorded_at FROM new_item"
+    )
 
 
 async def _create_item(
@@ -653,7 +709,7 @@ async def _create_item(
     )
     if q.postgres:
         # One round trip instead of three (the data-modifying WITH is PostgreSQL's).
-        parts = [f"new_item AS ({insert_item})", f"first_version AS ({_FIRST_VERSION})"]
+        parts = [f"new_item AS ({insert_item})", f"first_version AS ({_first_version_sql(content, q)})"]
         if changed:
             parts.append(f"waiting AS ({conversations.update_sql(conversation, changed, q)})")
         rows = await q.rows(f"WITH {', '.join(parts)} SELECT * FROM new_item")
@@ -666,6 +722,8 @@ async def _create_item(
             number=1,
             text=item.text,
             attachments=item.attachments,
+            forwarded=item.forwarded,
+            forwarded_text=_forwarded_text(item.forwarded),
             valid_from=item.created_at,
             recorded_at=item.recorded_at,
             using_db=conn,
@@ -691,6 +749,7 @@ async def _fill_placeholder(
     item.vk_id = _vk_id(content)
     item.text = content.text
     item.attachments = content.attachments
+    item.forwarded = content.forwarded
     item.created_at = at
     item.version_count = 1
     await item.save(using_db=conn)
@@ -699,6 +758,8 @@ async def _fill_placeholder(
         number=1,
         text=content.text,
         attachments=content.attachments,
+        forwarded=content.forwarded,
+        forwarded_text=_forwarded_text(content.forwarded),
         valid_from=at,
         using_db=conn,
     )
@@ -746,24 +807,27 @@ async def _journal_vk_delete(
 
 
 async def _add_version(
-    item: Item, text: str, attachments: list[Any], valid_from: datetime, conn: Any, *, current: bool = True
+    item: Item, content: _Content, valid_from: datetime, conn: Any, *, current: bool = True
 ) -> None:
     """Version n+1; ``current`` False records an older text that arrived late without making it current."""
     item.version_count += 1
     await ItemVersion.create(
         item_id=item.id,
         number=item.version_count,
-        text=text,
-        attachments=attachments,
+        text=content.text,
+        attachments=content.attachments,
+        forwarded=content.forwarded,
+        forwarded_text=_forwarded_text(content.forwarded),
         valid_from=valid_from,
         using_db=conn,
     )
     fields = ["version_count"]
     if current:
-        item.text = text
-        item.attachments = attachments
+        item.text = content.text
+        item.attachments = content.attachments
+        item.forwarded = content.forwarded
         item.edited_at = valid_from
-        fields += ["text", "attachments", "edited_at"]
+        fields += ["text", "attachments", "forwarded", "edited_at"]
     await item.save(using_db=conn, update_fields=fields)
 
 
@@ -776,11 +840,13 @@ async def _record_arrival(
     conn: Any,
 ) -> None:
     """What a newly seen item means for its conversation: an author waits, or the community answered."""
-    preview = _preview(item.text, item.attachments)
+    preview = _preview(item)
     if item.direction == Direction.IN:
         await conversations.author_wrote(conversation, at=at, preview=preview, conn=conn)
         return
-    row = await match_outbox_echo(community, event, conn)
+    # The proxy comments only as the community: a comment from a person's account is never its echo.
+    in_person = item.channel != Channel.MESSAGE and (item.from_vk_id or 0) > 0
+    row = None if in_person else await match_outbox_echo(community, event, conn)
     if row is not None:
         item.sent_by_id = row.operator_id  # type: ignore[attr-defined]
         item.outbox_row_id = row.id
@@ -813,20 +879,37 @@ async def _record_arrival(
     )
 
 
-def _same(item: Item, text: str, attachments: list[Any]) -> bool:
-    return item.text == text and (item.attachments or []) == attachments
+async def _refresh_preview(item: Item, conversation: Conversation, conn: Any) -> None:
+    """An edit shows in the inbox when the edited item is the one the preview shows: the conversation's
+    latest item (by VK's date; of two with the same date, the one stored last), as the preview was set."""
+    if conversation.last_item_at is None or item.created_at != conversation.last_item_at:
+        return
+    stored_later = (
+        await Item.filter(conversation_id=conversation.id, created_at=item.created_at, id__gt=item.id)
+        .using_db(conn)
+        .exists()
+    )
+    if not stored_later:
+        conversation.preview = _preview(item)[: conversations.PREVIEW_LENGTH]
+        await conversation.save(using_db=conn, update_fields=["preview"])
+
+
+def _same(item: Item, content: _Content) -> bool:
+    # An item stored before forwarded messages were kept has none: seeing them now is not an edit.
+    forwarded_same = not item.forwarded or item.forwarded == content.forwarded
+    return item.text == content.text and (item.attachments or []) == content.attachments and forwarded_same
 
 
 async def _item_created(
     community: Community, event: ItemCreated, received: datetime, source: str, conn: Any, known: _Known
 ) -> _Effect:
-    content = _content(event)
+    content = await _in_person(_content(event), conn)
     at = content.created_at or received
     item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None and content.direction == Direction.IN:
         # The common case (an author wrote something new): what _record_arrival does for an incoming
         # item, written together with the item.
-        preview = _preview(content.text, content.attachments)
+        preview = _preview(content)
         item, conversation = await _create_item(
             community,
             content,
@@ -843,23 +926,24 @@ async def _item_created(
         if item.version_count == 0:
             conversation = await _fill_placeholder(community, item, conversation, content, at, conn)
             await _record_arrival(community, event, item, conversation, at, conn)
-        elif _same(item, content.text, content.attachments):
+        elif _same(item, content):
             return _Effect(detail="item already stored", conversation_id=conversation.id, item_id=item.id)
         elif source == "sync":
             # Sync reads the current text: a different one is an edit no event told us about.
-            await _add_version(item, content.text, content.attachments, received, conn)
+            await _add_version(item, content, received, conn)
+            await _refresh_preview(item, conversation, conn)
         elif await ItemVersion.filter(item_id=item.id, text=content.text).using_db(conn).exists():
             return _Effect(detail="item already stored", conversation_id=conversation.id, item_id=item.id)
         else:
             # The original text arriving after an edit (VK retried it): kept, not made current.
-            await _add_version(item, content.text, content.attachments, at, conn, current=False)
+            await _add_version(item, content, at, conn, current=False)
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
 
 
 async def _item_edited(
     community: Community, event: ItemEdited, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    content = _content(event)
+    content = await _in_person(_content(event), conn)
     edited_at = event.edited_at or received
     item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None:
@@ -875,10 +959,11 @@ async def _item_edited(
         at = content.created_at or edited_at
         conversation = await _fill_placeholder(community, item, conversation, content, at, conn)
         await _record_arrival(community, event, item, conversation, at, conn)
-    elif _same(item, content.text, content.attachments):
+    elif _same(item, content):
         return _Effect(detail="no change", conversation_id=conversation.id, item_id=item.id)
     else:
-        await _add_version(item, content.text, content.attachments, edited_at, conn)
+        await _add_version(item, content, edited_at, conn)
+        await _refresh_preview(item, conversation, conn)
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
 
 
@@ -895,7 +980,9 @@ async def _item_deleted(
 ) -> _Effect:
     item, conversation = await _locked_item(community, event.ref.key, conn, known)
     if item is None:
-        from_community = event.user_id == -community.vk_group_id
+        from_community = event.user_id == -community.vk_group_id or (
+            (event.user_id or 0) > 0 and await _linked_operator_id(event.user_id, conn) is not None
+        )
         direction = Direction.OUT if from_community else Direction.IN
         author_id = await _author(event.user_id, conn, known) if direction == Direction.IN else None
         conversation = await _open_conversation(
@@ -922,6 +1009,8 @@ async def _item_deleted(
             await ItemTombstone.filter(item_id=item.id, restored_at__isnull=True).using_db(conn).exists()
         )
         if open_tombstone:
+            # The proxy's own deletion, recorded when VK accepted it: its wait is settled here.
+            await _withdraw_if_unwaited(conversation, item, item.deleted_at or received, conn)
             return _Effect(detail="already deleted", conversation_id=conversation.id, item_id=item.id)
     echo = await match_action_echo(community, "deleteComment", item_id=item.id, conn=conn)
     # A placeholder's author is unknown until its text arrives: the deleter is classified then.
@@ -940,13 +1029,52 @@ async def _item_deleted(
     await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
     if via == DeletedVia.VK_ADMIN:
         await _journal_vk_delete(community, item, conversation, event.deleter_id, received, conn)
+    await _withdraw_if_unwaited(conversation, item, received, conn)
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
+
+
+async def _resume_if_withdrawn(conversation: Conversation, item: Item, conn: Any) -> None:
+    """A restored incoming item of the wait that was withdrawn last, with no answer, new wait or closing
+    since: the author is waiting again, from when they started (docs/metrics.md, "Withdrawn wait")."""
+    if item.direction != Direction.IN or conversation.waiting_since is not None:
+        return
+    if conversation.status != ConversationStatus.OPEN:
+        return
+    last = await ReactionSample.filter(conversation_id=conversation.id).order_by("-id").using_db(conn).first()
+    if last is None or last.ended_by != conversations.WITHDRAWN or item.created_at < last.started_at:
+        return
+    if conversation.opened_at > last.started_at:
+        return  # closed and reopened since: that wait belongs to an opening that is over
+    answered = (
+        await Item.filter(conversation_id=conversation.id, direction=Direction.OUT, created_at__gte=last.started_at)
+        .using_db(conn)
+        .exists()
+    )
+    if not answered:
+        await conversations.withdrawal_undone(conversation, last, conn=conn)
+
+
+async def _withdraw_if_unwaited(conversation: Conversation, item: Item, at: datetime, conn: Any) -> None:
+    """A deleted item the author's wait counts (incoming, seen, not older than the wait): when no item
+    that arrived since the wait started is left, nobody is waiting any more (docs/metrics.md)."""
+    since = conversation.waiting_since
+    if since is None or item.direction != Direction.IN or item.version_count == 0 or item.created_at < since:
+        return
+    still_waited_on = (
+        await Item.filter(
+            conversation_id=conversation.id, direction=Direction.IN, is_deleted=False, created_at__gte=since
+        )
+        .using_db(conn)
+        .exists()
+    )
+    if not still_waited_on:
+        await conversations.waiting_withdrawn(conversation, at=at, conn=conn)
 
 
 async def _item_restored(
     community: Community, event: ItemRestored, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    content = _content(event)
+    content = await _in_person(_content(event), conn)
     item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None:
         at = content.created_at or received
@@ -960,8 +1088,9 @@ async def _item_restored(
         conversation = await _fill_placeholder(community, item, conversation, content, at, conn)
         await _record_arrival(community, event, item, conversation, at, conn)
         changed = True
-    elif not _same(item, content.text, content.attachments):
-        await _add_version(item, content.text, content.attachments, received, conn)
+    elif not _same(item, content):
+        await _add_version(item, content, received, conn)
+        await _refresh_preview(item, conversation, conn)
         changed = True
     tombstone = (
         await ItemTombstone.filter(item_id=item.id, restored_at__isnull=True)
@@ -992,6 +1121,7 @@ async def _item_restored(
         item.is_deleted = False
         item.deleted_at = None
         await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
+        await _resume_if_withdrawn(conversation, item, conn)
         changed = True
     detail = "" if changed else "not deleted, no change"
     return _Effect(detail=detail, conversation_id=conversation.id, item_id=item.id, changed=changed)

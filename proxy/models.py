@@ -244,6 +244,9 @@ class Item(Model):
     reply_to_key = fields.CharField(max_length=128, null=True)
     text = fields.TextField(default="")
     attachments = fields.JSONField(default=list)
+    # The quoted message and the forwarded ones, nested (their shape: proxy/events.py).
+    # A database default for the rows stored before (migration 0008).
+    forwarded = fields.JSONField(default=list, db_default=[])
     created_at = fields.DatetimeField()  # VK's date
     edited_at = fields.DatetimeField(null=True)
     version_count = fields.IntField(default=1)
@@ -272,6 +275,9 @@ class ItemVersion(Model):
     number = fields.IntField()
     text = fields.TextField(default="")
     attachments = fields.JSONField(default=list)
+    forwarded = fields.JSONField(default=list, db_default=[])
+    # The texts of `forwarded` at every depth, one per line: what search matches besides `text`.
+    forwarded_text = fields.TextField(default="", db_default="")
     valid_from = fields.DatetimeField()  # VK's date or update_time
     recorded_at = fields.DatetimeField(auto_now_add=True)
 
@@ -474,7 +480,8 @@ class ReactionSample(Model):
         "models.Operator", related_name="reaction_samples", null=True, on_delete=fields.RESTRICT
     )
     outside_proxy = fields.BooleanField(default=False)
-    ended_by = fields.CharField(max_length=16)  # reply or close
+    # reply, close, or withdrawn: every item the author was waiting on was deleted (docs/metrics.md).
+    ended_by = fields.CharField(max_length=16)
     is_first = fields.BooleanField(default=False)
     started_at = fields.DatetimeField()
     ended_at = fields.DatetimeField()

@@ -104,6 +104,8 @@ async def test_manifest_and_lines(db: str, tmp_path: Path) -> None:
     first_version = (tmp_path / "b" / "item_version.jsonl").read_text().splitlines()[0]
     assert json.loads(first_version) == {
         "attachments": [],
+        "forwarded": [],
+        "forwarded_text": "",
         "id": 1,
         "item_id": 1,
         "number": 1,

@@ -130,6 +130,19 @@ def expected_events() -> dict[str, tuple[DomainEvent, str | None, str | None]]:
                 from_community=False,
                 # reply_message carries its own peer_id (444 in this anonymized capture).
                 reply_to=msg_ref(666, 444, 4392),
+                forwarded=[
+                    {
+                        "kind": "reply",
+                        "from_id": 333,
+                        "date": "2020-06-25T13:38:33+00:00",
+                        "text": "test",
+                        "attachments": [],
+                        "peer_id": 444,
+                        "conversation_message_id": 4392,
+                        "forwarded": [],
+                        "omitted": 0,
+                    }
+                ],
             ),
             "message:222:4393",
             "message:222",
@@ -162,13 +175,15 @@ def expected_events() -> dict[str, tuple[DomainEvent, str | None, str | None]]:
                 from_community=False,
                 forwarded=[
                     {
-                        "date": 1590523631,
+                        "kind": "forward",
                         "from_id": 333,
+                        "date": "2020-05-26T20:07:11+00:00",
                         "text": "testFwd",
                         "attachments": [],
-                        "conversation_message_id": 102248,
                         "peer_id": 444,
-                        "id": 555,
+                        "conversation_message_id": 102248,
+                        "forwarded": [],
+                        "omitted": 0,
                     }
                 ],
             ),

@@ -118,10 +118,17 @@ async def locale_middleware(request: web.Request, handler: Handler) -> web.Strea
         _locale.reset(locale_token)
 
 
-def local_time(value: datetime | None, format: str = "short") -> str:
-    """A stored UTC time, shown in the team's time zone in the current locale."""
-    if value is None:
+def local_time(value: datetime | str | None, format: str = "short") -> str:
+    """A stored UTC time, shown in the team's time zone in the current locale.
+
+    An ISO 8601 string is a time kept inside stored JSON (a forwarded message's date)."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return format_datetime(value, format, tzinfo=_tz.get(), locale=babel_locale(current_locale()))
 
 

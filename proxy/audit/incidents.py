@@ -302,6 +302,8 @@ class SearchHit:
     operator_id: int | None
     detail: str  # content: the version number; journal: the action
     text: str
+    # content: the texts of the messages that version quotes or forwards (found there too), one per line.
+    forwarded_text: str = ""
 
 
 async def search(
@@ -312,14 +314,15 @@ async def search(
     until: datetime | None = None,
     limit: int = 100,
 ) -> list[SearchHit]:
-    """Item texts (every version) and journal entries containing `text`, newest first.
+    """Item texts (every version, with what it quotes or forwards) and journal entries containing `text`,
+    newest first.
 
     An item whose several versions match appears once, with its newest matching version.
     Raises SearchError (a ValueError) for an empty or overlong text.
     """
     text = clean_search_text(text)
     q = SqlQuery()
-    content = [text_matches(q, "v.text", text)]
+    content = [f"({text_matches(q, 'v.text', text)} OR {text_matches(q, 'v.forwarded_text', text)})"]
     journal = [text_matches(q, "j.text", text)]
     if community_ids is not None:
         content.append(f"i.community_id IN {in_list(q, community_ids)}")
@@ -331,12 +334,12 @@ async def search(
         SELECT * FROM (
             SELECT 'content' AS source, v.id AS ref_id, v.valid_from AS at, i.community_id AS community_id,
                    i.conversation_id AS conversation_id, i.id AS item_id, i.sent_by_id AS operator_id,
-                   CAST(v.number AS TEXT) AS detail, v.text AS text
+                   CAST(v.number AS TEXT) AS detail, v.text AS text, v.forwarded_text AS forwarded_text
             FROM item_version v JOIN item i ON i.id = v.item_id
             WHERE {_and(content)}
             UNION ALL
             SELECT 'journal', j.id, j.created_at, j.community_id, j.conversation_id, j.item_id,
-                   j.operator_id, j.action, j.text
+                   j.operator_id, j.action, j.text, ''
             FROM journal_entry j
             WHERE {_and(journal)}
         ) u
@@ -362,6 +365,7 @@ async def search(
                 operator_id=row["operator_id"],
                 detail=row["detail"] or "",
                 text=row["text"] or "",
+                forwarded_text=row["forwarded_text"] or "",
             )
         )
     return hits

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proxy.events import (
+    MAX_FORWARD_DEPTH,
+    MAX_FORWARDED_MESSAGES,
     AuthorBlocked,
     AuthorUnblocked,
     Channel,
@@ -184,6 +186,57 @@ def _message_refs(msg: Mapping[str, Any], group_id: int) -> tuple[ItemRef, Threa
     return ref, thread
 
 
+def _message_count(messages: list[Any]) -> int:
+    """How many messages a fwd_messages list holds at every depth (iterative: VK nests without limit)."""
+    count, pending = 0, list(messages)
+    while pending:
+        message = pending.pop()
+        if isinstance(message, dict):
+            count += 1
+            pending.extend(_list(message.get("fwd_messages")))
+            if isinstance(message.get("reply_message"), dict):
+                pending.append(message["reply_message"])
+    return count
+
+
+def _forwarded(msg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The quoted message and the forwarded ones, nested, within the bounds of proxy/events.py."""
+    budget = [MAX_FORWARDED_MESSAGES]
+
+    def entry(kind: str, message: Mapping[str, Any], depth: int) -> dict[str, Any]:
+        date = _time(message.get("date"))
+        children, omitted = level(message, depth + 1)
+        return {
+            "kind": kind,
+            "from_id": _int(message.get("from_id")),
+            "date": date.isoformat() if date else None,
+            "text": _str(message.get("text")),
+            "attachments": _list(message.get("attachments")),
+            "peer_id": _int(message.get("peer_id")),
+            "conversation_message_id": _int(message.get("conversation_message_id")),
+            "forwarded": children,
+            "omitted": omitted,
+        }
+
+    def level(message: Mapping[str, Any], depth: int) -> tuple[list[dict[str, Any]], int]:
+        quoted = message.get("reply_message")
+        found = [("reply", quoted)] if isinstance(quoted, dict) else []
+        found += [("forward", m) for m in _list(message.get("fwd_messages")) if isinstance(m, dict)]
+        kept: list[dict[str, Any]] = []
+        omitted = 0
+        for kind, child in found:
+            # The first level is VK's own bound (one quote, 100 forwards); below it, ours.
+            if depth > MAX_FORWARD_DEPTH or (depth > 1 and budget[0] <= 0):
+                omitted += _message_count([child])
+                continue
+            if depth > 1:
+                budget[0] -= 1
+            kept.append(entry(kind, child, depth))
+        return kept, omitted
+
+    return level(msg, 1)[0]
+
+
 def _message_from_community(msg: Mapping[str, Any], group_id: int) -> bool:
     return msg.get("out") in (1, True) or _int(msg.get("from_id")) == -group_id
 
@@ -220,7 +273,7 @@ def _message_created(env: dict[str, Any], obj: Mapping[str, Any], group_id: int)
         admin_author_id=_int(msg.get("admin_author_id")),
         random_id=_nonzero(msg.get("random_id")),
         message_id=_nonzero(msg.get("id")),
-        forwarded=_list(msg.get("fwd_messages")),
+        forwarded=_forwarded(msg),
     )
 
 
@@ -238,6 +291,7 @@ def _message_edited(env: dict[str, Any], obj: Mapping[str, Any], group_id: int) 
         created_at=_time(msg.get("date")),
         from_community=_message_from_community(msg, group_id),
         admin_author_id=_int(msg.get("admin_author_id")),
+        forwarded=_forwarded(msg),
     )
 
 
