@@ -62,9 +62,7 @@ async def test_doubled_bans_become_one_and_history_stays(empty_url: str) -> None
     try:
         community = await Community.create(vk_group_id=1, name="c")
         olga = await Operator.create(login="olga", password_hash="x")
-        echoed, unattributed, ran_out, lifted, alone = [
-            await Author.create(vk_id=100 + n) for n in range(5)
-        ]
+        echoed, unattributed, ran_out, lifted, alone = [await Author.create(vk_id=100 + n) for n in range(5)]
 
         async def ban(author: Author, at: float, **fields: Any) -> None:
             await Ban.create(community_id=community.id, author_id=author.id, banned_at=_at(at), **fields)

@@ -114,7 +114,9 @@ async def test_a_ban_is_one_ban(
 ) -> None:
     feed = Feed(world, community)
     item = await comment_by(world, feed, 1, "Спам")
-    await actions.ban_author(vk_settings, operator, item.conversation_id, reason=1, comment="спам", until=None)
+    await actions.ban_author(
+        vk_settings, operator, item.conversation_id, reason=1, comment="спам", until=None
+    )
 
     assert await perform_and_record(vk_settings, feed, order) == ["user_block"]
 

@@ -64,7 +64,9 @@ async def _deadlocks(url: str) -> int:
     """Deadlocks PostgreSQL has detected in this database (pg_stat_database)."""
     conn = await asyncpg.connect(_asyncpg_url(url))
     try:
-        return await conn.fetchval("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return await conn.fetchval(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        )
     finally:
         await conn.close()
 
@@ -135,9 +137,7 @@ async def test_replies_and_their_echoes_never_deadlock(postgres_url: str) -> Non
             world.scenario.member_comments(group, member, world.post, f"Вопрос под постом {n}")
         async with asyncio.timeout(30):
             await emulator.delivery.wait_idle()
-        conversation_ids = [
-            c.id for c in await Conversation.filter(community_id=community.id).order_by("id")
-        ]
+        conversation_ids = [c.id for c in await Conversation.filter(community_id=community.id).order_by("id")]
         assert len(conversation_ids) == 2 * CONVERSATIONS
 
         # Operators answer each conversation several times, threads and dialogs interleaved.

@@ -39,7 +39,9 @@ ACTIVE_DUPLICATES = """
     )
     ORDER BY community_id, author_id, banned_at, id
 """
-ONE_ACTIVE_INDEX = f"CREATE UNIQUE INDEX IF NOT EXISTS {INDEX_NAME} ON ban (community_id, author_id) WHERE lifted_at IS NULL"
+ONE_ACTIVE_INDEX = (
+    f"CREATE UNIQUE INDEX IF NOT EXISTS {INDEX_NAME} ON ban (community_id, author_id) WHERE lifted_at IS NULL"
+)
 
 
 def _first(values):
@@ -52,7 +54,11 @@ async def one_active_ban(apps, schema_editor) -> None:
     if dialect not in ("postgres", "sqlite"):
         raise RuntimeError(f"no ban index written for the {dialect} dialect")
     if schema_editor.collect_sql:
-        schema_editor.collected_sql += [END_BANS_THAT_RAN_OUT, "-- duplicates merged in Python", ONE_ACTIVE_INDEX]
+        schema_editor.collected_sql += [
+            END_BANS_THAT_RAN_OUT,
+            "-- duplicates merged in Python",
+            ONE_ACTIVE_INDEX,
+        ]
         return
 
     def placeholder(n: int) -> str:
