@@ -4,10 +4,11 @@ VK's echo of every reply comes back to the proxy as the outbox records it (tests
 One proxy instance with its outbox worker on the bench database. The VK emulator runs in this process,
 so that it stamps each call's arrival on the clock the clicks are timed with; it enforces VK's 20 calls
 a second per token and posts every event (the members' messages and comments, then the echoes of the
-replies) to the proxy's Callback endpoint. 40 dialogs and 40 wall comment threads get five replies each
-(200 messages.send, 200 wall.createComment, all on the one community token), clicked through the web
-form at a steady pace below the token's limit, so the figure is the proxy's own path: the action's
-transaction, the worker's wake-up and claim, the shared rate limit, the VK call.
+replies) to the proxy's Callback endpoint. 40 dialogs and 40 wall comment threads get one reply each at a
+calm pace, then five more each (200 messages.send, 200 wall.createComment, all on the one community
+token), clicked through the web form at a steady pace below the token's limit: the figure is the
+proxy's own path (the action's transaction, the worker's wake-up and claim, the shared rate limit, the
+VK call), with VK's echoes of the replies arriving while the outbox records them.
 
 The baseline is what no proxy can beat: the same VK client library calling the emulator directly
 (groups.getById on the same token, one call at a time), from call to arrival. VK's own rate limit adds
@@ -22,6 +23,7 @@ import re
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -36,11 +38,23 @@ from bench.results import BenchResult, Figure
 GROUP_ID = 300_000_001  # the emulator's default ids are the bench community's
 SECRET = "bench-reply-secret"
 CONVERSATIONS = 40  # dialogs, and as many wall comment threads
-REPLIES_EACH = 5
-CLICKS_PER_SECOND = 16.0  # 80 % of VK's 20 calls a second per token
 OPERATORS = 16  # browser connections the clicks come from (a click never waits for another's answer)
-BASELINE_CALLS = 100
 VK_LIMIT_RPS = 20
+
+
+@dataclass(frozen=True)
+class Level:
+    """Rounds of one reply in every conversation, clicked at `rate` a second."""
+
+    name: str
+    rate: float
+    rounds: int
+
+
+# First one reply in each conversation at a calm pace (the path's own cost), then five more in each at
+# 80 % of VK's 20 calls a second on the token: 200 wall comment replies and 200 message replies.
+LEVELS = (Level("calm", 4.0, 1), Level("load", 16.0, 5))
+BASELINE_CALLS = 100
 MAX_SECONDS = 120.0
 STAMPED = ("messages.send", "wall.createComment", "groups.getById")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -99,7 +113,7 @@ async def _baseline(base_url: str, token: str, arrivals: Arrivals) -> list[float
         sent = time.perf_counter()
         await client.call("groups.getById", group_id=GROUP_ID)
         times.append(arrivals.baseline[-1] - sent)
-        await asyncio.sleep(1 / CLICKS_PER_SECOND)
+        await asyncio.sleep(1 / LEVELS[-1].rate)
     return times
 
 
@@ -162,8 +176,8 @@ async def _measure(
     server: Any,
     port: int,
     arrivals: Arrivals,
-) -> tuple[list[float], list[float], list[float], dict[str, Any]]:
-    """The baseline, then the clicks: (baseline, click to arrival, POST answer times, what was stored)."""
+) -> tuple[list[float], list[Clicks], dict[str, Any]]:
+    """The baseline, then the clicks of each level: (baseline, clicks with arrivals, what was stored)."""
     from proxy.connectors.vk.emulator import DELIVERY_KEY
 
     conn = await context.database.connect()
@@ -177,10 +191,12 @@ async def _measure(
                 state.create_comment(group, "wall", post.id, member.id, f"Вопрос под постом {n}")
             conversation_ids = await _conversations(conn, community_id, 2 * CONVERSATIONS)
             baseline = await _baseline(f"http://127.0.0.1:{port}", group.community_token, arrivals)
-            clicks, answers = await _click(server.base_url, conversation_ids)
-            deadline = time.monotonic() + MAX_SECONDS
-            while time.monotonic() < deadline and not clicks.keys() <= arrivals.by_text.keys():  # noqa: ASYNC110
-                await asyncio.sleep(0.2)
+            clicked = []
+            for level in LEVELS:
+                clicked.append(await _click(server.base_url, conversation_ids, level, len(clicked)))
+                deadline = time.monotonic() + MAX_SECONDS
+                while time.monotonic() < deadline and not clicked[-1].at.keys() <= arrivals.by_text.keys():  # noqa: ASYNC110
+                    await asyncio.sleep(0.2)
             # Every row recorded, and every echo taken in (or given up by the emulator's retry schedule).
             recorded_deadline = time.monotonic() + 30
             while time.monotonic() < recorded_deadline and await conn.fetchval(  # noqa: ASYNC110
@@ -209,14 +225,15 @@ async def _measure(
         deadlocks = await _deadlocks(context) - deadlocks_before
     finally:
         await conn.close()
-    latencies = [
-        arrivals.by_text[text] - clicked for text, clicked in clicks.items() if text in arrivals.by_text
-    ]
+    for level_clicks in clicked:
+        level_clicks.to_vk = [
+            arrivals.by_text[text] - at for text, at in level_clicks.at.items() if text in arrivals.by_text
+        ]
     posted = [c.text for c in group.comments.values() if c.from_id == group.owner_id]
     posted += [m.text for m in group.messages.values() if m.out]
     facts = {
-        "clicked": len(clicks),
-        "arrived": len(latencies),
+        "clicked": sum(len(c.at) for c in clicked),
+        "arrived": sum(len(c.to_vk) for c in clicked),
         "posted": len(posted),
         "posted_once": len(set(posted)) == len(posted),
         "sent": int(row["sent"]),
@@ -227,7 +244,7 @@ async def _measure(
         "refused": sum(1 for c in state.calls.get(group.community_token, ()) if c.error_code == 6),
         "window": state.max_calls_in_window(group.community_token, 1.0),
     }
-    return baseline, latencies, answers, facts
+    return baseline, clicked, facts
 
 
 async def _conversations(conn: Any, community_id: int, expected: int) -> list[int]:
@@ -244,11 +261,19 @@ async def _conversations(conn: Any, community_id: int, expected: int) -> list[in
         await asyncio.sleep(0.2)
 
 
-async def _click(base_url: str, conversation_ids: list[int]) -> tuple[dict[str, float], list[float]]:
-    """Click "send" on five replies in each conversation at a steady pace; when each was clicked, and how
-    long each POST took to answer."""
-    clicks: dict[str, float] = {}
-    answers: list[float] = []
+@dataclass
+class Clicks:
+    """One level's clicks: when each reply's text was clicked, how long its POST took, how long to VK."""
+
+    level: Level
+    at: dict[str, float] = field(default_factory=dict)
+    answers: list[float] = field(default_factory=list)
+    to_vk: list[float] = field(default_factory=list)
+
+
+async def _click(base_url: str, conversation_ids: list[int], level: Level, first_round: int) -> Clicks:
+    """Click "send" on the level's rounds of replies at its steady pace."""
+    clicks = Clicks(level)
     async with cookie_session(OPERATORS) as session:
         await log_in(session, base_url, BENCH_LOGIN, BENCH_PASSWORD)
         async with session.get(f"{base_url}/conversations/{conversation_ids[0]}") as response:
@@ -259,52 +284,53 @@ async def _click(base_url: str, conversation_ids: list[int]) -> tuple[dict[str, 
 
         async def one(conversation_id: int, text: str) -> None:
             clicked = time.perf_counter()
-            clicks[text] = clicked
+            clicks.at[text] = clicked
             async with session.post(
                 f"{base_url}/conversations/{conversation_id}/reply", data={"text": text}, headers=headers
             ) as response:
                 await response.read()
                 if response.status != 200:
                     raise RuntimeError(f"reply POST answered {response.status}")
-            answers.append(time.perf_counter() - clicked)
+            clicks.answers.append(time.perf_counter() - clicked)
 
-        started = time.perf_counter()
-        tasks = []
         plan = [
             (cid, f"Ответ {round_} в разговоре {cid}")
-            for round_ in range(REPLIES_EACH)
+            for round_ in range(first_round, first_round + level.rounds)
             for cid in conversation_ids
         ]
+        started = time.perf_counter()
+        tasks = []
         for index, (cid, text) in enumerate(plan):
-            await asyncio.sleep(max(0.0, started + index / CLICKS_PER_SECOND - time.perf_counter()))
+            await asyncio.sleep(max(0.0, started + index / level.rate - time.perf_counter()))
             tasks.append(asyncio.create_task(one(cid, text)))
         await asyncio.gather(*tasks)
-    return clicks, answers
+    return clicks
 
 
 def _report(
-    result: BenchResult,
-    baseline: list[float],
-    latencies: list[float],
-    answers: list[float],
-    facts: dict[str, Any],
+    result: BenchResult, baseline: list[float], clicked: list[Clicks], facts: dict[str, Any]
 ) -> BenchResult:
     def q(values: list[float], fraction: float) -> float | None:
         value = percentile(values, fraction)
         return None if value is None else value * 1000
 
-    complete = facts["arrived"] == facts["clicked"] and facts["unsent"] == 0
-    for name, fraction in (("p50", 0.50), ("p99", 0.99)):
-        result.figures.append(
-            Figure(
-                f"click to VK call {name}, {CLICKS_PER_SECOND:g} replies/s with echoes",
-                q(latencies, fraction) if complete else None,
-                "ms",
-                ceiling=q(baseline, fraction),
-                ceiling_name=f"a direct VK call's {name} (same client, same token)",
-                note="" if complete else f"{facts['clicked'] - facts['arrived']} replies never reached VK",
+    def top(values: list[float]) -> str:
+        return ms(max(values) * 1000 if values else None)
+
+    for clicks in clicked:
+        level = clicks.level
+        missing = len(clicks.at) - len(clicks.to_vk)
+        for name, fraction in (("p50", 0.50), ("p99", 0.99)):
+            result.figures.append(
+                Figure(
+                    f"click to VK call {name}, {level.rate:g} replies/s with echoes",
+                    q(clicks.to_vk, fraction) if not missing else None,
+                    "ms",
+                    ceiling=q(baseline, fraction),
+                    ceiling_name=f"a direct VK call's {name} (same client, same token)",
+                    note=f"{missing} replies never reached VK" if missing else "",
+                )
             )
-        )
     result.figures.append(
         Figure(
             "PostgreSQL deadlocks while replies and their echoes were recorded",
@@ -314,20 +340,20 @@ def _report(
             met=facts["deadlocks"] == 0,
         )
     )
-    result.tables.append(
-        (
-            "Click to VK call (ms; the baseline is a direct call to the emulator with the same client library)",
-            [
-                ["what", "count", "p50 ms", "p99 ms", "max ms"],
-                ["click to VK call", str(len(latencies)), ms(q(latencies, 0.5)), ms(q(latencies, 0.99)),
-                 ms(max(latencies) * 1000 if latencies else None)],
-                ["the POST's answer (reply queued)", str(len(answers)), ms(q(answers, 0.5)), ms(q(answers, 0.99)),
-                 ms(max(answers) * 1000 if answers else None)],
-                ["baseline: direct call to arrival", str(len(baseline)), ms(q(baseline, 0.5)),
-                 ms(q(baseline, 0.99)), ms(max(baseline) * 1000 if baseline else None)],
-            ],
-        )
+    rows = [["what", "count", "p50 ms", "p99 ms", "max ms"]]
+    for clicks in clicked:
+        rate = f"{clicks.level.rate:g}/s"
+        rows += [
+            [f"{rate}: click to VK call", str(len(clicks.to_vk)), ms(q(clicks.to_vk, 0.5)),
+             ms(q(clicks.to_vk, 0.99)), top(clicks.to_vk)],
+            [f"{rate}: the POST's answer (reply queued)", str(len(clicks.answers)), ms(q(clicks.answers, 0.5)),
+             ms(q(clicks.answers, 0.99)), top(clicks.answers)],
+        ]  # fmt: skip
+    rows.append(
+        ["baseline: direct VK call to arrival", str(len(baseline)), ms(q(baseline, 0.5)), ms(q(baseline, 0.99)),
+         top(baseline)]
     )  # fmt: skip
+    result.tables.append(("Click to VK call, each level, and the baseline (ms)", rows))
     result.tables.append(
         (
             "Each reply once",
@@ -342,15 +368,17 @@ def _report(
             ],
         )
     )  # fmt: skip
+    levels = "; ".join(
+        f"{level.rounds} round{'s' if level.rounds > 1 else ''} at {level.rate:g} a second"
+        for level in LEVELS
+    )
     result.notes.append(
-        f"{CONVERSATIONS} dialogs and {CONVERSATIONS} wall comment threads, {REPLIES_EACH} replies in each "
-        f"({2 * CONVERSATIONS * REPLIES_EACH} in all), clicked through POST /conversations/{{id}}/reply "
-        f"(htmx, as the page sends it) at {CLICKS_PER_SECOND:g} a second over {OPERATORS} connections, "
-        "threads and dialogs interleaved; "
-        "the emulator posts each reply's echo to the proxy's Callback endpoint as it performs the call. "
-        "A reply waits for the one before it in its conversation (the outbox keeps their order). "
-        f"Deadlocks: pg_stat_database of the bench database before and after, read once the proxy's "
-        f"connections had closed. VK's limit on the token: {VK_LIMIT_RPS} calls a second, so under load "
-        f"calls are at least {1000 / VK_LIMIT_RPS:.0f} ms apart."
+        f"{CONVERSATIONS} dialogs and {CONVERSATIONS} wall comment threads, one reply in each per round "
+        f"({levels}), clicked through POST /conversations/{{id}}/reply (htmx, as the page sends it) over "
+        f"{OPERATORS} connections, threads and dialogs interleaved; the emulator posts each reply's echo to "
+        "the proxy's Callback endpoint as it performs the call. A reply waits for the one before it in its "
+        "conversation (the outbox keeps their order). Deadlocks: pg_stat_database of the bench database "
+        "before and after, read once the proxy's connections had closed. VK's limit on the token: "
+        f"{VK_LIMIT_RPS} calls a second, so under load calls are at least {1000 / VK_LIMIT_RPS:.0f} ms apart."
     )
     return result
