@@ -48,6 +48,7 @@ from proxy.vk_clients import http_session
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Feed, drain
 from tests.databases import _asyncpg_url
+from tests.pg_locks import until_waiting
 
 ECHO_FIRST, OUTBOX_FIRST, AT_ONCE = "echo first", "outbox first", "at once"
 ORDERS = (ECHO_FIRST, OUTBOX_FIRST, AT_ONCE)
@@ -198,13 +199,13 @@ async def test_a_ban_recorded_by_both_writers_at_once_is_one_row(
         await holder.execute("SELECT 1 FROM author WHERE id = $1 FOR UPDATE", item.author_id)  # type: ignore[attr-defined]
         if first == "ingest":
             echo = asyncio.create_task(feed())
-            await _until_waiting(watcher, 1)  # ingest wrote its row and waits
+            await until_waiting(watcher, 1)  # ingest wrote its row and waits
             recorded = asyncio.create_task(outbox.record_success(row, result))
         else:
             recorded = asyncio.create_task(outbox.record_success(row, result))
-            await _until_waiting(watcher, 1)  # the outbox wrote its row and waits
+            await until_waiting(watcher, 1)  # the outbox wrote its row and waits
             echo = asyncio.create_task(feed())
-        await _until_waiting(watcher, 2)  # the other waits too (for the author, or for the first's row)
+        await until_waiting(watcher, 2)  # the other waits too (for the author, or for the first's row)
         await transaction.rollback()
         assert [e["type"] for e in await echo] == ["user_block"]
         assert await recorded
@@ -214,20 +215,6 @@ async def test_a_ban_recorded_by_both_writers_at_once_is_one_row(
 
     assert await ban_rows(item) == [(operator.id, world.group.admin_user_id, True)]
     assert (await operators_csv(operator))["operator"]["bans"] == 1
-
-
-async def _until_waiting(conn: asyncpg.Connection, count: int) -> None:
-    """Until `count` sessions of this database wait for a lock (`conn` outside any transaction: within
-    one, PostgreSQL keeps showing the activity it saw first)."""
-    async with asyncio.timeout(30):
-        while (  # noqa: ASYNC110 - waits for PostgreSQL's sessions
-            await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            < count
-        ):
-            await asyncio.sleep(0.01)
 
 
 # --- deletions and restorations ---------------------------------------------------------------------

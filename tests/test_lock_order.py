@@ -27,6 +27,7 @@ from proxy.app import create_app
 from proxy.communities import add_community
 from proxy.connectors.vk.emulator import CallbackConfig, EmulatorState, World, start_emulator
 from proxy.models import (
+    Community,
     Conversation,
     Direction,
     Item,
@@ -38,8 +39,11 @@ from proxy.models import (
     Role,
 )
 from proxy.settings import Settings
+from tests.actions_fixtures import *  # noqa: F403
+from tests.actions_fixtures import Feed
 from tests.conftest import TEST_SECRET_KEY
 from tests.databases import _asyncpg_url
+from tests.pg_locks import backends_gone, deadlocks, until_waiting
 
 # 200 wall comment replies and 200 message replies: five in each of 40 threads and 40 dialogs, so that
 # later replies of a conversation wait behind earlier ones, as they do when an operator answers twice.
@@ -58,30 +62,6 @@ async def postgres_url(postgres_factory: Any) -> AsyncIterator[str]:
     url = await postgres_factory.new_database()
     yield url
     await postgres_factory.drop(url)
-
-
-async def _deadlocks(url: str) -> int:
-    """Deadlocks PostgreSQL has detected in this database (pg_stat_database)."""
-    conn = await asyncpg.connect(_asyncpg_url(url))
-    try:
-        return await conn.fetchval(
-            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
-        )
-    finally:
-        await conn.close()
-
-
-async def _wait_for_backends_to_exit(url: str) -> None:
-    """A backend adds its counts to pg_stat_database when it exits, before it leaves pg_stat_activity."""
-    conn = await asyncpg.connect(_asyncpg_url(url))
-    try:
-        async with asyncio.timeout(30):
-            while await conn.fetchval(  # noqa: ASYNC110 - waits for PostgreSQL's backends
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ):
-                await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
 
 
 async def _wait_until_sent(ids: list[int]) -> list[OutboxRow]:
@@ -126,7 +106,7 @@ async def test_replies_and_their_echoes_never_deadlock(postgres_url: str) -> Non
     )
     operator = await Operator.create(login="olga", password_hash="x", role=Role.OPERATOR)
     await operator.communities.add(community)
-    deadlocks_before = await _deadlocks(postgres_url)
+    deadlocks_before = await deadlocks(postgres_url)
 
     server = TestServer(create_app(settings), port=port)
     await server.start_server()
@@ -157,9 +137,9 @@ async def test_replies_and_their_echoes_never_deadlock(postgres_url: str) -> Non
         await server.close()
         await emulator.close()
         await proxy_db.close_database()
-    await _wait_for_backends_to_exit(postgres_url)
+    await backends_gone(postgres_url)
 
-    assert await _deadlocks(postgres_url) - deadlocks_before == 0
+    assert await deadlocks(postgres_url) - deadlocks_before == 0
     unsent = [(r.id, r.status, r.error_message) for r in rows if r.status != OutboxStatus.SENT]
     assert unsent == [], f"{len(unsent)} rows not sent"
     # At VK: each reply posted once.
@@ -174,3 +154,44 @@ async def test_replies_and_their_echoes_never_deadlock(postgres_url: str) -> Non
     # The first reply in each conversation ended its waiting period; the later ones found nobody waiting.
     assert sorted(s.conversation_id for s in samples) == sorted(conversation_ids)  # type: ignore[attr-defined]
     assert {(s.operator_id, s.outside_proxy) for s in samples} == {(operator.id, False)}  # type: ignore[attr-defined]
+
+
+async def test_deleting_a_comment_while_its_edit_arrives(
+    db_url: str, vk_settings: Settings, operator: Operator, world: World, community: Community
+) -> None:
+    """An operator deletes a comment while ingest takes in the author's edit of it. Ingest locks the
+    conversation, then the item; the deletion locked the item and then, writing its journal entry (which
+    names the conversation), needed the conversation: each waited for the other. A test connection holds
+    the item so that both are waiting when it lets go, the deletion first."""
+    if not db_url.startswith("postgres"):
+        pytest.skip("SQLite runs one write transaction at a time")
+    feed = Feed(world, community)
+    await feed()
+    comment = world.scenario.member_comments(world.group, world.members[0], world.post, "Грубость")
+    await feed()
+    item = await Item.get(direction=Direction.IN)
+    world.scenario.member_edits(world.group, comment, "Грубость, исправлено")
+    before = await deadlocks(db_url)
+
+    holder = await asyncpg.connect(_asyncpg_url(db_url))
+    watcher = await asyncpg.connect(_asyncpg_url(db_url))
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("SELECT 1 FROM item WHERE id = $1 FOR UPDATE", item.id)
+        deletion = asyncio.create_task(actions.delete_comment(vk_settings, operator, item.id))
+        await until_waiting(watcher, 1)
+        edit = asyncio.create_task(feed())
+        await until_waiting(watcher, 2)
+        await transaction.rollback()
+        results = await asyncio.gather(deletion, edit, return_exceptions=True)
+    finally:
+        await holder.close()
+        await watcher.close()
+
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert await deadlocks(db_url) == before
+    edited = await Item.get(id=item.id)
+    assert (edited.text, edited.version_count) == ("Грубость, исправлено", 2)
+    [row] = await OutboxRow.filter(item_id=item.id)
+    assert row.method == "wall.deleteComment"
