@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report
-from bench.cases import export, inbox, ingest, live, outbox, stats
+from bench.cases import export, inbox, ingest, live, outbox, reply, stats
 from bench.context import Context
 from bench.database import BenchDatabase
 from bench.dataset import Dataset
@@ -30,6 +30,7 @@ CASES: dict[str, tuple[str, Case]] = {
     "inbox": ("Inbox", inbox.run),
     "live": ("Live updates (SSE)", live.run),
     "outbox": ("Outbox", outbox.run),
+    "reply": ("Outbox: click to VK", reply.run),
 }
 
 

@@ -14,6 +14,11 @@ Decisions:
   the close (otherwise "reply, then close" would always be counted "without reply").
 - Closing a dialog also queues messages.markAsAnsweredConversation when the community token is there;
   without it the close still happens (closing is the proxy's own bookkeeping) and the journal says so.
+
+Locks follow the project's order (docs/architecture.md, "Lock order"; proxy/locks.py): an action locks
+its conversation first, then the item it acts on (`locks.item`), and writes its journal entry after
+them. The outbox row comes after the journal entry it names, and still keeps the order: inserting a
+new row waits for nobody, as the rows it refers to are this transaction's own or locked by it already.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from proxy import conversations, outbox
+from proxy import conversations, locks, outbox
 from proxy.access import AccessDenied, ActionError, can_access, require_access
 from proxy.audit import journal
 from proxy.clock import utcnow
@@ -270,7 +275,7 @@ async def _moderate_comment(
     item = await _item(item_id)
     await require_access(operator, item.community_id, action=action, target=f"item:{item_id}")
     async with in_transaction() as conn:
-        item = await Item.filter(id=item_id).select_for_update().using_db(conn).get()
+        conversation, item = await locks.item(item_id, conn)
         if item.channel == Channel.MESSAGE:
             raise ActionError("messages cannot be deleted or restored through the proxy, only comments")
         if restore and not item.is_deleted:
@@ -284,7 +289,6 @@ async def _moderate_comment(
             .exists()
         ):
             raise ActionError(f"the comment is already being {'restored' if restore else 'deleted'}", 409)
-        conversation = await Conversation.get(id=item.conversation_id).using_db(conn)
         community = await Community.get(id=item.community_id).using_db(conn)
         request = ActionRequest(
             kind=ActionKind.RESTORE_COMMENT if restore else ActionKind.DELETE_COMMENT,

@@ -12,6 +12,8 @@ Definitions are those of docs/metrics.md (and docs/architecture.md, "Domain word
 
 Every function takes the caller's transaction connection and locks the conversation row (PostgreSQL
 `SELECT ... FOR UPDATE`), so ingest and operator actions touching one conversation never interleave.
+The conversation is the first row a transaction locks (docs/architecture.md, "Lock order";
+proxy/locks.py): its items, outbox rows, bans and the journal come after it.
 """
 
 from __future__ import annotations

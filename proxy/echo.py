@@ -15,6 +15,11 @@ Rules (docs/architecture.md, "Outbound"):
   A row matched that way gets the comment's key, so a second identical comment does not match it again;
 - a deletion, restoration, ban or unban matches the newest such row of the same method on the same
   comment or user that is being sent, was sent, or waits for a retry after an attempt.
+
+Lock order (docs/architecture.md, "Lock order"; proxy/locks.py): ingest calls these while it holds the
+echo's conversation and item, and claiming a row for a comment updates the outbox row after them. The
+outbox records the row's outcome in the same order (conversation, item, then the row), so an echo
+arriving while that is being committed waits for it instead of deadlocking with it.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ reaches only the caller whose statement causes it.
 
 Statements in a group are run in the order of the key their callers give (ingest gives the
 conversation), so two groups lock the rows they share in the same order rather than deadlocking.
+Within each statement the project's lock order holds (docs/architecture.md, "Lock order";
+proxy/locks.py): ingest's statement locks its conversation and then inserts the item, and takes no
+outbox row, ban or journal lock. A group therefore holds conversations, in key order, and rows it
+inserted itself: nothing that another transaction takes before a conversation.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from proxy import conversations, db, metrics
+from proxy import bans, conversations, db, metrics
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.conversations import ThreadAddress
@@ -1135,31 +1135,19 @@ async def _author_blocked(
 ) -> _Effect:
     author_id = await _author(event.user_id, conn, known)
     echo = await match_action_echo(community, "groups.ban", user_id=event.user_id, conn=conn)
-    active = (
-        await Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
-        .order_by("-id")
-        .using_db(conn)
-        .first()
+    # The outbox may be recording the same ban right now: one row either way (proxy/bans.py).
+    ban = await bans.vk_reported_ban(
+        community_id=community.id,
+        author_id=author_id,
+        at=received,
+        until=event.unblock_date,
+        reason=event.reason,
+        comment=event.comment,
+        operator_id=echo.operator_id if echo else None,  # type: ignore[attr-defined]
+        admin_vk_id=event.admin_id,
+        conn=conn,
     )
-    by_proxy = echo is not None or (active is not None and active.banned_by_id is not None)  # type: ignore[attr-defined]
-    if active is None:
-        await Ban.create(
-            community_id=community.id,
-            author_id=author_id,
-            banned_at=received,
-            until=event.unblock_date,
-            reason=event.reason,
-            comment=event.comment,
-            banned_by_id=echo.operator_id if echo else None,  # type: ignore[attr-defined]
-            admin_vk_id=event.admin_id,
-            using_db=conn,
-        )
-    else:
-        active.until = event.unblock_date
-        active.reason = event.reason
-        active.comment = event.comment
-        active.admin_vk_id = event.admin_id
-        await active.save(using_db=conn, update_fields=["until", "reason", "comment", "admin_vk_id"])
+    by_proxy = echo is not None or ban.banned_by_id is not None
     if not by_proxy:
         await journal.record(
             "vk.ban",

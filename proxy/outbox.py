@@ -7,6 +7,12 @@ instances never claim one row twice; SQLite has one process and serial transacti
 recorded in a second transaction together with what it changes (the waiting period a reply ends, the
 tombstone of a deleted comment, the ban).
 
+That transaction takes its locks in the project's order (docs/architecture.md, "Lock order";
+proxy/locks.py): the row's conversation, the item its action changes, the outbox row, the ban, and
+the journal last (its outcome is filled after everything else). Ingest taking in VK's echo of the
+same action holds the conversation (and the item) while it matches the row (proxy/echo.py); taking
+the row first and the conversation second, the two deadlocked.
+
 A worker killed between the VK call and the update leaves a `sending` row behind; once its lease
 expires the row is claimed again and re-sent with the same idempotency key (random_id / guid), which VK
 deduplicates. Within a conversation rows are performed in the order they were queued: a row is claimed
@@ -35,7 +41,7 @@ from aiohttp import web
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from proxy import conversations
+from proxy import bans, conversations, locks
 from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
 from proxy.audit import journal
 from proxy.clock import utcnow
@@ -44,8 +50,8 @@ from proxy.connectors.base import ActionFailed, ActionResult, Connector, Planned
 from proxy.connectors.vk.actions import VkActions
 from proxy.connectors.vk.client import RATE_LIMITS
 from proxy.models import (
-    Ban,
     Community,
+    Conversation,
     DeletedVia,
     Item,
     ItemTombstone,
@@ -238,7 +244,8 @@ async def record_success(row: OutboxRow, result: ActionResult) -> bool:
     """Mark a row sent and apply what it changed; False if its outcome was already recorded."""
     accepted_at = utcnow()
     async with in_transaction() as conn:
-        current = await OutboxRow.filter(id=row.id).select_for_update().using_db(conn).get()
+        locked = await locks.outbox_row(row.id, conn, with_item=_changes_item(row.method))
+        current = locked.row
         # A slow worker whose lease ran out and a second one may both get VK's answer: one records it.
         if current.status not in (OutboxStatus.SENDING, OutboxStatus.PENDING):
             return False
@@ -256,62 +263,71 @@ async def record_success(row: OutboxRow, result: ActionResult) -> bool:
                 "status", "sent_at", "locked_until", "error_code", "error_message", "result", "result_item_key",
             ],
         )  # fmt: skip
+        await _apply_effects(locked, accepted_at, conn)
         await _fill_outcome(current.journal_entry_id, Outcome.DONE, _success_detail(result), conn)
-        await _apply_effects(current, accepted_at, conn)
     return True
 
 
 async def record_failure(row: OutboxRow, failure: ActionFailed, now: datetime) -> None:
     """Schedule a retry of a transient failure, or record a final one on the row and its journal entry."""
     async with in_transaction() as conn:
-        current = await OutboxRow.filter(id=row.id).select_for_update().using_db(conn).get()
+        current = (await locks.outbox_row(row.id, conn)).row
         if current.status != OutboxStatus.SENDING:
             return
         current.error_code = failure.code
         current.error_message = failure.operator_message
         current.locked_until = None
+        final_detail = None
         if failure.transient and current.attempts < MAX_ATTEMPTS:
             current.status = OutboxStatus.PENDING
             current.next_attempt_at = now + backoff(current.attempts)
         else:
             current.status = OutboxStatus.FAILED
-            detail = failure.operator_message
+            final_detail = failure.operator_message
             if failure.code is not None:
-                detail = f"VK error {failure.code}: {detail}"
+                final_detail = f"VK error {failure.code}: {final_detail}"
             if failure.transient:
-                detail += f" (gave up after {current.attempts} attempts)"
-            await _fill_outcome(current.journal_entry_id, Outcome.FAILED, detail, conn)
+                final_detail += f" (gave up after {current.attempts} attempts)"
         await current.save(
             using_db=conn,
             update_fields=["status", "next_attempt_at", "error_code", "error_message", "locked_until"],
         )
+        if final_detail is not None:
+            await _fill_outcome(current.journal_entry_id, Outcome.FAILED, final_detail, conn)
     log.info("outbox row %s %s: %s", row.id, current.status, failure.detail or failure.operator_message)
 
 
 # --- what a performed action changes in the store ------------------------------------------------------
 
 
-async def _apply_effects(row: OutboxRow, at: datetime, conn: Any) -> None:
-    method = row.method
-    if method in REPLY_METHODS and row.conversation_id is not None:
+def _changes_item(method: str) -> bool:
+    return method.endswith((".deleteComment", ".restoreComment"))
+
+
+async def _apply_effects(locked: locks.LockedRow, at: datetime, conn: Any) -> None:
+    row, method = locked.row, locked.row.method
+    if method in REPLY_METHODS and locked.conversation is not None:
         # The author's wait ends when VK accepted the reply; a closed conversation stays closed.
-        conversation = await conversations.lock(row.conversation_id, conn)
         await conversations.community_replied(
-            conversation, at=at, operator_id=row.operator_id, outside_proxy=False, preview=row.text, conn=conn
+            locked.conversation,
+            at=at,
+            operator_id=row.operator_id,
+            outside_proxy=False,
+            preview=row.text,
+            conn=conn,
         )
-    elif method.endswith(".deleteComment"):
-        await _comment_deleted(row, at, conn)
-    elif method.endswith(".restoreComment"):
-        await _comment_restored(row, at, conn)
-    elif method == "groups.ban":
-        await _author_banned(row, at, conn)
-    elif method == "groups.unban":
-        await _author_unbanned(row, at, conn)
+    elif locked.item is not None and method.endswith(".deleteComment"):
+        await _comment_deleted(row, locked.item, at, conn)
+    elif locked.item is not None and method.endswith(".restoreComment"):
+        await _comment_restored(row, locked.item, at, conn)
+    elif method == "groups.ban" and locked.conversation is not None:
+        await _author_banned(row, locked.conversation, at, conn)
+    elif method == "groups.unban" and locked.conversation is not None:
+        await _author_unbanned(row, locked.conversation, at, conn)
 
 
-async def _comment_deleted(row: OutboxRow, at: datetime, conn: Any) -> None:
+async def _comment_deleted(row: OutboxRow, item: Item, at: datetime, conn: Any) -> None:
     """The item is deleted by the operator through the proxy, whether or not ingest saw VK's echo first."""
-    item = await Item.filter(id=row.item_id).select_for_update().using_db(conn).get()
     community = await Community.get(id=row.community_id).using_db(conn)
     deleter = community.admin_vk_user_id if row.token_kind == TokenNeed.ADMIN else None
     if not item.is_deleted:
@@ -341,8 +357,7 @@ async def _comment_deleted(row: OutboxRow, at: datetime, conn: Any) -> None:
     )
 
 
-async def _comment_restored(row: OutboxRow, at: datetime, conn: Any) -> None:
-    item = await Item.filter(id=row.item_id).select_for_update().using_db(conn).get()
+async def _comment_restored(row: OutboxRow, item: Item, at: datetime, conn: Any) -> None:
     if item.is_deleted:
         item.is_deleted = False
         item.deleted_at = None
@@ -361,48 +376,29 @@ async def _comment_restored(row: OutboxRow, at: datetime, conn: Any) -> None:
     )
 
 
-async def _ban_author_id(row: OutboxRow, conn: Any) -> int | None:
-    conversation = await conversations.lock(row.conversation_id, conn)
-    return conversation.author_id
-
-
-async def _author_banned(row: OutboxRow, at: datetime, conn: Any) -> None:
-    author_id = await _ban_author_id(row, conn)
-    if author_id is None:
-        return
-    active = Ban.filter(community_id=row.community_id, author_id=author_id, lifted_at__isnull=True)
-    # Ingest recorded VK's user_block echo already: attribute it.
-    if await active.filter(banned_at__gte=row.created_at).using_db(conn).exists():
-        await (
-            active.filter(banned_at__gte=row.created_at, banned_by_id__isnull=True)
-            .using_db(conn)
-            .update(banned_by_id=row.operator_id)
-        )
+async def _author_banned(row: OutboxRow, conversation: Conversation, at: datetime, conn: Any) -> None:
+    if conversation.author_id is None:  # type: ignore[attr-defined]
         return
     community = await Community.get(id=row.community_id).using_db(conn)
     end_date = row.params.get("end_date")
-    await Ban.create(
-        community_id=row.community_id,
-        author_id=author_id,
-        banned_at=at,
+    # VK's echo (user_block) may be recording the same ban right now: one row either way (proxy/bans.py).
+    await bans.operator_banned(
+        community_id=row.community_id,  # type: ignore[attr-defined]
+        author_id=conversation.author_id,  # type: ignore[attr-defined]
+        at=at,
         until=datetime.fromtimestamp(int(end_date), at.tzinfo) if end_date else None,
         reason=int(row.params.get("reason", 0)),
         comment=row.params.get("comment", ""),
-        banned_by_id=row.operator_id,
+        operator_id=row.operator_id,  # type: ignore[attr-defined]
         admin_vk_id=community.admin_vk_user_id,
-        using_db=conn,
+        conn=conn,
     )
 
 
-async def _author_unbanned(row: OutboxRow, at: datetime, conn: Any) -> None:
-    author_id = await _ban_author_id(row, conn)
-    if author_id is None:
+async def _author_unbanned(row: OutboxRow, conversation: Conversation, at: datetime, conn: Any) -> None:
+    if conversation.author_id is None:  # type: ignore[attr-defined]
         return
-    await (
-        Ban.filter(community_id=row.community_id, author_id=author_id, lifted_at__isnull=True)
-        .using_db(conn)
-        .update(lifted_at=at)
-    )
+    await bans.lift(row.community_id, conversation.author_id, at, conn)  # type: ignore[attr-defined]
 
 
 # --- the background worker --------------------------------------------------------------------------
