@@ -41,7 +41,7 @@ async def index_forwarded_text(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0006_drop_indexes_nothing_reads")]
+    dependencies = [("models", "0007_one_active_ban")]
 
     operations = [
         ops.AddField(model_name="Item", name="forwarded", field=_json_field()),
