@@ -158,7 +158,11 @@ class StoreCallbackSink:
 def setup_inbound(app: web.Application) -> None:
     """The Callback API route, and long-poll consumers when workers run."""
     sink = StoreCallbackSink(app)
-    app.router.add_post(CALLBACK_ROUTE, make_callback_handler(sink))
+    settings = app[SETTINGS]
+    handler = make_callback_handler(
+        sink, max_bytes=settings.callback_max_bytes, read_seconds=settings.callback_read_seconds
+    )
+    app.router.add_post(CALLBACK_ROUTE, handler)
     app.cleanup_ctx.append(longpoll_context)
     # First of the cleanup callbacks (aiohttp runs the cleanup contexts' teardowns as one of them):
     # the last publications go out while the live hub's LISTEN connection is still open.
