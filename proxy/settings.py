@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxy.connectors.vk.callback import MAX_CALLBACK_BYTES
-from proxy.connectors.vk.endpoint import CALLBACK_READ_SECONDS
+from proxy.connectors.vk.endpoint import CALLBACK_READ_SECONDS, CALLBACK_REFUSAL_DELAY
 
 
 class SettingsError(Exception):
@@ -30,7 +30,7 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
-def _positive_float(env: dict[str, str], name: str, default: float) -> float:
+def _seconds(env: dict[str, str], name: str, default: float, *, zero: bool = False) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -38,8 +38,8 @@ def _positive_float(env: dict[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not 0 < value < float("inf"):
-        raise SettingsError(f"{name} must be more than 0, got {raw!r}")
+    if not (0 <= value if zero else 0 < value) or value == float("inf"):
+        raise SettingsError(f"{name} must be {'0 or more' if zero else 'more than 0'}, got {raw!r}")
     return value
 
 
@@ -71,9 +71,11 @@ class Settings:
     workers: bool = True
     vk_api_base: str | None = None
     demo_emulator_port: int = 8090
-    # The largest Callback API body accepted (413 past it), and how long its body may take to arrive.
+    # The largest Callback API body accepted (413 past it), how long its body may take to arrive, and how
+    # long a refused callback waits for its answer.
     callback_max_bytes: int = MAX_CALLBACK_BYTES
     callback_read_seconds: float = CALLBACK_READ_SECONDS
+    callback_refusal_delay: float = CALLBACK_REFUSAL_DELAY
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -115,7 +117,10 @@ class Settings:
             vk_api_base=env.get("PROXY_VK_API_BASE") or None,
             demo_emulator_port=_int(env, "PROXY_DEMO_EMULATOR_PORT", 8090),
             callback_max_bytes=callback_max_bytes,
-            callback_read_seconds=_positive_float(env, "PROXY_CALLBACK_READ_SECONDS", CALLBACK_READ_SECONDS),
+            callback_read_seconds=_seconds(env, "PROXY_CALLBACK_READ_SECONDS", CALLBACK_READ_SECONDS),
+            callback_refusal_delay=_seconds(
+                env, "PROXY_CALLBACK_REFUSAL_DELAY", CALLBACK_REFUSAL_DELAY, zero=True
+            ),
         )
         if values["demo"] and not values["vk_api_base"]:
             # The demo's emulated VK runs in-process on this port (proxy/demo.py).
