@@ -199,9 +199,11 @@ async def run(context: Context) -> BenchResult:
     result.notes.append(
         f"The flood got {refused:,.0f} answers 403 in all"
         + (f" and these others: {other_answers}" if other_answers else "")
-        + f". Journal rows written while it ran: {entries_during - entries_before}; when the proxy stopped it "
-        f"journaled its counts: {entries_after - entries_before} callback.bad_secret entries counting "
-        f"{counted:,} refusals (one per minute window; the flood's minutes plus the valid senders' none)."
+        + f". Journal rows written while it ran: {entries_during - entries_before}. When the proxy stopped "
+        f"(workers off, so no task journals a window as it ends) it journaled its counts: "
+        f"{entries_after - entries_before} callback.bad_secret entries, one per minute window, counting "
+        f"{counted:,} refusals: the answers above plus the requests in flight when each round's flood was "
+        f"stopped ({FLOOD_SENDERS} a round), which the proxy refused but the flood no longer read."
     )
     return result
 
