@@ -13,8 +13,8 @@ time limit (408 for a sender that stalls).
 A refused request (400, 403, 404) writes nothing and is answered only after a delay: a sender of
 wrong secrets that waits for each answer, as HTTP clients do, then sends at most one a second per
 connection. Without the delay 48 such senders kept one core busy with refusals (some 2,800 a second)
-and valid callbacks waited behind them; the delay costs the server nothing (no body is kept) and
-changes nothing for VK, whose requests are never refused.
+and valid callbacks waited behind them. The wait costs the server almost nothing (no body is kept)
+and changes nothing for VK's valid deliveries, which are never refused.
 
 The connector knows nothing of the store: the sink looks communities up and stores events.
 """
