@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report
-from bench.cases import export, inbox, ingest, live, outbox, reply, stats
+from bench.cases import export, flood, inbox, ingest, live, outbox, reply, stats
 from bench.context import Context
 from bench.database import BenchDatabase
 from bench.dataset import Dataset
@@ -25,6 +25,7 @@ Case = Callable[[Context], Awaitable[BenchResult]]
 # In the order they run: ingest first, on a nearly empty database; the rest share the bulk data set.
 CASES: dict[str, tuple[str, Case]] = {
     "ingest": ("Ingest (Callback API)", ingest.run),
+    "flood": ("Valid callbacks during a wrong-secret flood", flood.run),
     "stats": ("Statistics (operators.csv)", stats.run),
     "export": ("CSV export (journal.csv)", export.run),
     "inbox": ("Inbox", inbox.run),

@@ -1,14 +1,15 @@
 """Who may act on which community, and the errors operator actions raise.
 
 Admins and managers reach every community; an operator reaches the communities they are assigned to
-(Operator.communities). A refusal is journaled ("access.denied") in its own transaction, so it stays on
-record although the action fails: call `require_access` before opening the action's transaction.
+(Operator.communities). A refusal writes nothing at once: it is counted in memory and journaled as
+"access.denied" once per operator, community, attempted action, reason and minute, with the count
+(proxy/refusals.py), so reloading a forbidden page a hundred times adds one journal entry, not a hundred.
 """
 
 from __future__ import annotations
 
-from proxy.audit import journal
-from proxy.models import ActorKind, Community, Operator, Role
+from proxy import refusals
+from proxy.models import Community, Operator, Role
 
 # Roles that see and act on every community, and edit team-wide things (canned responses).
 SUPERVISOR_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
@@ -44,13 +45,9 @@ async def can_access(operator: Operator, community_id: int) -> bool:
 async def deny(
     operator: Operator, *, action: str, target: str, community_id: int | None, reason: str
 ) -> None:
-    """Journal a refusal and raise AccessDenied."""
-    await journal.record(
-        "access.denied",
-        actor_kind=ActorKind.OPERATOR,
-        operator_id=operator.id,
-        community_id=community_id,
-        params={"action": action, "target": target, "reason": reason},
+    """Count the refusal (journaled with the others of its minute) and raise AccessDenied."""
+    refusals.operator_refused(
+        operator.id, community_id=community_id, attempted=action, target=target, reason=reason
     )
     raise AccessDenied(reason)
 
@@ -59,7 +56,7 @@ async def require_access(operator: Operator, community_id: int, *, action: str, 
     """Raise AccessDenied (and journal "access.denied") unless the operator may act on the community.
 
     `action` is the journal name of what was attempted ("reply.send"), `target` what it was aimed at
-    ("conversation:12"). Must run outside a transaction: the journal entry commits on its own.
+    ("conversation:12").
     """
     if not await can_access(operator, community_id):
         await deny(

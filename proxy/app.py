@@ -15,6 +15,7 @@ from proxy.inbound import setup_inbound
 from proxy.live import LiveHub
 from proxy.outbox import outbox_worker_context
 from proxy.rate_limit import shared_rate_limits_context
+from proxy.refusals import refusals_context
 from proxy.settings import Settings
 from proxy.stats.sla import sla_alerts_context
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     app[BACKGROUND] = {}
     app[LIVE] = LiveHub()
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(refusals_context)  # stops before the database closes: its last counts go in
     app.cleanup_ctx.append(shared_rate_limits_context)  # before anything that calls VK
     app.cleanup_ctx.append(outbox_worker_context)
     app.cleanup_ctx.append(demo_context)

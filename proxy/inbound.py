@@ -1,7 +1,7 @@
 """Inbound wiring: what the VK connectors hand events to, and the long-poll consumers' lifecycle.
 
 - the Callback API route: the connector's endpoint with a sink that looks communities up (cached for
-  a few seconds), journals bad secrets, ingests, and publishes to live subscribers once the event is
+  a few seconds), counts bad secrets (proxy/refusals.py), ingests, and publishes to live subscribers once the event is
   committed and its "ok" answered;
 - long-poll consumers (a cleanup context, when workers run): one loop per community in long-poll
   mode, and exactly one across instances: on PostgreSQL the loop runs only while this process holds
@@ -22,15 +22,14 @@ import asyncpg
 from aiohttp import web
 from tortoise.signals import post_delete, post_save
 
-from proxy import db, metrics
+from proxy import db, metrics, refusals
 from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
-from proxy.audit import journal
 from proxy.connectors.vk.endpoint import CallbackTarget, make_callback_handler
 from proxy.connectors.vk.longpoll import LongPollConsumer
 from proxy.events import DomainEvent
 from proxy.ingest import IngestResult, Source, ingest
 from proxy.live import LiveHub, asyncpg_dsn
-from proxy.models import ActorKind, Community, CommunityMode
+from proxy.models import Community, CommunityMode
 from proxy.settings import Settings
 from proxy.sync import sync_community
 from proxy.vk_clients import community_client
@@ -123,13 +122,9 @@ class StoreCallbackSink:
             return None
         return CallbackTarget(group_id, community.callback_secret, community.confirmation_code, community)
 
-    async def bad_secret(self, target: CallbackTarget, remote: str | None) -> None:
-        await journal.record(
-            "callback.bad_secret",
-            actor_kind=ActorKind.SYSTEM,
-            community_id=target.context.id,
-            params={"remote": remote or ""},
-        )
+    def bad_secret(self, target: CallbackTarget, remote: str | None) -> None:
+        # Counted, and journaled once a minute with the count: a flood of wrong secrets writes nothing.
+        refusals.callback_refused(target.context.id, "bad_secret", remote)
 
     async def accept(self, target: CallbackTarget, raw: dict[str, Any], event: DomainEvent) -> None:
         result = await ingest(target.context, raw, event, source="callback")
@@ -158,7 +153,14 @@ class StoreCallbackSink:
 def setup_inbound(app: web.Application) -> None:
     """The Callback API route, and long-poll consumers when workers run."""
     sink = StoreCallbackSink(app)
-    app.router.add_post(CALLBACK_ROUTE, make_callback_handler(sink))
+    settings = app[SETTINGS]
+    handler = make_callback_handler(
+        sink,
+        max_bytes=settings.callback_max_bytes,
+        read_seconds=settings.callback_read_seconds,
+        refusal_delay=settings.callback_refusal_delay,
+    )
+    app.router.add_post(CALLBACK_ROUTE, handler)
     app.cleanup_ctx.append(longpoll_context)
     # First of the cleanup callbacks (aiohttp runs the cleanup contexts' teardowns as one of them):
     # the last publications go out while the live hub's LISTEN connection is still open.

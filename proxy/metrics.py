@@ -15,6 +15,13 @@ EVENTS_DUPLICATE = Counter(
 CALLBACK_REJECTED = Counter(
     "proxy_callback_rejected_total", "Callback requests refused", ["reason"], registry=REGISTRY
 )
+REFUSALS = Counter(
+    "proxy_refusals_total",
+    "Refused requests that are journaled once per minute with their count (proxy/refusals.py), by journal "
+    "action (callback.bad_secret, access.denied) and reason",
+    ["action", "reason"],
+    registry=REGISTRY,
+)
 OUTBOX_SENT = Counter("proxy_outbox_sent_total", "Actions performed on VK", ["method"], registry=REGISTRY)
 OUTBOX_FAILED = Counter(
     "proxy_outbox_failed_total", "Actions VK refused for good", ["method"], registry=REGISTRY

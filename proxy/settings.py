@@ -7,6 +7,9 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proxy.connectors.vk.callback import MAX_CALLBACK_BYTES
+from proxy.connectors.vk.endpoint import CALLBACK_READ_SECONDS, CALLBACK_REFUSAL_DELAY
+
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names the variable."""
@@ -25,6 +28,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _seconds(env: dict[str, str], name: str, default: float, *, zero: bool = False) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not (0 <= value if zero else 0 < value) or value == float("inf"):
+        raise SettingsError(f"{name} must be {'0 or more' if zero else 'more than 0'}, got {raw!r}")
+    return value
 
 
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
@@ -55,6 +71,11 @@ class Settings:
     workers: bool = True
     vk_api_base: str | None = None
     demo_emulator_port: int = 8090
+    # The largest Callback API body accepted (413 past it), how long its body may take to arrive, and how
+    # long a refused callback waits for its answer.
+    callback_max_bytes: int = MAX_CALLBACK_BYTES
+    callback_read_seconds: float = CALLBACK_READ_SECONDS
+    callback_refusal_delay: float = CALLBACK_REFUSAL_DELAY
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -78,6 +99,9 @@ class Settings:
             zoneinfo.ZoneInfo(tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"PROXY_TIMEZONE is not a known time zone: {tz!r}") from None
+        callback_max_bytes = _int(env, "PROXY_CALLBACK_MAX_BYTES", MAX_CALLBACK_BYTES)
+        if callback_max_bytes < 64 * 1024:
+            raise SettingsError(f"PROXY_CALLBACK_MAX_BYTES must be at least 65536, got {callback_max_bytes}")
         database_url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
         check_database_url(database_url)
         values: dict[str, object] = dict(
@@ -92,6 +116,11 @@ class Settings:
             workers=_bool(env, "PROXY_WORKERS", True),
             vk_api_base=env.get("PROXY_VK_API_BASE") or None,
             demo_emulator_port=_int(env, "PROXY_DEMO_EMULATOR_PORT", 8090),
+            callback_max_bytes=callback_max_bytes,
+            callback_read_seconds=_seconds(env, "PROXY_CALLBACK_READ_SECONDS", CALLBACK_READ_SECONDS),
+            callback_refusal_delay=_seconds(
+                env, "PROXY_CALLBACK_REFUSAL_DELAY", CALLBACK_REFUSAL_DELAY, zero=True
+            ),
         )
         if values["demo"] and not values["vk_api_base"]:
             # The demo's emulated VK runs in-process on this port (proxy/demo.py).

@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from proxy import db as proxy_db
+from proxy import refusals
 from proxy.app import create_app
 from proxy.settings import Settings
 from tests.databases import PostgresFactory, SqliteFactory, postgres_available
@@ -74,6 +75,9 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         secret_key=TEST_SECRET_KEY,
         workers=False,
         public_url="http://127.0.0.1:8080",
+        # Refused callbacks are answered at once here (in service, after a second: a flood's senders
+        # slow down); tests/test_refusals.py sets the delay where it is what is tested.
+        callback_refusal_delay=0.0,
     )
 
 
@@ -83,6 +87,14 @@ async def db(db_url: str) -> AsyncIterator[str]:
     await proxy_db.open_database(db_url)
     yield db_url
     await proxy_db.close_database()
+
+
+@pytest.fixture(autouse=True)
+def _refusals_stay_in_their_test() -> Iterator[None]:
+    """Refusals are counted per process (proxy/refusals.py); a count a test left unjournaled belongs to
+    that test's database and must not be journaled into the next test's."""
+    yield
+    refusals.REFUSALS.discard()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from proxy import accounts
+from proxy import accounts, refusals
 from proxy.audit import journal
 from proxy.models import ActorKind, JournalEntry, Operator
 from tests.audit_fixtures import AUTHOR_VK_ID, at, make_base, make_deleted_comment_story
@@ -135,10 +135,12 @@ async def test_operator_exports_only_their_own_journal(client) -> None:
 
     resp = await client.get(f"/audit/journal.csv?operator={base.manager.id}")
     assert resp.status == 403
+    await refusals.flush()
     denied = await JournalEntry.filter(action="access.denied").get()
     assert denied.operator_id == base.operator.id
-    assert denied.params["target"] == f"journal:operator={base.manager.id}"
+    assert denied.params["targets"] == [f"journal:operator={base.manager.id}"]
     assert (await client.get("/audit/deleted.csv")).status == 403
+    await refusals.flush()
     # Two exports went out; the refused ones are journaled as refusals, not as exports.
     assert await JournalEntry.filter(action="export.csv").count() == 2
     assert await JournalEntry.filter(action="access.denied").count() == 2

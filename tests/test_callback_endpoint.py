@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from tortoise.exceptions import OperationalError
 
-from proxy import inbound
+from proxy import inbound, refusals
 from proxy.appkeys import LIVE
 from proxy.connectors.vk.callback import MAX_CALLBACK_BYTES
 from proxy.live import LiveMessage
@@ -84,12 +84,16 @@ async def test_wrong_or_missing_secret_is_forbidden_and_journaled(client: TestCl
     event = load_event("message_allow-1.json")
     body = {**event, "secret": secret} if secret is not None else event
     assert await post(client, GID, body) == (403, "forbidden", "text/plain")
+    # Counted, not written; journaled with the other refusals of its minute (proxy/refusals.py).
+    assert await table_counts() == before
+    await refusals.flush()
     entry = await JournalEntry.get()
     assert (entry.action, entry.actor_kind, entry.community_id) == (
         "callback.bad_secret",
         ActorKind.SYSTEM,
         community.id,
     )
+    assert (entry.params["count"], entry.params["remotes"]) == (1, ["127.0.0.1"])
     assert await table_counts() == {**before, "journal_entry": 1}
 
 

@@ -17,11 +17,13 @@ __all__ = [
     "secret_matches",
 ]
 
-# VK events are small: a message with ten photo attachments (every size URL included) is about
-# 30 KB, and even a message forwarding a long chain stays far below this. 1 MiB leaves two orders
-# of magnitude of headroom while bounding what an unauthenticated POST can make the server parse
-# before the secret is checked; it is also aiohttp's default client_max_size.
-MAX_CALLBACK_BYTES = 1024 * 1024
+# What one callback body may weigh. A photo attachment with its size list is about 1.5 KB of JSON; a
+# message carries up to 10 attachments and forwards up to 100 messages, each with attachments and
+# forwards of its own, so a real message_new can pass 1 MiB. 4 MiB holds some 2,500 photo
+# attachments while still bounding what an unauthenticated POST can make the server hold and parse
+# before the secret is checked (the endpoint stops reading at this size and answers 413).
+# PROXY_CALLBACK_MAX_BYTES changes it per instance (README, "Settings").
+MAX_CALLBACK_BYTES = 4 * 1024 * 1024
 
 _INT64_MAX = 2**63 - 1
 
@@ -38,19 +40,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-def parse_callback_body(body: bytes) -> dict[str, Any]:
+def parse_callback_body(body: bytes, max_bytes: int = MAX_CALLBACK_BYTES) -> dict[str, Any]:
     """Parse and validate the envelope of a Callback API POST body.
 
     Returns the decoded JSON object unchanged (``event_id`` keeps its JSON type; the normalizer
     turns it into a string). Raises :class:`BadCallback` when the body is larger than
-    :data:`MAX_CALLBACK_BYTES`, is not UTF-8 JSON, is not an object, lacks a non-empty string
+    `max_bytes`, is not UTF-8 JSON, is not an object, lacks a non-empty string
     ``type`` or a positive integer ``group_id``, or lacks ``event_id`` (string or integer) on
     anything but a ``confirmation`` request. The ``secret`` is not checked here.
     """
     if not isinstance(body, bytes | bytearray | memoryview):
         raise BadCallback("body is not bytes")
-    if len(body) > MAX_CALLBACK_BYTES:
-        raise BadCallback(f"body larger than {MAX_CALLBACK_BYTES} bytes")
+    if len(body) > max_bytes:
+        raise BadCallback(f"body larger than {max_bytes} bytes")
     try:
         text = bytes(body).decode("utf-8")
         payload = json.loads(text, parse_constant=_reject_constant)

@@ -6,11 +6,22 @@ secret. It hands the normalized event to a :class:`CallbackSink` (the core's ing
 from storing the event is answered 503, so VK delivers it again later; ``ok`` is never sent for an
 event that was not stored.
 
+The body is read in full whatever pieces it arrives in (VK's requests cross the internet), chunked
+transfer encoding included: up to a size limit (413 past it, without reading further) and within a
+time limit (408 for a sender that stalls).
+
+A refused request (400, 403, 404) writes nothing and is answered only after a delay: a sender of
+wrong secrets that waits for each answer, as HTTP clients do, then sends at most one a second per
+connection. Without the delay 48 such senders kept one core busy with refusals (some 2,800 a second)
+and valid callbacks waited behind them. The wait costs the server almost nothing (no body is kept)
+and changes nothing for VK's valid deliveries, which are never refused.
+
 The connector knows nothing of the store: the sink looks communities up and stores events.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,9 +34,25 @@ from proxy.events import DomainEvent
 from .callback import MAX_CALLBACK_BYTES, BadCallback, is_confirmation, parse_callback_body, secret_matches
 from .normalize import MalformedEvent, normalize
 
-__all__ = ["CallbackSink", "CallbackTarget", "make_callback_handler"]
+__all__ = [
+    "CALLBACK_READ_SECONDS",
+    "CALLBACK_REFUSAL_DELAY",
+    "CallbackSink",
+    "CallbackTarget",
+    "make_callback_handler",
+]
 
 log = logging.getLogger(__name__)
+
+# How long the whole body may take to arrive once the headers are in. A healthy sender delivers even
+# MAX_CALLBACK_BYTES in well under a second; one that stalls would otherwise hold the request (and
+# whatever it has sent) for as long as it likes. VK treats the 408 as a failed delivery and sends
+# the event again. PROXY_CALLBACK_READ_SECONDS changes it per instance.
+CALLBACK_READ_SECONDS = 10.0
+# How long a refused request waits for its answer (see above). PROXY_CALLBACK_REFUSAL_DELAY changes it.
+CALLBACK_REFUSAL_DELAY = 1.0
+# The answers that are refusals of what was sent (413 and 408 close the connection instead).
+_REFUSED = frozenset({400, 403, 404})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,8 +73,8 @@ class CallbackSink(Protocol):
     async def target(self, group_id: int) -> CallbackTarget | None:
         """The served community with this VK group id, or None."""
 
-    async def bad_secret(self, target: CallbackTarget, remote: str | None) -> None:
-        """Record a request with a wrong or missing secret."""
+    def bad_secret(self, target: CallbackTarget, remote: str | None) -> None:
+        """Count a request with a wrong or missing secret (in memory: a refusal writes nothing)."""
 
     async def accept(self, target: CallbackTarget, raw: dict[str, Any], event: DomainEvent) -> None:
         """Store the event durably (returns after commit); raise if it could not be stored."""
@@ -60,31 +87,65 @@ def _text(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text, content_type="text/plain")
 
 
-async def _read_limited(request: web.Request) -> bytes | None:
-    """The body, or None when it is larger than the limit (without reading more than that)."""
-    if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:
-        return None
-    body = await request.content.read(MAX_CALLBACK_BYTES + 1)
-    if len(body) > MAX_CALLBACK_BYTES:
-        return None
-    return body
+class _TooLarge(Exception):
+    pass
 
 
-def make_callback_handler(sink: CallbackSink) -> Handler:
+async def _read_body(request: web.Request, max_bytes: int) -> bytes:
+    """The whole body, however many pieces it comes in; _TooLarge past `max_bytes`.
+
+    A Content-Length over the limit is refused before anything is read; a chunked body is read only
+    up to one byte past it.
+    """
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise _TooLarge
+    body = bytearray()
+    while chunk := await request.content.readany():
+        body += chunk
+        if len(body) > max_bytes:
+            raise _TooLarge
+    return bytes(body)
+
+
+def _closing(response: web.Response) -> web.Response:
+    # The rest of the body was not read: the connection cannot carry another request.
+    response.force_close()
+    return response
+
+
+def make_callback_handler(
+    sink: CallbackSink,
+    *,
+    max_bytes: int = MAX_CALLBACK_BYTES,
+    read_seconds: float = CALLBACK_READ_SECONDS,
+    refusal_delay: float = CALLBACK_REFUSAL_DELAY,
+) -> Handler:
     """The aiohttp handler for ``POST /callback/vk/{group_id}``."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        response = await answer(request)
+        if response.status in _REFUSED and refusal_delay > 0:
+            # The body and everything parsed from it went with answer()'s frame: waiting holds nothing.
+            await asyncio.sleep(refusal_delay)
+        return response
+
+    async def answer(request: web.Request) -> web.Response:
         try:
             path_group = int(request.match_info["group_id"])
         except ValueError:
             sink.rejected("unknown_group")
             return _text(404, "unknown community")
-        body = await _read_limited(request)
-        if body is None:
-            sink.rejected("too_large")
-            return _text(413, f"body larger than {MAX_CALLBACK_BYTES} bytes")
         try:
-            payload = parse_callback_body(body)
+            async with asyncio.timeout(read_seconds):
+                body = await _read_body(request, max_bytes)
+        except _TooLarge:
+            sink.rejected("too_large")
+            return _closing(_text(413, f"body larger than {max_bytes} bytes"))
+        except TimeoutError:
+            sink.rejected("read_timeout")
+            return _closing(_text(408, f"body not received within {read_seconds:g} s"))
+        try:
+            payload = parse_callback_body(body, max_bytes)
         except BadCallback as exc:
             sink.rejected("bad_body")
             return _text(400, exc.reason)
@@ -103,10 +164,7 @@ def make_callback_handler(sink: CallbackSink) -> Handler:
             return _text(200, target.confirmation)
         if not secret_matches(target.secret, payload.get("secret")):
             sink.rejected("bad_secret")
-            try:
-                await sink.bad_secret(target, request.remote)
-            except Exception:
-                log.exception("callback for group %s: cannot record a bad secret", path_group)
+            sink.bad_secret(target, request.remote)
             return _text(403, "forbidden")
         try:
             event = normalize(payload)
