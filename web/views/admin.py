@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -25,6 +25,7 @@ from proxy.admin_vk_check import check_connection
 from proxy.appkeys import SETTINGS
 from proxy.inbound import CALLBACK_ROUTE
 from proxy.models import ApiToken, CannedResponse, Community, CommunityMode, Operator, Role
+from web import params
 from web.auth import OPERATOR, log_in
 from web.i18n import current_locale
 from web.i18n import gettext as _
@@ -34,6 +35,7 @@ from web.views import admin_forms as forms
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FLASH_KEY = "admin_flash"
 SECRET_ALPHABET = string.ascii_letters + string.digits
+T = TypeVar("T")
 
 
 # --- shared -------------------------------------------------------------------------------------
@@ -67,11 +69,16 @@ def explain(exc: Exception) -> str:
     return str(exc)
 
 
-def _id(request: web.Request, name: str = "id") -> int:
+def _id(request: web.Request) -> int:
+    # Communities, accounts, API tokens and canned responses have 32-bit ids.
+    return params.path_id(request, "id", high=params.INT32_MAX)
+
+
+def _query(request: web.Request, param: params.Param[T]) -> T | None:
     try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+        return params.query_of(request)(param)
+    except params.ParamError as exc:
+        raise web.HTTPBadRequest(text=_(exc.message, **exc.params)) from None
 
 
 async def _flash(request: web.Request, message: str) -> None:
@@ -452,8 +459,7 @@ async def operator_password(request: web.Request) -> web.StreamResponse:
 
 
 async def _tokens_context(request: web.Request, **extra: Any) -> dict[str, Any]:
-    raw = request.query.get("operator", "")
-    owner_id = int(raw) if raw.isdigit() else None
+    owner_id = _query(request, params.OPERATOR)
     query = ApiToken.all().prefetch_related("operator").order_by("-created_at", "-id")
     if owner_id is not None:
         query = query.filter(operator_id=owner_id)
@@ -480,7 +486,7 @@ async def token_create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {"operator": forms.text(form, "operator"), "name": forms.text(form, "name")}
     try:
-        owner_id = forms.optional_int(form, "operator", "choose whose token it is")
+        owner_id = forms.optional_int(form, "operator", "choose whose token it is", high=params.INT32_MAX)
         if owner_id is None:
             raise InputError("choose whose token it is", field="operator")
         row, token = await accounts.issue_api_token(owner_id, values["name"], by=request[OPERATOR])
@@ -504,23 +510,16 @@ async def token_revoke(request: web.Request) -> web.StreamResponse:
     except InputError as exc:
         context = await _tokens_context(request, **_error(exc, "list"))
         return await _show(request, "admin/tokens.html", "admin/_tokens.html", context, status=422)
-    back = request.query.get("operator", "")
-    url = "/admin/tokens" + (f"?operator={back}" if back.isdigit() else "")
+    back = _query(request, params.OPERATOR)
+    url = "/admin/tokens" + (f"?operator={back}" if back is not None else "")
     return await _done(request, url, _("Token %(name)s revoked.", name=_isolated(row.name or f"#{row.id}")))
 
 
 # --- canned responses ---------------------------------------------------------------------------
 
 
-def _canned_scope(request: web.Request) -> int | str | None:
-    raw = request.query.get("community", "")
-    if raw == "team":
-        return "team"
-    return int(raw) if raw.isdigit() else None
-
-
 async def _canned_context(request: web.Request, **extra: Any) -> dict[str, Any]:
-    scope = _canned_scope(request)
+    scope = _query(request, params.CANNED_SCOPE)
     return {
         "responses": await canned.canned_for_admin(scope),
         "communities": await Community.all().order_by("-is_active", "name"),
@@ -540,7 +539,7 @@ def _canned_values(form: Any) -> dict[str, str]:
 
 
 def _canned_community(form: Any) -> int | None:
-    return forms.optional_int(form, "community", "choose a community from the list")
+    return forms.optional_int(form, "community", "choose a community from the list", high=params.INT32_MAX)
 
 
 @admin_only
