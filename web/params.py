@@ -17,6 +17,10 @@ Rules every parser follows, because each of these once reached the database and 
   day after it, cannot overflow;
 - an enum is one of its values.
 
+`plain_parameters_middleware` also refuses (400) any query or form value holding a control character or
+longer than ANY_MAX_LENGTH, read or not, before the handler runs: the admin forms' free text is covered
+by it (web/views/admin_forms.py reads those forms with the parsers here).
+
 Messages are English with ``%(name)s`` placeholders (`ParamError.message`, the catalog key, so a page
 shows them in the reader's language); ``str()`` is the filled English text.
 """

@@ -164,7 +164,7 @@ async def _community_context(
         fresh_secret = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(32))
         extra["values"] = forms.community_values(community, settings.timezone, fresh_secret)
     typed = str(extra["values"].get("vk_group_id", ""))
-    group_id = community.vk_group_id if community else (typed if typed.isdigit() else "GROUP_ID")
+    group_id = community.vk_group_id if community else (typed if typed.isascii() and typed.isdigit() else "GROUP_ID")
     day_names = get_day_names("abbreviated", locale=current_locale())
     return {
         "community": community,
