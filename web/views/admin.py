@@ -458,8 +458,8 @@ async def operator_password(request: web.Request) -> web.StreamResponse:
 # --- API tokens ---------------------------------------------------------------------------------
 
 
-async def _tokens_context(request: web.Request, **extra: Any) -> dict[str, Any]:
-    owner_id = _query(request, params.OPERATOR)
+async def _tokens_context(owner_id: int | None, **extra: Any) -> dict[str, Any]:
+    """The tokens page, listing one account's tokens (`?operator=`, read by the handler first) or all."""
     query = ApiToken.all().prefetch_related("operator").order_by("-created_at", "-id")
     if owner_id is not None:
         query = query.filter(operator_id=owner_id)
@@ -477,12 +477,14 @@ async def _tokens_context(request: web.Request, **extra: Any) -> dict[str, Any]:
 @admin_only
 async def tokens_list(request: web.Request) -> web.StreamResponse:
     """GET /admin/tokens[?operator=ID]: API tokens (all, or one account's), and the form to create one."""
-    return await _show(request, "admin/tokens.html", "admin/_tokens.html", await _tokens_context(request))
+    context = await _tokens_context(_query(request, params.OPERATOR))
+    return await _show(request, "admin/tokens.html", "admin/_tokens.html", context)
 
 
 @admin_only
 async def token_create(request: web.Request) -> web.StreamResponse:
     """POST /admin/tokens: create a read-only API token for an account; the token is shown this once."""
+    listed = _query(request, params.OPERATOR)  # read before the change: a 400 must change nothing
     form = await request.post()
     values = {"operator": forms.text(form, "operator"), "name": forms.text(form, "name")}
     try:
@@ -491,10 +493,10 @@ async def token_create(request: web.Request) -> web.StreamResponse:
             raise InputError("choose whose token it is", field="operator")
         row, token = await accounts.issue_api_token(owner_id, values["name"], by=request[OPERATOR])
     except InputError as exc:
-        context = await _tokens_context(request, values=values, **_error(exc, "create"))
+        context = await _tokens_context(listed, values=values, **_error(exc, "create"))
         return await _show(request, "admin/tokens.html", "admin/_tokens.html", context, status=422)
     await row.fetch_related("operator")
-    context = await _tokens_context(request, new_token={"row": row, "token": token}, flash=None)
+    context = await _tokens_context(listed, new_token={"row": row, "token": token}, flash=None)
     response = await _show(request, "admin/tokens.html", "admin/_tokens.html", context)
     # The token is in this answer only: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
@@ -505,12 +507,12 @@ async def token_create(request: web.Request) -> web.StreamResponse:
 async def token_revoke(request: web.Request) -> web.StreamResponse:
     """POST /admin/tokens/{id}/revoke: the token stops working at once."""
     token_id = _id(request)
+    back = _query(request, params.OPERATOR)  # read before the change: a 400 must change nothing
     try:
         row = await accounts.revoke_api_token(token_id, by=request[OPERATOR])
     except InputError as exc:
-        context = await _tokens_context(request, **_error(exc, "list"))
+        context = await _tokens_context(back, **_error(exc, "list"))
         return await _show(request, "admin/tokens.html", "admin/_tokens.html", context, status=422)
-    back = _query(request, params.OPERATOR)
     url = "/admin/tokens" + (f"?operator={back}" if back is not None else "")
     return await _done(request, url, _("Token %(name)s revoked.", name=_isolated(row.name or f"#{row.id}")))
 
