@@ -212,3 +212,10 @@ def test_text_holds_no_control_character_and_has_a_limit() -> None:
         with pytest.raises(params.ParamError):
             param.read({"probe": raw})
     assert param.read({"probe": "   "}) is None
+
+
+async def test_the_drill_down_keeps_the_operator_it_was_asked_for(clients, operator) -> None:
+    """The link from one figure to the whole list carries the parameters as they were read."""
+    response = await clients["manager"].get(f"/stats/drill?metric=slowest&operator={operator.id}")
+    assert response.status == 200
+    assert f"metric=reactions&amp;operator={operator.id}" in await response.text()

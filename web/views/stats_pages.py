@@ -434,11 +434,13 @@ async def series_json(request: web.Request) -> web.Response:
 # --- drill-down -----------------------------------------------------------------------------------
 
 
-async def _who(request: web.Request, chosen: Params, metric_name: str) -> tuple[Who, Operator | None]:
+async def _who(
+    request: web.Request, query: params.Source, chosen: Params, metric_name: str
+) -> tuple[Who, Operator | None]:
     """Whose figure the drill-down is asked for; AccessDenied (journaled) when an operator asks for
     anyone but themselves, ParamError for an unusable `operator`."""
     operator = request[OPERATOR]
-    asked = params.query_of(request)(params.DRILL_OPERATOR)
+    asked = query(params.DRILL_OPERATOR)
     if not _sees_everyone(operator):
         metric = METRICS.get(metric_name)
         if asked not in (None, operator.id) or (metric is not None and not metric.attributed):
@@ -466,7 +468,7 @@ async def drill_page(request: web.Request) -> web.StreamResponse:
     try:
         metric_name = query.get(params.METRIC, "")
         chosen = await _params(request)
-        who, subject = await _who(request, chosen, metric_name)
+        who, subject = await _who(request, query, chosen, metric_name)
         result = await drill(chosen.period, metric_name, who, community_id=chosen.community_id)
     except AccessDenied as exc:
         raise web.HTTPForbidden(text=exc.message) from None
