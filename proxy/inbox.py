@@ -46,29 +46,14 @@ class InboxError(Exception):
 
 @dataclass(frozen=True)
 class InboxFilter:
-    """What the inbox shows; every field maps to a URL query parameter of the same name."""
+    """What the inbox shows; every field maps to a URL query parameter of the same name (web/params.py
+    reads them)."""
 
     community: int | None = None
     channel: Channel | None = None
     status: ConversationStatus | None = ConversationStatus.OPEN
     assigned: Assigned | None = None
     over_sla: bool = False
-
-    @classmethod
-    def from_query(cls, query: Any) -> InboxFilter:
-        """Parse URL query parameters; raise InboxError naming a bad one."""
-        try:
-            community = int(query["community"]) if query.get("community") else None
-        except ValueError:
-            raise InboxError("community must be a number") from None
-        channel = _enum(Channel, query.get("channel"), "channel")
-        raw_status = query.get("status", ConversationStatus.OPEN.value)
-        status = None if raw_status == "all" else _enum(ConversationStatus, raw_status, "status")
-        assigned = query.get("assigned") or None
-        if assigned not in (None, "me", "none"):
-            raise InboxError("assigned must be me or none")
-        over_sla = query.get("over_sla", "") in ("1", "true", "on", "yes")
-        return cls(community=community, channel=channel, status=status, assigned=assigned, over_sla=over_sla)
 
     def to_query(self) -> dict[str, str]:
         """The URL query parameters that reproduce this filter (defaults left out)."""
@@ -84,16 +69,6 @@ class InboxFilter:
         if self.over_sla:
             query["over_sla"] = "1"
         return query
-
-
-def _enum(enum: Any, raw: str | None, name: str) -> Any:
-    if not raw:
-        return None
-    try:
-        return enum(raw)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise InboxError(f"{name} must be one of: {allowed}") from None
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ async def test_api_token_exports(client) -> None:
             "/audit/deleted.csv?via=moderator",
             "via must be one of: author, vk_admin, proxy, unknown, got 'moderator'",
         ),
-        ("/audit/deleted.csv?q=" + "x" * 201, "the search text is longer than 200 characters"),
+        ("/audit/deleted.csv?q=" + "x" * 201, "The search text is longer than 200 characters."),
     ],
 )
 async def test_bad_parameters_are_400(client, path: str, reason: str) -> None:

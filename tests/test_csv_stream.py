@@ -71,7 +71,7 @@ async def test_unknown_dialect_is_400(aiohttp_client) -> None:
     client = await aiohttp_client(_app())
     resp = await client.get("/export.csv?dialect=libreoffice")
     assert resp.status == 400
-    assert await resp.text() == "dialect must be one of csv, excel, got 'libreoffice'"
+    assert await resp.text() == "dialect must be one of: csv, excel, got 'libreoffice'"
 
 
 def test_cell_formatting_rules() -> None:

@@ -187,13 +187,13 @@ async def test_exports_need_a_login(client) -> None:
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        ("from=2024-13-01&to=2024-03-06", "from must be a date like 2024-03-01, got '2024-13-01'"),
-        ("from=2024-03-06&to=4.3.2024", "to must be a date like 2024-03-01, got '4.3.2024'"),
+        ("from=2024-13-01&to=2024-03-06", "from must be a date like 2025-03-01, got '2024-13-01'"),
+        ("from=2024-03-06&to=4.3.2024", "to must be a date like 2025-03-01, got '4.3.2024'"),
         ("from=2024-03-07&to=2024-03-06", "from (2024-03-07) must not be after to (2024-03-06)"),
         ("from=2000-01-01&to=2024-03-06", "a period may span at most 3660 days"),
-        (f"{PERIOD}&community=abc", "community must be a community id (a whole number), got 'abc'"),
+        (f"{PERIOD}&community=abc", "community must be an id (a whole number), got 'abc'"),
         (f"{PERIOD}&community=999", "no community with id 999"),
-        (f"{PERIOD}&dialect=ods", "dialect must be one of csv, excel, got 'ods'"),
+        (f"{PERIOD}&dialect=ods", "dialect must be one of: csv, excel, got 'ods'"),
     ],
 )
 async def test_bad_parameters_are_400_with_a_reason(client, query: str, reason: str) -> None:
@@ -202,6 +202,6 @@ async def test_bad_parameters_are_400_with_a_reason(client, query: str, reason: 
     assert await _get(client, f"/stats/operators.csv?{query}") == (400, reason)
     assert await _get(client, f"/stats/timeseries.csv?{PERIOD}&bucket=week") == (
         400,
-        "bucket must be hour or day, got 'week'",
+        "bucket must be one of: hour, day, got 'week'",
     )
     assert not await JournalEntry.filter(action="export.csv").exists()

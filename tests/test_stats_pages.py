@@ -263,26 +263,26 @@ async def test_an_operator_sees_only_their_own(client) -> None:
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        ("/stats?from=2024-13-01", "from must be a date like 2024-03-01, got '2024-13-01'"),
+        ("/stats?from=2024-13-01", "from must be a date like 2025-03-01, got '2024-13-01'"),
         ("/stats?from=2024-03-06&to=2024-03-04", "from (2024-03-06) must not be after to (2024-03-04)"),
-        ("/stats?community=abc", "community must be a community id (a whole number), got 'abc'"),
+        ("/stats?community=abc", "community must be an id (a whole number), got 'abc'"),
         ("/stats?community=999999", "no community with id 999999"),
         ("/stats?sort=nope", "sort must be a column of operators.csv (with - for descending), got 'nope'"),
-        ("/stats?bucket=week", "bucket must be hour or day, got 'week'"),
-        ("/stats/series.json?bucket=week", "bucket must be hour or day, got 'week'"),
-        ("/stats/series.json?to=yesterday", "to must be a date like 2024-03-01, got 'yesterday'"),
+        ("/stats?bucket=week", "bucket must be one of: hour, day, got 'week'"),
+        ("/stats/series.json?bucket=week", "bucket must be one of: hour, day, got 'week'"),
+        ("/stats/series.json?to=yesterday", "to must be a date like 2025-03-01, got 'yesterday'"),
         (
             "/stats/series.json?from=2023-01-01&to=2024-01-02&bucket=hour",
             "an hourly chart covers at most 366 days (this period has 367): choose bucket=day",
         ),
         ("/stats/drill", "metric is required: one of replies,"),
-        ("/stats/drill?metric=nope", "metric must be one of replies, replies_outside_proxy,"),
+        ("/stats/drill?metric=nope", "metric must be one of: replies, replies_outside_proxy,"),
         (
             "/stats/drill?metric=replies&operator=abc",
             "operator must be an operator id or 'outside', got 'abc'",
         ),
         ("/stats/drill?metric=replies&operator=999999", "no operator with id 999999"),
-        ("/stats/drill?metric=replies&from=03/04/2024", "from must be a date like 2024-03-01"),
+        ("/stats/drill?metric=replies&from=03/04/2024", "from must be a date like 2025-03-01"),
         (
             "/stats/drill?metric=incoming&operator=outside",
             "incoming is a community figure, not an operator's",

@@ -16,6 +16,7 @@ from proxy.crypto import derive_key
 from web import attachments, i18n
 from web.auth import OPERATOR, auth_middleware
 from web.csrf import CSRF_TOKEN, csrf_middleware
+from web.params import plain_parameters_middleware
 from web.routes import setup_routes
 from web.security_headers import security_headers_middleware
 from web.throttle import LOGIN_THROTTLE, LoginThrottle
@@ -65,12 +66,14 @@ def setup_web(app: web.Application) -> None:
             max_age=12 * 3600,
         ),
     )
-    # Order matters: headers wrap everything; the locale needs the operator; CSRF runs last, just
-    # before the handler, so a refused request has changed nothing.
+    # Order matters: headers wrap everything; the locale needs the operator; CSRF and then the check
+    # of every parameter's text (web/params.py) run last, just before the handler, so a refused
+    # request has changed nothing.
     app.middlewares.append(security_headers_middleware)
     app.middlewares.append(auth_middleware)
     app.middlewares.append(i18n.locale_middleware)
     app.middlewares.append(csrf_middleware)
+    app.middlewares.append(plain_parameters_middleware)
     app.middlewares.append(page_context_middleware)
     app[LOGIN_THROTTLE] = LoginThrottle()
     # After the database context (create_app adds it first): the listener lives while the app runs.

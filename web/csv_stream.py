@@ -2,9 +2,10 @@
 
 Usage from a view::
 
-    dialect = csv_dialect(request)              # "csv", or "excel" for ?dialect=excel (400 otherwise)
+    query = params.query_of(request)            # web/params.py: every parameter is read through it
+    dialect = query.get(params.DIALECT, "csv")  # "csv", or "excel" for ?dialect=excel (400 otherwise)
     rows = keyset_rows(JournalEntry.filter(...), to_row)   # or any async iterator of sequences
-    await record_export(request)                # journals "export.csv" (session or API token)
+    await record_export(request, query)         # journals "export.csv" (session or API token)
     return await stream_csv(request, "journal.csv", ["when", "who", ...], rows, dialect=dialect)
 
 Rules every export follows (docs/conventions.md, "CSV streams"):
@@ -38,7 +39,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from proxy.audit import journal
-from proxy.models import ActorKind
+from proxy.models import ActorKind, Community
+from web import params
 from web.auth import OPERATOR, VIA_API_TOKEN
 
 log = logging.getLogger(__name__)
@@ -53,10 +55,10 @@ UTF8_BOM = "\ufeff"
 
 def csv_dialect(request: web.Request) -> str:
     """The `dialect` query parameter ("csv" when absent); 400 with a one-line reason when unknown."""
-    value = request.query.get("dialect", "csv")
-    if value not in DIALECTS:
-        raise web.HTTPBadRequest(text=f"dialect must be one of {', '.join(DIALECTS)}, got {value!r}")
-    return value
+    try:
+        return params.query_of(request).get(params.DIALECT, "csv")
+    except params.ParamError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 def neutralise_text(text: str) -> str:
@@ -256,13 +258,21 @@ async def offset_pages(
         offset += page_size
 
 
-async def record_export(request: web.Request, *, community_id: int | None = None) -> None:
-    """Journal an export ("export.csv") under whoever asked: a session, or a personal API token."""
+async def record_export(
+    request: web.Request, query: params.Source | None = None, *, community_id: int | None = None
+) -> None:
+    """Journal an export ("export.csv") under whoever asked: a session, or a personal API token.
+
+    The entry keeps the parameters the export read (`query`), as they were accepted. A community that does
+    not exist is refused (400) here, before anything is written: the entry would name it.
+    """
+    if community_id is not None and not await Community.exists(id=community_id):
+        raise web.HTTPBadRequest(text=f"no community with id {community_id}")
     operator = request[OPERATOR]
     await journal.record(
         "export.csv",
         actor_kind=ActorKind.API if request.get(VIA_API_TOKEN) else ActorKind.OPERATOR,
         operator_id=operator.id,
         community_id=community_id,
-        params={"path": request.path, "query": dict(request.query)},
+        params={"path": request.path, "query": query.read if query is not None else {}},
     )

@@ -1,10 +1,10 @@
-"""The audit CSV exports: their query parameters, columns and rows (the web layer only streams them).
+"""The audit CSV exports: their columns and rows (the web layer reads the parameters and streams them).
 
-Parameters (all optional): `from`, `to` (YYYY-MM-DD, inclusive, in the team's time zone),
-`community` (id); journal.csv: `operator` (id), `action` (a name, or a family like "comment."),
-`outside` (1: only actions taken in VK, bypassing the proxy), `actor` (operator, outside, system, api:
-who acted); deleted.csv: `channel`, `author`
-(Author id), `via` (author, vk_admin, proxy, unknown), `q` (text), `state` (ever, deleted, restored).
+The parameters (web/params.py: `journal_filter`, `archive_filter`), all optional: `from`, `to`
+(YYYY-MM-DD, inclusive, in the team's time zone), `community` (id); journal.csv: `operator` (id),
+`action` (a name, or a family like "comment."), `outside` (1: only actions taken in VK, bypassing the
+proxy), `actor` (operator, outside, system, api: who acted); deleted.csv: `channel`, `author` (Author
+id), `via` (author, vk_admin, proxy, unknown), `q` (text), `state` (ever, deleted, restored).
 Times are written in the team's time zone as ISO 8601 with their offset.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -21,10 +21,9 @@ from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
-from proxy.audit.archive import ArchiveFilter, ArchiveState, item_histories, iter_deleted_items
+from proxy.audit.archive import ArchiveFilter, item_histories, iter_deleted_items
 from proxy.audit.reading import JournalFilter, iter_journal_values, journal_where_sql
-from proxy.audit.search import SearchError, clean_search_text
-from proxy.models import ActorKind, Channel, Community, DeletedVia, Operator
+from proxy.models import Community, Operator
 from proxy.stats.sql import SqlQuery
 
 JOURNAL_CSV_HEADER = (
@@ -39,125 +38,9 @@ DELETED_CSV_HEADER = (
 HISTORY_BATCH = 200
 
 
-class AuditParamError(ValueError):
-    """A query parameter that cannot be used; the message is one line meant for the user.
-
-    `message` is English with ``%(name)s`` placeholders filled from `params`, so a page can show it in
-    the reader's language (the message is the translation catalog's key); ``str()`` is the filled text.
-    """
-
-    def __init__(self, message: str, **params: object) -> None:
-        self.message = message
-        self.params = params
-        super().__init__(message % params if params else message)
-
-
 def local_iso(value: datetime | None, tz: ZoneInfo) -> str | None:
     """A moment in the team's time zone, as ISO 8601 with its offset, to the second."""
     return value.astimezone(tz).isoformat(timespec="seconds") if value is not None else None
-
-
-def _day(query: Mapping[str, str], name: str) -> date | None:
-    raw = query.get(name) or ""
-    if not raw:
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise AuditParamError(
-            "%(name)s must be a date like 2025-03-01, got %(value)s", name=name, value=repr(raw)
-        ) from None
-
-
-def _period(query: Mapping[str, str], tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
-    first, last = _day(query, "from"), _day(query, "to")
-    if first and last and first > last:
-        raise AuditParamError("from (%(first)s) must not be after to (%(last)s)", first=first, last=last)
-    since = datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC) if first else None
-    until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC) if last else None
-    return since, until
-
-
-# Operators and communities have 32-bit ids, the rest 64-bit: PostgreSQL refuses a larger parameter.
-MAX_ID = {"operator": 2**31 - 1, "community": 2**31 - 1}
-
-
-def _id(query: Mapping[str, str], name: str) -> int | None:
-    raw = query.get(name) or ""
-    if not raw:
-        return None
-    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID.get(name, 2**63 - 1):
-        raise AuditParamError(
-            "%(name)s must be an id (a whole number), got %(value)s", name=name, value=repr(raw)
-        )
-    return int(raw)
-
-
-def _choice(query: Mapping[str, str], name: str, enum: Any) -> Any:
-    raw = query.get(name) or ""
-    if not raw:
-        return None
-    try:
-        return enum(raw)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise AuditParamError(
-            "%(name)s must be one of: %(allowed)s, got %(value)s", name=name, allowed=allowed, value=repr(raw)
-        ) from None
-
-
-def _flag(query: Mapping[str, str], name: str) -> bool:
-    raw = (query.get(name) or "").lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise AuditParamError("%(name)s must be 1 or 0, got %(value)s", name=name, value=repr(raw))
-
-
-def journal_filter_from_query(query: Mapping[str, str], tz: ZoneInfo) -> JournalFilter:
-    """A JournalFilter from URL parameters; AuditParamError naming a bad one."""
-    since, until = _period(query, tz)
-    community = _id(query, "community")
-    action = (query.get("action") or "").strip() or None
-    if action is not None and (len(action) > 64 or not all(c.isalnum() or c in "._" for c in action)):
-        raise AuditParamError(
-            "action must be an action name like reply.send, got %(value)s", value=repr(action)
-        )
-    return JournalFilter(
-        operator_id=_id(query, "operator"),
-        action=action,
-        community_ids=(community,) if community is not None else None,
-        since=since,
-        until=until,
-        outside_only=_flag(query, "outside"),
-        actor_kind=_choice(query, "actor", ActorKind),
-    )
-
-
-def archive_filter_from_query(query: Mapping[str, str], tz: ZoneInfo) -> ArchiveFilter:
-    """An ArchiveFilter from URL parameters; AuditParamError naming a bad one."""
-    since, until = _period(query, tz)
-    community = _id(query, "community")
-    text = query.get("q") or ""
-    if text.strip():
-        try:
-            text = clean_search_text(text)
-        except SearchError as exc:
-            raise AuditParamError(str(exc)) from None
-    return ArchiveFilter(
-        community_ids=(community,) if community is not None else None,
-        channel=_choice(query, "channel", Channel),
-        since=since,
-        until=until,
-        author_id=_id(query, "author"),
-        deleted_via=_choice(query, "via", DeletedVia),
-        text=text.strip(),
-        state=_choice(query, "state", ArchiveState) or ArchiveState.EVER,
-    )
 
 
 async def _names() -> tuple[dict[int, str], dict[int, str]]:

@@ -46,12 +46,21 @@ def _day(value: str, name: str) -> date:
 
 
 def parse_period(first: str | None, last: str | None, tz: ZoneInfo, *, today: date | None = None) -> Period:
-    """The period from `from`/`to` parameters (YYYY-MM-DD, inclusive, in `tz`).
+    """The period from `from`/`to` strings (YYYY-MM-DD, inclusive, in `tz`); see `period_of`.
 
-    A missing `to` is today; a missing `from` is `DEFAULT_PERIOD_DAYS` days ending on `to`.
+    The web reads its parameters with web/params.py, which also keeps days within a sane range; this is
+    for code that has the strings at hand (tests, scripts).
     """
-    last_day = _day(last, "to") if last else (today or datetime.now(tz).date())
-    first_day = _day(first, "from") if first else last_day - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    return period_of(_day(first, "from") if first else None, _day(last, "to") if last else None, tz, today=today)
+
+
+def period_of(first_day: date | None, last_day: date | None, tz: ZoneInfo, *, today: date | None = None) -> Period:
+    """Days `first_day`..`last_day` in `tz`, checked: from <= to, at most MAX_PERIOD_DAYS.
+
+    A missing last day is today; a missing first day is `DEFAULT_PERIOD_DAYS` days ending on the last.
+    """
+    last_day = last_day or today or datetime.now(tz).date()
+    first_day = first_day or last_day - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if first_day > last_day:
         raise StatsParamError(f"from ({first_day}) must not be after to ({last_day})")
     if (last_day - first_day).days + 1 > MAX_PERIOD_DAYS:

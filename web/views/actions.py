@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -18,12 +18,13 @@ from proxy.access import AccessDenied, ActionError
 from proxy.appkeys import LIVE, SETTINGS
 from proxy.clock import utcnow
 from proxy.models import Item
+from web import params
 from web.auth import OPERATOR
 from web.i18n import gettext as _
 from web.partials import wants_partial
 from web.views.conversation import accessible_conversation, render_conversation
 
-MAX_TEXT = 4096
+T = TypeVar("T")
 
 
 class FormError(Exception):
@@ -31,29 +32,22 @@ class FormError(Exception):
 
 
 def _conversation_id(request: web.Request) -> int:
+    return params.path_id(request, "id")
+
+
+def _field(form: params.Source, param: params.Param[T]) -> T | None:
+    """A form field (web/params.py); a FormError, shown next to the form, when it cannot be used."""
     try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+        return form(param)
+    except params.ParamError as exc:
+        raise FormError(_(exc.message, **exc.params)) from None
 
 
-def _text(form: Any, name: str = "text") -> str:
-    text = str(form.get(name, "")).strip()
+def _text(form: params.Source) -> str:
+    text = _field(form, params.TEXT)
     if not text:
         raise FormError(_("Write something first."))
-    if len(text) > MAX_TEXT:
-        raise FormError(_("The text is too long (at most %(max)s characters).", max=MAX_TEXT))
     return text
-
-
-def _optional_int(form: Any, name: str) -> int | None:
-    raw = str(form.get(name, "")).strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise FormError(_("%(field)s must be a number.", field=name)) from None
 
 
 async def _perform(
@@ -70,7 +64,7 @@ async def _perform(
 ) -> web.StreamResponse:
     """Run one action; answer with the partial `part` (success or its error), or redirect/page."""
     conversation = await accessible_conversation(request, conversation_id)
-    form = await request.post()
+    form = await params.form_of(request)
     try:
         await run(form)
     except AccessDenied as exc:
@@ -78,7 +72,7 @@ async def _perform(
     except (ActionError, FormError) as exc:
         message = exc.message if isinstance(exc, ActionError) else str(exc)
         status = exc.status if isinstance(exc, ActionError) and exc.status != 400 else 422
-        extra = {error_key: message, **(keep(form) if keep else {})}
+        extra = {error_key: message, **(keep(form.values) if keep else {})}
         # 422 is swapped by htmx (base.html's responseHandling), so the reason shows next to the form.
         return await render_conversation(request, conversation_id, part, status=max(status, 422), **extra)
     await request.app[LIVE].publish(
@@ -101,7 +95,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     async def run(form: Any) -> None:
         text = _text(form)
         await actions.reply(
-            settings, operator, cid, text, reply_to_item_id=_optional_int(form, "reply_to_item_id")
+            settings, operator, cid, text, reply_to_item_id=_field(form, params.REPLY_TO)
         )
 
     return await _perform(
@@ -136,7 +130,7 @@ def _header_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRes
 
         async def run(form: Any) -> None:
             if name == "assign":
-                await actions.assign(settings, operator, cid, _optional_int(form, "assignee_id"))
+                await actions.assign(settings, operator, cid, _field(form, params.ASSIGNEE))
             else:
                 await getattr(actions, name)(settings, operator, cid)
 
@@ -159,15 +153,13 @@ async def ban(request: web.Request) -> web.StreamResponse:
     settings, operator = request.app[SETTINGS], request[OPERATOR]
 
     async def run(form: Any) -> None:
-        days = _optional_int(form, "days")
-        if days is not None and not 1 <= days <= 3650:
-            raise FormError(_("Days must be between 1 and 3650."))
+        days = _field(form, params.BAN_DAYS)
         await actions.ban_author(
             settings,
             operator,
             cid,
-            reason=_optional_int(form, "reason") or 0,
-            comment=str(form.get("comment", "")).strip()[:500],
+            reason=_field(form, params.BAN_REASON) or 0,
+            comment=_field(form, params.BAN_COMMENT) or "",
             until=utcnow() + timedelta(days=days) if days else None,
         )
 
@@ -187,10 +179,7 @@ async def unban(request: web.Request) -> web.StreamResponse:
 
 def _item_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
-        try:
-            item_id = int(request.match_info["item_id"])
-        except ValueError:
-            raise web.HTTPNotFound() from None
+        item_id = params.path_id(request, "item_id")
         item = await Item.get_or_none(id=item_id)
         if item is None:
             raise web.HTTPNotFound(text="No such item.")

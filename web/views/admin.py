@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -25,6 +25,7 @@ from proxy.admin_vk_check import check_connection
 from proxy.appkeys import SETTINGS
 from proxy.inbound import CALLBACK_ROUTE
 from proxy.models import ApiToken, CannedResponse, Community, CommunityMode, Operator, Role
+from web import params
 from web.auth import OPERATOR, log_in
 from web.i18n import current_locale
 from web.i18n import gettext as _
@@ -34,6 +35,7 @@ from web.views import admin_forms as forms
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FLASH_KEY = "admin_flash"
 SECRET_ALPHABET = string.ascii_letters + string.digits
+T = TypeVar("T")
 
 
 # --- shared -------------------------------------------------------------------------------------
@@ -67,11 +69,16 @@ def explain(exc: Exception) -> str:
     return str(exc)
 
 
-def _id(request: web.Request, name: str = "id") -> int:
+def _id(request: web.Request) -> int:
+    # Communities, accounts, API tokens and canned responses have 32-bit ids.
+    return params.path_id(request, "id", high=params.INT32_MAX)
+
+
+def _query(request: web.Request, param: params.Param[T]) -> T | None:
     try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+        return params.query_of(request)(param)
+    except params.ParamError as exc:
+        raise web.HTTPBadRequest(text=_(exc.message, **exc.params)) from None
 
 
 async def _flash(request: web.Request, message: str) -> None:
@@ -157,7 +164,7 @@ async def _community_context(
         fresh_secret = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(32))
         extra["values"] = forms.community_values(community, settings.timezone, fresh_secret)
     typed = str(extra["values"].get("vk_group_id", ""))
-    group_id = community.vk_group_id if community else (typed if typed.isdigit() else "GROUP_ID")
+    group_id = community.vk_group_id if community else (typed if typed.isascii() and typed.isdigit() else "GROUP_ID")
     day_names = get_day_names("abbreviated", locale=current_locale())
     return {
         "community": community,
@@ -451,9 +458,8 @@ async def operator_password(request: web.Request) -> web.StreamResponse:
 # --- API tokens ---------------------------------------------------------------------------------
 
 
-async def _tokens_context(request: web.Request, **extra: Any) -> dict[str, Any]:
-    raw = request.query.get("operator", "")
-    owner_id = int(raw) if raw.isdigit() else None
+async def _tokens_context(owner_id: int | None, **extra: Any) -> dict[str, Any]:
+    """The tokens page, listing one account's tokens (`?operator=`, read by the handler first) or all."""
     query = ApiToken.all().prefetch_related("operator").order_by("-created_at", "-id")
     if owner_id is not None:
         query = query.filter(operator_id=owner_id)
@@ -471,24 +477,26 @@ async def _tokens_context(request: web.Request, **extra: Any) -> dict[str, Any]:
 @admin_only
 async def tokens_list(request: web.Request) -> web.StreamResponse:
     """GET /admin/tokens[?operator=ID]: API tokens (all, or one account's), and the form to create one."""
-    return await _show(request, "admin/tokens.html", "admin/_tokens.html", await _tokens_context(request))
+    context = await _tokens_context(_query(request, params.OPERATOR))
+    return await _show(request, "admin/tokens.html", "admin/_tokens.html", context)
 
 
 @admin_only
 async def token_create(request: web.Request) -> web.StreamResponse:
     """POST /admin/tokens: create a read-only API token for an account; the token is shown this once."""
+    listed = _query(request, params.OPERATOR)  # read before the change: a 400 must change nothing
     form = await request.post()
     values = {"operator": forms.text(form, "operator"), "name": forms.text(form, "name")}
     try:
-        owner_id = forms.optional_int(form, "operator", "choose whose token it is")
+        owner_id = forms.optional_int(form, "operator", "choose whose token it is", high=params.INT32_MAX)
         if owner_id is None:
             raise InputError("choose whose token it is", field="operator")
         row, token = await accounts.issue_api_token(owner_id, values["name"], by=request[OPERATOR])
     except InputError as exc:
-        context = await _tokens_context(request, values=values, **_error(exc, "create"))
+        context = await _tokens_context(listed, values=values, **_error(exc, "create"))
         return await _show(request, "admin/tokens.html", "admin/_tokens.html", context, status=422)
     await row.fetch_related("operator")
-    context = await _tokens_context(request, new_token={"row": row, "token": token}, flash=None)
+    context = await _tokens_context(listed, new_token={"row": row, "token": token}, flash=None)
     response = await _show(request, "admin/tokens.html", "admin/_tokens.html", context)
     # The token is in this answer only: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
@@ -499,28 +507,21 @@ async def token_create(request: web.Request) -> web.StreamResponse:
 async def token_revoke(request: web.Request) -> web.StreamResponse:
     """POST /admin/tokens/{id}/revoke: the token stops working at once."""
     token_id = _id(request)
+    back = _query(request, params.OPERATOR)  # read before the change: a 400 must change nothing
     try:
         row = await accounts.revoke_api_token(token_id, by=request[OPERATOR])
     except InputError as exc:
-        context = await _tokens_context(request, **_error(exc, "list"))
+        context = await _tokens_context(back, **_error(exc, "list"))
         return await _show(request, "admin/tokens.html", "admin/_tokens.html", context, status=422)
-    back = request.query.get("operator", "")
-    url = "/admin/tokens" + (f"?operator={back}" if back.isdigit() else "")
+    url = "/admin/tokens" + (f"?operator={back}" if back is not None else "")
     return await _done(request, url, _("Token %(name)s revoked.", name=_isolated(row.name or f"#{row.id}")))
 
 
 # --- canned responses ---------------------------------------------------------------------------
 
 
-def _canned_scope(request: web.Request) -> int | str | None:
-    raw = request.query.get("community", "")
-    if raw == "team":
-        return "team"
-    return int(raw) if raw.isdigit() else None
-
-
 async def _canned_context(request: web.Request, **extra: Any) -> dict[str, Any]:
-    scope = _canned_scope(request)
+    scope = _query(request, params.CANNED_SCOPE)
     return {
         "responses": await canned.canned_for_admin(scope),
         "communities": await Community.all().order_by("-is_active", "name"),
@@ -540,7 +541,7 @@ def _canned_values(form: Any) -> dict[str, str]:
 
 
 def _canned_community(form: Any) -> int | None:
-    return forms.optional_int(form, "community", "choose a community from the list")
+    return forms.optional_int(form, "community", "choose a community from the list", high=params.INT32_MAX)
 
 
 @admin_only

@@ -18,6 +18,7 @@ from multidict import MultiDictProxy
 
 from proxy.admin_access import InputError
 from proxy.models import Community, CommunityMode, Role
+from web import params
 
 Form = MultiDictProxy[Any]
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
@@ -28,22 +29,24 @@ def text(form: Form, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def optional_int(form: Form, name: str, message: str) -> int | None:
+def optional_int(form: Form, name: str, message: str, *, high: int = params.INT64_MAX) -> int | None:
+    """An id typed or chosen in a form (1..`high`: web/params.py); `message` names the mistake."""
     raw = text(form, name)
     if not raw:
         return None
-    if not re.fullmatch(r"-?\d{1,18}", raw):
-        raise InputError(message, field=name)
-    return int(raw)
+    try:
+        return params.ids_up_to(high)(raw, name)
+    except params.ParamError:
+        raise InputError(message, field=name) from None
 
 
-def int_list(form: Form, name: str) -> list[int]:
-    values = []
-    for raw in form.getall(name, []):
-        if not isinstance(raw, str) or not raw.isdigit():
-            raise InputError("the form was damaged: reload the page and try again", field=name)
-        values.append(int(raw))
-    return values
+def int_list(form: Form, name: str, *, high: int = params.INT32_MAX) -> list[int]:
+    """The values of checked boxes, each 0..`high` (the page writes them; they are never typed)."""
+    parse = params.numbers_between(0, high)
+    try:
+        return [parse(raw if isinstance(raw, str) else "", name) for raw in form.getall(name, [])]
+    except params.ParamError:
+        raise InputError("the form was damaged: reload the page and try again", field=name) from None
 
 
 def role(form: Form) -> Role:
@@ -120,7 +123,7 @@ def community_values(community: Community | None, default_tz: str, secret: str =
 
 
 def submitted_values(form: Form) -> dict[str, Any]:
-    days = [int(d) for d in form.getall("bh_days", []) if isinstance(d, str) and d.isdigit()]
+    days = [int(d) for d in form.getall("bh_days", []) if isinstance(d, str) and d in ("0", "1", "2", "3", "4", "5", "6")]
     return {
         "vk_group_id": text(form, "vk_group_id"),
         "name": text(form, "name"),
@@ -139,7 +142,7 @@ def submitted_values(form: Form) -> dict[str, Any]:
 
 def _group_id(raw: str) -> int:
     # People paste what they see in VK: "club123456", "public123456", or the address with it.
-    match = re.fullmatch(r"(?:https?://)?(?:(?:m\.)?vk\.(?:com|ru)/)?(?:club|public)?(\d{1,18})/?", raw)
+    match = re.fullmatch(r"(?:https?://)?(?:(?:m\.)?vk\.(?:com|ru)/)?(?:club|public)?([0-9]{1,18})/?", raw)
     if not match or int(match.group(1)) <= 0:
         raise InputError(
             "the VK group id is a positive number (the digits of club123456)", field="vk_group_id"
@@ -162,7 +165,7 @@ def _business_hours(values: dict[str, Any], form: Form) -> dict[str, Any] | None
         return None
     if values["bh_tz"] not in timezones():
         raise InputError("choose a time zone from the list", field="business_hours")
-    days = int_list(form, "bh_days")
+    days = int_list(form, "bh_days", high=6)
     if not days or any(d > 6 for d in days):
         raise InputError("choose at least one working day", field="business_hours")
     start, end = values["bh_start"], values["bh_end"]

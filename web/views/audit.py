@@ -1,4 +1,4 @@
-"""Audit CSV exports: /audit/journal.csv and /audit/deleted.csv (parameters in proxy/audit/exports.py).
+"""Audit CSV exports: /audit/journal.csv and /audit/deleted.csv (parameters read by web/params.py).
 
 Managers and admins export everything. An operator exports only their own journal entries: asking
 for another operator's is refused (403, journaled as "access.denied"), and the deleted-content archive
@@ -7,33 +7,35 @@ is for managers and admins. A personal API token (`Authorization: Bearer ...`) w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from proxy.access import SUPERVISOR_ROLES, AccessDenied, deny, require_supervisor
 from proxy.appkeys import SETTINGS
-from proxy.audit.exports import (
-    DELETED_CSV_HEADER,
-    JOURNAL_CSV_HEADER,
-    AuditParamError,
-    archive_filter_from_query,
-    deleted_csv_rows,
-    journal_csv_rows,
-    journal_filter_from_query,
-)
+from proxy.audit.exports import DELETED_CSV_HEADER, JOURNAL_CSV_HEADER, deleted_csv_rows, journal_csv_rows
+from web import params
 from web.auth import OPERATOR
-from web.csv_stream import csv_dialect, record_export, stream_csv
+from web.csv_stream import record_export, stream_csv
+
+T = TypeVar("T")
+
+
+def _parsed(request: web.Request, read: Callable[[params.Source, ZoneInfo], T]) -> tuple[params.Source, str, T]:
+    """The query, its dialect and its filters; 400 with the reason for a parameter that cannot be used."""
+    query = params.query_of(request)
+    try:
+        return query, query.get(params.DIALECT, "csv"), read(query, request.app[SETTINGS].tz)
+    except params.ParamError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 async def journal_csv(request: web.Request) -> web.StreamResponse:
     operator = request[OPERATOR]
-    tz = request.app[SETTINGS].tz
-    dialect = csv_dialect(request)
-    try:
-        filters = journal_filter_from_query(request.query, tz)
-    except AuditParamError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
+    query, dialect, filters = _parsed(request, params.journal_filter)
     if operator.role not in SUPERVISOR_ROLES:
         if filters.operator_id not in (None, operator.id):
             try:
@@ -48,7 +50,8 @@ async def journal_csv(request: web.Request) -> web.StreamResponse:
                 raise web.HTTPForbidden(text=exc.message) from None
         filters = replace(filters, operator_id=operator.id)
     community_id = filters.community_ids[0] if filters.community_ids else None
-    await record_export(request, community_id=community_id)
+    await record_export(request, query, community_id=community_id)
+    tz = request.app[SETTINGS].tz
     return await stream_csv(
         request, "journal.csv", JOURNAL_CSV_HEADER, journal_csv_rows(filters, tz), dialect=dialect
     )
@@ -56,18 +59,14 @@ async def journal_csv(request: web.Request) -> web.StreamResponse:
 
 async def deleted_csv(request: web.Request) -> web.StreamResponse:
     operator = request[OPERATOR]
-    tz = request.app[SETTINGS].tz
-    dialect = csv_dialect(request)
-    try:
-        filters = archive_filter_from_query(request.query, tz)
-    except AuditParamError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
+    query, dialect, filters = _parsed(request, params.archive_filter)
     try:
         await require_supervisor(operator, action="export.csv", target="deleted")
     except AccessDenied as exc:
         raise web.HTTPForbidden(text=exc.message) from None
     community_id = filters.community_ids[0] if filters.community_ids else None
-    await record_export(request, community_id=community_id)
+    await record_export(request, query, community_id=community_id)
+    tz = request.app[SETTINGS].tz
     return await stream_csv(
         request, "deleted.csv", DELETED_CSV_HEADER, deleted_csv_rows(filters, tz), dialect=dialect
     )

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -32,7 +31,6 @@ from proxy.audit.archive import (
     deleted_items,
     item_histories,
 )
-from proxy.audit.exports import AuditParamError, archive_filter_from_query, journal_filter_from_query
 from proxy.audit.incidents import (
     SearchHit,
     TimelineEvent,
@@ -42,7 +40,6 @@ from proxy.audit.incidents import (
     timeline,
 )
 from proxy.audit.reading import journal_page
-from proxy.audit.search import MAX_SEARCH_CHARS
 from proxy.models import (
     ActorKind,
     Author,
@@ -54,6 +51,7 @@ from proxy.models import (
     Operator,
     OutboxRow,
 )
+from web import params
 from web.auth import OPERATOR
 from web.i18n import gettext as _
 from web.partials import render, wants_partial
@@ -67,7 +65,7 @@ TIMELINE_PAGE_SIZE = 200
 JOURNAL_PARAMS = ("operator", "action", "community", "actor", "outside", "from", "to")
 DELETED_PARAMS = ("q", "community", "channel", "via", "state", "author", "from", "to")
 SEARCH_PARAMS = ("q", "community", "from", "to")
-TIMELINE_SUBJECTS = ("author", "operator", "conversation")
+TIMELINE_SUBJECTS = {"author": params.AUTHOR, "operator": params.OPERATOR, "conversation": params.CONVERSATION}
 
 # Offered in the action filter (any other name, or a family ending in ".", is accepted too).
 KNOWN_ACTIONS = (
@@ -79,8 +77,6 @@ KNOWN_ACTIONS = (
     "account.", "community.", "token.", "canned.",
 )  # fmt: skip
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
 
 
 # --- shared -----------------------------------------------------------------------------------------
@@ -90,7 +86,7 @@ def _is_supervisor(operator: Operator) -> bool:
     return operator.role in SUPERVISOR_ROLES
 
 
-def _explain(exc: AuditParamError) -> str:
+def _explain(exc: params.ParamError) -> str:
     """A parameter error in the reader's language (English when the catalog has no entry)."""
     return _(exc.message, **exc.params)
 
@@ -102,39 +98,6 @@ def _kept(query: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
 
 def _url(path: str, params: Mapping[str, str]) -> str:
     return f"{path}?{urlencode(params)}" if params else path
-
-
-def _positive_id(query: Mapping[str, str], name: str) -> int | None:
-    raw = query.get(name, "")
-    if not raw:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise AuditParamError(
-            "%(name)s must be an id (a whole number), got %(value)s", name=name, value=repr(raw)
-        )
-    return int(raw)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // _MICRO
-
-
-def _moment(micros: int) -> datetime:
-    return _EPOCH + micros * _MICRO
-
-
-def _cursor(query: Mapping[str, str], parts: int) -> tuple[Any, ...] | None:
-    """`after`: whole numbers joined by ".", the first a time in microseconds (returned as a datetime)."""
-    raw = query.get("after", "")
-    if not raw:
-        return None
-    pieces = raw.split(".")
-    if len(pieces) == parts and all(p.isascii() and p.isdigit() and len(p) <= 18 for p in pieces):
-        try:
-            return (_moment(int(pieces[0])), *(int(p) for p in pieces[1:]))
-        except OverflowError:  # past the year 9999
-            pass
-    raise AuditParamError("after is not a page position from this site, got %(value)s", value=repr(raw))
 
 
 async def _names() -> tuple[dict[int, Operator], dict[int, str]]:
@@ -213,10 +176,11 @@ async def journal_view(request: web.Request) -> web.StreamResponse:
         "entries": [],
         "more": False,
     }
+    source = params.Source(query)
     try:
-        filters = journal_filter_from_query(query, request.app[SETTINGS].tz)
-        before = _positive_id(query, "before")
-    except AuditParamError as exc:
+        filters = params.journal_filter(source, request.app[SETTINGS].tz)
+        before = source(params.BEFORE)
+    except params.ParamError as exc:
         return _bad_request(request, "audit/journal.html", context, _explain(exc))
     if not supervisor:
         if filters.operator_id not in (None, operator.id):
@@ -229,16 +193,16 @@ async def journal_view(request: web.Request) -> web.StreamResponse:
             )
         filters = replace(filters, operator_id=operator.id)
     entries = await journal_page(filters, limit=JOURNAL_PAGE_SIZE + 1, before_id=before)
-    params = _kept(query, JOURNAL_PARAMS)
+    kept = _kept(query, JOURNAL_PARAMS)
     more = len(entries) > JOURNAL_PAGE_SIZE
     entries = entries[:JOURNAL_PAGE_SIZE]
     context.update(
         entries=entries,
         more=more,
         paged=before is not None,
-        first_url=_url("/journal", params),
-        next_url=_url("/journal", {**params, "before": str(entries[-1].id)}) if more else None,
-        csv_url=_url("/audit/journal.csv", params),
+        first_url=_url("/journal", kept),
+        next_url=_url("/journal", {**kept, "before": str(entries[-1].id)}) if more else None,
+        csv_url=_url("/audit/journal.csv", kept),
         # An operator reads their own journal whatever the URL says: show it as chosen.
         chosen_operator=filters.operator_id,
     )
@@ -273,14 +237,11 @@ async def _restore_rows(item_ids: list[int]) -> dict[int, OutboxRow]:
     return latest
 
 
-def _deleted_cursor(query: Mapping[str, str]) -> tuple[datetime, int] | None:
-    return _cursor(query, 2)  # type: ignore[return-value]
-
-
 async def _deleted_context(request: web.Request, query: Mapping[str, str]) -> dict[str, Any]:
-    """The deleted-content listing for `query`; raises AuditParamError for a bad parameter."""
-    filters: ArchiveFilter = archive_filter_from_query(query, request.app[SETTINGS].tz)
-    after = _deleted_cursor(query)
+    """The deleted-content listing for `query`; raises ParamError for a bad parameter."""
+    source = params.Source(query)
+    filters: ArchiveFilter = params.archive_filter(source, request.app[SETTINGS].tz)
+    after = source(params.DELETED_AFTER)
     found = await deleted_items(filters, limit=DELETED_PAGE_SIZE + 1, after=after)
     more = len(found) > DELETED_PAGE_SIZE
     found = found[:DELETED_PAGE_SIZE]
@@ -292,20 +253,20 @@ async def _deleted_context(request: web.Request, query: Mapping[str, str]) -> di
         history = histories.get(d.item_id, [])
         deletions = [s for s in history if s.kind == StateKind.DELETED]
         rows.append(DeletedRow(d, history, deletions[-1] if deletions else None, restores.get(d.item_id)))
-    params = _kept(query, DELETED_PARAMS)
-    here = dict(params)
+    kept = _kept(query, DELETED_PARAMS)
+    here = dict(kept)
     if after is not None:
-        here["after"] = query["after"]
+        here["after"] = source.read["after"]
     last = found[-1] if found else None
     return {
         "rows": rows,
         "more": more,
         "paged": after is not None,
-        "first_url": _url("/deleted", params),
-        "next_url": _url("/deleted", {**params, "after": f"{_micros(last.last_deleted_at)}.{last.item_id}"})
+        "first_url": _url("/deleted", kept),
+        "next_url": _url("/deleted", {**kept, "after": f"{params.position_of(last.last_deleted_at)}.{last.item_id}"})
         if more and last
         else None,
-        "csv_url": _url("/audit/deleted.csv", params),
+        "csv_url": _url("/audit/deleted.csv", kept),
         "back": urlencode(here),
         "searched": filters.text,
         "words": _search_words(filters.text),
@@ -334,31 +295,26 @@ async def deleted_view(request: web.Request) -> web.StreamResponse:
     context = await _deleted_form_context(request.query)
     try:
         context.update(await _deleted_context(request, request.query))
-    except AuditParamError as exc:
+    except params.ParamError as exc:
         return _bad_request(request, "audit/deleted.html", context, _explain(exc))
     template = "audit/_deleted.html" if wants_partial(request) else "audit/deleted.html"
     return render(request, template, context)
 
 
-def _back_query(raw: Any) -> dict[str, str]:
-    """The listing's parameters sent back by the restore form (only the listing's own, to /deleted only)."""
-    allowed = (*DELETED_PARAMS, "after")
-    return {k: v for k, v in parse_qsl(str(raw or "")) if k in allowed}
-
-
 async def restore_view(request: web.Request) -> web.StreamResponse:
     """POST /deleted/{item_id}/restore: queue the restoration of a comment (an action, journaled)."""
-    try:
-        item_id = int(request.match_info["item_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    item_id = params.path_id(request, "item_id")
     operator = request[OPERATOR]
     try:
         await require_supervisor(operator, action="comment.restore", target=f"item:{item_id}")
     except AccessDenied:
         return _denied_response(request, _("Only managers and admins may open this page."))
-    form = await request.post()
-    back = _back_query(form.get("back"))
+    form = await params.form_of(request)
+    try:
+        # The listing's parameters sent back by the form: only the listing's own, to /deleted only.
+        back = params.back_query(form(params.BACK), (*DELETED_PARAMS, "after"))
+    except params.ParamError as exc:
+        raise web.HTTPBadRequest(text=_explain(exc)) from None
     item = await Item.get_or_none(id=item_id).only("id", "community_id", "conversation_id")
     if item is None:
         raise web.HTTPNotFound(text=_("No such item."))
@@ -380,7 +336,7 @@ async def restore_view(request: web.Request) -> web.StreamResponse:
     context["row_messages"] = {item_id: (message, failed)}
     try:
         context.update(await _deleted_context(request, back))
-    except AuditParamError as exc:
+    except params.ParamError as exc:
         context["error"] = _explain(exc)
     template = "audit/_deleted.html" if wants_partial(request) else "audit/deleted.html"
     # 422: refused, nothing queued; htmx swaps it in all the same (base.html), so the reason shows.
@@ -440,16 +396,12 @@ async def search_view(request: web.Request) -> web.StreamResponse:
         "searched": "",
         "truncated": False,
     }
-    text = " ".join(query.get("q", "").split())
-    if len(text) > MAX_SEARCH_CHARS:
-        error = _("The search text is longer than %(limit)s characters.", limit=MAX_SEARCH_CHARS)
-        return _bad_request(request, "audit/search.html", context, error)
     try:
         # The same parsing as the deleted-content page: q, community, from, to.
-        filters = archive_filter_from_query(
-            {k: query[k] for k in SEARCH_PARAMS if k in query}, request.app[SETTINGS].tz
+        filters = params.archive_filter(
+            params.Source({k: query[k] for k in SEARCH_PARAMS if k in query}), request.app[SETTINGS].tz
         )
-    except AuditParamError as exc:
+    except params.ParamError as exc:
         return _bad_request(request, "audit/search.html", context, _explain(exc))
     if filters.text:
         hits = await search(
@@ -480,15 +432,14 @@ async def search_view(request: web.Request) -> web.StreamResponse:
 # --- timelines --------------------------------------------------------------------------------------
 
 
-def _timeline_subject(query: Mapping[str, str]) -> tuple[str, int]:
-    chosen = [name for name in TIMELINE_SUBJECTS if query.get(name, "").strip()]
-    if len(chosen) != 1:
-        raise AuditParamError(
-            "a timeline is for one author, one operator or one conversation: give exactly one"
+def _timeline_subject(query: params.Source) -> tuple[str, int]:
+    chosen = [(name, query(param)) for name, param in TIMELINE_SUBJECTS.items()]
+    given = [(name, value) for name, value in chosen if value is not None]
+    if len(given) != 1:
+        raise params.ParamError(
+            params.N_("a timeline is for one author, one operator or one conversation: give exactly one")
         )
-    subject_id = _positive_id(query, chosen[0])
-    assert subject_id is not None
-    return chosen[0], subject_id
+    return given[0]
 
 
 async def timeline_view(request: web.Request) -> web.StreamResponse:
@@ -497,23 +448,22 @@ async def timeline_view(request: web.Request) -> web.StreamResponse:
     supervisor = _is_supervisor(operator)
     query = request.query
     operators, communities = await _names()
-    params = {k: query[k] for k in (*TIMELINE_SUBJECTS, "from", "to") if query.get(k, "").strip()}
+    kept = {k: query[k] for k in (*TIMELINE_SUBJECTS, "from", "to") if query.get(k, "").strip()}
     context: dict[str, Any] = {
         "operators": operators,
         "communities": communities,
-        "values": params,
+        "values": kept,
         "events": [],
         "supervisor": supervisor,
         "kind": None,
     }
+    source = params.Source(query)
     try:
-        kind, subject_id = _timeline_subject(query)
-        # from / to parsed as on the other audit pages (inclusive days in the team's time zone).
-        period = archive_filter_from_query(
-            {k: query[k] for k in ("from", "to") if k in query}, request.app[SETTINGS].tz
-        )
-        parts = _cursor(query, 3)
-    except AuditParamError as exc:
+        kind, subject_id = _timeline_subject(source)
+        # from / to read as on the other audit pages (inclusive days in the team's time zone).
+        since, until = params.since_until(source, request.app[SETTINGS].tz)
+        after = source(params.TIMELINE_AFTER)
+    except params.ParamError as exc:
         return _bad_request(request, "audit/timeline.html", context, _explain(exc))
     if not supervisor and not (kind == "operator" and subject_id == operator.id):
         return await _refuse(
@@ -533,11 +483,10 @@ async def timeline_view(request: web.Request) -> web.StreamResponse:
     if subject is None:
         raise web.HTTPNotFound(text=_("Nothing has this id."))
     scope = TimelineScope(
-        since=period.since,
-        until=period.until,
+        since=since,
+        until=until,
         **{f"{kind}_id": subject_id},  # type: ignore[arg-type]
     )
-    after = parts
     events = await timeline(scope, limit=TIMELINE_PAGE_SIZE + 1, after=after)
     more = len(events) > TIMELINE_PAGE_SIZE
     events = events[:TIMELINE_PAGE_SIZE]
@@ -550,8 +499,8 @@ async def timeline_view(request: web.Request) -> web.StreamResponse:
         authors=await _authors(e.author_id for e in events),
         more=more,
         paged=after is not None,
-        first_url=_url("/timeline", params),
-        next_url=_url("/timeline", {**params, "after": _timeline_cursor(last)}) if more and last else None,
+        first_url=_url("/timeline", kept),
+        next_url=_url("/timeline", {**kept, "after": _timeline_cursor(last)}) if more and last else None,
     )
     template = "audit/_events.html" if wants_partial(request) else "audit/timeline.html"
     return render(request, template, context)
@@ -559,7 +508,7 @@ async def timeline_view(request: web.Request) -> web.StreamResponse:
 
 def _timeline_cursor(event: TimelineEvent) -> str:
     at, rank, ref = event.cursor
-    return f"{_micros(at)}.{rank}.{ref}"
+    return f"{params.position_of(at)}.{rank}.{ref}"
 
 
 def setup_audit_pages_routes(app: web.Application) -> None:

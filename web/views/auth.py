@@ -7,31 +7,38 @@ from aiohttp import web
 from proxy import accounts
 from proxy.audit import journal
 from proxy.models import ActorKind
+from web import params
 from web.auth import OPERATOR, current_operator, log_in, log_out
 from web.i18n import gettext as _
 from web.partials import render
 from web.throttle import LOGIN_THROTTLE
 
 
-def _safe_next(value: str | None) -> str:
-    # Only local paths, so the login form cannot be used to bounce users to another site.
-    if value and value.startswith("/") and not value.startswith("//"):
-        return value
-    return "/"
+def _next(source: params.Source) -> str:
+    """Where to go after logging in: a local path (web/params.py), the inbox when it is unusable."""
+    try:
+        return source.get(params.NEXT, "/")
+    except params.ParamError:
+        return "/"
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
+    target = _next(params.query_of(request))
     if await current_operator(request) is not None:
-        raise web.HTTPFound(_safe_next(request.query.get("next")))
-    context = {"next": _safe_next(request.query.get("next")), "error": None, "login": ""}
+        raise web.HTTPFound(target)
+    context = {"next": target, "error": None, "login": ""}
     return render(request, "auth/login.html", context)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    login = str(form.get("login", "")).strip()[:64]
-    password = str(form.get("password", ""))
-    target = _safe_next(str(form.get("next", "")))
+    form = await params.form_of(request)
+    target = _next(form)
+    try:
+        login = form.get(params.LOGIN, "")
+        password = form.get(params.PASSWORD, "")
+    except params.ParamError as exc:
+        context = {"next": target, "error": _(exc.message, **exc.params), "login": ""}
+        return render(request, "auth/login.html", context, status=400)
     throttle = request.app[LOGIN_THROTTLE]
     ip = request.remote
 

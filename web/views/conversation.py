@@ -10,6 +10,7 @@ from proxy import inbox
 from proxy.access import SUPERVISOR_ROLES, can_access
 from proxy.appkeys import LIVE
 from proxy.models import Conversation
+from web import params
 from web.auth import OPERATOR
 from web.partials import render, wants_partial
 
@@ -21,13 +22,6 @@ PARTS = {
     "reply": "conversation/_reply.html",
     "note": "conversation/_note.html",
 }
-
-
-def _int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound() from None
 
 
 NO_ACCESS = "You have no access to this conversation."
@@ -85,13 +79,13 @@ async def page(request: web.Request) -> web.StreamResponse:
     part = request.match_info.get("part", "timeline")
     if part not in PARTS:
         raise web.HTTPNotFound()
-    return await render_conversation(request, _int(request, "id"), part)
+    return await render_conversation(request, params.path_id(request, "id"), part)
 
 
 async def versions(request: web.Request) -> web.StreamResponse:
     """GET /conversations/{id}/items/{item_id}/versions: every earlier text of an item."""
-    conversation = await accessible_conversation(request, _int(request, "id"))
-    item_id = _int(request, "item_id")
+    conversation = await accessible_conversation(request, params.path_id(request, "id"))
+    item_id = params.path_id(request, "item_id")
     found = await inbox.item_versions(item_id)
     if not found or not await conversation.items.filter(id=item_id).exists():
         raise web.HTTPNotFound(text="No such item in this conversation.")
@@ -102,7 +96,7 @@ async def versions(request: web.Request) -> web.StreamResponse:
 
 async def outbox_state(request: web.Request) -> web.StreamResponse:
     """GET /outbox/{id}: where a reply stands (pending, sent, failed with the reason)."""
-    row = await inbox.outbox_row(_int(request, "id"))
+    row = await inbox.outbox_row(params.path_id(request, "id"))
     if row is None or not await can_access(request[OPERATOR], row.community_id):  # type: ignore[attr-defined]
         # The same answer for a missing row and a forbidden one: ids of other communities stay unknown.
         if row is None and request[OPERATOR].role in SUPERVISOR_ROLES:
@@ -117,9 +111,9 @@ async def outbox_state(request: web.Request) -> web.StreamResponse:
 async def next_waiting(request: web.Request) -> web.StreamResponse:
     """GET /conversations/next?after=ID: the longest-waiting open conversation other than ID."""
     try:
-        after = int(request.query.get("after", "0"))
-    except ValueError:
-        after = 0
+        after = params.query_of(request)(params.NEXT_AFTER)
+    except params.ParamError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
     page = await inbox.inbox_page(request[OPERATOR], inbox.InboxFilter(), limit=2)
     for row in page.rows:
         if row.conversation.id != after and row.wait_seconds is not None:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from proxy import inbox
 from proxy.models import Channel, Community
+from web import params
 from web.auth import OPERATOR
 from web.partials import render, wants_partial
 
@@ -16,11 +17,12 @@ async def index(request: web.Request) -> web.StreamResponse:
     """GET / : the queue, filtered by the URL's query; the list partial alone for htmx requests."""
     operator = request[OPERATOR]
     error = None
+    query = params.query_of(request)
     try:
-        filters = inbox.InboxFilter.from_query(request.query)
-        cursor = request.query.get("after") or None
+        filters = params.inbox_filter(query)
+        cursor = query(params.INBOX_AFTER)
         page = await inbox.inbox_page(operator, filters, cursor=cursor)
-    except inbox.InboxError as exc:
+    except (params.ParamError, inbox.InboxError) as exc:
         error, filters, cursor = str(exc), inbox.InboxFilter(), None
         page = inbox.InboxPage([], None)
     query = filters.to_query()

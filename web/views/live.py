@@ -19,6 +19,7 @@ from aiohttp import web
 from proxy import inbox
 from proxy.appkeys import LIVE
 from proxy.live import PRESENCE_CHANGED, LiveMessage, Viewer
+from web import params
 from web.auth import OPERATOR
 from web.views.conversation import accessible_conversation
 
@@ -46,12 +47,11 @@ def frame(message: LiveMessage) -> bytes:
 
 async def stream(request: web.Request) -> web.StreamResponse:
     operator = request[OPERATOR]
-    conversation_id: int | None = None
-    if request.query.get("conversation"):
-        try:
-            conversation_id = int(request.query["conversation"])
-        except ValueError:
-            raise web.HTTPBadRequest(text="conversation must be a number") from None
+    try:
+        conversation_id = params.query_of(request)(params.CONVERSATION)
+    except params.ParamError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if conversation_id is not None:
         await accessible_conversation(request, conversation_id)
     communities = await inbox.accessible_community_ids(operator)
     hub = request.app[LIVE]

@@ -12,23 +12,16 @@ from aiohttp import web
 
 from proxy.appkeys import SETTINGS
 from proxy.models import Community, Operator, Role
-from proxy.stats import (
-    StatsParamError,
-    community_figures,
-    conversation_rows,
-    operator_kpis,
-    parse_period,
-    rank_operators,
-    time_series,
-)
+from proxy.stats import community_figures, conversation_rows, operator_kpis, rank_operators, time_series
 from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
 from proxy.stats.conversations import CONVERSATIONS_CSV_HEADER
 from proxy.stats.operators import OPERATORS_CSV_HEADER, operator_csv_row
 from proxy.stats.period import Period
 from proxy.stats.rankings import RANKINGS_CSV_HEADER
-from proxy.stats.timeseries import HOURLY_CSV_HEADER, TIMESERIES_CSV_HEADER, bucket_size
+from proxy.stats.timeseries import HOURLY_CSV_HEADER, TIMESERIES_CSV_HEADER
+from web import params
 from web.auth import OPERATOR
-from web.csv_stream import csv_dialect, record_export, stream_csv
+from web.csv_stream import record_export, stream_csv
 
 
 @dataclass(frozen=True)
@@ -39,6 +32,8 @@ class Export:
     community_id: int | None
     dialect: str
     operator: Operator
+    bucket: str
+    query: params.Source
 
     @property
     def sees_everyone(self) -> bool:
@@ -49,27 +44,24 @@ class Export:
 
 
 async def _export(request: web.Request) -> Export:
-    """Parse and check the common parameters (400 with a one-line reason), then journal the export."""
-    query = request.query
-    dialect = csv_dialect(request)
+    """Parse and check the common parameters (400 with a one-line reason), before anything is written."""
+    query = params.query_of(request)
     try:
-        period = parse_period(query.get("from"), query.get("to"), request.app[SETTINGS].tz)
-    except StatsParamError as exc:
+        export = Export(
+            period=params.period(query, request.app[SETTINGS].tz),
+            community_id=query(params.COMMUNITY),
+            dialect=query.get(params.DIALECT, "csv"),
+            operator=request[OPERATOR],
+            bucket=query.get(params.BUCKET, "hour"),
+            query=query,
+        )
+    except params.ParamError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    community_id = None
-    if query.get("community"):
-        raw = query["community"]
-        if not raw.isdigit():
-            raise web.HTTPBadRequest(text=f"community must be a community id (a whole number), got {raw!r}")
-        community_id = int(raw)
-        if not await Community.exists(id=community_id):
-            raise web.HTTPBadRequest(text=f"no community with id {community_id}")
-    export = Export(period=period, community_id=community_id, dialect=dialect, operator=request[OPERATOR])
     return export
 
 
 async def _send(request: web.Request, export: Export, name: str, header, rows) -> web.StreamResponse:
-    await record_export(request, community_id=export.community_id)
+    await record_export(request, export.query, community_id=export.community_id)
     return await stream_csv(
         request, export.filename(name), header, rows, dialect=export.dialect, tz=export.period.tz
     )
@@ -105,19 +97,14 @@ async def communities_csv(request: web.Request) -> web.StreamResponse:
 
 async def timeseries_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    bucket = request.query.get("bucket", "hour")
-    try:
-        bucket_size(bucket)
-    except StatsParamError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
     points = await time_series(
         export.period,
-        bucket,
+        export.bucket,
         community_id=export.community_id,
         operator=None if export.sees_everyone else export.operator,
     )
     return await _send(
-        request, export, f"timeseries_{bucket}", TIMESERIES_CSV_HEADER, (p.csv_cells() for p in points)
+        request, export, f"timeseries_{export.bucket}", TIMESERIES_CSV_HEADER, (p.csv_cells() for p in points)
     )
 
 

@@ -29,16 +29,15 @@ from proxy.stats import (
     StatsParamError,
     community_figures,
     operator_kpis,
-    parse_period,
     rank_operators,
     time_series,
 )
 from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
 from proxy.stats.drill import EVERYONE, METRICS, OUTSIDE, Who, drill
 from proxy.stats.operators import OPERATORS_CSV_HEADER, OperatorKpi, operator_csv_row
-from proxy.stats.period import Period
+from proxy.stats.period import Period, period_of
 from proxy.stats.rankings import RANKINGS_CSV_HEADER
-from proxy.stats.timeseries import bucket_size
+from web import params
 from web.auth import OPERATOR
 from web.csv_stream import format_cell
 from web.i18n import gettext as _
@@ -137,27 +136,21 @@ class Params:
 
 
 async def _params(request: web.Request) -> Params:
-    """Parse from/to/community/bucket/sort; StatsParamError (a one-line reason) when one is unusable."""
-    query = request.query
-    period = parse_period(query.get("from") or None, query.get("to") or None, request.app[SETTINGS].tz)
+    """Parse from/to/community/bucket/sort; ParamError (a one-line reason) when one is unusable."""
+    query = params.query_of(request)
+    period = params.period(query, request.app[SETTINGS].tz)
     community = None
-    raw = query.get("community", "")
-    if raw:
-        if not raw.isdigit():
-            raise StatsParamError(f"community must be a community id (a whole number), got {raw!r}")
-        community = await Community.get_or_none(id=int(raw))
+    community_id = query(params.COMMUNITY)
+    if community_id is not None:
+        community = await Community.get_or_none(id=community_id)
         if community is None:
-            raise StatsParamError(f"no community with id {raw}")
-    bucket = query.get("bucket") or ("hour" if period.days <= HOURLY_UP_TO_DAYS else "day")
-    bucket_size(bucket)
+            raise params.ParamError(f"no community with id {community_id}")
+    bucket = query.get(params.BUCKET, "hour" if period.days <= HOURLY_UP_TO_DAYS else "day")
     if bucket == "hour" and period.days > HOURLY_AT_MOST_DAYS:
-        raise StatsParamError(
+        raise params.ParamError(
             f"an hourly chart covers at most {HOURLY_AT_MOST_DAYS} days (this period has {period.days}): choose bucket=day"
         )
-    sort = query.get("sort") or None
-    if sort is not None and sort.removeprefix("-") not in OPERATOR_DRILL:
-        raise StatsParamError(f"sort must be a column of operators.csv (with - for descending), got {sort!r}")
-    return Params(period=period, community=community, bucket=bucket, sort=sort)
+    return Params(period=period, community=community, bucket=bucket, sort=query(params.SORT))
 
 
 def _sees_everyone(operator: Operator) -> bool:
@@ -376,18 +369,18 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     tz = request.app[SETTINGS].tz
     today = datetime.now(tz).date()
     try:
-        params = await _params(request)
-    except StatsParamError as exc:
+        chosen = await _params(request)
+    except params.ParamError as exc:
         if wants_partial(request):
             raise web.HTTPBadRequest(text=str(exc)) from None
-        params = Params(period=parse_period(None, None, tz), community=None, bucket="hour", sort=None)
-        context = {"params": params, "error": str(exc)}
+        chosen = Params(period=period_of(None, None, tz), community=None, bucket="hour", sort=None)
+        context = {"params": chosen, "error": str(exc)}
         status = 400
     else:
-        context = await _report(request, params)
+        context = await _report(request, chosen)
         status = 200
     context.update(
-        presets=_presets(params, today),
+        presets=_presets(chosen, today),
         community_choices=await _communities_for(operator),
         tz_name=request.app[SETTINGS].timezone,
     )
@@ -410,22 +403,22 @@ async def series_json(request: web.Request) -> web.Response:
     """
     operator = request[OPERATOR]
     try:
-        params = await _params(request)
-    except StatsParamError as exc:
+        chosen = await _params(request)
+    except params.ParamError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     points = await time_series(
-        params.period,
-        params.bucket,
-        community_id=params.community_id,
+        chosen.period,
+        chosen.bucket,
+        community_id=chosen.community_id,
         operator=None if _sees_everyone(operator) else operator,
     )
     return web.json_response(
         {
-            "bucket": params.bucket,
-            "from": params.period.first_day.isoformat(),
-            "to": params.period.last_day.isoformat(),
+            "bucket": chosen.bucket,
+            "from": chosen.period.first_day.isoformat(),
+            "to": chosen.period.last_day.isoformat(),
             "tz": request.app[SETTINGS].timezone,
-            "sla_seconds": await _sla_target(params, operator),
+            "sla_seconds": await _sla_target(chosen, operator),
             "t": [int((p.start - EPOCH).total_seconds()) for p in points],
             "incoming": [p.incoming for p in points],
             "replies": [p.replies for p in points],
@@ -441,63 +434,62 @@ async def series_json(request: web.Request) -> web.Response:
 # --- drill-down -----------------------------------------------------------------------------------
 
 
-async def _who(request: web.Request, params: Params, metric_name: str) -> tuple[Who, Operator | None]:
+async def _who(
+    request: web.Request, query: params.Source, chosen: Params, metric_name: str
+) -> tuple[Who, Operator | None]:
     """Whose figure the drill-down is asked for; AccessDenied (journaled) when an operator asks for
-    anyone but themselves, StatsParamError for an unusable `operator`."""
+    anyone but themselves, ParamError for an unusable `operator`."""
     operator = request[OPERATOR]
-    raw = request.query.get("operator", "")
-    supervisor = _sees_everyone(operator)
-    if not supervisor:
+    asked = query(params.DRILL_OPERATOR)
+    if not _sees_everyone(operator):
         metric = METRICS.get(metric_name)
-        own = raw in ("", str(operator.id))
-        if not own or (metric is not None and not metric.attributed):
+        if asked not in (None, operator.id) or (metric is not None and not metric.attributed):
             await deny(
                 operator,
                 action="stats.drill",
-                target=f"operator:{raw or 'everyone'}",
-                community_id=params.community_id,
+                target=f"operator:{asked or 'everyone'}",
+                community_id=chosen.community_id,
                 reason="operators see only their own figures",
             )
         return Who(operator_id=operator.id), operator
-    if raw == "":
+    if asked is None:
         return EVERYONE, None
-    if raw == "outside":
+    if asked == "outside":
         return OUTSIDE, None
-    if not raw.isdigit():
-        raise StatsParamError(f"operator must be an operator id or 'outside', got {raw!r}")
-    subject = await Operator.get_or_none(id=int(raw))
+    subject = await Operator.get_or_none(id=asked)
     if subject is None:
-        raise StatsParamError(f"no operator with id {raw}")
+        raise params.ParamError(f"no operator with id {asked}")
     return Who(operator_id=subject.id), subject
 
 
 async def drill_page(request: web.Request) -> web.StreamResponse:
     """GET /stats/drill: the conversations behind one figure; the #drill partial for htmx."""
-    metric_name = request.query.get("metric", "")
+    query = params.query_of(request)
     try:
-        params = await _params(request)
-        who, subject = await _who(request, params, metric_name)
-        result = await drill(params.period, metric_name, who, community_id=params.community_id)
+        metric_name = query.get(params.METRIC, "")
+        chosen = await _params(request)
+        who, subject = await _who(request, query, chosen, metric_name)
+        result = await drill(chosen.period, metric_name, who, community_id=chosen.community_id)
     except AccessDenied as exc:
         raise web.HTTPForbidden(text=exc.message) from None
-    except StatsParamError as exc:
+    except (params.ParamError, StatsParamError) as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     # A single figure (the slowest reaction, the late ones) next to the whole list it was taken from.
     related = {"slowest": "reactions", "sla_missed": "reactions", "first_reactions": "reactions"}.get(
         metric_name
     )
     context = {
-        "params": params,
+        "params": chosen,
         "drill": result,
         "related": related,
-        "related_url": params.url(
-            "/stats/drill", metric=related, operator=request.query.get("operator"), bucket=None, sort=None
+        "related_url": chosen.url(
+            "/stats/drill", metric=related, operator=query.read.get("operator"), bucket=None, sort=None
         )
         if related
         else None,
         "who": who,
         "subject": subject,
-        "back_url": params.url("/stats", sort=None),
+        "back_url": chosen.url("/stats", sort=None),
         "tz_name": request.app[SETTINGS].timezone,
     }
     template = "stats/_drill.html" if wants_partial(request) else "stats/drill.html"
