@@ -7,6 +7,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from proxy import db as proxy_db
 from proxy.audit.backup import export_backup, import_backup
 from proxy.audit.incidents import search
@@ -126,3 +128,32 @@ async def test_backup_keeps_forwarded_content(request, db_url: str, tmp_path: Pa
     finally:
         await proxy_db.close_database()
         await factory.drop(target_url)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("locale", ["ru", "en"])
+async def test_forwarded_content_in_the_browser(
+    browser, live_server, community: Community, operator, locale: str
+) -> None:
+    """The conversation page shows the quote and the nested forward, escaped, at desktop and phone width."""
+    event = forwarding_event(community.vk_group_id)
+    await ingest(community, event, normalize(event), source="callback")
+    conversation = await Conversation.get()
+    operator.locale = locale
+    await operator.save(update_fields=["locale"])
+    base = str(live_server.make_url("/"))
+    for width, height, name in [(1366, 900, "desktop"), (390, 844, "phone")]:
+        page = await browser.new_page(viewport={"width": width, "height": height}, locale=f"{locale}-RU")
+        errors: list[str] = []
+        page.on("console", lambda message, errors=errors: errors.append(message.text) if message.type == "error" else None)
+        await log_in_page(page, base, operator)
+        await page.goto(base + f"conversations/{conversation.id}")
+        forwarded = page.locator(".forwarded").first
+        await forwarded.wait_for()
+        shown = await page.locator("main").inner_text()
+        assert "the question" in shown and "first level" in shown and HOSTILE in shown
+        assert ("Пересланное сообщение" in shown) == (locale == "ru")
+        await page.screenshot(path=screenshot_path(f"forwards-{locale}-{name}.png"), full_page=True)
+        assert await page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
+        assert errors == []
+        await page.close()
