@@ -17,6 +17,7 @@ from proxy.events import MAX_FORWARD_DEPTH, MAX_FORWARDED_MESSAGES, ItemCreated
 from proxy.ingest import ingest
 from proxy.models import Community, Conversation, Item, ItemVersion
 from tests.browser_fixtures import *  # noqa: F403
+from tests.browser_fixtures import log_in_page, screenshot_path
 from tests.ingest_samples import load_event
 from tests.vk_callbacks import post_event
 
