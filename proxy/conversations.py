@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Any
 
 from proxy.clock import utcnow
+from proxy.db.sql import SqlQuery
 from proxy.models import (
     Channel,
     ClosingKind,
@@ -33,7 +34,6 @@ from proxy.models import (
     ConversationStatus,
     ReactionSample,
 )
-from proxy.stats.sql import SqlQuery
 
 PREVIEW_LENGTH = 200
 # ReactionSample.ended_by of a wait whose every item was deleted.
