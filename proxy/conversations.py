@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from proxy.business_hours import business_seconds
 from proxy.clock import utcnow
 from proxy.db.sql import SqlQuery
 from proxy.models import (
@@ -340,6 +341,4 @@ async def _end_waiting(
 def _business_seconds(start: datetime, end: datetime, hours: dict[str, Any] | None) -> float | None:
     if not hours:
         return None
-    from proxy.stats.business_hours import business_seconds
-
     return business_seconds(start, end, hours)
