@@ -17,7 +17,7 @@ from proxy.outbox import outbox_worker_context
 from proxy.rate_limit import shared_rate_limits_context
 from proxy.refusals import refusals_context
 from proxy.settings import Settings
-from proxy.stats.sla import sla_alerts_context
+from proxy.sla_alerts import sla_alerts_context
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from tortoise.expressions import F
 
+from proxy.db.sql import SqlQuery
 from proxy.models import Ban
-from proxy.stats.sql import SqlQuery
 
 __all__ = ["RecordedBan", "lift", "operator_banned", "vk_reported_ban"]
 

@@ -14,10 +14,10 @@ from tortoise.transactions import in_transaction
 
 from proxy.admin_access import InputError, require_admin
 from proxy.audit import journal
+from proxy.business_hours import BusinessHoursError, parse_business_hours
 from proxy.crypto import decrypt_token, encrypt_token
 from proxy.models import ActorKind, Community, CommunityMode, Operator, Outcome
 from proxy.settings import Settings
-from proxy.stats.business_hours import BusinessHoursError, parse_business_hours
 
 NAME_MAX_CHARS = 255
 # VK takes a callback secret key of at most 50 characters (groups.setCallbackSettings, secret_key).

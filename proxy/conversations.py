@@ -23,7 +23,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from proxy.business_hours import business_seconds
 from proxy.clock import utcnow
+from proxy.db.sql import SqlQuery
 from proxy.models import (
     Channel,
     ClosingKind,
@@ -33,7 +35,6 @@ from proxy.models import (
     ConversationStatus,
     ReactionSample,
 )
-from proxy.stats.sql import SqlQuery
 
 PREVIEW_LENGTH = 200
 # ReactionSample.ended_by of a wait whose every item was deleted.
@@ -340,6 +341,4 @@ async def _end_waiting(
 def _business_seconds(start: datetime, end: datetime, hours: dict[str, Any] | None) -> float | None:
     if not hours:
         return None
-    from proxy.stats.business_hours import business_seconds
-
     return business_seconds(start, end, hours)

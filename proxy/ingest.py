@@ -30,6 +30,8 @@ from proxy import bans, conversations, db, metrics
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.conversations import ThreadAddress
+from proxy.db.group_commit import group_commit
+from proxy.db.sql import SqlQuery
 from proxy.echo import match_action_echo, match_outbox_echo
 from proxy.events import (
     AuthorBlocked,
@@ -51,7 +53,6 @@ from proxy.events import (
 from proxy.events import (
     Direction as EventDirection,
 )
-from proxy.group_commit import group_commit
 from proxy.models import (
     ActorKind,
     Ban,
@@ -69,7 +70,6 @@ from proxy.models import (
     RawEventStatus,
     ReactionSample,
 )
-from proxy.stats.sql import SqlQuery
 
 __all__ = ["IngestResult", "Source", "ingest", "raw_event_key"]
 

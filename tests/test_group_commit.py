@@ -10,8 +10,8 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from proxy import metrics
-from proxy.group_commit import group_commit
-from proxy.stats.sql import SqlQuery
+from proxy.db.group_commit import group_commit
+from proxy.db.sql import SqlQuery
 
 pytestmark = pytest.mark.postgres_only
 

@@ -17,9 +17,10 @@ import pytest
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from proxy import conversations, group_commit, ingest, metrics
+from proxy import conversations, ingest, metrics
 from proxy.clock import utcnow
 from proxy.connectors.vk.normalize import normalize
+from proxy.db import group_commit
 from proxy.models import Author, Community, Conversation, Item, ItemVersion, RawEvent
 from tests.ingest_samples import add_community, load_event
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise import connections
 
 from proxy import accounts
+from proxy.db.sql import sqlite_timestamp
 from proxy.models import (
     Channel,
     ClosingKind,
@@ -19,7 +20,6 @@ from proxy.models import (
     ReactionSample,
     Role,
 )
-from proxy.stats.sql import sqlite_timestamp
 
 OPERATORS = 100
 SAMPLES = 200_000

@@ -13,7 +13,7 @@ from proxy import actions
 from proxy.conversations import WITHDRAWN
 from proxy.models import Community, Conversation, Item, Operator, ReactionSample
 from proxy.settings import Settings
-from proxy.stats.sla import check_sla_breaches
+from proxy.sla_alerts import check_sla_breaches
 from tests.actions_fixtures import drain
 from tests.browser_fixtures import *  # noqa: F403
 from tests.vk_callbacks import Clock, Delivery

@@ -15,8 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from proxy.audit.search import db_time, in_list, text_matches
+from proxy.db.sql import SqlQuery
 from proxy.models import Channel, DeletedVia, Direction, Item, ItemTombstone, ItemVersion, Operator
-from proxy.stats.sql import SqlQuery
 
 DEFAULT_PAGE_SIZE = 500
 

@@ -23,8 +23,8 @@ from tortoise import connections
 
 from proxy.audit.archive import ArchiveFilter, item_histories, iter_deleted_items
 from proxy.audit.reading import JournalFilter, iter_journal_values, journal_where_sql
+from proxy.db.sql import SqlQuery
 from proxy.models import Community, Operator
-from proxy.stats.sql import SqlQuery
 
 JOURNAL_CSV_HEADER = (
     "id", "time", "actor", "operator", "vk_user_id", "action", "community", "conversation_id", "item_id",

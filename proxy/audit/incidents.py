@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from proxy.audit.search import clean_search_text, db_time, in_list, text_matches
+from proxy.db.sql import SqlQuery
 from proxy.models import Operator
-from proxy.stats.sql import SqlQuery
 
 DEFAULT_PAGE_SIZE = 500
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from tortoise.queryset import QuerySet
 
+from proxy.db.sql import SqlQuery
 from proxy.models import ActorKind, JournalEntry
-from proxy.stats.sql import SqlQuery
 
 DEFAULT_PAGE_SIZE = 1000
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from proxy.stats.sql import SqlQuery
+from proxy.db.sql import SqlQuery
 
 SEARCH_CONFIGS = ("russian", "english")
 MAX_SEARCH_CHARS = 200

@@ -1,4 +1,4 @@
-"""Statistics: reaction times, per-operator KPIs, per-community figures, time series, rankings, SLA alerts.
+"""Statistics: reaction times, per-operator KPIs, per-community figures, time series, rankings.
 
 Definitions: docs/metrics.md. Everything is aggregated in the database from the rows the conversation
 state machine writes (reaction_sample, conversation_close) and the mirrored content (item, tombstones,
@@ -6,16 +6,16 @@ bans); nothing here loads raw rows into Python to add them up.
 
 Entry points:
 
-- `business_seconds(start, end, hours)`: working time between two instants (the state machine stores it
-  on each reaction sample of a community with business hours);
 - `parse_period(from, to, tz)` -> `Period`;
 - `operator_kpis(period, community_id=)`, `community_figures(period, community_id=, now=)`,
   `time_series(period, "hour"|"day", community_id=, operator=, by_community=)`,
-  `rank_operators(kpis)`, `conversation_rows(period, community_id=, operator_id=, now=)`;
-- `check_sla_breaches(settings, http_session)` and the `sla_alerts_context` worker.
+  `rank_operators(kpis)`, `conversation_rows(period, community_id=, operator_id=, now=)`.
+
+Working time in business hours (`proxy.business_hours`) and the SLA breach alerts (`proxy.sla_alerts`)
+belong to the core: the conversation state machine and a background worker use them, and nothing there
+may depend on statistics.
 """
 
-from proxy.stats.business_hours import BusinessHoursError, business_seconds, parse_business_hours
 from proxy.stats.communities import CommunityFigures, community_figures
 from proxy.stats.conversations import ConversationRow, conversation_rows
 from proxy.stats.operators import OperatorKpi, operator_kpis
@@ -25,7 +25,6 @@ from proxy.stats.reactions import ReactionFigures
 from proxy.stats.timeseries import Point, time_series
 
 __all__ = [
-    "BusinessHoursError",
     "CommunityFigures",
     "ConversationRow",
     "OperatorKpi",
@@ -34,11 +33,9 @@ __all__ = [
     "Ranking",
     "ReactionFigures",
     "StatsParamError",
-    "business_seconds",
     "community_figures",
     "conversation_rows",
     "operator_kpis",
-    "parse_business_hours",
     "parse_period",
     "rank_operators",
     "time_series",

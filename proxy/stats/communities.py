@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proxy.clock import utcnow
+from proxy.db.sql import SqlQuery
 from proxy.models import Community
 from proxy.stats.operators import seconds_cell
 from proxy.stats.period import Period
 from proxy.stats.reactions import EMPTY, ReactionFigures, reaction_figures
-from proxy.stats.sql import SqlQuery
 
 REPEAT_CONTACT_DAYS = 7
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from proxy.business_hours import business_seconds
 from proxy.clock import utcnow
-from proxy.stats.business_hours import business_seconds
+from proxy.db.sql import SqlQuery
 from proxy.stats.operators import seconds_cell
 from proxy.stats.period import Period
-from proxy.stats.sql import SqlQuery
 
 PAGE_SIZE = 1000
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from proxy.clock import utcnow
+from proxy.db.sql import SqlQuery
 from proxy.stats.period import Period, StatsParamError
-from proxy.stats.sql import SqlQuery
 
 # Rows shown at most; the totals still count every row.
 DRILL_LIMIT = 500

@@ -12,10 +12,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.db.sql import SqlQuery, percentile
 from proxy.models import Operator, Role
 from proxy.stats.period import Period
 from proxy.stats.reactions import EMPTY, ReactionFigures, period_bound, reaction_figures, sorted_percentile
-from proxy.stats.sql import SqlQuery, percentile
 
 OUTSIDE_LABEL = "(outside the proxy)"
 

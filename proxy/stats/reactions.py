@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
+from proxy.db.sql import SqlQuery, percentile
 from proxy.models import Community, Operator
 from proxy.stats.period import Period
-from proxy.stats.sql import SqlQuery, percentile
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from proxy.db.sql import DAY, HOUR, SqlQuery, bucket_start
 from proxy.models import Community, Operator
 from proxy.stats.operators import seconds_cell
 from proxy.stats.period import Period, StatsParamError
 from proxy.stats.reactions import reaction_figures
-from proxy.stats.sql import DAY, HOUR, SqlQuery, bucket_start
 
 BUCKETS = {"hour": HOUR, "day": DAY}
 

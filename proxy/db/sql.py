@@ -1,7 +1,9 @@
 """SQL that means the same on PostgreSQL and SQLite: parameters, epochs, local-time buckets, percentiles.
 
-Statistics run as one aggregate query each (docs/conventions.md, "Measure when it happens"); this module hides the few places where the
-two dialects differ, so that every figure is computed by the same arithmetic on both databases.
+Statistics run as one aggregate query each (docs/conventions.md, "Measure when it happens"), and ingest,
+the audit trail and the conversation state machine write some statements by hand; this module hides the few
+places where the two dialects differ, so that every figure is computed by the same arithmetic on both
+databases.
 
 Timestamps: tortoise stores them on SQLite as UTC text ``YYYY-MM-DD HH:MM:SS[.ffffff]+00:00`` (which sorts
 in time order) and on PostgreSQL as ``timestamptz``. Parameters are passed in the same form.

@@ -1,4 +1,8 @@
-"""Database wiring: the Tortoise configuration, migrations, and the connection lifecycle."""
+"""Database wiring: the Tortoise configuration, migrations, and the connection lifecycle.
+
+The package also holds what every part that writes SQL by hand shares: `proxy.db.sql` (statements that
+mean the same on PostgreSQL and SQLite) and `proxy.db.group_commit` (one-row statements written together).
+"""
 
 from __future__ import annotations
 

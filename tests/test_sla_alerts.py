@@ -21,7 +21,7 @@ from proxy.models import (
     TeamSetting,
 )
 from proxy.settings import Settings
-from proxy.stats.sla import check_sla_breaches, sla_alerts_context
+from proxy.sla_alerts import check_sla_breaches, sla_alerts_context
 
 # Monday 2024-03-04 12:00 UTC (15:00 in Moscow).
 NOW = datetime(2024, 3, 4, 12, 0, tzinfo=UTC)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy import metrics
-from proxy.stats.sql import SqlQuery
+from proxy.db.sql import SqlQuery
 
 log = logging.getLogger(__name__)
 

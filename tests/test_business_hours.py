@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from proxy.stats.business_hours import BusinessHoursError, business_seconds, parse_business_hours
+from proxy.business_hours import BusinessHoursError, business_seconds, parse_business_hours
 
 MSK = ZoneInfo("Europe/Moscow")  # UTC+3 all year
 OFFICE = {"tz": "Europe/Moscow", "days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00"}

@@ -26,11 +26,11 @@ from aiohttp import web
 
 from proxy.appkeys import BACKGROUND, SETTINGS
 from proxy.audit import journal
+from proxy.business_hours import business_seconds
 from proxy.clock import utcnow
+from proxy.db.sql import SqlQuery
 from proxy.models import ActorKind, Outcome, TeamSetting
 from proxy.settings import Settings
-from proxy.stats.business_hours import business_seconds
-from proxy.stats.sql import SqlQuery
 
 log = logging.getLogger(__name__)
 

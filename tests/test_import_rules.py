@@ -1,0 +1,292 @@
+"""The dependency direction of docs/architecture.md ("Dependency direction"), checked on the source.
+
+`web -> proxy (core, stats, audit) -> connector interface`, with `proxy.db` below everything that writes
+SQL. Every module under proxy/ and web/ is parsed (not imported) and each of its imports is read, at any
+level: module top, functions (lazy imports), `if TYPE_CHECKING:` blocks. What still breaks a rule today
+is listed below as known debt, each entry with why it is there; a new violation fails, and so does an
+entry that no longer applies, so that the lists only shrink.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("proxy", "web")
+MAX_LINES = 600
+
+# -- known debt: each entry is to be removed, never added to -------------------------------------------
+
+# Import edges that close a circle. The circles are computed without these edges; each entry breaks one circle.
+KNOWN_CIRCLE_EDGES = {
+    # The command line's feature commands raise the entry point's CommandError, and proxy.cli imports
+    # them back (cli_commands registers them in cli.EXTRA_COMMANDS). CommandError and the registry
+    # belong in a small module of their own, below cli; that removes these three edges.
+    # cli -> app -> web -> web.views.admin -> inbound -> sync -> cli (`cmd_sync`, a lazy import):
+    ("proxy.sync", "proxy.cli"),
+    # cli -> cli_commands -> audit.commands -> cli:
+    ("proxy.audit.commands", "proxy.cli"),
+    # cli -> cli_commands -> cli (EXTRA_COMMANDS):
+    ("proxy.cli_commands", "proxy.cli"),
+    # The emulator's typed app keys name the hub's class (a type-only import under TYPE_CHECKING) and
+    # the hub reads the keys: HUB_KEY can live in longpoll.py.
+    ("proxy.connectors.vk.emulator.keys", "proxy.connectors.vk.emulator.longpoll"),
+}
+
+# proxy/ modules that import web/ besides the composition root.
+WEB_IMPORTERS = {
+    "proxy.app",  # the composition root: create_app mounts the web UI (not debt)
+}
+
+# Modules outside proxy.stats (and outside web/, which shows the figures) that import proxy.stats.
+STATS_IMPORTERS: set[str] = set()
+
+# Production modules over MAX_LINES lines.
+LONG_MODULES = {
+    "proxy.ingest",  # ingest's event kinds, one after the other; to split by kind of event
+    "proxy.connectors.vk.normalize",  # VK's payload shapes, one function each; to split by object
+    "proxy.connectors.vk.emulator.state",  # the emulator's whole VK state; to split by VK section
+    "web.views.admin",  # every admin page's views; to split by page
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # the importing module
+    target: str  # the project module imported
+    line: int
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            found[_module_name(path)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _resolve(name: str) -> str | None:
+    """The project module an imported dotted name lives in (the longest existing prefix), if any."""
+    parts = name.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in MODULES:
+            return candidate
+        parts.pop()
+    return None
+
+
+def _imports_of(module: str, path: Path) -> list[Import]:
+    is_package = path.name == "__init__.py"
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")
+                # A package's own name is its anchor for level 1; a module's is its package.
+                anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
+                base = ".".join([*anchor, base] if base else anchor)
+            # `from proxy import db` imports the module proxy.db; `from proxy.db import sql` imports
+            # proxy.db.sql; `from proxy.db.sql import SqlQuery` imports proxy.db.sql.
+            names = [f"{base}.{alias.name}" for alias in node.names]
+        for name in names:
+            target = _resolve(name)
+            if target is not None and target != module:
+                found.append(Import(module, target, node.lineno))
+    # `from proxy.models import A, B` is one import of proxy.models.
+    return sorted(set(found), key=lambda i: (i.line, i.target))
+
+
+IMPORTS = [imported for module, path in MODULES.items() for imported in _imports_of(module, path)]
+
+
+def _within(module: str, *packages: str) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
+def _where(imported: Import) -> str:
+    return f"{MODULES[imported.source].relative_to(ROOT)}:{imported.line} imports {imported.target}"
+
+
+def _circles(edges: set[tuple[str, str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), each as a sorted list."""
+    graph: dict[str, set[str]] = defaultdict(set)
+    for source, target in edges:
+        graph[source].add(target)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(start: str) -> None:
+        # Iterative, so that a long chain of imports cannot reach Python's recursion limit.
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, successors = work[-1]
+            advanced = False
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = low[successor] = len(index)
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(sorted(graph[successor]))))
+                    advanced = True
+                    break
+                if successor in on_stack:
+                    low[node] = min(low[node], index[successor])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return components
+
+
+def _one_circle(component: list[str], edges: set[tuple[str, str]]) -> list[str]:
+    """One concrete circle through the component's first module, for the failure message."""
+    members = set(component)
+    start = component[0]
+    paths = {start: [start]}
+    queue = [start]
+    while queue:
+        node = queue.pop(0)
+        for source, target in sorted(edges):
+            if source != node or target not in members:
+                continue
+            if target == start:
+                return [*paths[node], start]
+            if target not in paths:
+                paths[target] = [*paths[node], target]
+                queue.append(target)
+    return component
+
+
+def test_the_parser_sees_lazy_and_relative_imports() -> None:
+    """The rules below are only as good as the graph: a lazy import inside a function is an edge."""
+    edges = {(i.source, i.target) for i in IMPORTS}
+    assert ("proxy.sync", "proxy.cli") in edges  # `from proxy.cli import ...` inside a function
+    assert ("proxy.cli", "proxy.db") in edges  # `from proxy import db`
+    assert ("proxy.app", "web") in edges
+    # `from .longpoll import LongPollHub` under `if TYPE_CHECKING:`
+    assert ("proxy.connectors.vk.emulator.keys", "proxy.connectors.vk.emulator.longpoll") in edges
+    assert len(MODULES) > 80
+
+
+def test_no_import_circles() -> None:
+    edges = {(i.source, i.target) for i in IMPORTS}
+    assert KNOWN_CIRCLE_EDGES <= edges, f"no longer imported, remove: {sorted(KNOWN_CIRCLE_EDGES - edges)}"
+    remaining = edges - KNOWN_CIRCLE_EDGES
+    circles = [" -> ".join(_one_circle(c, remaining)) for c in _circles(remaining)]
+    assert circles == [], "import circles:\n" + "\n".join(circles)
+    for edge in sorted(KNOWN_CIRCLE_EDGES):
+        # Each known edge must still be needed to break a circle; else it is no longer debt.
+        assert _circles(remaining | {edge}), f"{edge} closes no circle any more: remove it from the list"
+
+
+def test_proxy_imports_web_only_in_the_composition_root() -> None:
+    importers = {i.source for i in IMPORTS if _within(i.source, "proxy") and _within(i.target, "web")}
+    wrong = [_where(i) for i in IMPORTS if i.source in importers - WEB_IMPORTERS and _within(i.target, "web")]
+    assert wrong == [], "\n".join(wrong)
+    assert importers == WEB_IMPORTERS, f"no longer importing web, remove: {sorted(WEB_IMPORTERS - importers)}"
+
+
+def test_a_connector_imports_only_the_event_vocabulary() -> None:
+    """A connector reaches the core through its sinks; the emulator stands alone (a fake VK)."""
+    wrong = [
+        _where(i)
+        for i in IMPORTS
+        if _within(i.source, "proxy.connectors") and not _within(i.target, "proxy.connectors", "proxy.events")
+    ]
+    wrong += [
+        _where(i)
+        for i in IMPORTS
+        if _within(i.source, "proxy.connectors.vk.emulator")
+        and not _within(i.target, "proxy.connectors.vk.emulator")
+    ]
+    wrong = sorted(set(wrong))  # an emulator module importing the core breaks both rules
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_audit_stats_models_and_db_do_not_import_a_connector() -> None:
+    wrong = [
+        _where(i)
+        for i in IMPORTS
+        if _within(i.source, "proxy.audit", "proxy.stats", "proxy.models", "proxy.db")
+        and _within(i.target, "proxy.connectors")
+    ]
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_statistics_are_imported_only_by_the_web_ui() -> None:
+    """Statistics read what the core writes: nothing in proxy/ outside proxy.stats depends on them."""
+    importers = {
+        i.source
+        for i in IMPORTS
+        if _within(i.target, "proxy.stats")
+        and _within(i.source, "proxy")
+        and not _within(i.source, "proxy.stats")
+    }
+    wrong = [
+        _where(i)
+        for i in IMPORTS
+        if i.source in importers - STATS_IMPORTERS and _within(i.target, "proxy.stats")
+    ]
+    assert wrong == [], "\n".join(wrong)
+    assert importers == STATS_IMPORTERS, (
+        f"no longer importing stats, remove: {sorted(STATS_IMPORTERS - importers)}"
+    )
+
+
+def test_statistics_do_not_write() -> None:
+    """Statistics only read: no journal, ingest, actions, outbox, nor the web UI."""
+    writers = ("proxy.audit", "proxy.ingest", "proxy.actions", "proxy.outbox", "web")
+    wrong = [_where(i) for i in IMPORTS if _within(i.source, "proxy.stats") and _within(i.target, *writers)]
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_production_modules_stay_short() -> None:
+    # Migrations are not counted: they are history, written once and never edited.
+    lengths = {module: len(path.read_text(encoding="utf-8").splitlines()) for module, path in MODULES.items()}
+    long = {
+        module
+        for module, lines in lengths.items()
+        if lines > MAX_LINES and not _within(module, "proxy.migrations")
+    }
+    new = sorted(f"{module}: {lengths[module]} lines" for module in long - LONG_MODULES)
+    assert new == [], f"over {MAX_LINES} lines: {new}"
+    assert long == LONG_MODULES, f"now short enough, remove: {sorted(LONG_MODULES - long)}"
