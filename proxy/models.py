@@ -12,6 +12,9 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+# One definition of where an item lives in VK, for the domain events and the tables alike.
+from proxy.events import Channel  # noqa: F401 (re-exported: migrations and queries name it here)
+
 
 class Role(StrEnum):
     OPERATOR = "operator"
@@ -22,15 +25,6 @@ class Role(StrEnum):
 class CommunityMode(StrEnum):
     CALLBACK = "callback"
     LONGPOLL = "longpoll"
-
-
-class Channel(StrEnum):
-    MESSAGE = "message"
-    WALL = "wall"
-    PHOTO = "photo"
-    VIDEO = "video"
-    MARKET = "market"
-    BOARD = "board"
 
 
 class ConversationStatus(StrEnum):
