@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.processes import ServerProcess, proxy_server
-from proxy.connectors.vk.emulator import CallbackConfig, RunningEmulator, Scenario, World, start_emulator
-from proxy.connectors.vk.emulator.delivery import CallbackDelivery
+from vk_emulator import CallbackConfig, RunningEmulator, Scenario, World, start_emulator
+from vk_emulator.delivery import CallbackDelivery
 
 # Short, but long enough to outlast a restart (about two seconds) many times over: 12 retries, ~55 s.
 SOAK_RETRY_SCHEDULE = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 5.0, 5.0, 5.0, 5.0, 10.0, 10.0)

@@ -41,8 +41,8 @@ import aiohttp
 from bench.cases.common import log_in
 from bench.processes import BENCH_SECRET_KEY
 from bench.soak_common import CallbackRun, check_store, start_callback_run
-from proxy.connectors.vk.emulator import Fault, World
 from proxy.connectors.vk.transport import DEFAULT_TIMEOUT
+from vk_emulator import Fault, World
 
 PASSWORD = "soak operator password"
 OPERATORS = 3

@@ -17,7 +17,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from proxy.appkeys import BACKGROUND, SETTINGS
-from proxy.connectors.vk.emulator import (
+from proxy.crypto import encrypt_token
+from proxy.models import Channel, Community, CommunityMode, Item
+from proxy.settings import Settings
+from vk_emulator import (
     CallbackConfig,
     DemoTraffic,
     EmulatorState,
@@ -26,9 +29,6 @@ from proxy.connectors.vk.emulator import (
     build_demo_world,
     start_emulator,
 )
-from proxy.crypto import encrypt_token
-from proxy.models import Channel, Community, CommunityMode, Item
-from proxy.settings import Settings
 
 __all__ = ["DEMO_GROUP_ID", "demo_context", "start_demo"]
 

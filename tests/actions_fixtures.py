@@ -17,7 +17,6 @@ from tortoise.transactions import in_transaction
 
 from proxy import conversations, outbox
 from proxy.communities import add_community
-from proxy.connectors.vk.emulator import Comment, Message, Target, User, World, create_emulator_app
 from proxy.connectors.vk.normalize import normalize
 from proxy.conversations import ThreadAddress
 from proxy.ingest import ingest
@@ -34,6 +33,7 @@ from proxy.models import (
     Role,
 )
 from proxy.settings import Settings
+from vk_emulator import Comment, Message, Target, User, World, create_emulator_app
 
 __all__ = [
     "Feed",

@@ -13,7 +13,6 @@ from proxy import actions, canned, refusals
 from proxy.access import AccessDenied, can_access, require_access
 from proxy.actions import ActionError
 from proxy.clock import utcnow
-from proxy.connectors.vk.emulator import World
 from proxy.models import (
     ActorKind,
     CannedResponse,
@@ -27,6 +26,7 @@ from proxy.models import (
 from proxy.settings import Settings
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Mirror
+from vk_emulator import World
 
 Action = Callable[[Settings, Operator, Conversation, int], Awaitable[Any]]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from proxy import actions, outbox
 from proxy.connectors.vk.actions import VkActions
-from proxy.connectors.vk.emulator import World
 from proxy.models import (
     Community,
     Conversation,
@@ -23,6 +22,7 @@ from proxy.settings import Settings
 from proxy.vk_clients import http_session
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Feed
+from vk_emulator import World
 
 
 async def outside_entries() -> list[str]:

@@ -10,7 +10,6 @@ import pytest
 from proxy import actions, outbox
 from proxy.actions import ActionError
 from proxy.clock import utcnow
-from proxy.connectors.vk.emulator import World
 from proxy.models import (
     ActorKind,
     Ban,
@@ -32,6 +31,7 @@ from proxy.models import (
 from proxy.settings import Settings
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Mirror, drain, journal_of, outbox_rows
+from vk_emulator import World
 
 
 async def entry_of(row: OutboxRow) -> JournalEntry:

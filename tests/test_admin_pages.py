@@ -15,7 +15,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from proxy import refusals
-from proxy.connectors.vk.emulator.state import Token
 from proxy.crypto import decrypt_token, encrypt_token
 from proxy.models import (
     ApiToken,
@@ -30,6 +29,7 @@ from proxy.models import (
 from proxy.settings import Settings
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import PASSWORD, csrf_token
+from vk_emulator.state import Token
 
 HX = {"HX-Request": "true"}
 NEW_GROUP = 777001

@@ -22,7 +22,6 @@ import pytest
 from proxy import actions, outbox
 from proxy.clock import utcnow
 from proxy.connectors.vk.actions import VkActions
-from proxy.connectors.vk.emulator import World
 from proxy.models import (
     Ban,
     ClosingKind,
@@ -49,6 +48,7 @@ from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Feed, drain
 from tests.databases import _asyncpg_url
 from tests.pg_locks import until_waiting
+from vk_emulator import World
 
 ECHO_FIRST, OUTBOX_FIRST, AT_ONCE = "echo first", "outbox first", "at once"
 ORDERS = (ECHO_FIRST, OUTBOX_FIRST, AT_ONCE)

@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from proxy.connectors.vk.emulator import (
+from tests.fixtures import VK_SAMPLES as SAMPLES
+from vk_emulator import (
     DELIVERY_KEY,
     CallbackConfig,
     DemoTraffic,
@@ -22,7 +23,6 @@ from proxy.connectors.vk.emulator import (
     create_emulator_app,
     start_emulator,
 )
-from tests.fixtures import VK_SAMPLES as SAMPLES
 
 FAST_RETRIES = (0.05, 0.05)
 

@@ -10,10 +10,10 @@ from aiohttp.test_utils import TestServer, unused_port
 
 from proxy import db as proxy_db
 from proxy.app import create_app
-from proxy.connectors.vk.emulator import CallbackConfig, EmulatorState, World, start_emulator
 from proxy.models import Community, Item, ItemTombstone, ItemVersion, RawEvent
 from proxy.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
+from vk_emulator import CallbackConfig, EmulatorState, World, start_emulator
 
 EVENTS = 1000
 SECRET = "e2e-secret"

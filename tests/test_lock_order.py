@@ -25,7 +25,6 @@ from proxy import actions
 from proxy import db as proxy_db
 from proxy.app import create_app
 from proxy.communities import add_community
-from proxy.connectors.vk.emulator import CallbackConfig, EmulatorState, World, start_emulator
 from proxy.models import (
     Community,
     Conversation,
@@ -44,6 +43,7 @@ from tests.actions_fixtures import Feed
 from tests.conftest import TEST_SECRET_KEY
 from tests.databases import _asyncpg_url
 from tests.pg_locks import backends_gone, deadlocks, until_waiting
+from vk_emulator import CallbackConfig, EmulatorState, World, start_emulator
 
 # 200 wall comment replies and 200 message replies: five in each of 40 threads and 40 dialogs, so that
 # later replies of a conversation wait behind earlier ones, as they do when an operator answers twice.

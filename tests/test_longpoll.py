@@ -13,7 +13,6 @@ from aiohttp.test_utils import TestClient
 from proxy import db as proxy_db
 from proxy import inbound
 from proxy.app import create_app
-from proxy.connectors.vk.emulator import EmulatorState, World, start_emulator
 from proxy.connectors.vk.longpoll import Backoff, LongPollConsumer
 from proxy.inbound import StoreLongPollSink, community_leadership
 from proxy.live import LiveHub
@@ -22,6 +21,7 @@ from proxy.vk_clients import community_client
 from tests import vk_fixtures
 from tests.ingest_samples import assert_sample_rows, event_samples, load_event
 from tests.vk_fixtures import Wired, inject, wire_community
+from vk_emulator import EmulatorState, World, start_emulator
 
 wired = vk_fixtures.wired
 

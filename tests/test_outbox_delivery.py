@@ -17,12 +17,12 @@ from proxy.clock import utcnow
 from proxy.communities import add_community
 from proxy.connectors.vk.actions import VkActions
 from proxy.connectors.vk.client import ERROR_MESSAGES
-from proxy.connectors.vk.emulator import World
 from proxy.models import Community, JournalEntry, Operator, OutboxRow, OutboxStatus, Outcome, Role
 from proxy.settings import Settings
 from proxy.vk_clients import http_session
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Mirror, drain
+from vk_emulator import World
 
 LATER = timedelta(hours=1)
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from proxy import actions, outbox
 from proxy.clock import utcnow
-from proxy.connectors.vk.emulator import Fault, World
 from proxy.models import (
     Ban,
     Community,
@@ -31,6 +30,7 @@ from proxy.models import (
 from proxy.settings import Settings
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Feed
+from vk_emulator import Fault, World
 
 
 async def lose_the_answer(settings: Settings, world: World, method: str) -> OutboxRow:

@@ -25,7 +25,6 @@ from proxy.app import create_app
 from proxy.appkeys import BACKGROUND, LIVE
 from proxy.communities import add_community
 from proxy.connectors.vk import client as vk_client
-from proxy.connectors.vk.emulator import World, create_emulator_app
 from proxy.live import asyncpg_dsn
 from proxy.models import Community, Operator, OutboxRow, OutboxStatus, Role
 from proxy.rate_limit import SharedRateLimits, token_key
@@ -33,6 +32,7 @@ from proxy.settings import Settings
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Mirror
 from tests.conftest import TEST_SECRET_KEY
+from vk_emulator import World, create_emulator_app
 
 WAIT_SECONDS = 120.0  # a guard against hanging, never a speed requirement
 

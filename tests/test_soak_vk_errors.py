@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.soak_vk_errors import Rates, run_vk_errors
-from proxy.connectors.vk.emulator import Fault
 from proxy.connectors.vk.transport import DEFAULT_TIMEOUT
+from vk_emulator import Fault
 
 # Fewer faults left to chance than in `make soak`: the planned ones cover every kind, and each retry of a
 # row waits the outbox's real backoff (5 s, then 10 s...).

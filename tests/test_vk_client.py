@@ -20,8 +20,8 @@ from proxy.connectors.vk.client import (
     limiter_for,
     needs_user_token,
 )
-from proxy.connectors.vk.emulator import World, create_emulator_app
 from proxy.connectors.vk.transport import DEFAULT_TIMEOUT, TimeoutHTTPAdapter, emulator_session
+from vk_emulator import World, create_emulator_app
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from proxy.connectors.vk.emulator import World
+from vk_emulator import World
 
 CALLBACK_SECRET = "callback-secret"  # the `community` fixture's
 

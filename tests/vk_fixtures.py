@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from proxy.connectors.vk.emulator import EmulatorState, RunningEmulator, World, start_emulator
 from proxy.crypto import encrypt_token
 from proxy.models import Community, CommunityMode
 from proxy.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
+from vk_emulator import EmulatorState, RunningEmulator, World, start_emulator
 
 
 @dataclass

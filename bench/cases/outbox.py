@@ -1,6 +1,6 @@
 """Outbox: actions per second delivered to the VK emulator, with one community token and with ten.
 
-The emulator runs in its own process (`python -m proxy.connectors.vk.emulator`) and enforces VK's limit of
+The emulator runs in its own process (`python -m vk_emulator`) and enforces VK's limit of
 20 requests a second per community token; its call log says how many requests any one-second window saw.
 Replies are queued through the proxy's own action service (journal entry + outbox row) while no worker
 runs; then a proxy instance with its outbox worker starts and delivers them. The rate is taken from the
@@ -171,7 +171,7 @@ async def run(context: Context) -> BenchResult:
              "VK limit (20/s x tokens)", "most calls of one token in 1 s", "refused by VK (error 6)"]]  # fmt: skip
     measured: dict[tuple[int, int], dict[str, float]] = {}
     async with python_module_server(
-        "emulator", "proxy.connectors.vk.emulator", ["--demo-per-minute", "0"], context.log_dir
+        "emulator", "vk_emulator", ["--demo-per-minute", "0"], context.log_dir
     ) as emulator:
         first = 0
         for count, per, instances in SCENARIOS:

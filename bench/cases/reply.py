@@ -89,7 +89,7 @@ class Arrivals:
 
 @contextlib.asynccontextmanager
 async def _emulator(state: Any, port: int, arrivals: Arrivals) -> AsyncIterator[Any]:
-    from proxy.connectors.vk.emulator import create_emulator_app
+    from vk_emulator import create_emulator_app
 
     app = create_emulator_app(state)
     app.middlewares.append(arrivals.stamp)
@@ -142,7 +142,7 @@ async def _backends_gone(context: Context) -> None:
 
 async def run(context: Context) -> BenchResult:
     from proxy import outbox  # noqa: F401 - the feature under test; ImportError says it is missing
-    from proxy.connectors.vk.emulator import CallbackConfig, EmulatorState
+    from vk_emulator import CallbackConfig, EmulatorState
 
     await context.dataset.base()
     result = BenchResult("reply", "")
@@ -178,7 +178,7 @@ async def _measure(
     arrivals: Arrivals,
 ) -> tuple[list[float], list[Clicks], dict[str, Any]]:
     """The baseline, then the clicks of each level: (baseline, clicks with arrivals, what was stored)."""
-    from proxy.connectors.vk.emulator import DELIVERY_KEY
+    from vk_emulator import DELIVERY_KEY
 
     conn = await context.database.connect()
     try:

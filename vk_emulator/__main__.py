@@ -1,4 +1,4 @@
-"""`python -m proxy.connectors.vk.emulator --port 8090`: a standalone emulator with one demo community."""
+"""`python -m vk_emulator --port 8090`: a standalone emulator with one demo community."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .state import CallbackConfig, EmulatorState
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, print how to reach the demo community, serve until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m proxy.connectors.vk.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m vk_emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--callback-url", help="deliver events to this Callback API endpoint")
