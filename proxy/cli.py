@@ -13,14 +13,10 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from proxy import db
+from proxy.cli_errors import CommandError
 from proxy.settings import Settings, SettingsError
-
-
-class CommandError(Exception):
-    """A command cannot do what was asked; the message is shown as is."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -225,17 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.set_defaults(func=cmd_token_create)
 
-    for register in EXTRA_COMMANDS:
+    # Feature modules add commands of their own, named here so that the whole command line is in view.
+    from proxy.audit.commands import register as register_audit
+    from proxy.sync import register as register_sync
+
+    for register in (register_audit, register_sync):
         register(sub)
     return parser
 
 
-# Feature modules add their commands here (see proxy/cli_commands.py).
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []
-
-
 def main(argv: list[str] | None = None) -> int:
-    from proxy import cli_commands  # noqa: F401 - registers feature commands
     from proxy.accounts import AccountError
     from proxy.communities import CommunityError
 

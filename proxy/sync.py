@@ -68,7 +68,7 @@ async def find_community(reference: int) -> Community | None:
 
 async def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from proxy import db
-    from proxy.cli import CommandError
+    from proxy.cli_errors import CommandError
     from proxy.communities import MissingToken
     from proxy.connectors.vk.client import VkError
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from proxy import db
 from proxy.audit.journal import GENESIS_HASH
-from proxy.cli import CommandError
+from proxy.cli_errors import CommandError
 from proxy.settings import Settings
 
 
