@@ -14,8 +14,8 @@ from aiohttp import web
 
 from . import control
 from .delivery import VK_RETRY_SCHEDULE, CallbackDelivery
-from .keys import DELIVERY_KEY, HUB_KEY, STATE_KEY
-from .longpoll import LongPollHub, handle_a_check
+from .keys import DELIVERY_KEY, STATE_KEY
+from .longpoll import HUB_KEY, LongPollHub, handle_a_check
 from .methods import Call, dispatch
 from .params import Params
 from .state import CallRecord, EmulatorState, VkFault

@@ -1,4 +1,4 @@
-"""Typed keys of the emulator application's state."""
+"""Typed keys of the emulator application's state (the long-poll hub's key lives beside the hub, in longpoll.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from .delivery import CallbackDelivery
-    from .longpoll import LongPollHub
     from .state import EmulatorState
 
 STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("vk_emulator_state")
-HUB_KEY: web.AppKey[LongPollHub] = web.AppKey("vk_emulator_longpoll_hub")
 DELIVERY_KEY: web.AppKey[CallbackDelivery] = web.AppKey("vk_emulator_delivery")

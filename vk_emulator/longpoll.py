@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .keys import HUB_KEY, STATE_KEY
+from .keys import STATE_KEY
 from .state import EmulatorState, Group
 
 MAX_WAIT = 90
@@ -54,6 +54,9 @@ class LongPollHub:
                 await asyncio.wait_for(future, seconds)
         finally:
             waiters.discard(future)
+
+
+HUB_KEY: web.AppKey[LongPollHub] = web.AppKey("vk_emulator_longpoll_hub")
 
 
 async def handle_a_check(request: web.Request) -> web.StreamResponse:
