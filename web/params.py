@@ -221,9 +221,6 @@ def inbox_cursor(raw: str, name: str) -> str:
 
 # --- declared parameters ------------------------------------------------------------------------------
 
-DECLARED: set[str] = set()
-
-
 @dataclass(frozen=True)
 class Param(Generic[T]):
     """One parameter: its name, its parser, and how long its raw text may be."""
@@ -232,9 +229,6 @@ class Param(Generic[T]):
     parse: Callable[[str, str], T]
     max_length: int = SHORT_TEXT
     strip: bool = True  # surrounding blanks are not part of the value (a password's are)
-
-    def __post_init__(self) -> None:
-        DECLARED.add(self.name)
 
     def read(self, source: Mapping[str, Any]) -> T | None:
         """The value in `source` (a query string or a form); None when absent or blank."""
@@ -328,12 +322,17 @@ PASSWORD = Param("password", text, max_length=1000, strip=False)
 # Admin pages (their forms are read by web/views/admin_forms.py with these parsers)
 CANNED_SCOPE = Param("community", community_or_team)
 ACTIVE = Param("active", flag)
-for _name in (
+ADMIN_FORM_FIELDS = (
     "communities", "role", "vk_user_id", "display_name", "name", "title", "vk_group_id", "mode", "secret",
     "confirmation", "sla_minutes", "bh_on", "bh_tz", "bh_days", "bh_start", "bh_end", "admin_vk_user_id",
     "community_token", "admin_token", "remove_community_token", "remove_admin_token",
-):  # fmt: skip
-    DECLARED.add(_name)
+)  # fmt: skip
+
+# Every name declared above, computed once from this module's own declarations: a Param made anywhere
+# else (a test's) changes nothing here.
+DECLARED: frozenset[str] = frozenset(
+    {value.name for value in list(globals().values()) if isinstance(value, Param)} | set(ADMIN_FORM_FIELDS)
+)
 
 
 @dataclass
