@@ -10,7 +10,7 @@ Entry points:
   on each reaction sample of a community with business hours);
 - `parse_period(from, to, tz)` -> `Period`;
 - `operator_kpis(period, community_id=)`, `community_figures(period, community_id=, now=)`,
-  `time_series(period, "hour"|"day", community_id=, operator=, by_community=)`,
+  `time_series(period, "hour"|"day", community_ids=, operator=, by_community=)`,
   `rank_operators(kpis)`, `conversation_rows(period, community_id=, operator_id=, now=)`;
 - `check_sla_breaches(settings, http_session)` and the `sla_alerts_context` worker.
 """
