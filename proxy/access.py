@@ -43,6 +43,11 @@ class Scope:
         """Also manages accounts, communities and tokens (proxy/admin_access.py)."""
         return self.supervisor and self.role == Role.ADMIN
 
+    def sees_rows_of(self, operator_id: int | None) -> bool:
+        """Whether a row of the journal or the statistics credited to `operator_id` is shown (None:
+        nobody's, such as the "outside the proxy" figures)."""
+        return not self.own_rows_only or operator_id == self.operator_id
+
     def sees(self, community_id: int) -> bool:
         return self.community_ids is None or community_id in self.community_ids
 

@@ -82,8 +82,7 @@ async def _send(request: web.Request, export: Export, name: str, header, rows) -
 async def operators_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
     kpis = await operator_kpis(export.period, community_id=export.community_id)
-    if not export.sees_everyone:
-        kpis = [k for k in kpis if k.operator_id == export.operator.id]
+    kpis = [k for k in kpis if export.scope.sees_rows_of(k.operator_id)]
     return await _send(
         request, export, "operators", OPERATORS_CSV_HEADER, (operator_csv_row(k) for k in kpis)
     )
@@ -92,8 +91,7 @@ async def operators_csv(request: web.Request) -> web.StreamResponse:
 async def rankings_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
     rankings = rank_operators(await operator_kpis(export.period, community_id=export.community_id))
-    if not export.sees_everyone:
-        rankings = [r for r in rankings if r.kpi.operator_id == export.operator.id]
+    rankings = [r for r in rankings if export.scope.sees_rows_of(r.kpi.operator_id)]
     return await _send(request, export, "rankings", RANKINGS_CSV_HEADER, (r.csv_cells() for r in rankings))
 
 

@@ -301,7 +301,7 @@ async def _sla_target(params: Params, scope: Scope) -> int | None:
 
 
 async def _report(request: web.Request, params: Params) -> dict[str, Any]:
-    operator, scope = request[OPERATOR], request[SCOPE]
+    scope = request[SCOPE]
     supervisor = scope.supervisor
     kpis = await operator_kpis(params.period, community_id=params.community_id)
     # Places among everyone, before an operator's list is cut down to their own row.
@@ -313,9 +313,8 @@ async def _report(request: web.Request, params: Params) -> dict[str, Any]:
         }
         for place, r in enumerate(rank_operators(kpis), start=1)
     ]
-    if not supervisor:
-        kpis = [k for k in kpis if k.operator_id == operator.id]
-        rankings = [r for r in rankings if r["ranking"].kpi.operator_id == operator.id]
+    kpis = [k for k in kpis if scope.sees_rows_of(k.operator_id)]
+    rankings = [r for r in rankings if scope.sees_rows_of(r["ranking"].kpi.operator_id)]
     target = await _sla_target(params, scope)
     communities = []
     if supervisor:
