@@ -36,7 +36,9 @@ from proxy.models import (
     Direction,
     Item,
     ItemTombstone,
+    Operator,
     ReactionSample,
+    Role,
 )
 from tests.browser_fixtures import *  # noqa: F403
 from tests.test_property_routes import walked_routes
@@ -227,3 +229,12 @@ async def test_the_live_stream_carries_no_event_of_community_2(client_for, opera
     response.close()
     assert HIDDEN_TEXT.encode() not in received
     assert f'"conversation_id": {hidden["conversation"].id}'.encode() not in received
+
+
+async def test_the_menu_follows_the_scope(client_for, operator, manager) -> None:
+    """base.html reads the scope (`access`): the manager pages for managers and admins, settings for admins."""
+    admin = await Operator.create(login="ada", display_name="Ada", password_hash="x", role=Role.ADMIN)
+    for who, manager_pages, settings in ((operator, False, False), (manager, True, False), (admin, True, True)):
+        html = await (await (await client_for(who)).get("/")).text()
+        assert ('href="/deleted"' in html, 'href="/search"' in html) == (manager_pages, manager_pages), who.login
+        assert ('href="/admin"' in html) == settings, who.login
