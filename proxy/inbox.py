@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from tortoise.expressions import Q
 
-from proxy.access import SUPERVISOR_ROLES
+from proxy.access import Scope, may_work
 from proxy.clock import utcnow
 from proxy.models import (
     Author,
@@ -89,13 +89,6 @@ class InboxPage:
     next_cursor: str | None
 
 
-async def accessible_community_ids(operator: Operator) -> list[int] | None:
-    """The communities an operator may see; None for managers and admins, who see them all."""
-    if operator.role in SUPERVISOR_ROLES:
-        return None
-    return list(await operator.communities.all().values_list("id", flat=True))
-
-
 # Segments of the queue in display order: (name, extra filter, ordering column, descending).
 _SEGMENTS: tuple[tuple[str, dict[str, Any], str, bool], ...] = (
     ("w", {"waiting_since__isnull": False}, "waiting_since", False),
@@ -105,16 +98,16 @@ _SEGMENTS: tuple[tuple[str, dict[str, Any], str, bool], ...] = (
 
 
 async def inbox_page(
-    operator: Operator,
+    scope: Scope,
     filters: InboxFilter,
     *,
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
     now: datetime | None = None,
 ) -> InboxPage:
-    """One page of the queue as `operator` may see it, after `cursor` (None: the first page)."""
+    """One page of the queue as the scope (proxy/access.py) allows, after `cursor` (None: the first page)."""
     now = now or utcnow()
-    base = await _base_filter(operator, filters, now)
+    base = await _base_filter(scope, filters, now)
     if base is None:
         return InboxPage([], None)
     position = _decode_cursor(cursor) if cursor else None
@@ -142,14 +135,10 @@ async def inbox_page(
     return InboxPage([_row(conversation, now) for _, conversation in found], next_cursor)
 
 
-async def _base_filter(operator: Operator, filters: InboxFilter, now: datetime) -> Q | None:
+async def _base_filter(scope: Scope, filters: InboxFilter, now: datetime) -> Q | None:
     conditions: list[Q] = []
-    allowed = await accessible_community_ids(operator)
-    if filters.community is not None:
-        if allowed is not None and filters.community not in allowed:
-            return None
-        conditions.append(Q(community_id=filters.community))
-    elif allowed is not None:
+    allowed = scope.communities(filters.community)
+    if allowed is not None:
         if not allowed:
             return None
         conditions.append(Q(community_id__in=allowed))
@@ -158,7 +147,7 @@ async def _base_filter(operator: Operator, filters: InboxFilter, now: datetime) 
     if filters.channel is not None:
         conditions.append(Q(channel=filters.channel))
     if filters.assigned == "me":
-        conditions.append(Q(assignee_id=operator.id))
+        conditions.append(Q(assignee_id=scope.operator_id))
     elif filters.assigned == "none":
         conditions.append(Q(assignee_id__isnull=True))
     if filters.over_sla:
@@ -349,7 +338,7 @@ async def assignable_operators(community_id: int) -> list[Operator]:
     """Active accounts that may work this community's conversations."""
     return list(
         await Operator.filter(
-            Q(role__in=list(SUPERVISOR_ROLES)) | Q(communities__id=community_id), is_active=True
+            may_work(community_id), is_active=True
         )
         .distinct()
         .order_by("display_name", "login")

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from proxy import inbox
+from proxy.access import scope_of
 from proxy.appkeys import LIVE
 from proxy.clock import utcnow
 from proxy.models import (
@@ -57,7 +58,7 @@ async def test_queue_order_filters_and_keyset_paging(community, operator, db) ->
     g = await _conversation(community, "g", waiting_minutes=90, status=ConversationStatus.CLOSED)
 
     async def ids(limit=50, **filters) -> list[str]:
-        page = await inbox.inbox_page(operator, inbox.InboxFilter(**filters), limit=limit, now=NOW)
+        page = await inbox.inbox_page(await scope_of(operator), inbox.InboxFilter(**filters), limit=limit, now=NOW)
         return [row.conversation.key for row in page.rows]
 
     assert await ids() == ["b", "a", "c", "e", "d", "f"]
@@ -70,13 +71,13 @@ async def test_queue_order_filters_and_keyset_paging(community, operator, db) ->
 
     seen, cursor = [], None
     while True:
-        page = await inbox.inbox_page(operator, inbox.InboxFilter(), cursor=cursor, limit=2, now=NOW)
+        page = await inbox.inbox_page(await scope_of(operator), inbox.InboxFilter(), cursor=cursor, limit=2, now=NOW)
         seen.append([row.conversation.key for row in page.rows])
         cursor = page.next_cursor
         if cursor is None:
             break
     assert seen == [["b", "a"], ["c", "e"], ["d", "f"]]
-    rows = (await inbox.inbox_page(operator, inbox.InboxFilter(), now=NOW)).rows
+    rows = (await inbox.inbox_page(await scope_of(operator), inbox.InboxFilter(), now=NOW)).rows
     assert [(r.wait_seconds, r.over_sla) for r in rows[:3]] == [(3600.0, True), (1200.0, True), (300.0, False)]
     assert {a.id, b.id, c.id, d.id, e.id, f.id, g.id}  # all created
 

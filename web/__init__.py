@@ -14,7 +14,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from proxy.appkeys import LIVE, SETTINGS
 from proxy.crypto import derive_key
 from web import attachments, i18n
-from web.auth import OPERATOR, auth_middleware
+from web.auth import OPERATOR, SCOPE, auth_middleware
 from web.csrf import CSRF_TOKEN, csrf_middleware
 from web.params import plain_parameters_middleware
 from web.routes import setup_routes
@@ -27,13 +27,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def page_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """What every template may use: who is logged in and the CSRF token for its forms.
+    """What every template may use: who is logged in, what they may see (proxy/access.py) and the CSRF
+    token for its forms.
 
     A middleware rather than a jinja2 context processor: processors run before the authentication
     and CSRF middlewares have set these.
     """
     context = request.setdefault(aiohttp_jinja2.REQUEST_CONTEXT_KEY, {})
-    context.update(operator=request.get(OPERATOR), csrf_token=request.get(CSRF_TOKEN, ""))
+    context.update(
+        operator=request.get(OPERATOR), access=request.get(SCOPE), csrf_token=request.get(CSRF_TOKEN, "")
+    )
     return await handler(request)
 
 

@@ -7,10 +7,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp_session import get_session
 
+from proxy.access import Scope, scope_of
 from proxy.accounts import operator_for_api_token
 from proxy.models import Operator
 
 OPERATOR = web.RequestKey("operator", Operator)
+# What the operator may see (proxy/access.py), computed once per request.
+SCOPE = web.RequestKey("scope", Scope)
 # True when the request was authenticated with a personal API token rather than a session.
 VIA_API_TOKEN = web.RequestKey("via_api_token", bool)
 PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/static/", "/callback/")
@@ -66,6 +69,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":
         request[OPERATOR] = await bearer_operator(request, token.strip())
+        request[SCOPE] = await scope_of(request[OPERATOR])
         request[VIA_API_TOKEN] = True
         return await handler(request)
     operator = await current_operator(request)
@@ -75,4 +79,5 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             return web.Response(status=401, headers={"HX-Redirect": "/login"})
         raise web.HTTPFound(f"/login?next={request.rel_url}")
     request[OPERATOR] = operator
+    request[SCOPE] = await scope_of(operator)
     return await handler(request)

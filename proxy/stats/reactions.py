@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -60,11 +61,19 @@ def figures_from_row(row: dict[str, Any]) -> ReactionFigures:
     )
 
 
+def in_communities(q: SqlQuery, column: str, community_ids: Collection[int]) -> str:
+    """SQL: `column` is one of the ids (a scope's communities, proxy/access.py); false for none."""
+    if not community_ids:
+        return "1 = 0"
+    return f"{column} IN ({', '.join(q.p(i) for i in sorted(community_ids))})"
+
+
 async def reaction_figures(
     period: Period,
     *,
     group_by: list[str] | None = None,
     community_id: int | None = None,
+    community_ids: Collection[int] | None = None,
     operator_id: int | None = None,
     query: SqlQuery | None = None,
 ) -> list[tuple[tuple[Any, ...], ReactionFigures]]:
@@ -84,6 +93,8 @@ async def reaction_figures(
     ]
     if community_id is not None:
         where.append(f"s.community_id = {q.p(community_id)}")
+    if community_ids is not None:
+        where.append(in_communities(q, "s.community_id", community_ids))
     if operator_id is not None:
         where.append(f"s.operator_id = {q.p(operator_id)}")
     if q.postgres:

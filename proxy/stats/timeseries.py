@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -11,7 +11,7 @@ from proxy.db.sql import DAY, HOUR, SqlQuery, bucket_start
 from proxy.models import Community, Operator
 from proxy.stats.operators import seconds_cell
 from proxy.stats.period import Period, StatsParamError
-from proxy.stats.reactions import reaction_figures
+from proxy.stats.reactions import in_communities, reaction_figures
 
 BUCKETS = {"hour": HOUR, "day": DAY}
 
@@ -57,14 +57,18 @@ def _local_buckets(period: Period, size: int) -> Iterator[datetime]:
 
 
 async def _volumes(
-    period: Period, size: int, community_id: int | None, operator: Operator | None, by_community: bool
+    period: Period,
+    size: int,
+    community_ids: Collection[int] | None,
+    operator: Operator | None,
+    by_community: bool,
 ) -> dict[tuple[Any, datetime], tuple[int, int]]:
     q = SqlQuery()
     bucket = q.local_bucket("i.created_at", period.tz, period.start, period.end, size)
     group = "i.community_id" if by_community else "0"
     where = f"i.created_at >= {q.p(period.start)} AND i.created_at < {q.p(period.end)}"
-    if community_id is not None:
-        where += f" AND i.community_id = {q.p(community_id)}"
+    if community_ids is not None:
+        where += f" AND {in_communities(q, 'i.community_id', community_ids)}"
     replies = "i.direction = 'out'"
     if operator is not None:
         # An operator's own series: incoming load stays the community's, replies are theirs only.
@@ -85,22 +89,27 @@ async def _volumes(
     }
 
 
+def _single(community_ids: Collection[int] | None) -> int | None:
+    """The community a series is of, when it is of one."""
+    return next(iter(community_ids)) if community_ids is not None and len(community_ids) == 1 else None
+
+
 async def time_series(
     period: Period,
     bucket: str,
     *,
-    community_id: int | None = None,
+    community_ids: Collection[int] | None = None,
     operator: Operator | None = None,
     by_community: bool = False,
 ) -> list[Point]:
     """One point per local hour or day of the period (empty buckets included, as zeros).
 
-    With `by_community`, one point per community per bucket (communities in name order, or only
-    `community_id`). With `operator`, replies and reaction times are that operator's own.
+    `community_ids` limits it to those communities (a scope's, proxy/access.py; None: all). With
+    `by_community`, one point per community per bucket (communities in name order). With `operator`, replies and reaction times are that operator's own.
     Around a DST change the repeated local hour holds both real hours, and the skipped one stays empty.
     """
     size = bucket_size(bucket)
-    volumes = await _volumes(period, size, community_id, operator, by_community)
+    volumes = await _volumes(period, size, community_ids, operator, by_community)
     q = SqlQuery()
     group = [
         "s.community_id" if by_community else "0",
@@ -111,13 +120,13 @@ async def time_series(
         for key, figures in await reaction_figures(
             period,
             group_by=group,
-            community_id=community_id,
+            community_ids=community_ids,
             operator_id=operator.id if operator is not None else None,
             query=q,
         )
     }
     if by_community:
-        communities = Community.all() if community_id is None else Community.filter(id=community_id)
+        communities = Community.all() if community_ids is None else Community.filter(id__in=community_ids)
         groups: list[Any] = [c.id for c in sorted(await communities, key=lambda c: (c.name, c.id))]
     else:
         groups = [0]
@@ -129,7 +138,7 @@ async def time_series(
             points.append(
                 Point(
                     start=start,
-                    community_id=group_key if by_community else community_id,
+                    community_id=group_key if by_community else _single(community_ids),
                     incoming=incoming,
                     replies=replies,
                     reaction_count=reaction.count if reaction else 0,

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from proxy.access import SUPERVISOR_ROLES, AccessDenied, deny, require_supervisor
+from proxy.access import AccessDenied, deny, require_community, require_supervisor
 from proxy.appkeys import SETTINGS
 from proxy.audit.exports import DELETED_CSV_HEADER, JOURNAL_CSV_HEADER, deleted_csv_rows, journal_csv_rows
 from web import params
-from web.auth import OPERATOR
+from web.auth import OPERATOR, SCOPE
 from web.csv_stream import record_export, stream_csv
 
 T = TypeVar("T")
@@ -36,7 +36,13 @@ def _parsed(request: web.Request, read: Callable[[params.Source, ZoneInfo], T]) 
 async def journal_csv(request: web.Request) -> web.StreamResponse:
     operator = request[OPERATOR]
     query, dialect, filters = _parsed(request, params.journal_filter)
-    if operator.role not in SUPERVISOR_ROLES:
+    scope = request[SCOPE]
+    try:
+        for community_id in filters.community_ids or ():
+            await require_community(scope, operator, community_id, action="export.csv")
+    except AccessDenied as exc:
+        raise web.HTTPForbidden(text=exc.message) from None
+    if scope.own_rows_only:
         if filters.operator_id not in (None, operator.id):
             try:
                 await deny(

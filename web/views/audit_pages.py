@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from proxy import actions
-from proxy.access import SUPERVISOR_ROLES, AccessDenied, ActionError, deny, require_supervisor
+from proxy.access import AccessDenied, ActionError, deny, require_community, require_supervisor
 from proxy.appkeys import LIVE, SETTINGS
 from proxy.audit.archive import (
     ArchiveFilter,
@@ -52,7 +52,7 @@ from proxy.models import (
     OutboxRow,
 )
 from web import params
-from web.auth import OPERATOR
+from web.auth import OPERATOR, SCOPE
 from web.i18n import gettext as _
 from web.partials import render, wants_partial
 
@@ -80,10 +80,6 @@ KNOWN_ACTIONS = (
 
 
 # --- shared -----------------------------------------------------------------------------------------
-
-
-def _is_supervisor(operator: Operator) -> bool:
-    return operator.role in SUPERVISOR_ROLES
 
 
 def _explain(exc: params.ParamError) -> str:
@@ -158,14 +154,13 @@ def _bad_request(request: web.Request, page: str, context: dict[str, Any], error
 
 async def journal_view(request: web.Request) -> web.StreamResponse:
     """GET /journal: the team's journal (managers, admins) or the operator's own, filtered, newest first."""
-    operator = request[OPERATOR]
-    supervisor = _is_supervisor(operator)
+    operator, scope = request[OPERATOR], request[SCOPE]
+    supervisor = scope.supervisor
     query = request.query
     operators, communities = await _names()
-    if not supervisor:
+    if scope.own_rows_only:
         operators = {operator.id: operator}
-        mine = await Community.filter(operators__id=operator.id).values_list("id", flat=True)
-        communities = {cid: name for cid, name in communities.items() if cid in set(mine)}
+        communities = {cid: name for cid, name in communities.items() if scope.sees(cid)}
     context: dict[str, Any] = {
         "supervisor": supervisor,
         "operators": operators,
@@ -182,6 +177,12 @@ async def journal_view(request: web.Request) -> web.StreamResponse:
         before = source(params.BEFORE)
     except params.ParamError as exc:
         return _bad_request(request, "audit/journal.html", context, _explain(exc))
+    unseen = [cid for cid in filters.community_ids or () if not scope.sees(cid)]
+    if unseen:
+        try:
+            await require_community(scope, operator, unseen[0], action="journal.view")
+        except AccessDenied:
+            return _denied_response(request, _("you have no access to this community"))
     if not supervisor:
         if filters.operator_id not in (None, operator.id):
             return await _refuse(
@@ -445,7 +446,7 @@ def _timeline_subject(query: params.Source) -> tuple[str, int]:
 async def timeline_view(request: web.Request) -> web.StreamResponse:
     """GET /timeline?author=ID | operator=ID | conversation=ID: what was written and done, in time order."""
     operator = request[OPERATOR]
-    supervisor = _is_supervisor(operator)
+    supervisor = request[SCOPE].supervisor
     query = request.query
     operators, communities = await _names()
     kept = {k: query[k] for k in (*TIMELINE_SUBJECTS, "from", "to") if query.get(k, "").strip()}

@@ -7,11 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from proxy import inbox
-from proxy.access import SUPERVISOR_ROLES, can_access
 from proxy.appkeys import LIVE
 from proxy.models import Conversation
 from web import params
-from web.auth import OPERATOR
+from web.auth import OPERATOR, SCOPE
 from web.partials import render, wants_partial
 
 PARTS = {
@@ -33,10 +32,11 @@ async def accessible_conversation(request: web.Request, conversation_id: int) ->
     A missing id answers the same 403 as a forbidden one, so an operator cannot learn which ids exist
     in communities they do not serve; only managers and admins, who see every community, get 404.
     """
+    scope = request[SCOPE]
     conversation = await inbox.get_conversation(conversation_id)
-    if conversation is not None and await can_access(request[OPERATOR], conversation.community_id):  # type: ignore[attr-defined]
+    if conversation is not None and scope.sees(conversation.community_id):  # type: ignore[attr-defined]
         return conversation
-    if conversation is None and request[OPERATOR].role in SUPERVISOR_ROLES:
+    if conversation is None and scope.supervisor:
         raise web.HTTPNotFound(text="No such conversation.")
     raise web.HTTPForbidden(text=NO_ACCESS)
 
@@ -96,10 +96,11 @@ async def versions(request: web.Request) -> web.StreamResponse:
 
 async def outbox_state(request: web.Request) -> web.StreamResponse:
     """GET /outbox/{id}: where a reply stands (pending, sent, failed with the reason)."""
+    scope = request[SCOPE]
     row = await inbox.outbox_row(params.path_id(request, "id"))
-    if row is None or not await can_access(request[OPERATOR], row.community_id):  # type: ignore[attr-defined]
+    if row is None or not scope.sees(row.community_id):  # type: ignore[attr-defined]
         # The same answer for a missing row and a forbidden one: ids of other communities stay unknown.
-        if row is None and request[OPERATOR].role in SUPERVISOR_ROLES:
+        if row is None and scope.supervisor:
             raise web.HTTPNotFound()
         raise web.HTTPForbidden(text=NO_ACCESS)
     if not wants_partial(request):
@@ -114,7 +115,7 @@ async def next_waiting(request: web.Request) -> web.StreamResponse:
         after = params.query_of(request)(params.NEXT_AFTER)
     except params.ParamError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    page = await inbox.inbox_page(request[OPERATOR], inbox.InboxFilter(), limit=2)
+    page = await inbox.inbox_page(request[SCOPE], inbox.InboxFilter(), limit=2)
     for row in page.rows:
         if row.conversation.id != after and row.wait_seconds is not None:
             raise web.HTTPFound(f"/conversations/{row.conversation.id}")

@@ -9,19 +9,19 @@ from aiohttp import web
 from proxy import inbox
 from proxy.models import Channel, Community
 from web import params
-from web.auth import OPERATOR
+from web.auth import SCOPE
 from web.partials import render, wants_partial
 
 
 async def index(request: web.Request) -> web.StreamResponse:
     """GET / : the queue, filtered by the URL's query; the list partial alone for htmx requests."""
-    operator = request[OPERATOR]
+    scope = request[SCOPE]
     error = None
     query = params.query_of(request)
     try:
         filters = params.inbox_filter(query)
         cursor = query(params.INBOX_AFTER)
-        page = await inbox.inbox_page(operator, filters, cursor=cursor)
+        page = await inbox.inbox_page(scope, filters, cursor=cursor)
     except (params.ParamError, inbox.InboxError) as exc:
         error, filters, cursor = str(exc), inbox.InboxFilter(), None
         page = inbox.InboxPage([], None)
@@ -38,7 +38,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     status = 400 if error else 200
     if wants_partial(request):
         return render(request, "inbox/_list.html", context, status=status)
-    allowed = await inbox.accessible_community_ids(operator)
+    allowed = scope.communities()
     communities = Community.filter(is_active=True).order_by("name")
     if allowed is not None:
         communities = communities.filter(id__in=allowed)

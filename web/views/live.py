@@ -16,11 +16,10 @@ import uuid
 
 from aiohttp import web
 
-from proxy import inbox
 from proxy.appkeys import LIVE
 from proxy.live import PRESENCE_CHANGED, LiveMessage, Viewer
 from web import params
-from web.auth import OPERATOR
+from web.auth import OPERATOR, SCOPE
 from web.views.conversation import accessible_conversation
 
 # A comment line this often keeps proxies from closing an idle stream, and notices a gone client.
@@ -53,7 +52,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text=str(exc)) from None
     if conversation_id is not None:
         await accessible_conversation(request, conversation_id)
-    communities = await inbox.accessible_community_ids(operator)
+    communities = request[SCOPE].communities()
     hub = request.app[LIVE]
     closing = request.app[CLOSING]
 

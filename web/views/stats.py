@@ -1,6 +1,7 @@
 """Statistics CSV exports: /stats/*.csv?from=YYYY-MM-DD&to=YYYY-MM-DD[&community=ID][&dialect=excel].
 
-Managers and admins get every operator's figures; an operator gets only their own. A personal API token
+Managers and admins get every operator's figures; an operator gets only their own, of their own
+communities (the request's Scope, proxy/access.py): asking for another community is refused (403). A personal API token
 (`Authorization: Bearer ...`) works here too (web/auth.py). Each export is journaled ("export.csv").
 """
 
@@ -10,8 +11,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from proxy.access import AccessDenied, Scope, require_community
 from proxy.appkeys import SETTINGS
-from proxy.models import Community, Operator, Role
+from proxy.models import Community, Operator
 from proxy.stats import community_figures, conversation_rows, operator_kpis, rank_operators, time_series
 from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
 from proxy.stats.conversations import CONVERSATIONS_CSV_HEADER
@@ -20,7 +22,7 @@ from proxy.stats.period import Period
 from proxy.stats.rankings import RANKINGS_CSV_HEADER
 from proxy.stats.timeseries import HOURLY_CSV_HEADER, TIMESERIES_CSV_HEADER
 from web import params
-from web.auth import OPERATOR
+from web.auth import OPERATOR, SCOPE
 from web.csv_stream import record_export, stream_csv
 
 
@@ -32,12 +34,17 @@ class Export:
     community_id: int | None
     dialect: str
     operator: Operator
+    scope: Scope
     bucket: str
     query: params.Source
 
     @property
     def sees_everyone(self) -> bool:
-        return self.operator.role in (Role.MANAGER, Role.ADMIN)
+        return self.scope.supervisor
+
+    @property
+    def community_ids(self) -> list[int] | None:
+        return self.scope.communities(self.community_id)
 
     def filename(self, name: str) -> str:
         return f"{name}_{self.period.first_day}_{self.period.last_day}.csv"
@@ -52,11 +59,16 @@ async def _export(request: web.Request) -> Export:
             community_id=query(params.COMMUNITY),
             dialect=query.get(params.DIALECT, "csv"),
             operator=request[OPERATOR],
+            scope=request[SCOPE],
             bucket=query.get(params.BUCKET, "hour"),
             query=query,
         )
     except params.ParamError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
+    try:
+        await require_community(export.scope, export.operator, export.community_id, action="export.csv")
+    except AccessDenied as exc:
+        raise web.HTTPForbidden(text=exc.message) from None
     return export
 
 
@@ -70,8 +82,7 @@ async def _send(request: web.Request, export: Export, name: str, header, rows) -
 async def operators_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
     kpis = await operator_kpis(export.period, community_id=export.community_id)
-    if not export.sees_everyone:
-        kpis = [k for k in kpis if k.operator_id == export.operator.id]
+    kpis = [k for k in kpis if export.scope.sees_rows_of(k.operator_id)]
     return await _send(
         request, export, "operators", OPERATORS_CSV_HEADER, (operator_csv_row(k) for k in kpis)
     )
@@ -80,8 +91,7 @@ async def operators_csv(request: web.Request) -> web.StreamResponse:
 async def rankings_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
     rankings = rank_operators(await operator_kpis(export.period, community_id=export.community_id))
-    if not export.sees_everyone:
-        rankings = [r for r in rankings if r.kpi.operator_id == export.operator.id]
+    rankings = [r for r in rankings if export.scope.sees_rows_of(r.kpi.operator_id)]
     return await _send(request, export, "rankings", RANKINGS_CSV_HEADER, (r.csv_cells() for r in rankings))
 
 
@@ -100,7 +110,7 @@ async def timeseries_csv(request: web.Request) -> web.StreamResponse:
     points = await time_series(
         export.period,
         export.bucket,
-        community_id=export.community_id,
+        community_ids=export.community_ids,
         operator=None if export.sees_everyone else export.operator,
     )
     return await _send(
@@ -113,7 +123,7 @@ async def hourly_csv(request: web.Request) -> web.StreamResponse:
     points = await time_series(
         export.period,
         "hour",
-        community_id=export.community_id,
+        community_ids=export.community_ids,
         operator=None if export.sees_everyone else export.operator,
         by_community=True,
     )

@@ -8,8 +8,10 @@
   (proxy.stats.drill), each linking to its conversation.
 
 Every figure comes from proxy.stats, the same functions the CSV exports (web/views/stats.py) use, so the
-page and operators.csv cannot disagree. Managers and admins see everyone; an operator sees only their own
-row, their own series and their own drill-downs (asking for anyone else's is refused and journaled).
+page and operators.csv cannot disagree. Who sees what is the request's Scope (proxy/access.py): managers
+and admins see everyone; an operator sees only their own row, their own series and their own drill-downs
+(asking for anyone else's is refused and journaled), within their own communities (asking for another
+community is refused the same way).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from proxy.access import SUPERVISOR_ROLES, AccessDenied, deny
+from proxy.access import AccessDenied, Scope, deny, require_community
 from proxy.appkeys import SETTINGS
 from proxy.models import Community, Operator
 from proxy.stats import (
@@ -38,7 +40,7 @@ from proxy.stats.operators import OPERATORS_CSV_HEADER, OperatorKpi, operator_cs
 from proxy.stats.period import Period, period_of
 from proxy.stats.rankings import RANKINGS_CSV_HEADER
 from web import params
-from web.auth import OPERATOR
+from web.auth import OPERATOR, SCOPE
 from web.csv_stream import format_cell
 from web.i18n import gettext as _
 from web.partials import render, wants_partial
@@ -135,12 +137,14 @@ class Params:
         return f"{path}?{urlencode(self.query(**changes))}"
 
 
-async def _params(request: web.Request) -> Params:
-    """Parse from/to/community/bucket/sort; ParamError (a one-line reason) when one is unusable."""
+async def _params(request: web.Request, action: str) -> Params:
+    """Parse from/to/community/bucket/sort; ParamError (a one-line reason) when one is unusable,
+    AccessDenied (journaled as `action`) for a community outside the scope."""
     query = params.query_of(request)
     period = params.period(query, request.app[SETTINGS].tz)
     community = None
     community_id = query(params.COMMUNITY)
+    await require_community(request[SCOPE], request[OPERATOR], community_id, action=action)
     if community_id is not None:
         community = await Community.get_or_none(id=community_id)
         if community is None:
@@ -151,10 +155,6 @@ async def _params(request: web.Request) -> Params:
             f"an hourly chart covers at most {HOURLY_AT_MOST_DAYS} days (this period has {period.days}): choose bucket=day"
         )
     return Params(period=period, community=community, bucket=bucket, sort=query(params.SORT))
-
-
-def _sees_everyone(operator: Operator) -> bool:
-    return operator.role in SUPERVISOR_ROLES
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -283,25 +283,26 @@ def _exports(params: Params, supervisor: bool) -> list[dict[str, str]]:
     return exports
 
 
-async def _communities_for(operator: Operator) -> list[Community]:
+async def _communities_for(scope: Scope) -> list[Community]:
     communities = Community.all().order_by("name", "id")
-    if not _sees_everyone(operator):
-        communities = communities.filter(operators__id=operator.id)
+    visible = scope.communities()
+    if visible is not None:
+        communities = communities.filter(id__in=visible)
     return await communities
 
 
-async def _sla_target(params: Params, operator: Operator) -> int | None:
+async def _sla_target(params: Params, scope: Scope) -> int | None:
     """The SLA the operators' reactions are held to: the chosen community's; over all communities (an
     operator's own communities), the most lenient one, so a highlight means "late in every community"."""
     if params.community is not None:
         return params.community.sla_seconds
-    slas = [c.sla_seconds for c in await _communities_for(operator)]
+    slas = [c.sla_seconds for c in await _communities_for(scope)]
     return max(slas) if slas else None
 
 
 async def _report(request: web.Request, params: Params) -> dict[str, Any]:
-    operator = request[OPERATOR]
-    supervisor = _sees_everyone(operator)
+    scope = request[SCOPE]
+    supervisor = scope.supervisor
     kpis = await operator_kpis(params.period, community_id=params.community_id)
     # Places among everyone, before an operator's list is cut down to their own row.
     rankings = [
@@ -312,10 +313,9 @@ async def _report(request: web.Request, params: Params) -> dict[str, Any]:
         }
         for place, r in enumerate(rank_operators(kpis), start=1)
     ]
-    if not supervisor:
-        kpis = [k for k in kpis if k.operator_id == operator.id]
-        rankings = [r for r in rankings if r["ranking"].kpi.operator_id == operator.id]
-    target = await _sla_target(params, operator)
+    kpis = [k for k in kpis if scope.sees_rows_of(k.operator_id)]
+    rankings = [r for r in rankings if scope.sees_rows_of(r["ranking"].kpi.operator_id)]
+    target = await _sla_target(params, scope)
     communities = []
     if supervisor:
         for figures in await community_figures(params.period, community_id=params.community_id):
@@ -365,11 +365,13 @@ async def _report(request: web.Request, params: Params) -> dict[str, Any]:
 
 async def stats_page(request: web.Request) -> web.StreamResponse:
     """GET /stats: the page; for htmx the #report partial, or #operators when sorting the table."""
-    operator = request[OPERATOR]
+    scope = request[SCOPE]
     tz = request.app[SETTINGS].tz
     today = datetime.now(tz).date()
     try:
-        chosen = await _params(request)
+        chosen = await _params(request, "stats.view")
+    except AccessDenied as exc:
+        raise web.HTTPForbidden(text=exc.message) from None
     except params.ParamError as exc:
         if wants_partial(request):
             raise web.HTTPBadRequest(text=str(exc)) from None
@@ -381,7 +383,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
         status = 200
     context.update(
         presets=_presets(chosen, today),
-        community_choices=await _communities_for(operator),
+        community_choices=await _communities_for(scope),
         tz_name=request.app[SETTINGS].timezone,
     )
     if wants_partial(request):
@@ -401,16 +403,18 @@ async def series_json(request: web.Request) -> web.Response:
     the chart shows it as UTC, so the axis reads local time without the browser knowing the zone.
     An operator gets their own replies and reaction times against the community's incoming volume.
     """
-    operator = request[OPERATOR]
+    operator, scope = request[OPERATOR], request[SCOPE]
     try:
-        chosen = await _params(request)
+        chosen = await _params(request, "stats.view")
+    except AccessDenied as exc:
+        return web.json_response({"error": exc.message}, status=403)
     except params.ParamError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     points = await time_series(
         chosen.period,
         chosen.bucket,
-        community_id=chosen.community_id,
-        operator=None if _sees_everyone(operator) else operator,
+        community_ids=scope.communities(chosen.community_id),
+        operator=None if scope.supervisor else operator,
     )
     return web.json_response(
         {
@@ -418,7 +422,7 @@ async def series_json(request: web.Request) -> web.Response:
             "from": chosen.period.first_day.isoformat(),
             "to": chosen.period.last_day.isoformat(),
             "tz": request.app[SETTINGS].timezone,
-            "sla_seconds": await _sla_target(chosen, operator),
+            "sla_seconds": await _sla_target(chosen, scope),
             "t": [int((p.start - EPOCH).total_seconds()) for p in points],
             "incoming": [p.incoming for p in points],
             "replies": [p.replies for p in points],
@@ -441,7 +445,7 @@ async def _who(
     anyone but themselves, ParamError for an unusable `operator`."""
     operator = request[OPERATOR]
     asked = query(params.DRILL_OPERATOR)
-    if not _sees_everyone(operator):
+    if not request[SCOPE].supervisor:
         metric = METRICS.get(metric_name)
         if asked not in (None, operator.id) or (metric is not None and not metric.attributed):
             await deny(
@@ -467,7 +471,7 @@ async def drill_page(request: web.Request) -> web.StreamResponse:
     query = params.query_of(request)
     try:
         metric_name = query.get(params.METRIC, "")
-        chosen = await _params(request)
+        chosen = await _params(request, "stats.drill")
         who, subject = await _who(request, query, chosen, metric_name)
         result = await drill(chosen.period, metric_name, who, community_id=chosen.community_id)
     except AccessDenied as exc:
