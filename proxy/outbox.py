@@ -49,6 +49,7 @@ from proxy.communities import MissingToken, admin_token, community_token
 from proxy.connectors.base import ActionFailed, ActionResult, Connector, PlannedCall, TokenNeed
 from proxy.connectors.vk.actions import VkActions
 from proxy.connectors.vk.client import RATE_LIMITS
+from proxy.metrics import OUTBOX_FAILED, OUTBOX_SENT
 from proxy.models import (
     Community,
     Conversation,
@@ -265,6 +266,7 @@ async def record_success(row: OutboxRow, result: ActionResult) -> bool:
         )  # fmt: skip
         await _apply_effects(locked, accepted_at, conn)
         await _fill_outcome(current.journal_entry_id, Outcome.DONE, _success_detail(result), conn)
+    OUTBOX_SENT.labels(method=row.method).inc()  # once committed: a rolled-back record is not a send
     return True
 
 
@@ -294,6 +296,8 @@ async def record_failure(row: OutboxRow, failure: ActionFailed, now: datetime) -
         )
         if final_detail is not None:
             await _fill_outcome(current.journal_entry_id, Outcome.FAILED, final_detail, conn)
+    if final_detail is not None:
+        OUTBOX_FAILED.labels(method=row.method).inc()
     log.info("outbox row %s %s: %s", row.id, current.status, failure.detail or failure.operator_message)
 
 

@@ -17,6 +17,7 @@ from web import attachments, i18n
 from web.auth import OPERATOR, SCOPE, auth_middleware
 from web.csrf import CSRF_TOKEN, csrf_middleware
 from web.params import plain_parameters_middleware
+from web.request_metrics import request_seconds_middleware
 from web.routes import setup_routes
 from web.security_headers import security_headers_middleware
 from web.throttle import LOGIN_THROTTLE, LoginThrottle
@@ -69,9 +70,10 @@ def setup_web(app: web.Application) -> None:
             max_age=12 * 3600,
         ),
     )
-    # Order matters: headers wrap everything; the locale needs the operator; CSRF and then the check
+    # Order matters: the request timer wraps everything, then the headers; the locale needs the operator; CSRF and then the check
     # of every parameter's text (web/params.py) run last, just before the handler, so a refused
     # request has changed nothing.
+    app.middlewares.append(request_seconds_middleware)
     app.middlewares.append(security_headers_middleware)
     app.middlewares.append(auth_middleware)
     app.middlewares.append(i18n.locale_middleware)
