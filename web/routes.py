@@ -1,4 +1,9 @@
-"""The URL map."""
+"""The URL map: every route of the application in one table, in the order aiohttp matches them.
+
+A route's handler lives in its area's module under web/views/; the table is the one place to read which
+address does what (and the route-walking tests read the router this builds). Named routes are the ones
+templates and redirects build addresses from.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,100 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web.views import auth, health, inbox
-from web.views.admin import setup_admin_routes
-from web.views.audit import setup_audit_routes
-from web.views.audit_pages import setup_audit_pages_routes
-from web.views.stats import setup_stats_routes
-from web.views.stats_pages import setup_stats_pages_routes
+from web.views import (
+    actions,
+    admin,
+    audit,
+    audit_pages,
+    auth,
+    conversation,
+    health,
+    inbox,
+    live,
+    stats,
+    stats_pages,
+)
+
+GET, POST = "GET", "POST"
+CONVERSATION = "/conversations/{id:\\d+}"
+
+# (method, path, handler, name or None)
+ROUTES = [
+    # Service
+    (GET, "/healthz", health.healthz, None),
+    (GET, "/metrics", health.metrics, None),
+    (GET, "/login", auth.login_page, "login"),
+    (POST, "/login", auth.login_submit, None),
+    (POST, "/logout", auth.logout, None),
+    # The inbox, the conversation page and its partials, live updates
+    (GET, "/", inbox.index, "index"),
+    (GET, "/conversations/next", conversation.next_waiting, None),
+    (GET, CONVERSATION, conversation.page, "conversation"),
+    (GET, CONVERSATION + "/items/{item_id:\\d+}/versions", conversation.versions, None),
+    (GET, CONVERSATION + "/{part:[a-z]+}", conversation.page, None),
+    (GET, "/outbox/{id:\\d+}", conversation.outbox_state, None),
+    (GET, "/live", live.stream, None),
+    # Operator actions
+    (POST, CONVERSATION + "/reply", actions.reply, None),
+    (POST, CONVERSATION + "/notes", actions.add_note, None),
+    (POST, CONVERSATION + "/close", actions.close, None),
+    (POST, CONVERSATION + "/reopen", actions.reopen, None),
+    (POST, CONVERSATION + "/assign", actions.assign, None),
+    (POST, CONVERSATION + "/read", actions.mark_read, None),
+    (POST, CONVERSATION + "/ban", actions.ban, None),
+    (POST, CONVERSATION + "/unban", actions.unban, None),
+    (POST, "/items/{item_id:\\d+}/delete", actions.delete_comment, None),
+    (POST, "/items/{item_id:\\d+}/restore", actions.restore_comment, None),
+    # Statistics: CSV exports, then the pages
+    (GET, "/stats/operators.csv", stats.operators_csv, None),
+    (GET, "/stats/rankings.csv", stats.rankings_csv, None),
+    (GET, "/stats/communities.csv", stats.communities_csv, None),
+    (GET, "/stats/timeseries.csv", stats.timeseries_csv, None),
+    (GET, "/stats/hourly.csv", stats.hourly_csv, None),
+    (GET, "/stats/conversations.csv", stats.conversations_csv, None),
+    (GET, "/stats", stats_pages.stats_page, "stats"),
+    (GET, "/stats/series.json", stats_pages.series_json, None),
+    (GET, "/stats/drill", stats_pages.drill_page, None),
+    # Audit: CSV exports, then the pages
+    (GET, "/audit/journal.csv", audit.journal_csv, None),
+    (GET, "/audit/deleted.csv", audit.deleted_csv, None),
+    (GET, "/journal", audit_pages.journal_view, "journal"),
+    (GET, "/deleted", audit_pages.deleted_view, "deleted"),
+    (POST, "/deleted/{item_id:\\d+}/restore", audit_pages.restore_view, None),
+    (GET, "/search", audit_pages.search_view, "search"),
+    (GET, "/timeline", audit_pages.timeline_view, "timeline"),
+    # Settings (admins)
+    (GET, "/admin", admin.overview, "admin"),
+    (GET, "/admin/communities", admin.communities_list, None),
+    (POST, "/admin/communities", admin.community_create, None),
+    (GET, "/admin/communities/new", admin.community_new, None),
+    (GET, "/admin/communities/{id:\\d+}", admin.community_page, None),
+    (POST, "/admin/communities/{id:\\d+}", admin.community_update, None),
+    (POST, "/admin/communities/{id:\\d+}/active", admin.community_active, None),
+    (POST, "/admin/communities/{id:\\d+}/test", admin.community_test, None),
+    (GET, "/admin/operators", admin.operators_list, None),
+    (POST, "/admin/operators", admin.operator_create, None),
+    (GET, "/admin/operators/{id:\\d+}", admin.operator_page, None),
+    (POST, "/admin/operators/{id:\\d+}", admin.operator_update, None),
+    (POST, "/admin/operators/{id:\\d+}/communities", admin.operator_communities, None),
+    (POST, "/admin/operators/{id:\\d+}/active", admin.operator_active, None),
+    (POST, "/admin/operators/{id:\\d+}/password", admin.operator_password, None),
+    (GET, "/admin/tokens", admin.tokens_list, None),
+    (POST, "/admin/tokens", admin.token_create, None),
+    (POST, "/admin/tokens/{id:\\d+}/revoke", admin.token_revoke, None),
+    (GET, "/admin/canned", admin.canned_list, None),
+    (POST, "/admin/canned", admin.canned_create, None),
+    (GET, "/admin/canned/{id:\\d+}", admin.canned_page, None),
+    (POST, "/admin/canned/{id:\\d+}", admin.canned_update, None),
+    (POST, "/admin/canned/{id:\\d+}/delete", admin.canned_delete, None),
+]
 
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/metrics", health.metrics)
-    app.router.add_get("/login", auth.login_page, name="login")
-    app.router.add_post("/login", auth.login_submit)
-    app.router.add_post("/logout", auth.logout)
-    inbox.setup_inbox_routes(app)
-    setup_stats_routes(app)
-    setup_audit_routes(app)
-    setup_stats_pages_routes(app)
-    setup_audit_pages_routes(app)
-    setup_admin_routes(app)
+    for method, path, handler, name in ROUTES:
+        if method == GET:
+            app.router.add_get(path, handler, name=name)  # and HEAD, as aiohttp adds with every GET
+        else:
+            app.router.add_post(path, handler, name=name)
     app.router.add_static("/static/", static_dir, name="static")
+    live.prepare_streams(app)

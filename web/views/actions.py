@@ -199,16 +199,3 @@ def _item_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
 
 delete_comment = _item_action("delete_comment")
 restore_comment = _item_action("restore_comment")
-
-
-def setup_action_routes(app: web.Application) -> None:
-    app.router.add_post("/conversations/{id:\\d+}/reply", reply)
-    app.router.add_post("/conversations/{id:\\d+}/notes", add_note)
-    app.router.add_post("/conversations/{id:\\d+}/close", close)
-    app.router.add_post("/conversations/{id:\\d+}/reopen", reopen)
-    app.router.add_post("/conversations/{id:\\d+}/assign", assign)
-    app.router.add_post("/conversations/{id:\\d+}/read", mark_read)
-    app.router.add_post("/conversations/{id:\\d+}/ban", ban)
-    app.router.add_post("/conversations/{id:\\d+}/unban", unban)
-    app.router.add_post("/items/{item_id:\\d+}/delete", delete_comment)
-    app.router.add_post("/items/{item_id:\\d+}/restore", restore_comment)

@@ -76,8 +76,3 @@ async def deleted_csv(request: web.Request) -> web.StreamResponse:
     return await stream_csv(
         request, "deleted.csv", DELETED_CSV_HEADER, deleted_csv_rows(filters, tz), dialect=dialect
     )
-
-
-def setup_audit_routes(app: web.Application) -> None:
-    app.router.add_get("/audit/journal.csv", journal_csv)
-    app.router.add_get("/audit/deleted.csv", deleted_csv)

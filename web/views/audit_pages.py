@@ -510,11 +510,3 @@ async def timeline_view(request: web.Request) -> web.StreamResponse:
 def _timeline_cursor(event: TimelineEvent) -> str:
     at, rank, ref = event.cursor
     return f"{params.position_of(at)}.{rank}.{ref}"
-
-
-def setup_audit_pages_routes(app: web.Application) -> None:
-    app.router.add_get("/journal", journal_view, name="journal")
-    app.router.add_get("/deleted", deleted_view, name="deleted")
-    app.router.add_post("/deleted/{item_id:\\d+}/restore", restore_view)
-    app.router.add_get("/search", search_view, name="search")
-    app.router.add_get("/timeline", timeline_view, name="timeline")

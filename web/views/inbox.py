@@ -51,17 +51,3 @@ def _url(query: dict[str, str], cursor: str | None) -> str:
     if cursor:
         params["after"] = cursor
     return "/?" + urlencode(params) if params else "/"
-
-
-def setup_inbox_routes(app: web.Application) -> None:
-    """The inbox, the conversation page with its partials, live updates and the operator actions."""
-    from web.views import actions, conversation, live
-
-    app.router.add_get("/", index, name="index")
-    app.router.add_get("/conversations/next", conversation.next_waiting)
-    app.router.add_get("/conversations/{id:\\d+}", conversation.page, name="conversation")
-    app.router.add_get("/conversations/{id:\\d+}/items/{item_id:\\d+}/versions", conversation.versions)
-    app.router.add_get("/conversations/{id:\\d+}/{part:[a-z]+}", conversation.page)
-    app.router.add_get("/outbox/{id:\\d+}", conversation.outbox_state)
-    live.setup_live_routes(app)
-    actions.setup_action_routes(app)

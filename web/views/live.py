@@ -95,7 +95,7 @@ async def _close_streams(app: web.Application) -> None:
     app[LIVE].deliver_locally(LiveMessage("server_closing"))
 
 
-def setup_live_routes(app: web.Application) -> None:
+def prepare_streams(app: web.Application) -> None:
+    """Live streams end when the application shuts down (their route is in web/routes.py)."""
     app[CLOSING] = asyncio.Event()
     app.on_shutdown.append(_close_streams)
-    app.router.add_get("/live", stream)

@@ -145,12 +145,3 @@ async def conversations_csv(request: web.Request) -> web.StreamResponse:
             yield row.csv_cells()
 
     return await _send(request, export, "conversations", CONVERSATIONS_CSV_HEADER, cells())
-
-
-def setup_stats_routes(app: web.Application) -> None:
-    app.router.add_get("/stats/operators.csv", operators_csv)
-    app.router.add_get("/stats/rankings.csv", rankings_csv)
-    app.router.add_get("/stats/communities.csv", communities_csv)
-    app.router.add_get("/stats/timeseries.csv", timeseries_csv)
-    app.router.add_get("/stats/hourly.csv", hourly_csv)
-    app.router.add_get("/stats/conversations.csv", conversations_csv)

@@ -498,9 +498,3 @@ async def drill_page(request: web.Request) -> web.StreamResponse:
     }
     template = "stats/_drill.html" if wants_partial(request) else "stats/drill.html"
     return render(request, template, context)
-
-
-def setup_stats_pages_routes(app: web.Application) -> None:
-    app.router.add_get("/stats", stats_page, name="stats")
-    app.router.add_get("/stats/series.json", series_json)
-    app.router.add_get("/stats/drill", drill_page)
