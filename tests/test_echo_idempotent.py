@@ -1,6 +1,6 @@
 """Each action through the proxy is recorded once, by whichever of its two writers comes first.
 
-The outbox records what VK accepted (proxy/outbox.py); ingest takes in VK's echo of it (proxy/ingest.py).
+The outbox records what VK accepted (proxy/outbox.py); ingest takes in VK's echo of it (proxy/ingest/).
 For every action with an echo (ban, unban, delete, restore, a reply in a thread and in a dialog, and a
 close while a reply is queued) the echo is taken in before the outbox records the action, after it, and
 at the same moment; afterwards the store holds one ban, one tombstone, one reply, one reaction, and

@@ -21,6 +21,7 @@ from proxy import conversations, ingest, metrics
 from proxy.clock import utcnow
 from proxy.connectors.vk.normalize import normalize
 from proxy.db import group_commit
+from proxy.ingest import one_statement as one_statement_path
 from proxy.models import Author, Community, Conversation, Item, ItemVersion, RawEvent
 from tests.ingest_samples import add_community, load_event
 
@@ -178,7 +179,7 @@ async def test_one_statement_writes_what_the_general_path_writes(
     statements: dict[int, int] = {}
     for group, one_statement in ((PYTHON_GROUP, False), (SQL_GROUP, True)):
         taken: list[bool] = []
-        original = ingest._takes_one_statement
+        original = one_statement_path._takes_one_statement
 
         def takes(
             event: Any, _original: Any = original, _on: bool = one_statement, _taken: list[bool] = taken
@@ -187,7 +188,7 @@ async def test_one_statement_writes_what_the_general_path_writes(
             _taken.append(answer)
             return answer
 
-        monkeypatch.setattr(ingest, "_takes_one_statement", takes)
+        monkeypatch.setattr(one_statement_path, "_takes_one_statement", takes)
         results[group] = []
         for number, act in enumerate(_story(group)):
             if number:

@@ -73,7 +73,7 @@ async def post_and_check(client: TestClient, body: bytes) -> int:
 
 
 def stored_event_id(event_id: Any) -> str:
-    """The key ingest stores (proxy/ingest.py: raw_event_key): the id itself, or the SHA-1 of its exact
+    """The key ingest stores (proxy/ingest/raw_events.py: raw_event_key): the id itself, or the SHA-1 of its exact
     characters when PostgreSQL text cannot hold it (NUL, lone surrogates, over 64 characters) or it
     looks like such a digest, so distinct ids stay distinct."""
     text = str(event_id)

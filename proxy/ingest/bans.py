@@ -1,0 +1,58 @@
+"""Bans and unbans as VK reports them (user_block, user_unblock).
+
+A ban made through the proxy is recorded by the outbox too; both record it through proxy/bans.py,
+which keeps one active ban per author whichever comes first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from proxy import bans
+from proxy.echo import match_action_echo
+from proxy.events import AuthorBlocked, AuthorUnblocked
+from proxy.ingest.authors import _author
+from proxy.ingest.done_in_vk import _journal_ban_expired, _journal_vk_ban, _journal_vk_unban
+from proxy.ingest.outcome import _Effect, _Known
+from proxy.models import Ban, Community
+
+
+async def _author_blocked(
+    community: Community, event: AuthorBlocked, received: datetime, conn: Any, known: _Known
+) -> _Effect:
+    author_id = await _author(event.user_id, conn, known)
+    echo = await match_action_echo(community, "groups.ban", user_id=event.user_id, conn=conn)
+    # The outbox may be recording the same ban right now: one row either way (proxy/bans.py).
+    ban = await bans.vk_reported_ban(
+        community_id=community.id,
+        author_id=author_id,
+        at=received,
+        until=event.unblock_date,
+        reason=event.reason,
+        comment=event.comment,
+        operator_id=echo.operator_id if echo else None,  # type: ignore[attr-defined]
+        admin_vk_id=event.admin_id,
+        conn=conn,
+    )
+    by_proxy = echo is not None or ban.banned_by_id is not None
+    if not by_proxy:
+        await _journal_vk_ban(community, event, received, conn)
+    return _Effect(changed=True)
+
+
+async def _author_unblocked(
+    community: Community, event: AuthorUnblocked, received: datetime, conn: Any, known: _Known
+) -> _Effect:
+    author_id = await _author(event.user_id, conn, known)
+    await (
+        Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
+        .using_db(conn)
+        .update(lifted_at=received)
+    )
+    echo = await match_action_echo(community, "groups.unban", user_id=event.user_id, conn=conn)
+    if event.by_end_date:
+        await _journal_ban_expired(community, event, received, conn)
+    elif echo is None:
+        await _journal_vk_unban(community, event, received, conn)
+    return _Effect(changed=True)
