@@ -12,7 +12,7 @@ The helpers here take a row together with the rows before it, so that the order 
 - `outbox_row`: an outbox row's conversation, its item when the action changes it, then the row (the
   outbox recording how an action ended, while ingest may be taking in VK's echo of it).
 Ingest takes its conversation and item the same way (`ingest.items._locked_item`), and VK's echo of an
-action reaches the outbox row last (`proxy.echo`); bans follow (`proxy.bans`), then the journal.
+action reaches the outbox row last (`proxy.echo`); bans follow (`proxy.moderation`), then the journal.
 
 Locks that never wait are outside the order: a row this transaction inserted, and the outbox claim's
 `FOR UPDATE SKIP LOCKED`, which passes over rows others hold instead of waiting for them.

@@ -5,7 +5,7 @@ due rows (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so any number of wo
 instances never claim one row twice; SQLite has one process and serial transactions), marks them
 `sending` with a lease, commits, and only then calls VK, outside any transaction. The result is
 recorded in a second transaction together with what it changes (the waiting period a reply ends, the
-tombstone of a deleted comment, the ban).
+tombstone of a deleted comment, the ban: proxy/moderation.py writes those two).
 
 That transaction takes its locks in the project's order (docs/architecture.md, "Lock order";
 proxy/locks.py): the row's conversation, the item its action changes, the outbox row, the ban, and
@@ -41,7 +41,7 @@ from aiohttp import web
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from proxy import bans, conversations, locks
+from proxy import conversations, locks, moderation
 from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
 from proxy.audit import journal
 from proxy.clock import utcnow
@@ -53,9 +53,7 @@ from proxy.metrics import OUTBOX_FAILED, OUTBOX_SENT
 from proxy.models import (
     Community,
     Conversation,
-    DeletedVia,
     Item,
-    ItemTombstone,
     JournalEntry,
     OutboxRow,
     OutboxStatus,
@@ -334,50 +332,11 @@ async def _comment_deleted(row: OutboxRow, item: Item, at: datetime, conn: Any) 
     """The item is deleted by the operator through the proxy, whether or not ingest saw VK's echo first."""
     community = await Community.get(id=row.community_id).using_db(conn)
     deleter = community.admin_vk_user_id if row.token_kind == TokenNeed.ADMIN else None
-    if not item.is_deleted:
-        item.is_deleted = True
-        item.deleted_at = at
-        await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
-        await ItemTombstone.create(
-            item_id=item.id,
-            deleted_at=at,
-            deleted_via=DeletedVia.PROXY,
-            deleter_vk_id=deleter,
-            deleted_by_id=row.operator_id,
-            last_text=item.text,
-            using_db=conn,
-        )
-        return
-    # Ingest recorded the deletion from VK's echo already: make sure it names the operator.
-    await (
-        ItemTombstone.filter(
-            item_id=item.id,
-            restored_at__isnull=True,
-            deleted_by_id__isnull=True,
-            deleted_at__gte=row.created_at,
-        )
-        .using_db(conn)
-        .update(deleted_via=DeletedVia.PROXY, deleted_by_id=row.operator_id)
-    )
+    await moderation.operator_deleted(item, row, at=at, deleter_vk_id=deleter, conn=conn)
 
 
 async def _comment_restored(row: OutboxRow, item: Item, at: datetime, conn: Any) -> None:
-    if item.is_deleted:
-        item.is_deleted = False
-        item.deleted_at = None
-        await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
-        await (
-            ItemTombstone.filter(item_id=item.id, restored_at__isnull=True)
-            .using_db(conn)
-            .update(restored_at=at, restored_by_id=row.operator_id)
-        )
-        return
-    # Ingest saw VK's restore event first.
-    await (
-        ItemTombstone.filter(item_id=item.id, restored_by_id__isnull=True, restored_at__gte=row.created_at)
-        .using_db(conn)
-        .update(restored_by_id=row.operator_id)
-    )
+    await moderation.operator_restored(item, row, at=at, conn=conn)
 
 
 async def _author_banned(row: OutboxRow, conversation: Conversation, at: datetime, conn: Any) -> None:
@@ -385,8 +344,8 @@ async def _author_banned(row: OutboxRow, conversation: Conversation, at: datetim
         return
     community = await Community.get(id=row.community_id).using_db(conn)
     end_date = row.params.get("end_date")
-    # VK's echo (user_block) may be recording the same ban right now: one row either way (proxy/bans.py).
-    await bans.operator_banned(
+    # VK's echo (user_block) may be recording the same ban right now: one row either way (moderation.py).
+    await moderation.operator_banned(
         community_id=row.community_id,  # type: ignore[attr-defined]
         author_id=conversation.author_id,  # type: ignore[attr-defined]
         at=at,
@@ -402,7 +361,7 @@ async def _author_banned(row: OutboxRow, conversation: Conversation, at: datetim
 async def _author_unbanned(row: OutboxRow, conversation: Conversation, at: datetime, conn: Any) -> None:
     if conversation.author_id is None:  # type: ignore[attr-defined]
         return
-    await bans.lift(row.community_id, conversation.author_id, at, conn)  # type: ignore[attr-defined]
+    await moderation.lift(row.community_id, conversation.author_id, at, conn)  # type: ignore[attr-defined]
 
 
 # --- the background worker --------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Runs after a long-poll gap (``failed`` 1 or 3), when a long-poll consumer starts, and on demand
 (``proxy sync COMMUNITY``). What events already brought is found by its key and left alone (see
-proxy/ingest.py), so sync never duplicates an item.
+proxy/ingest/), so sync never duplicates an item.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ entry that no longer applies, so that the lists only shrink.
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,8 +271,8 @@ def test_statistics_are_imported_only_by_the_web_ui() -> None:
 
 
 def test_statistics_do_not_write() -> None:
-    """Statistics only read: no journal, ingest, actions, outbox, nor the web UI."""
-    writers = ("proxy.audit", "proxy.ingest", "proxy.actions", "proxy.outbox", "web")
+    """Statistics only read: no journal, ingest, moderation, actions, outbox, nor the web UI."""
+    writers = ("proxy.audit", "proxy.ingest", "proxy.moderation", "proxy.actions", "proxy.outbox", "web")
     wrong = [_where(i) for i in IMPORTS if _within(i.source, "proxy.stats") and _within(i.target, *writers)]
     assert wrong == [], "\n".join(wrong)
 
@@ -287,3 +288,111 @@ def test_production_modules_stay_short() -> None:
     new = sorted(f"{module}: {lengths[module]} lines" for module in long - LONG_MODULES)
     assert new == [], f"over {MAX_LINES} lines: {new}"
     assert long == LONG_MODULES, f"now short enough, remove: {sorted(LONG_MODULES - long)}"
+
+
+# -- one writer of moderation state (docs/architecture.md, "Tombstones") ------------------------------------
+
+MODERATION_WRITER = "proxy.moderation"
+# The rows it alone writes, and the columns that say an item is deleted, restored or an author banned.
+MODERATION_MODELS = {"ItemTombstone", "Ban"}
+MODERATION_COLUMNS = {
+    "is_deleted", "deleted_at", "deleted_via", "deleted_by", "deleted_by_id", "deleter_vk_id", "last_text",
+    "restored_at", "restored_by", "restored_by_id", "banned_at", "banned_by", "banned_by_id", "lifted_at",
+}  # fmt: skip
+_WRITING_METHODS = {"create", "bulk_create", "get_or_create", "update_or_create", "update", "bulk_update",
+                    "delete", "save"}  # fmt: skip
+_MODERATION_SQL = re.compile(
+    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(?:item_tombstone|ban)\b"
+    r"|\bUPDATE\s+\"?item\b[^;]*?\bSET\b[^;]*?\b(?:is_deleted|deleted_at)\s*=",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _root_name(node: ast.expr) -> str | None:
+    """The name a chain such as `Ban.filter(...).using_db(conn).update` starts from."""
+    while isinstance(node, ast.Attribute | ast.Call | ast.Subscript):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _names_a_column(node: ast.expr) -> bool:
+    return any(
+        isinstance(value, ast.Constant) and value.value in MODERATION_COLUMNS for value in ast.walk(node)
+    )
+
+
+def moderation_writes(source: str) -> list[tuple[int, str]]:
+    """Where the source writes a tombstone, a ban or an item's deletion mark, found on the parsed source."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in MODERATION_MODELS:
+                found.append((node.lineno, f"{func.id}(...)"))
+            elif isinstance(func, ast.Name) and func.id == "setattr" and len(node.args) > 1:
+                if _names_a_column(node.args[1]):
+                    found.append((node.lineno, "setattr of a moderation column"))
+            elif isinstance(func, ast.Attribute) and func.attr in _WRITING_METHODS:
+                root = _root_name(func.value)
+                if root in MODERATION_MODELS:
+                    found.append((node.lineno, f"{root}...{func.attr}(...)"))
+                elif any(k.arg in MODERATION_COLUMNS for k in node.keywords):
+                    found.append((node.lineno, f".{func.attr}() of a moderation column"))
+                elif func.attr == "save" and any(
+                    k.arg == "update_fields" and _names_a_column(k.value) for k in node.keywords
+                ):
+                    found.append((node.lineno, ".save() of a moderation column"))
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for part in ast.walk(target):
+                    if isinstance(part, ast.Attribute) and part.attr in MODERATION_COLUMNS:
+                        found.append((node.lineno, f".{part.attr} = ..."))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODERATION_SQL.search(node.value):
+            found.append((node.lineno, "SQL writing item_tombstone, ban or is_deleted"))
+    return found
+
+
+def test_only_moderation_writes_tombstones_restores_and_bans() -> None:
+    """Ingest and the outbox both learn of a deletion, a restoration or a ban; they record it through
+    proxy/moderation.py, which is idempotent, so the fact is stored once (migrations aside)."""
+    wrong = [
+        f"{MODULES[module].relative_to(ROOT)}:{line}: {what}"
+        for module, path in MODULES.items()
+        if _within(module, "proxy", "web")
+        and module != MODERATION_WRITER
+        and not _within(module, "proxy.migrations")
+        for line, what in moderation_writes(path.read_text(encoding="utf-8"))
+    ]
+    assert wrong == [], "write these through proxy/moderation.py:\n" + "\n".join(wrong)
+
+
+def test_the_moderation_check_sees_each_kind_of_write() -> None:
+    writes = [
+        "ItemTombstone.create(item_id=1, deleted_at=at)",
+        "ItemTombstone(item_id=1)",
+        "Ban.create(community_id=1)",
+        "Ban.filter(id=1).using_db(conn).update(lifted_at=at)",
+        "ItemTombstone.filter(item_id=1).update(restored_by_id=2)",
+        "item.is_deleted = True",
+        "tombstone.restored_at = at",
+        "Item.filter(id=1).update(is_deleted=False)",
+        "await item.save(update_fields=['is_deleted', 'deleted_at'])",
+        "setattr(item, 'is_deleted', True)",
+        "q.rows(f'INSERT INTO ban ({names}) VALUES ({values})')",
+        "q.rows('UPDATE item_tombstone SET restored_at = $1')",
+        "q.rows('UPDATE item SET is_deleted = TRUE WHERE id = $1')",
+    ]
+    for write in writes:
+        assert moderation_writes(write), write
+    reads = [
+        "ItemTombstone.filter(item_id=1).exists()",
+        "Ban.filter(author_id=1).order_by('-banned_at')",
+        "Item.filter(is_deleted=False).count()",
+        "ArchivedItem(is_deleted=row['is_deleted'])",
+        "q.rows('SELECT * FROM item_tombstone JOIN ban ON TRUE')",
+        "q.rows('UPDATE conversation SET preview = $1 WHERE id IN (SELECT id FROM item WHERE is_deleted = FALSE)')",
+    ]
+    for read in reads:
+        assert moderation_writes(read) == [], read
+    assert moderation_writes(MODULES[MODERATION_WRITER].read_text(encoding="utf-8"))

@@ -17,8 +17,8 @@ The modules, in the order an event meets them:
 - `one_statement`: a new incoming item as one statement on PostgreSQL (`_new_incoming_item`);
 - `raw_events`: the key an event is deduplicated on and its claim (`raw_event_key`, `_claim_raw_event`);
 - `content`, `authors`, `items`, `deletions`: the item rows (created, edited, versions, placeholders,
-  deleted and restored);
-- `bans`: a ban or unban VK reports;
+  deleted and restored; tombstones through proxy/moderation.py);
+- `bans`: a ban or unban VK reports (recorded through proxy/moderation.py);
 - `done_in_vk`: what someone did directly in VK (the `vk.*` journal entries) and who is credited with
   a reply (`_record_arrival`, `_in_person`, `_linked_operator_id`);
 - `outcome`: `IngestResult` and what the steps hand each other.

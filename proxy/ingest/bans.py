@@ -1,6 +1,6 @@
 """Bans and unbans as VK reports them (user_block, user_unblock).
 
-A ban made through the proxy is recorded by the outbox too; both record it through proxy/bans.py,
+A ban made through the proxy is recorded by the outbox too; both record it through proxy/moderation.py,
 which keeps one active ban per author whichever comes first.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from proxy import bans
+from proxy import moderation
 from proxy.echo import match_action_echo
 from proxy.events import AuthorBlocked, AuthorUnblocked
 from proxy.ingest.authors import _author
 from proxy.ingest.done_in_vk import _journal_ban_expired, _journal_vk_ban, _journal_vk_unban
 from proxy.ingest.outcome import _Effect, _Known
-from proxy.models import Ban, Community
+from proxy.models import Community
 
 
 async def _author_blocked(
@@ -23,8 +23,8 @@ async def _author_blocked(
 ) -> _Effect:
     author_id = await _author(event.user_id, conn, known)
     echo = await match_action_echo(community, "groups.ban", user_id=event.user_id, conn=conn)
-    # The outbox may be recording the same ban right now: one row either way (proxy/bans.py).
-    ban = await bans.vk_reported_ban(
+    # The outbox may be recording the same ban right now: one row either way (proxy/moderation.py).
+    ban = await moderation.vk_reported_ban(
         community_id=community.id,
         author_id=author_id,
         at=received,
@@ -45,11 +45,7 @@ async def _author_unblocked(
     community: Community, event: AuthorUnblocked, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
     author_id = await _author(event.user_id, conn, known)
-    await (
-        Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
-        .using_db(conn)
-        .update(lifted_at=received)
-    )
+    await moderation.lift(community.id, author_id, received, conn)
     echo = await match_action_echo(community, "groups.unban", user_id=event.user_id, conn=conn)
     if event.by_end_date:
         await _journal_ban_expired(community, event, received, conn)

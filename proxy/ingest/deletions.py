@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from proxy import conversations
+from proxy import conversations, moderation
 from proxy.echo import match_action_echo
 from proxy.events import ItemDeleted, ItemRestored, ThreadRef
 from proxy.ingest.authors import _author
@@ -24,7 +24,6 @@ from proxy.ingest.done_in_vk import (
 from proxy.ingest.items import (
     _add_version,
     _create_item,
-    _deleted_via,
     _fill_placeholder,
     _locked_item,
     _open_conversation,
@@ -40,7 +39,6 @@ from proxy.models import (
     DeletedVia,
     Direction,
     Item,
-    ItemTombstone,
     ReactionSample,
 )
 
@@ -81,31 +79,16 @@ async def _item_deleted(
             using_db=conn,
         )
     assert conversation is not None
-    if item.is_deleted:
-        # Already deleted: the proxy's own deletion recorded first, or a repeated delete.
-        open_tombstone = (
-            await ItemTombstone.filter(item_id=item.id, restored_at__isnull=True).using_db(conn).exists()
-        )
-        if open_tombstone:
-            # The proxy's own deletion, recorded when VK accepted it: its wait is settled here.
-            await _withdraw_if_unwaited(conversation, item, item.deleted_at or received, conn)
-            return _Effect(detail="already deleted", conversation_id=conversation.id, item_id=item.id)
     echo = await match_action_echo(community, "deleteComment", item_id=item.id, conn=conn)
-    # A placeholder's author is unknown until its text arrives: the deleter is classified then.
-    via = DeletedVia.PROXY if echo is not None else _deleted_via(event.deleter_id, item.from_vk_id)
-    await ItemTombstone.create(
-        item_id=item.id,
-        deleted_at=received,
-        deleted_via=via,
-        deleter_vk_id=event.deleter_id,
-        deleted_by_id=echo.operator_id if echo else None,  # type: ignore[attr-defined]
-        last_text=item.text,
-        using_db=conn,
+    tombstone = await moderation.vk_deleted(
+        item, at=received, deleter_vk_id=event.deleter_id, proxy_row=echo, conn=conn
     )
-    item.is_deleted = True
-    item.deleted_at = received
-    await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
-    if via == DeletedVia.VK_ADMIN:
+    if tombstone is None:
+        # Already deleted: the proxy's own deletion, recorded when VK accepted it (its wait is settled
+        # here), or a repeated delete.
+        await _withdraw_if_unwaited(conversation, item, item.deleted_at or received, conn)
+        return _Effect(detail="already deleted", conversation_id=conversation.id, item_id=item.id)
+    if tombstone.deleted_via == DeletedVia.VK_ADMIN:
         await _journal_vk_delete(community, item, conversation, event.deleter_id, received, conn)
     await _withdraw_if_unwaited(conversation, item, received, conn)
     return _Effect(conversation_id=conversation.id, item_id=item.id, changed=True)
@@ -170,25 +153,14 @@ async def _item_restored(
         await _add_version(item, content, received, conn)
         await _refresh_preview(item, conversation, conn)
         changed = True
-    tombstone = (
-        await ItemTombstone.filter(item_id=item.id, restored_at__isnull=True)
-        .order_by("-id")
-        .using_db(conn)
-        .first()
-    )
-    if tombstone is not None:
-        echo = await match_action_echo(community, "restoreComment", item_id=item.id, conn=conn)
-        tombstone.restored_at = received
-        tombstone.restored_by_id = echo.operator_id if echo else None  # type: ignore[attr-defined]
-        await tombstone.save(using_db=conn, update_fields=["restored_at", "restored_by_id"])
-        if echo is None and tombstone.deleted_via != DeletedVia.AUTHOR:
+    echo = await match_action_echo(community, "restoreComment", item_id=item.id, conn=conn)
+    restoration = await moderation.vk_restored(item, at=received, proxy_row=echo, conn=conn)
+    if restoration.tombstone is not None:
+        if echo is None and restoration.tombstone.deleted_via != DeletedVia.AUTHOR:
             # An author may undo their own deletion; anything else was undone by an admin in VK.
             await _journal_vk_restore(community, item, conversation, received, conn)
         changed = True
-    if item.is_deleted:
-        item.is_deleted = False
-        item.deleted_at = None
-        await item.save(using_db=conn, update_fields=["is_deleted", "deleted_at"])
+    if restoration.undeleted:
         await _resume_if_withdrawn(conversation, item, conn)
         changed = True
     detail = "" if changed else "not deleted, no change"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from proxy import conversations
+from proxy import conversations, moderation
 from proxy.db.sql import SqlQuery
 from proxy.events import ItemCreated, ItemEdited, ThreadRef
 from proxy.ingest.authors import _author
@@ -27,7 +27,7 @@ from proxy.ingest.content import (
 )
 from proxy.ingest.done_in_vk import _in_person, _journal_vk_delete, _record_arrival
 from proxy.ingest.outcome import _Effect, _Known
-from proxy.models import Community, Conversation, DeletedVia, Direction, Item, ItemTombstone, ItemVersion
+from proxy.models import Community, Conversation, Direction, Item, ItemVersion
 
 
 async def _locked_item(
@@ -141,24 +141,12 @@ async def _fill_placeholder(
         valid_from=at,
         using_db=conn,
     )
-    await ItemTombstone.filter(item_id=item.id, last_text="").using_db(conn).update(last_text=content.text)
     # A deleter named before the author was known can be classified now.
-    for tombstone in await ItemTombstone.filter(
-        item_id=item.id, deleted_via=DeletedVia.UNKNOWN, deleter_vk_id__isnull=False
-    ).using_db(conn):
-        tombstone.deleted_via = _deleted_via(tombstone.deleter_vk_id, item.from_vk_id)
-        await tombstone.save(using_db=conn, update_fields=["deleted_via"])
-        if tombstone.deleted_via == DeletedVia.VK_ADMIN:
-            await _journal_vk_delete(
-                community, item, conversation, tombstone.deleter_vk_id, tombstone.deleted_at, conn
-            )
+    for tombstone in await moderation.placeholder_filled(item, conn):
+        await _journal_vk_delete(
+            community, item, conversation, tombstone.deleter_vk_id, tombstone.deleted_at, conn
+        )
     return conversation
-
-
-def _deleted_via(deleter_id: int | None, author_vk_id: int | None) -> DeletedVia:
-    if deleter_id is None or author_vk_id is None:
-        return DeletedVia.UNKNOWN
-    return DeletedVia.AUTHOR if deleter_id == author_vk_id else DeletedVia.VK_ADMIN
 
 
 async def _add_version(
