@@ -53,7 +53,7 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from proxy.app import create_app
+    from proxy.runtime.app import create_app
 
     host = args.host or settings.host
     port = args.port or settings.port

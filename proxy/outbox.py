@@ -33,16 +33,14 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiohttp import web
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from proxy import bans, conversations, locks
-from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
@@ -453,28 +451,3 @@ class OutboxWorker:
                     await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
         finally:
             _wakeups.discard(self._wakeup)
-
-
-async def outbox_worker_context(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: run one outbox worker while the app runs (when settings.workers is on).
-
-    The worker is at app[BACKGROUND]["outbox_worker"] (add listeners there), its task at ["outbox"].
-    On PostgreSQL it is also woken by rows queued on other instances (NOTIFY proxy_outbox).
-    """
-    settings = app[SETTINGS]
-    if not settings.workers:
-        yield
-        return
-    worker = OutboxWorker(settings)
-    hub = app[LIVE]
-    await hub.listen(OUTBOX_CHANNEL, worker.wake, worker.wake)
-    task = asyncio.create_task(worker.run(), name="outbox-worker")
-    app[BACKGROUND]["outbox"] = task
-    app[BACKGROUND]["outbox_worker"] = worker
-    try:
-        yield
-    finally:
-        hub.unlisten(OUTBOX_CHANNEL, worker.wake)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -16,16 +16,11 @@ per instance, and their counts add up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from aiohttp import web
-
 from proxy import metrics
-from proxy.appkeys import BACKGROUND, SETTINGS
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.models import ActorKind
@@ -37,7 +32,7 @@ __all__ = [
     "callback_refused",
     "flush",
     "operator_refused",
-    "refusals_context",
+    "flush_each_window",
 ]
 
 log = logging.getLogger(__name__)
@@ -203,7 +198,8 @@ async def flush(until: datetime | None = None) -> int:
     return await REFUSALS.flush(until)
 
 
-async def _flush_each_window() -> None:
+async def flush_each_window() -> None:
+    """Journal each window just after it ends, forever (the runtime runs it while workers are on)."""
     while True:
         now = utcnow()
         ends = window_start(now) + WINDOW
@@ -212,22 +208,3 @@ async def _flush_each_window() -> None:
             await REFUSALS.flush(utcnow())
         except Exception:
             log.exception("journaling refusals failed")
-
-
-async def refusals_context(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: journal each window after it ends (when workers run), and everything at stop.
-
-    Must come after the database's context, so that the last flush runs while the database is open.
-    """
-    task = None
-    if app[SETTINGS].workers:
-        task = asyncio.create_task(_flush_each_window(), name="refusals")
-        app[BACKGROUND]["refusals"] = task
-    yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    await REFUSALS.flush()
-    for key, count in REFUSALS.pending().items():
-        log.error("%s refusals not journaled (%s)", count, key)

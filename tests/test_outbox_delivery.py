@@ -11,13 +11,13 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from proxy import actions, outbox
-from proxy.app import create_app
 from proxy.appkeys import BACKGROUND
 from proxy.clock import utcnow
 from proxy.communities import add_community
 from proxy.connectors.vk.actions import VkActions
 from proxy.connectors.vk.client import ERROR_MESSAGES
 from proxy.models import Community, JournalEntry, Operator, OutboxRow, OutboxStatus, Outcome, Role
+from proxy.runtime.app import create_app
 from proxy.settings import Settings
 from proxy.vk_clients import http_session
 from tests.actions_fixtures import *  # noqa: F403
