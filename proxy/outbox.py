@@ -112,14 +112,26 @@ ORDER BY next_attempt_at, id
 LIMIT {limit}
 """
 
-# Wake-up events of the workers running in this process; actions set them after queuing.
-_wakeups: set[asyncio.Event] = set()
+class Wakeups:
+    """The wake-up events of the outbox workers one app runs (the app holds it: appkeys.OUTBOX_WAKEUPS).
 
+    Whoever queues an action in the app's process wakes them after the commit (web/views/actions.py),
+    so a row queued here does not wait for the next poll; other instances hear NOTIFY proxy_outbox.
+    """
 
-def wake() -> None:
-    """Tell this process's workers that a row was queued (call after the commit)."""
-    for event in list(_wakeups):
-        event.set()
+    def __init__(self) -> None:
+        self._events: set[asyncio.Event] = set()
+
+    def add(self, event: asyncio.Event) -> None:
+        self._events.add(event)
+
+    def discard(self, event: asyncio.Event) -> None:
+        self._events.discard(event)
+
+    def wake(self) -> None:
+        """Tell the workers that a row was queued (call after the commit)."""
+        for event in list(self._events):
+            event.set()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -410,9 +422,15 @@ class OutboxWorker:
     """Delivers due rows until cancelled: woken by actions in this process, polling for the rest."""
 
     def __init__(
-        self, settings: Settings, *, poll_interval: float | None = None, batch: int = BATCH_SIZE
+        self,
+        settings: Settings,
+        *,
+        poll_interval: float | None = None,
+        batch: int = BATCH_SIZE,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self.settings = settings
+        self.wakeups = wakeups  # the app's, through which actions queued in this process wake it
         self.poll_interval = POLL_INTERVAL_SECONDS if poll_interval is None else poll_interval
         self.batch = batch
         self.rounds = 0  # delivery rounds finished (each ends in a sleep unless a full batch was claimed)
@@ -435,7 +453,8 @@ class OutboxWorker:
 
     async def run(self) -> None:
         """Deliver, then sleep until woken or the poll interval passes; forever."""
-        _wakeups.add(self._wakeup)
+        if self.wakeups is not None:
+            self.wakeups.add(self._wakeup)
         try:
             while True:
                 self._wakeup.clear()
@@ -450,4 +469,5 @@ class OutboxWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
         finally:
-            _wakeups.discard(self._wakeup)
+            if self.wakeups is not None:
+                self.wakeups.discard(self._wakeup)

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from proxy import db
-from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.appkeys import BACKGROUND, LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.inbound import setup_inbound
 from proxy.live import LiveHub
+from proxy.outbox import Wakeups
 from proxy.runtime.workers import CONTEXTS
 from proxy.settings import Settings
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BACKGROUND] = {}
     app[LIVE] = LiveHub()
+    app[OUTBOX_WAKEUPS] = Wakeups()
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.extend(CONTEXTS)  # every background worker (proxy/runtime/workers.py)
     setup_inbound(app)

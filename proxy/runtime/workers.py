@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy import author_profiles, demo, inbound, refusals, sla_alerts
-from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.appkeys import BACKGROUND, LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.connectors.vk import client as vk_client
 from proxy.live import asyncpg_dsn
 from proxy.outbox import OUTBOX_CHANNEL, OutboxWorker
@@ -82,13 +82,14 @@ async def outbox_worker_context(app: web.Application) -> AsyncIterator[None]:
     """One outbox worker while the app runs (when settings.workers is on).
 
     The worker is at app[BACKGROUND]["outbox_worker"] (add listeners there), its task at ["outbox"].
-    On PostgreSQL it is also woken by rows queued on other instances (NOTIFY proxy_outbox).
+    Actions queued in this process wake it through app[OUTBOX_WAKEUPS]; on PostgreSQL it is also woken
+    by rows queued on other instances (NOTIFY proxy_outbox).
     """
     settings = app[SETTINGS]
     if not settings.workers:
         yield
         return
-    worker = OutboxWorker(settings)
+    worker = OutboxWorker(settings, wakeups=app[OUTBOX_WAKEUPS])
     hub = app[LIVE]
     await hub.listen(OUTBOX_CHANNEL, worker.wake, worker.wake)
     task = asyncio.create_task(worker.run(), name="outbox-worker")
