@@ -112,6 +112,7 @@ ORDER BY next_attempt_at, id
 LIMIT {limit}
 """
 
+
 class Wakeups:
     """The wake-up events of the outbox workers one app runs (the app holds it: appkeys.OUTBOX_WAKEUPS).
 

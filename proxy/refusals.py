@@ -31,8 +31,9 @@ __all__ = [
     "RefusalCounter",
     "callback_refused",
     "flush",
-    "operator_refused",
+    "flush_at_stop",
     "flush_each_window",
+    "operator_refused",
 ]
 
 log = logging.getLogger(__name__)
@@ -208,3 +209,10 @@ async def flush_each_window() -> None:
             await REFUSALS.flush(utcnow())
         except Exception:
             log.exception("journaling refusals failed")
+
+
+async def flush_at_stop() -> None:
+    """Journal every count, the open windows' too (the app is stopping; the database is still open)."""
+    await REFUSALS.flush()
+    for key, count in REFUSALS.pending().items():
+        log.error("%s refusals not journaled (%s)", count, key)

@@ -51,9 +51,7 @@ async def refusals_context(app: web.Application) -> AsyncIterator[None]:
     yield
     if task is not None:
         await _stop(task)
-    await refusals.REFUSALS.flush()
-    for key, count in refusals.REFUSALS.pending().items():
-        log.error("%s refusals not journaled (%s)", count, key)
+    await refusals.flush_at_stop()
 
 
 async def shared_rate_limits_context(app: web.Application) -> AsyncIterator[None]:
