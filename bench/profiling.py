@@ -114,7 +114,7 @@ def summarise_inclusive(
             own_code = (
                 "site-packages" not in where
                 and any(p in where for p in prefixes)
-                and not any(skip in where for skip in ("proxy/__main__.py", "proxy/cli.py"))
+                and not any(skip in where for skip in ("proxy/__main__.py", "proxy/cli/"))
             )
             if own_code and frame not in seen:
                 seen.add(frame)

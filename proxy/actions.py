@@ -3,7 +3,9 @@
 Each action checks access (a refusal is journaled on its own, proxy/access.py), then in ONE transaction
 validates, writes its journal entry and, when VK must do something, an outbox row with an idempotency
 key; the outbox worker (proxy/outbox.py) performs it later. Nothing is queued when validation fails,
-and the operator gets an ActionError in plain words.
+and the operator gets an ActionError in plain words. Whoever calls an action that queues wakes the
+workers of its process after it returns (app[OUTBOX_WAKEUPS], web/views/actions.py); the row's INSERT
+trigger wakes those of the other instances.
 
 Decisions:
 - Replying to a closed conversation is allowed. VK has no notion of closing: the author can still read
@@ -264,7 +266,6 @@ async def reply(
             item_id=reply_to_item_id,
             text=text,
         )
-    outbox.wake()
     return row
 
 
@@ -310,7 +311,6 @@ async def _moderate_comment(
             # The comment's text, so the journal shows what was removed or brought back.
             text=item.text,
         )
-    outbox.wake()
     return row
 
 
@@ -371,7 +371,6 @@ async def ban_author(
             conn, settings, operator, community, request,
             journal_action="author.ban", conversation_id=conversation.id, text=comment,
         )  # fmt: skip
-    outbox.wake()
     return row
 
 
@@ -399,7 +398,6 @@ async def unban_author(settings: Settings, operator: Operator, conversation_id: 
             conn, settings, operator, community, request,
             journal_action="author.unban", conversation_id=conversation.id,
         )  # fmt: skip
-    outbox.wake()
     return row
 
 
@@ -433,7 +431,6 @@ async def mark_read(settings: Settings, operator: Operator, conversation_id: int
             conn, settings, operator, community, request,
             journal_action="conversation.mark_read", conversation_id=conversation.id,
         )  # fmt: skip
-    outbox.wake()
     return row
 
 
@@ -448,7 +445,6 @@ async def close_conversation(
     For dialogs VK is also told the dialog is answered (messages.markAsAnsweredConversation).
     """
     conversation = await _accessible_conversation(operator, conversation_id, "conversation.close")
-    queued = False
     async with in_transaction() as conn:
         conversation = await conversations.lock(conversation_id, conn)
         if conversation.status == ConversationStatus.CLOSED:
@@ -489,9 +485,6 @@ async def close_conversation(
                 conn, settings, operator, community, request,
                 journal_action="conversation.mark_answered", conversation_id=conversation.id,
             )  # fmt: skip
-            queued = True
-    if queued:
-        outbox.wake()
     return closing
 
 

@@ -7,9 +7,12 @@ from typing import Any
 from aiohttp import web
 
 from proxy.live import LiveHub
+from proxy.outbox import Wakeups
 from proxy.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 # Background tasks started by cleanup contexts, by name, so tests can inspect them.
 BACKGROUND = web.AppKey("background", dict[str, Any])
 LIVE = web.AppKey("live", LiveHub)
+# What wakes this instance's outbox workers after an action is queued here.
+OUTBOX_WAKEUPS = web.AppKey("outbox_wakeups", Wakeups)

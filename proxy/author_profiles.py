@@ -13,14 +13,9 @@ the call as a whole (network, rate limit) leave the names empty for the next rou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
-from aiohttp import web
-
-from proxy.appkeys import SETTINGS
 from proxy.communities import MissingToken
 from proxy.connectors.vk.client import VkApiError, VkClient, VkError
 from proxy.models import Author, Community
@@ -113,7 +108,8 @@ async def fill_author_names(settings: Settings, *, limit: int = USERS_PER_CALL) 
     return len(unnamed)
 
 
-async def _run(settings: Settings) -> None:
+async def keep_names_filled(settings: Settings) -> None:
+    """Name authors round after round, forever (the runtime runs it while workers are on)."""
     while True:
         try:
             asked = await fill_author_names(settings)
@@ -126,18 +122,3 @@ async def _run(settings: Settings) -> None:
         # A full batch means more are waiting: go on at once.
         if asked < USERS_PER_CALL:
             await asyncio.sleep(INTERVAL_SECONDS)
-
-
-async def author_profiles_context(app: web.Application) -> AsyncIterator[None]:
-    """The naming worker, when this instance runs workers."""
-    settings = app[SETTINGS]
-    if not settings.workers:
-        yield
-        return
-    task = asyncio.create_task(_run(settings), name="author-profiles")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -9,14 +9,9 @@ and comments a minute. Everything then flows as it would from VK: Callback API P
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
 
-from aiohttp import web
-
-from proxy.appkeys import BACKGROUND, SETTINGS
 from proxy.crypto import encrypt_token
 from proxy.models import Channel, Community, CommunityMode, Item
 from proxy.settings import Settings
@@ -30,7 +25,7 @@ from vk_emulator import (
     start_emulator,
 )
 
-__all__ = ["DEMO_GROUP_ID", "demo_context", "start_demo"]
+__all__ = ["DEMO_GROUP_ID", "has_real_community", "start_demo", "warm_up_then_run"]
 
 log = logging.getLogger(__name__)
 
@@ -113,39 +108,11 @@ async def start_demo(settings: Settings) -> tuple[RunningEmulator, DemoTraffic]:
     return emulator, DemoTraffic(state, group, per_minute=DEMO_ACTIONS_PER_MINUTE)
 
 
-async def _warm_up_then_run(traffic: DemoTraffic) -> None:
+async def warm_up_then_run(traffic: DemoTraffic) -> None:
+    """A few actions at once, then the demo traffic's steady pace, forever."""
     # The service starts listening once every cleanup context has started: wait a moment first.
     await asyncio.sleep(1.0)
     for _ in range(DEMO_WARM_UP_ACTIONS):
         traffic.step()
         await asyncio.sleep(0.5)
     await traffic.run()
-
-
-async def demo_context(app: web.Application) -> AsyncIterator[None]:
-    """The demo emulator and its traffic for the app's lifetime (only with PROXY_DEMO)."""
-    settings = app[SETTINGS]
-    if not settings.demo:
-        yield
-        return
-    if await has_real_community():
-        log.info("demo mode: a community with real tokens is configured, so no emulated community runs")
-        yield
-        return
-    emulator, traffic = await start_demo(settings)
-    task = asyncio.create_task(_warm_up_then_run(traffic), name="demo-traffic")
-    app[BACKGROUND]["demo"] = emulator
-    log.info(
-        "demo mode: emulated VK at %s, community %s posts to %s",
-        emulator.base_url,
-        DEMO_GROUP_ID,
-        f"{settings.public_url.rstrip('/')}/callback/vk/{DEMO_GROUP_ID}",
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await emulator.close()
-        app[BACKGROUND].pop("demo", None)

@@ -34,7 +34,7 @@ from proxy.settings import Settings
 from proxy.sync import sync_community
 from proxy.vk_clients import community_client
 
-__all__ = ["LONGPOLL_LOCK_NAMESPACE", "longpoll_context", "setup_inbound"]
+__all__ = ["LONGPOLL_LOCK_NAMESPACE", "setup_inbound", "supervise_longpoll"]
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class StoreCallbackSink:
 
 
 def setup_inbound(app: web.Application) -> None:
-    """The Callback API route, and long-poll consumers when workers run."""
+    """The Callback API route (the long-poll consumers start with the other workers: proxy/runtime/workers.py)."""
     sink = StoreCallbackSink(app)
     settings = app[SETTINGS]
     handler = make_callback_handler(
@@ -161,7 +161,6 @@ def setup_inbound(app: web.Application) -> None:
         refusal_delay=settings.callback_refusal_delay,
     )
     app.router.add_post(CALLBACK_ROUTE, handler)
-    app.cleanup_ctx.append(longpoll_context)
     # First of the cleanup callbacks (aiohttp runs the cleanup contexts' teardowns as one of them):
     # the last publications go out while the live hub's LISTEN connection is still open.
     app.on_cleanup.insert(0, sink.drain)
@@ -267,7 +266,8 @@ async def consume_community(app: web.Application, community_id: int) -> None:
         log.exception("long poll of community %s stopped", community_id)
 
 
-async def _supervise(app: web.Application) -> None:
+async def supervise_longpoll(app: web.Application) -> None:
+    """Keep one consumer per long-poll community running, rescanning every RESCAN_SECONDS, forever."""
     running: dict[int, asyncio.Task[None]] = {}
     try:
         while True:
@@ -293,16 +293,3 @@ async def _supervise(app: web.Application) -> None:
         for task in running.values():
             task.cancel()
         await asyncio.gather(*running.values(), return_exceptions=True)
-
-
-async def longpoll_context(app: web.Application) -> AsyncIterator[None]:
-    """Long-poll consumers for the app's lifetime (only when background workers run)."""
-    if not app[SETTINGS].workers:
-        yield
-        return
-    supervisor = asyncio.create_task(_supervise(app), name="longpoll-supervisor")
-    app[BACKGROUND]["longpoll"] = supervisor
-    yield
-    supervisor.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await supervisor

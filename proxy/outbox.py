@@ -33,16 +33,14 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiohttp import web
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from proxy import conversations, locks, moderation
-from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
@@ -112,14 +110,27 @@ ORDER BY next_attempt_at, id
 LIMIT {limit}
 """
 
-# Wake-up events of the workers running in this process; actions set them after queuing.
-_wakeups: set[asyncio.Event] = set()
 
+class Wakeups:
+    """The wake-up events of the outbox workers one app runs (the app holds it: appkeys.OUTBOX_WAKEUPS).
 
-def wake() -> None:
-    """Tell this process's workers that a row was queued (call after the commit)."""
-    for event in list(_wakeups):
-        event.set()
+    Whoever queues an action in the app's process wakes them after the commit (web/views/actions.py),
+    so a row queued here does not wait for the next poll; other instances hear NOTIFY proxy_outbox.
+    """
+
+    def __init__(self) -> None:
+        self._events: set[asyncio.Event] = set()
+
+    def add(self, event: asyncio.Event) -> None:
+        self._events.add(event)
+
+    def discard(self, event: asyncio.Event) -> None:
+        self._events.discard(event)
+
+    def wake(self) -> None:
+        """Tell the workers that a row was queued (call after the commit)."""
+        for event in list(self._events):
+            event.set()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -371,9 +382,15 @@ class OutboxWorker:
     """Delivers due rows until cancelled: woken by actions in this process, polling for the rest."""
 
     def __init__(
-        self, settings: Settings, *, poll_interval: float | None = None, batch: int = BATCH_SIZE
+        self,
+        settings: Settings,
+        *,
+        poll_interval: float | None = None,
+        batch: int = BATCH_SIZE,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self.settings = settings
+        self.wakeups = wakeups  # the app's, through which actions queued in this process wake it
         self.poll_interval = POLL_INTERVAL_SECONDS if poll_interval is None else poll_interval
         self.batch = batch
         self.rounds = 0  # delivery rounds finished (each ends in a sleep unless a full batch was claimed)
@@ -396,7 +413,8 @@ class OutboxWorker:
 
     async def run(self) -> None:
         """Deliver, then sleep until woken or the poll interval passes; forever."""
-        _wakeups.add(self._wakeup)
+        if self.wakeups is not None:
+            self.wakeups.add(self._wakeup)
         try:
             while True:
                 self._wakeup.clear()
@@ -411,29 +429,5 @@ class OutboxWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
         finally:
-            _wakeups.discard(self._wakeup)
-
-
-async def outbox_worker_context(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: run one outbox worker while the app runs (when settings.workers is on).
-
-    The worker is at app[BACKGROUND]["outbox_worker"] (add listeners there), its task at ["outbox"].
-    On PostgreSQL it is also woken by rows queued on other instances (NOTIFY proxy_outbox).
-    """
-    settings = app[SETTINGS]
-    if not settings.workers:
-        yield
-        return
-    worker = OutboxWorker(settings)
-    hub = app[LIVE]
-    await hub.listen(OUTBOX_CHANNEL, worker.wake, worker.wake)
-    task = asyncio.create_task(worker.run(), name="outbox-worker")
-    app[BACKGROUND]["outbox"] = task
-    app[BACKGROUND]["outbox_worker"] = worker
-    try:
-        yield
-    finally:
-        hub.unlisten(OUTBOX_CHANNEL, worker.wake)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+            if self.wakeups is not None:
+                self.wakeups.discard(self._wakeup)

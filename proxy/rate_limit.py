@@ -21,15 +21,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
-from aiohttp import web
-
-from proxy.appkeys import SETTINGS
 from proxy.connectors.vk import client as vk_client
 from proxy.connectors.vk.client import RATE_LIMITS, TokenKind
-from proxy.live import asyncpg_dsn
 
 log = logging.getLogger(__name__)
 
@@ -106,25 +101,3 @@ class SharedRateLimits:
                 "limiting this instance's calls on its own until the database answers",
                 type(exc).__name__, exc,
             )  # fmt: skip
-
-
-async def shared_rate_limits_context(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: on PostgreSQL, every VK client of this instance books its calls in the shared window."""
-    database_url = app[SETTINGS].database_url
-    if database_url.startswith("sqlite"):
-        yield
-        return
-    import asyncpg  # only PostgreSQL deployments need it here
-
-    pool = await asyncpg.create_pool(
-        asyncpg_dsn(database_url),
-        min_size=1,
-        max_size=POOL_SIZE,
-        server_settings={"application_name": "proxy-rate-limit"},
-    )
-    previous = vk_client.use_shared_limiters(SharedRateLimits(pool).limiter)
-    try:
-        yield
-    finally:
-        vk_client.use_shared_limiters(previous)
-        await pool.close()

@@ -16,16 +16,11 @@ per instance, and their counts add up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from aiohttp import web
-
 from proxy import metrics
-from proxy.appkeys import BACKGROUND, SETTINGS
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.models import ActorKind
@@ -36,8 +31,9 @@ __all__ = [
     "RefusalCounter",
     "callback_refused",
     "flush",
+    "flush_at_stop",
+    "flush_each_window",
     "operator_refused",
-    "refusals_context",
 ]
 
 log = logging.getLogger(__name__)
@@ -203,7 +199,8 @@ async def flush(until: datetime | None = None) -> int:
     return await REFUSALS.flush(until)
 
 
-async def _flush_each_window() -> None:
+async def flush_each_window() -> None:
+    """Journal each window just after it ends, forever (the runtime runs it while workers are on)."""
     while True:
         now = utcnow()
         ends = window_start(now) + WINDOW
@@ -214,20 +211,8 @@ async def _flush_each_window() -> None:
             log.exception("journaling refusals failed")
 
 
-async def refusals_context(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: journal each window after it ends (when workers run), and everything at stop.
-
-    Must come after the database's context, so that the last flush runs while the database is open.
-    """
-    task = None
-    if app[SETTINGS].workers:
-        task = asyncio.create_task(_flush_each_window(), name="refusals")
-        app[BACKGROUND]["refusals"] = task
-    yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+async def flush_at_stop() -> None:
+    """Journal every count, the open windows' too (the app is stopping; the database is still open)."""
     await REFUSALS.flush()
     for key, count in REFUSALS.pending().items():
         log.error("%s refusals not journaled (%s)", count, key)

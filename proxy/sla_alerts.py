@@ -17,14 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from proxy.appkeys import BACKGROUND, SETTINGS
 from proxy.audit import journal
 from proxy.business_hours import business_seconds
 from proxy.clock import utcnow
@@ -149,32 +146,13 @@ async def check_sla_breaches(
     return flagged
 
 
-async def sla_alerts_context(app: web.Application) -> AsyncIterator[None]:
-    """Background worker (app.cleanup_ctx): check for breaches every 30 s while workers are on."""
-    settings = app[SETTINGS]
-    if not settings.workers:
-        yield
-        return
-    http = aiohttp.ClientSession()
-
-    async def loop() -> None:
-        while True:
-            try:
-                await check_sla_breaches(settings, http)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed round must not end the worker; the next one retries
-                log.exception("SLA breach check failed")
-            await asyncio.sleep(CHECK_INTERVAL_SECONDS)
-
-    task = asyncio.create_task(loop(), name="sla-alerts")
-    app[BACKGROUND]["sla_alerts"] = task
-    try:
-        yield
-    finally:
-        task.cancel()
+async def check_every_interval(settings: Settings, http: aiohttp.ClientSession) -> None:
+    """Check for breaches every CHECK_INTERVAL_SECONDS, forever (the runtime runs it while workers are on)."""
+    while True:
         try:
-            await task
+            await check_sla_breaches(settings, http)
         except asyncio.CancelledError:
-            pass
-        await http.close()
+            raise
+        except Exception:  # a failed round must not end the worker; the next one retries
+            log.exception("SLA breach check failed")
+        await asyncio.sleep(CHECK_INTERVAL_SECONDS)

@@ -15,8 +15,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from proxy.accounts import hash_password
-from proxy.app import create_app
 from proxy.models import CommunityMode, Operator
+from proxy.runtime.app import create_app
 from proxy.settings import Settings
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import __all__ as _actions_fixtures

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from proxy import db as proxy_db
 from proxy import refusals
-from proxy.app import create_app
+from proxy.runtime.app import create_app
 from proxy.settings import Settings
 from tests.databases import PostgresFactory, SqliteFactory, postgres_available
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from proxy.app import create_app
 from proxy.models import ApiToken, CannedResponse, Community, JournalEntry, Operator, Role
+from proxy.runtime.app import create_app
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import ARTIFACTS, log_in_page
 

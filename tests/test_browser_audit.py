@@ -16,8 +16,8 @@ import pytest
 from playwright.async_api import expect
 
 from proxy import actions, refusals
-from proxy.app import create_app
 from proxy.models import JournalEntry, OutboxRow, OutboxStatus
+from proxy.runtime.app import create_app
 from tests.audit_pages_fixtures import *  # noqa: F403
 from tests.audit_pages_fixtures import SPAM_TEXT, Story
 from tests.browser_fixtures import *  # noqa: F403

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from proxy.app import create_app
 from proxy.models import Community, Operator, Role
+from proxy.runtime.app import create_app
 from proxy.stats.operators import OPERATORS_CSV_HEADER
 from tests.browser_fixtures import ARTIFACTS, browser, log_in_page  # noqa: F401
 from tests.stats_fixtures import MSK, build_worked_example

@@ -19,9 +19,9 @@ from aiohttp.test_utils import TestServer
 
 from proxy import db as proxy_db
 from proxy import metrics
-from proxy.app import create_app
 from proxy.connectors.vk.callback import MAX_CALLBACK_BYTES
 from proxy.models import Item, RawEvent
+from proxy.runtime.app import create_app
 from proxy.settings import Settings, SettingsError
 from tests.ingest_samples import SECRET, add_community, load_event, table_counts
 

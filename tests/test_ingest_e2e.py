@@ -9,8 +9,8 @@ import random
 from aiohttp.test_utils import TestServer, unused_port
 
 from proxy import db as proxy_db
-from proxy.app import create_app
 from proxy.models import Community, Item, ItemTombstone, ItemVersion, RawEvent
+from proxy.runtime.app import create_app
 from proxy.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
 from vk_emulator import CallbackConfig, EmulatorState, World, start_emulator

@@ -23,7 +23,6 @@ from aiohttp.test_utils import TestServer, unused_port
 
 from proxy import actions
 from proxy import db as proxy_db
-from proxy.app import create_app
 from proxy.communities import add_community
 from proxy.models import (
     Community,
@@ -37,6 +36,7 @@ from proxy.models import (
     ReactionSample,
     Role,
 )
+from proxy.runtime.app import create_app
 from proxy.settings import Settings
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Feed

@@ -12,11 +12,11 @@ from aiohttp.test_utils import TestClient
 
 from proxy import db as proxy_db
 from proxy import inbound
-from proxy.app import create_app
 from proxy.connectors.vk.longpoll import Backoff, LongPollConsumer
 from proxy.inbound import StoreLongPollSink, community_leadership
 from proxy.live import LiveHub
 from proxy.models import Community, Item, RawEvent
+from proxy.runtime.app import create_app
 from proxy.vk_clients import community_client
 from tests import vk_fixtures
 from tests.ingest_samples import assert_sample_rows, event_samples, load_event

@@ -11,17 +11,18 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from proxy import actions, outbox
-from proxy.app import create_app
-from proxy.appkeys import BACKGROUND
+from proxy.appkeys import BACKGROUND, OUTBOX_WAKEUPS
 from proxy.clock import utcnow
 from proxy.communities import add_community
 from proxy.connectors.vk.actions import VkActions
 from proxy.connectors.vk.client import ERROR_MESSAGES
 from proxy.models import Community, JournalEntry, Operator, OutboxRow, OutboxStatus, Outcome, Role
+from proxy.runtime.app import create_app
 from proxy.settings import Settings
 from proxy.vk_clients import http_session
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Mirror, drain
+from tests.browser_fixtures import csrf_token, log_in
 from vk_emulator import World
 
 LATER = timedelta(hours=1)
@@ -257,8 +258,10 @@ async def test_a_row_held_by_one_worker_is_skipped_by_another(
 
 
 async def test_worker_in_the_app_delivers_when_woken(
-    aiohttp_client, db_url: str, vk_settings: Settings, world: World
+    aiohttp_client, db_url: str, vk_settings: Settings, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Without a wake-up the worker would not look again for an hour (on SQLite nothing else wakes it).
+    monkeypatch.setattr(outbox, "POLL_INTERVAL_SECONDS", 3600.0)
     settings = dataclasses.replace(vk_settings, workers=True)
     client = await aiohttp_client(create_app(settings))
     app = client.server.app
@@ -276,7 +279,33 @@ async def test_worker_in_the_app_delivers_when_woken(
     conversation, _, _ = await Mirror(world, community).message(world.members[0], "Эй")
 
     row = await actions.reply(settings, operator, conversation.id, "Здравствуйте")
+    app[OUTBOX_WAKEUPS].wake()  # as the web view does after an action that queues
 
     assert await asyncio.wait_for(changed.get(), 30) == conversation.id
     assert (await OutboxRow.get(id=row.id)).status == OutboxStatus.SENT
+    assert [m.text for m in world.group.messages.values() if m.out == 1] == ["Здравствуйте"]
+
+
+async def test_an_action_posted_on_the_page_wakes_this_process_worker(
+    aiohttp_client, vk_settings: Settings, world: World, community: Community, operator: Operator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The view that queues the action wakes the app's workers (app[OUTBOX_WAKEUPS]) after the commit."""
+    monkeypatch.setattr(outbox, "POLL_INTERVAL_SECONDS", 3600.0)  # no second look without a wake-up
+    client = await aiohttp_client(create_app(dataclasses.replace(vk_settings, workers=True)))
+    worker = client.server.app[BACKGROUND]["outbox_worker"]
+    changed: asyncio.Queue[int | None] = asyncio.Queue()
+    worker.listeners.append(changed.put_nowait)
+    conversation, _, _ = await Mirror(world, community).message(world.members[0], "Эй")
+    while worker.rounds < 1:  # noqa: ASYNC110 - the worker has looked once and sleeps
+        await asyncio.sleep(0.05)
+    await log_in(client, operator)
+
+    posted = await client.post(
+        f"/conversations/{conversation.id}/reply",
+        data={"text": "Здравствуйте", "csrf_token": await csrf_token(client)},
+    )
+
+    assert posted.status == 200, await posted.text()
+    assert await asyncio.wait_for(changed.get(), 30) == conversation.id
     assert [m.text for m in world.group.messages.values() if m.out == 1] == ["Здравствуйте"]

@@ -21,13 +21,13 @@ from aiohttp import web
 
 from bench.processes import REPO, proxy_env, proxy_server
 from proxy import actions, outbox
-from proxy.app import create_app
 from proxy.appkeys import BACKGROUND, LIVE
 from proxy.communities import add_community
 from proxy.connectors.vk import client as vk_client
 from proxy.live import asyncpg_dsn
 from proxy.models import Community, Operator, OutboxRow, OutboxStatus, Role
 from proxy.rate_limit import SharedRateLimits, token_key
+from proxy.runtime.app import create_app
 from proxy.settings import Settings
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Mirror

@@ -21,9 +21,10 @@ from aiohttp.test_utils import TestClient
 
 from proxy import db as proxy_db
 from proxy import metrics, refusals
-from proxy.app import create_app
 from proxy.appkeys import BACKGROUND, SETTINGS
 from proxy.models import ActorKind, JournalEntry, Operator, RawEvent
+from proxy.runtime.app import create_app
+from proxy.runtime.workers import refusals_context
 from proxy.settings import Settings, SettingsError
 from tests.browser_fixtures import *  # noqa: F403
 from tests.ingest_samples import SECRET, add_community, load_event, table_counts
@@ -180,7 +181,7 @@ async def test_the_app_journals_each_window_after_it_ends(
     app = web.Application()
     app[SETTINGS] = Settings.from_env({}, database_url=db, workers=True)
     app[BACKGROUND] = {}
-    context = refusals.refusals_context(app)
+    context = refusals_context(app)
     await context.__anext__()
     await asyncio.sleep(0)  # the task reads the clock and sleeps until the window's end
     clock.now = T0 + timedelta(seconds=31)

@@ -20,8 +20,9 @@ from proxy.models import (
     Outcome,
     TeamSetting,
 )
+from proxy.runtime.workers import sla_alerts_context
 from proxy.settings import Settings
-from proxy.sla_alerts import check_sla_breaches, sla_alerts_context
+from proxy.sla_alerts import check_sla_breaches
 
 # Monday 2024-03-04 12:00 UTC (15:00 in Moscow).
 NOW = datetime(2024, 3, 4, 12, 0, tzinfo=UTC)

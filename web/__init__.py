@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from proxy.appkeys import LIVE, SETTINGS
+from proxy.appkeys import SETTINGS
 from proxy.crypto import derive_key
 from web import attachments, i18n
 from web.auth import OPERATOR, SCOPE, auth_middleware
@@ -41,14 +41,9 @@ async def page_context_middleware(request: web.Request, handler: Handler) -> web
     return await handler(request)
 
 
-async def live_listener(app: web.Application) -> AsyncIterator[None]:
-    """Hear live updates published by every instance (PostgreSQL LISTEN; nothing to do on SQLite)."""
-    async with app[LIVE].listening(app[SETTINGS].database_url):
-        yield
-
-
 def setup_web(app: web.Application) -> None:
-    """Templates, sessions, authentication, CSRF, translations, live updates and routes."""
+    """Templates, sessions, authentication, CSRF, translations and routes (the LISTEN connection live
+    updates arrive on is the runtime's: proxy/runtime/workers.py)."""
     settings = app[SETTINGS]
     env = aiohttp_jinja2.setup(
         app,
@@ -81,6 +76,4 @@ def setup_web(app: web.Application) -> None:
     app.middlewares.append(plain_parameters_middleware)
     app.middlewares.append(page_context_middleware)
     app[LOGIN_THROTTLE] = LoginThrottle()
-    # After the database context (create_app adds it first): the listener lives while the app runs.
-    app.cleanup_ctx.append(live_listener)
     setup_routes(app, HERE / "static")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,12 +135,15 @@ async def _together(group: list[_Pending]) -> list[tuple[_Pending, dict[str, Any
     return list(zip(ordered, rows, strict=True))
 
 
-_GROUPS: weakref.WeakKeyDictionary[Any, GroupCommit] = weakref.WeakKeyDictionary()
+# The attribute of a database client that holds its groups: they live and end with the client (a new
+# database opened in the same process starts with groups of its own), and no module keeps them.
+_ATTRIBUTE = "_proxy_group_commit"
 
 
 def group_commit(query: SqlQuery) -> GroupCommit:
-    """The groups of `query`'s connection (one per database client)."""
-    groups = _GROUPS.get(query.connection)
+    """The groups of `query`'s connection (one per database client), kept on the client itself."""
+    groups = getattr(query.connection, _ATTRIBUTE, None)
     if groups is None:
-        groups = _GROUPS[query.connection] = GroupCommit()
+        groups = GroupCommit()
+        setattr(query.connection, _ATTRIBUTE, groups)
     return groups

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from proxy import actions
 from proxy.access import AccessDenied, ActionError
-from proxy.appkeys import LIVE, SETTINGS
+from proxy.appkeys import LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.clock import utcnow
 from proxy.models import Item
 from web import params
@@ -61,8 +61,12 @@ async def _perform(
     keep: Callable[[Any], dict[str, Any]] | None = None,
     success: dict[str, Any] | None = None,
     trigger: str | None = "timeline-changed",
+    queues: bool = True,
 ) -> web.StreamResponse:
-    """Run one action; answer with the partial `part` (success or its error), or redirect/page."""
+    """Run one action; answer with the partial `part` (success or its error), or redirect/page.
+
+    `queues`: the action may queue a row for VK, so this process's outbox workers are woken after it.
+    """
     conversation = await accessible_conversation(request, conversation_id)
     form = await params.form_of(request)
     try:
@@ -75,6 +79,8 @@ async def _perform(
         extra = {error_key: message, **(keep(form.values) if keep else {})}
         # 422 is swapped by htmx (base.html's responseHandling), so the reason shows next to the form.
         return await render_conversation(request, conversation_id, part, status=max(status, 422), **extra)
+    if queues:
+        request.app[OUTBOX_WAKEUPS].wake()
     await request.app[LIVE].publish(
         live_event,
         {"community_id": conversation.community_id, "conversation_id": conversation_id},  # type: ignore[attr-defined]
@@ -119,7 +125,8 @@ async def add_note(request: web.Request) -> web.StreamResponse:
         await actions.add_note(settings, operator, cid, _text(form))
 
     return await _perform(
-        request, cid, "note", "note_error", run, keep=lambda form: {"note_text": form.get("text", "")}
+        request, cid, "note", "note_error", run, keep=lambda form: {"note_text": form.get("text", "")},
+        queues=False,
     )
 
 
@@ -134,7 +141,9 @@ def _header_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRes
             else:
                 await getattr(actions, name)(settings, operator, cid)
 
-        return await _perform(request, cid, "header", "header_error", run)
+        # Closing a dialog queues messages.markAsAnsweredConversation; reopening and assigning queue nothing.
+        queues = name in ("close_conversation", "mark_read")
+        return await _perform(request, cid, "header", "header_error", run, queues=queues)
 
     handler.__name__ = name
     handler.__doc__ = f"POST /conversations/{{id}}/…: {name.replace('_', ' ')}."

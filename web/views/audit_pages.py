@@ -21,7 +21,7 @@ from aiohttp import web
 
 from proxy import actions
 from proxy.access import AccessDenied, ActionError, deny, require_community, require_supervisor
-from proxy.appkeys import LIVE, SETTINGS
+from proxy.appkeys import LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.audit.archive import (
     ArchiveFilter,
     ArchiveState,
@@ -327,6 +327,7 @@ async def restore_view(request: web.Request) -> web.StreamResponse:
     except ActionError as exc:
         message, failed = _(exc.message), True
     else:
+        request.app[OUTBOX_WAKEUPS].wake()
         await request.app[LIVE].publish(
             "conversation_updated",
             {"community_id": item.community_id, "conversation_id": item.conversation_id},  # type: ignore[attr-defined]

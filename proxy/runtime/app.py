@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from proxy import db
-from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
-from proxy.author_profiles import author_profiles_context
-from proxy.demo import demo_context
+from proxy.appkeys import BACKGROUND, LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.inbound import setup_inbound
 from proxy.live import LiveHub
-from proxy.outbox import outbox_worker_context
-from proxy.rate_limit import shared_rate_limits_context
-from proxy.refusals import refusals_context
+from proxy.outbox import Wakeups
+from proxy.runtime.workers import CONTEXTS
 from proxy.settings import Settings
-from proxy.sla_alerts import sla_alerts_context
-
-log = logging.getLogger(__name__)
 
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:
@@ -37,13 +30,9 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BACKGROUND] = {}
     app[LIVE] = LiveHub()
+    app[OUTBOX_WAKEUPS] = Wakeups()
     app.cleanup_ctx.append(database_context)
-    app.cleanup_ctx.append(refusals_context)  # stops before the database closes: its last counts go in
-    app.cleanup_ctx.append(shared_rate_limits_context)  # before anything that calls VK
-    app.cleanup_ctx.append(outbox_worker_context)
-    app.cleanup_ctx.append(demo_context)
-    app.cleanup_ctx.append(sla_alerts_context)
-    app.cleanup_ctx.append(author_profiles_context)
+    app.cleanup_ctx.extend(CONTEXTS)  # every background worker (proxy/runtime/workers.py)
     setup_inbound(app)
     setup_web(app)
     return app

@@ -1,0 +1,74 @@
+"""The command line: `proxy migrate`, `proxy serve`, `proxy user add`, ...
+
+Every command group adds its commands in `COMMAND_GROUPS`, the one list of them, in the order `--help`
+shows them. Every failure a user can cause ends in one line on stderr and a non-zero exit, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable
+
+from proxy import sync
+from proxy.audit import commands as audit_commands
+from proxy.cli import accounts, communities, service
+from proxy.cli.common import Parser, Registrar
+from proxy.cli_errors import CommandError
+from proxy.settings import Settings, SettingsError
+
+COMMAND_GROUPS: tuple[Registrar, ...] = (
+    service.register,  # migrate, bootstrap, serve
+    accounts.register_users,  # user add, user link-vk
+    communities.register,  # community add
+    accounts.register_tokens,  # token create
+    audit_commands.register,  # journal verify, export backup, import backup
+    sync.register,  # sync
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="proxy", description="Moderation and audit proxy for VK communities.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for register in COMMAND_GROUPS:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from proxy.accounts import AccountError
+    from proxy.communities import CommunityError
+
+    try:
+        args = build_parser().parse_args(argv)
+        settings = Settings.from_env()
+        result = args.func(args, settings)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(_bounded(result, settings))
+        return int(result or 0)
+    except (CommandError, SettingsError, AccountError, CommunityError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, ConnectionError) as exc:
+        print(f"error: cannot reach the database or a file: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from tortoise.exceptions import BaseORMException
+
+        if isinstance(exc, BaseORMException):
+            print(f"error: database: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+async def _bounded(coro: Awaitable[int], settings: Settings) -> int:
+    # A database that never answers must not hang a command forever.
+    try:
+        async with asyncio.timeout(600):
+            return await coro
+    except TimeoutError:
+        raise CommandError("the database did not answer within 10 minutes") from None

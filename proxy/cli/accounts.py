@@ -1,0 +1,78 @@
+"""`proxy user add`, `proxy user link-vk`, `proxy token create`: accounts and their API tokens."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from proxy.cli.common import Parser, with_db
+from proxy.cli_errors import CommandError
+from proxy.settings import Settings
+
+
+async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy import accounts
+    from proxy.models import Role
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.login}: ")
+        if password != getpass.getpass("Repeat the password: "):
+            raise CommandError("the passwords do not match")
+
+    async def body() -> int:
+        await accounts.create_operator(args.login, password, Role(args.role))
+        print(f"created {args.role} {args.login}")
+        return 0
+
+    return await with_db(settings, body)
+
+
+async def cmd_user_link_vk(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy import accounts
+
+    async def body() -> int:
+        await accounts.link_vk_user(args.login, args.vk_user_id)
+        print(f"{args.login} is VK user {args.vk_user_id}")
+        return 0
+
+    return await with_db(settings, body)
+
+
+async def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy import accounts
+
+    async def body() -> int:
+        token = await accounts.create_api_token(args.login, args.name or "")
+        print(token)
+        print("Store it now: it is shown only once.", file=sys.stderr)
+        return 0
+
+    return await with_db(settings, body)
+
+
+def register_users(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    user = sub.add_parser("user", help="manage accounts").add_subparsers(
+        dest="user_command", required=True, parser_class=Parser
+    )
+    p = user.add_parser("add", help="create an account")
+    p.add_argument("login")
+    p.add_argument("--role", choices=["operator", "manager", "admin"], default="operator")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_user_add)
+    p = user.add_parser("link-vk", help="link an account to its VK user id")
+    p.add_argument("login")
+    p.add_argument("vk_user_id", type=int)
+    p.set_defaults(func=cmd_user_link_vk)
+
+
+def register_tokens(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    token = sub.add_parser("token", help="personal API tokens").add_subparsers(
+        dest="token_command", required=True, parser_class=Parser
+    )
+    p = token.add_parser("create", help="create a read-only API token for exports")
+    p.add_argument("login")
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_token_create)
