@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from proxy import db
-from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.appkeys import BACKGROUND, CONNECTIONS, LIVE, SETTINGS
 from proxy.author_profiles import author_profiles_context
 from proxy.demo import demo_context
 from proxy.inbound import setup_inbound
 from proxy.live import LiveHub
+from proxy.networks import open_connections
 from proxy.outbox import outbox_worker_context
 from proxy.rate_limit import shared_rate_limits_context
 from proxy.refusals import refusals_context
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BACKGROUND] = {}
     app[LIVE] = LiveHub()
+    app[CONNECTIONS] = open_connections(settings)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(refusals_context)  # stops before the database closes: its last counts go in
     app.cleanup_ctx.append(shared_rate_limits_context)  # before anything that calls VK
@@ -46,4 +48,10 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(author_profiles_context)
     setup_inbound(app)
     setup_web(app)
+    # After every cleanup context has stopped (aiohttp runs their teardowns as the first callback).
+    app.on_cleanup.append(_close_connections)
     return app
+
+
+async def _close_connections(app: web.Application) -> None:
+    app[CONNECTIONS].close()

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from proxy.connectors.registry import Connections
 from proxy.live import LiveHub
 from proxy.settings import Settings
 
@@ -13,3 +14,5 @@ SETTINGS = web.AppKey("settings", Settings)
 # Background tasks started by cleanup contexts, by name, so tests can inspect them.
 BACKGROUND = web.AppKey("background", dict[str, Any])
 LIVE = web.AppKey("live", LiveHub)
+# The clients of every network (rate limiters, worker threads), closed with the app (proxy/networks.py).
+CONNECTIONS = web.AppKey("connections", Connections)

@@ -26,9 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.appkeys import SETTINGS
-from proxy.connectors.vk import client as vk_client
-from proxy.connectors.vk.client import RATE_LIMITS, TokenKind
+from proxy.appkeys import CONNECTIONS, SETTINGS
+from proxy.connectors.base import Limiter
 from proxy.live import asyncpg_dsn
 
 log = logging.getLogger(__name__)
@@ -40,17 +39,15 @@ POOL_SIZE = 4
 BOOKING_TIMEOUT_SECONDS = 5.0
 
 
-def token_key(token: str, kind: TokenKind) -> str:
+def token_key(token: str, kind: str) -> str:
     """The row key of a token: its kind and a hash (the table never holds a usable token)."""
     return f"{kind}:{hashlib.sha256(token.encode()).hexdigest()[:40]}"
 
 
 class SharedRateLimiter:
-    """One token's limiter, shared by every instance through the database (vk_client.Limiter)."""
+    """One token's limiter, shared by every instance through the database (connectors.base.Limiter)."""
 
-    def __init__(
-        self, limits: SharedRateLimits, key: str, limit: int, fallback: vk_client.RateLimiter
-    ) -> None:
+    def __init__(self, limits: SharedRateLimits, key: str, limit: int, fallback: Limiter) -> None:
         self._limits = limits
         self.key = key
         self.limit = limit
@@ -69,7 +66,8 @@ class SharedRateLimiter:
 
 
 class SharedRateLimits:
-    """The limiters of every token on one database (install with `vk_client.use_shared_limiters`)."""
+    """The limiters of every token on one database (connectors.base.SharedLimits; the app installs them
+    with `Connections.use_shared_limits`)."""
 
     def __init__(self, pool: Any, *, period: float = PERIOD_SECONDS, margin: float = MARGIN_SECONDS) -> None:
         self._pool = pool
@@ -78,13 +76,13 @@ class SharedRateLimits:
         self._limiters: dict[str, SharedRateLimiter] = {}
         self._failing = False
 
-    def limiter(self, token: str, kind: TokenKind) -> SharedRateLimiter:
-        """The shared limiter of a token (the vk_client.SharedLimiters signature)."""
+    def limiter(self, token: str, kind: str, limit: int, fallback: Limiter) -> SharedRateLimiter:
+        """The shared limiter of a token, `limit` calls a second; `fallback` paces this instance alone
+        while the database is away."""
         key = token_key(token, kind)
         limiter = self._limiters.get(key)
         if limiter is None:
-            fallback = vk_client.local_limiter_for(token, kind)
-            limiter = self._limiters[key] = SharedRateLimiter(self, key, RATE_LIMITS[kind], fallback)
+            limiter = self._limiters[key] = SharedRateLimiter(self, key, limit, fallback)
         return limiter
 
     async def reserve(self, key: str, limit: int) -> float:
@@ -122,9 +120,9 @@ async def shared_rate_limits_context(app: web.Application) -> AsyncIterator[None
         max_size=POOL_SIZE,
         server_settings={"application_name": "proxy-rate-limit"},
     )
-    previous = vk_client.use_shared_limiters(SharedRateLimits(pool).limiter)
+    previous = app[CONNECTIONS].use_shared_limits(SharedRateLimits(pool))
     try:
         yield
     finally:
-        vk_client.use_shared_limiters(previous)
+        app[CONNECTIONS].use_shared_limits(previous)
         await pool.close()
