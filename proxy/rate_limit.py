@@ -1,8 +1,9 @@
-"""VK rate limits held across instances: each token's sliding window of call starts lives in PostgreSQL.
+"""Networks' rate limits held across instances: each token's sliding window of call starts lives in PostgreSQL.
 
-VK counts calls per token (20 a second for a community token, 3 for a user token), whichever instance
-makes them. Each instance's own limiter would let two instances make 40 calls a second on one token, so
-on PostgreSQL every VK client takes its limiter from here: before a call it books a start time with
+A network counts calls per token (VK: 20 a second for a community token, 3 for a user token), whichever
+instance makes them. Each instance's own limiter would let two instances make 40 calls a second on one
+token, so on PostgreSQL every client takes its limiter from here (the connector asks `SharedRateLimits`
+with the token, its kind and its limit; the app installs it on its `Connections`): before a call it books a start time with
 `proxy_rate_reserve` (migration 0004), one statement that locks the token's row, reads the database's
 clock, books the earliest start at least (period + margin) / limit after the token's previous one, so
 there are at most `limit` starts in any `period + margin` seconds, and returns the wait; the caller
