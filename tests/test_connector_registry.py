@@ -9,7 +9,7 @@ import pytest
 
 from proxy.app import create_app
 from proxy.appkeys import CONNECTIONS
-from proxy.connectors.base import TokenNeed
+from proxy.connectors.base import CommunityAccount, TokenNeed
 from proxy.connectors.registry import CONNECTORS, Connections, UnknownNetwork, connector_for, slowest_rate
 from proxy.models import Network
 from proxy.settings import Settings
@@ -46,3 +46,8 @@ async def test_the_app_owns_its_connections_and_closes_them(aiohttp_client: Any,
     with pytest.raises(RuntimeError):  # stopped with the app: nothing runs on them any more
         executor.submit(print)
     assert create_app(settings)[CONNECTIONS] is not app[CONNECTIONS]
+
+
+def test_an_account_never_shows_its_tokens() -> None:
+    account = CommunityAccount(group_id=1, community_token="community-secret", admin_token="admin-secret")
+    assert "secret" not in repr(account) and "secret" not in str(account)

@@ -210,8 +210,9 @@ class CommunityAccount:
     """
 
     group_id: int
-    community_token: str | None = None
-    admin_token: str | None = None
+    # Never in a repr: an account may end up in a log line.
+    community_token: str | None = field(default=None, repr=False)
+    admin_token: str | None = field(default=None, repr=False)
     # The network's id of the admin whose token `admin_token` is, as saved by an admin (or None).
     admin_user_id: int | None = None
     long_poll: bool = False
