@@ -38,7 +38,7 @@ from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
 from proxy.connectors.base import ActionKind, ActionRequest, TokenNeed, UnsupportedAction
-from proxy.connectors.vk import actions as vk_actions
+from proxy.connectors.registry import connector_for
 from proxy.conversations import ConversationError
 from proxy.models import (
     ActorKind,
@@ -144,7 +144,7 @@ async def _queue(
 ) -> OutboxRow:
     """Plan the VK call, check its token, journal it (outcome pending) and queue it, in `conn`."""
     try:
-        call = vk_actions.plan(request)
+        call = connector_for(community.network).plan(request)
     except UnsupportedAction as exc:
         raise ActionError(str(exc)) from None
     _check_token(settings, community, call.token)

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from proxy.connectors.registry import Connections
 from proxy.live import LiveHub
 from proxy.outbox import Wakeups
 from proxy.settings import Settings
@@ -16,3 +17,5 @@ BACKGROUND = web.AppKey("background", dict[str, Any])
 LIVE = web.AppKey("live", LiveHub)
 # What wakes this instance's outbox workers after an action is queued here.
 OUTBOX_WAKEUPS = web.AppKey("outbox_wakeups", Wakeups)
+# The clients of every network (rate limiters, worker threads), closed with the app (proxy/networks.py).
+CONNECTIONS = web.AppKey("connections", Connections)

@@ -33,6 +33,7 @@ __all__ = [
     "MessagesAllowed",
     "MessagesDenied",
     "MessagesRead",
+    "Network",
     "OfficersEdited",
     "ThreadRef",
     "TypingState",
@@ -65,6 +66,12 @@ class Channel(StrEnum):
 # messages per item, depth first. The raw event keeps every one of them.
 MAX_FORWARD_DEPTH = 5
 MAX_FORWARDED_MESSAGES = 100
+
+
+class Network(StrEnum):
+    """The network a community is on: it chooses the connector (proxy/connectors/registry.py)."""
+
+    VK = "vk"
 
 
 class Direction(StrEnum):

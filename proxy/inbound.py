@@ -1,4 +1,4 @@
-"""Inbound wiring: what the VK connectors hand events to, and the long-poll consumers' lifecycle.
+"""Inbound wiring: what the connectors hand events to, and the long-poll consumers' lifecycle.
 
 - the Callback API route: the connector's endpoint with a sink that looks communities up (cached for
   a few seconds), counts bad secrets (proxy/refusals.py), ingests, and publishes to live subscribers once the event is
@@ -23,22 +23,23 @@ from aiohttp import web
 from tortoise.signals import post_delete, post_save
 
 from proxy import db, metrics, refusals
-from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
-from proxy.connectors.vk.endpoint import CallbackTarget, make_callback_handler
-from proxy.connectors.vk.longpoll import LongPollConsumer
+from proxy.appkeys import BACKGROUND, CONNECTIONS, LIVE, SETTINGS
+from proxy.connectors.base import CallbackTarget, InboundLimits
+from proxy.connectors.registry import CONNECTORS, Connections, connector_for
 from proxy.events import DomainEvent
 from proxy.ingest import IngestResult, Source, ingest
 from proxy.live import LiveHub, asyncpg_dsn
-from proxy.models import Community, CommunityMode
+from proxy.models import Community, CommunityMode, Network
+from proxy.networks import community_client
 from proxy.settings import Settings
 from proxy.sync import sync_community
-from proxy.vk_clients import community_client
 
 __all__ = ["LONGPOLL_LOCK_NAMESPACE", "setup_inbound", "supervise_longpoll"]
 
 log = logging.getLogger(__name__)
 
-CALLBACK_ROUTE = "/callback/vk/{group_id}"
+# VK's Callback API route (the admin pages show a community's callback address).
+CALLBACK_ROUTE = connector_for(Network.VK).callback_route
 # pg_try_advisory_lock(namespace, community id): the namespace keeps these locks apart from others.
 LONGPOLL_LOCK_NAMESPACE = 7_240_118
 # How often the supervisor looks for long-poll communities without a running consumer (new ones, or
@@ -151,16 +152,16 @@ class StoreCallbackSink:
 
 
 def setup_inbound(app: web.Application) -> None:
-    """The Callback API route (the long-poll consumers start with the other workers: proxy/runtime/workers.py)."""
+    """Each network's webhook route (the long-poll consumers start with the other workers: proxy/runtime/workers.py)."""
     sink = StoreCallbackSink(app)
     settings = app[SETTINGS]
-    handler = make_callback_handler(
-        sink,
+    limits = InboundLimits(
         max_bytes=settings.callback_max_bytes,
         read_seconds=settings.callback_read_seconds,
         refusal_delay=settings.callback_refusal_delay,
     )
-    app.router.add_post(CALLBACK_ROUTE, handler)
+    for connector in CONNECTORS.values():
+        app.router.add_post(connector.callback_route, connector.callback_handler(sink, limits))
     # First of the cleanup callbacks (aiohttp runs the cleanup contexts' teardowns as one of them):
     # the last publications go out while the live hub's LISTEN connection is still open.
     app.on_cleanup.insert(0, sink.drain)
@@ -172,10 +173,13 @@ def setup_inbound(app: web.Application) -> None:
 class StoreLongPollSink:
     """The long-poll loop's sink: ingest each event, then remember the ts; catch up through sync."""
 
-    def __init__(self, settings: Settings, live: LiveHub, community: Community) -> None:
+    def __init__(
+        self, settings: Settings, live: LiveHub, community: Community, opened: Connections | None = None
+    ) -> None:
         self.settings = settings
         self.live = live
         self.community = community
+        self.connections = opened
 
     async def handle(self, batch: list[tuple[dict[str, Any], DomainEvent]], ts: str) -> None:
         for raw, event in batch:
@@ -193,7 +197,7 @@ class StoreLongPollSink:
 
     async def catch_up(self, reason: str) -> None:
         log.info("long poll of group %s: catch-up sync (%s)", self.community.vk_group_id, reason)
-        await sync_community(self.settings, self.community, live=self.live)
+        await sync_community(self.settings, self.community, live=self.live, opened=self.connections)
 
 
 @contextlib.asynccontextmanager
@@ -238,17 +242,10 @@ async def consume_community(app: web.Application, community_id: int) -> None:
     try:
         async with community_leadership(settings, community_id) as lock_conn:
             community = await Community.get(id=community_id)
-            client = community_client(settings, community)
-            sink = StoreLongPollSink(settings, app[LIVE], community)
+            client = community_client(settings, app[CONNECTIONS], community)
+            sink = StoreLongPollSink(settings, app[LIVE], community, app[CONNECTIONS])
             async with aiohttp.ClientSession() as http:
-                consumer = LongPollConsumer(
-                    client,
-                    community.vk_group_id,
-                    http,
-                    sink,
-                    start_ts=community.longpoll_ts,
-                    wait=LONGPOLL_WAIT,
-                )
+                consumer = client.long_poll(sink, http, start_ts=community.longpoll_ts, wait=LONGPOLL_WAIT)
                 app[BACKGROUND][f"longpoll:{community_id}"] = consumer
                 loop_task = asyncio.create_task(consumer.run(), name=f"longpoll-{community.vk_group_id}")
                 watch_task = asyncio.create_task(_watch_lock(lock_conn))

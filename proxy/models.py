@@ -13,7 +13,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 # One definition of where an item lives in VK, for the domain events and the tables alike.
-from proxy.events import Channel  # noqa: F401 (re-exported: migrations and queries name it here)
+from proxy.events import Channel, Network  # noqa: F401 (re-exported: migrations and queries name them here)
 
 
 class Role(StrEnum):
@@ -122,6 +122,8 @@ class Community(Model):
     """A VK group the proxy serves."""
 
     id = fields.IntField(primary_key=True)
+    # Which connector serves it (proxy/connectors/registry.py).
+    network = fields.CharEnumField(Network, max_length=16, default=Network.VK)
     vk_group_id = fields.BigIntField(unique=True)
     name = fields.CharField(max_length=255)
     mode = fields.CharEnumField(CommunityMode, max_length=16, default=CommunityMode.CALLBACK)

@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,21 +44,21 @@ from proxy import conversations, locks, moderation
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
-from proxy.connectors.base import ActionFailed, ActionResult, Connector, PlannedCall, TokenNeed
-from proxy.connectors.vk.actions import VkActions
-from proxy.connectors.vk.client import RATE_LIMITS
+from proxy.connectors.base import ActionFailed, ActionPerformer, ActionResult, PlannedCall, TokenNeed
+from proxy.connectors.registry import Connections, slowest_rate
 from proxy.metrics import OUTBOX_FAILED, OUTBOX_SENT
 from proxy.models import (
     Community,
     Conversation,
     Item,
     JournalEntry,
+    Network,
     OutboxRow,
     OutboxStatus,
     Outcome,
 )
+from proxy.networks import connections
 from proxy.settings import Settings
-from proxy.vk_clients import http_session
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ REPLY_METHODS = ("messages.send", "wall.createComment", "photos.createComment", 
                  "market.createComment", "board.createComment")  # fmt: skip
 
 OnChange = Callable[[int | None], Awaitable[None] | None]
+# Each network's performer for one round of deliveries (Connections.performers).
+Performers = Mapping[Network, ActionPerformer]
 
 # Due rows (pending and due, or sending with an expired lease), the first open row of each conversation,
 # at most the token's in-flight allowance per community and token kind (`place` counts this claim's
@@ -145,8 +147,8 @@ async def select_due(conn: Any, *, limit: int, now: datetime) -> list[int]:
         sql = _CLAIM_SQL.format(**{n: f"${i}" for i, n in enumerate(names, 1)}) + "FOR UPDATE SKIP LOCKED"
     else:
         sql = _CLAIM_SQL.format(**dict.fromkeys(names, "?"))
-    allowance = {kind: rate * IN_FLIGHT_SECONDS for kind, rate in RATE_LIMITS.items()}
-    values = [now, now, now, allowance["user"], allowance["community"], limit]
+    allowance = {kind: slowest_rate(kind) * IN_FLIGHT_SECONDS for kind in TokenNeed}
+    values = [now, now, now, allowance[TokenNeed.ADMIN], allowance[TokenNeed.COMMUNITY], limit]
     _, rows = await conn.execute_query(sql, values)
     return [row["id"] for row in rows]
 
@@ -173,15 +175,16 @@ def _token(settings: Settings, community: Community, kind: str) -> str:
     return community_token(settings, community)
 
 
-async def perform(settings: Settings, connector: Connector, row: OutboxRow) -> ActionResult:
-    """Make a row's VK call (no bookkeeping). Raises ActionFailed; a missing token is a permanent failure."""
+async def perform(settings: Settings, performers: Performers, row: OutboxRow) -> ActionResult:
+    """Make a row's call on its community's network (no bookkeeping). Raises ActionFailed; a missing
+    token is a permanent failure."""
     community = await Community.get(id=row.community_id)
     try:
         token = _token(settings, community, row.token_kind)
     except MissingToken as exc:
         raise ActionFailed(str(exc), code=None, transient=False) from exc
     call = PlannedCall(row.method, dict(row.params), TokenNeed(row.token_kind))
-    return await connector.perform(call, token)
+    return await performers[community.network].perform(call, token)
 
 
 async def deliver_due(
@@ -190,28 +193,27 @@ async def deliver_due(
     limit: int = BATCH_SIZE,
     now: datetime | None = None,
     on_change: OnChange | None = None,
+    opened: Connections | None = None,
 ) -> int:
     """Claim due rows and perform them; returns how many were claimed.
 
     `now` is when the rows are judged due (tests pass a later time to skip a backoff or a lease).
-    `on_change(conversation_id)` is called after each row's outcome is committed.
+    `on_change(conversation_id)` is called after each row's outcome is committed. `opened` is the
+    application's connections (without, the round opens its own).
     """
     now = now or utcnow()
     ids = await claim(limit=limit, now=now)
     if not ids:
         return 0
-    session = http_session(settings)
-    try:
-        connector = VkActions(session)
-        # One row per conversation is claimed at a time, so concurrent sends never reorder replies.
-        await asyncio.gather(*(_deliver_one(settings, connector, row_id, now, on_change) for row_id in ids))
-    finally:
-        session.close()
+    async with connections(settings, opened) as round_connections:
+        with round_connections.performers() as performers:
+            # One row per conversation is claimed at a time, so concurrent sends never reorder replies.
+            await asyncio.gather(*(_deliver_one(settings, performers, row_id, now, on_change) for row_id in ids))
     return len(ids)
 
 
 async def _deliver_one(
-    settings: Settings, connector: Connector, row_id: int, now: datetime, on_change: OnChange | None
+    settings: Settings, performers: Performers, row_id: int, now: datetime, on_change: OnChange | None
 ) -> None:
     row = await OutboxRow.get(id=row_id)
     try:
@@ -224,7 +226,7 @@ async def _deliver_one(
             )
         else:
             try:
-                result = await perform(settings, connector, row)
+                result = await perform(settings, performers, row)
             except ActionFailed as exc:
                 await record_failure(row, exc, now)
             else:
@@ -388,9 +390,11 @@ class OutboxWorker:
         poll_interval: float | None = None,
         batch: int = BATCH_SIZE,
         wakeups: Wakeups | None = None,
+        opened: Connections | None = None,
     ) -> None:
         self.settings = settings
         self.wakeups = wakeups  # the app's, through which actions queued in this process wake it
+        self.connections = opened
         self.poll_interval = POLL_INTERVAL_SECONDS if poll_interval is None else poll_interval
         self.batch = batch
         self.rounds = 0  # delivery rounds finished (each ends in a sleep unless a full batch was claimed)
@@ -419,7 +423,9 @@ class OutboxWorker:
             while True:
                 self._wakeup.clear()
                 try:
-                    claimed = await deliver_due(self.settings, limit=self.batch, on_change=self._changed)
+                    claimed = await deliver_due(
+                        self.settings, limit=self.batch, on_change=self._changed, opened=self.connections
+                    )
                 except Exception:
                     log.exception("outbox delivery failed; trying again shortly")
                     claimed = 0

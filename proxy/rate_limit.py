@@ -1,8 +1,9 @@
-"""VK rate limits held across instances: each token's sliding window of call starts lives in PostgreSQL.
+"""Networks' rate limits held across instances: each token's sliding window of call starts lives in PostgreSQL.
 
-VK counts calls per token (20 a second for a community token, 3 for a user token), whichever instance
-makes them. Each instance's own limiter would let two instances make 40 calls a second on one token, so
-on PostgreSQL every VK client takes its limiter from here: before a call it books a start time with
+A network counts calls per token (VK: 20 a second for a community token, 3 for a user token), whichever
+instance makes them. Each instance's own limiter would let two instances make 40 calls a second on one
+token, so on PostgreSQL every client takes its limiter from here (the connector asks `SharedRateLimits`
+with the token, its kind and its limit; the app installs it on its `Connections`): before a call it books a start time with
 `proxy_rate_reserve` (migration 0004), one statement that locks the token's row, reads the database's
 clock, books the earliest start at least (period + margin) / limit after the token's previous one, so
 there are at most `limit` starts in any `period + margin` seconds, and returns the wait; the caller
@@ -23,8 +24,7 @@ import hashlib
 import logging
 from typing import Any
 
-from proxy.connectors.vk import client as vk_client
-from proxy.connectors.vk.client import RATE_LIMITS, TokenKind
+from proxy.connectors.base import Limiter
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +35,15 @@ POOL_SIZE = 4
 BOOKING_TIMEOUT_SECONDS = 5.0
 
 
-def token_key(token: str, kind: TokenKind) -> str:
+def token_key(token: str, kind: str) -> str:
     """The row key of a token: its kind and a hash (the table never holds a usable token)."""
     return f"{kind}:{hashlib.sha256(token.encode()).hexdigest()[:40]}"
 
 
 class SharedRateLimiter:
-    """One token's limiter, shared by every instance through the database (vk_client.Limiter)."""
+    """One token's limiter, shared by every instance through the database (connectors.base.Limiter)."""
 
-    def __init__(
-        self, limits: SharedRateLimits, key: str, limit: int, fallback: vk_client.RateLimiter
-    ) -> None:
+    def __init__(self, limits: SharedRateLimits, key: str, limit: int, fallback: Limiter) -> None:
         self._limits = limits
         self.key = key
         self.limit = limit
@@ -64,7 +62,8 @@ class SharedRateLimiter:
 
 
 class SharedRateLimits:
-    """The limiters of every token on one database (install with `vk_client.use_shared_limiters`)."""
+    """The limiters of every token on one database (connectors.base.SharedLimits; the app installs them
+    with `Connections.use_shared_limits`)."""
 
     def __init__(self, pool: Any, *, period: float = PERIOD_SECONDS, margin: float = MARGIN_SECONDS) -> None:
         self._pool = pool
@@ -73,13 +72,13 @@ class SharedRateLimits:
         self._limiters: dict[str, SharedRateLimiter] = {}
         self._failing = False
 
-    def limiter(self, token: str, kind: TokenKind) -> SharedRateLimiter:
-        """The shared limiter of a token (the vk_client.SharedLimiters signature)."""
+    def limiter(self, token: str, kind: str, limit: int, fallback: Limiter) -> SharedRateLimiter:
+        """The shared limiter of a token, `limit` calls a second; `fallback` paces this instance alone
+        while the database is away."""
         key = token_key(token, kind)
         limiter = self._limiters.get(key)
         if limiter is None:
-            fallback = vk_client.local_limiter_for(token, kind)
-            limiter = self._limiters[key] = SharedRateLimiter(self, key, RATE_LIMITS[kind], fallback)
+            limiter = self._limiters[key] = SharedRateLimiter(self, key, limit, fallback)
         return limiter
 
     async def reserve(self, key: str, limit: int) -> float:

@@ -7,8 +7,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proxy.connectors.vk.callback import MAX_CALLBACK_BYTES
-from proxy.connectors.vk.endpoint import CALLBACK_READ_SECONDS, CALLBACK_REFUSAL_DELAY
+from proxy.connectors.base import CALLBACK_READ_SECONDS, CALLBACK_REFUSAL_DELAY, MAX_CALLBACK_BYTES
 
 
 class SettingsError(Exception):

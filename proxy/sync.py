@@ -1,4 +1,5 @@
-"""Catch-up sync: read recent messages and comments through the VK API and ingest what is missing.
+"""Catch-up sync: read recent messages and comments through the community's connector and ingest what is
+missing.
 
 Runs after a long-poll gap (``failed`` 1 or 3), when a long-poll consumer starts, and on demand
 (``proxy sync COMMUNITY``). What events already brought is found by its key and left alone (see
@@ -11,13 +12,12 @@ import argparse
 import logging
 from dataclasses import dataclass
 
-from proxy.connectors.vk.client import VkClient
-from proxy.connectors.vk.fetch import SyncLimits, recent_items
+from proxy.connectors.registry import Connections
 from proxy.ingest import ingest
 from proxy.live import LiveHub
 from proxy.models import Community
+from proxy.networks import community_client, connections
 from proxy.settings import Settings
-from proxy.vk_clients import community_client
 
 __all__ = ["SyncReport", "register", "sync_community"]
 
@@ -37,13 +37,14 @@ async def sync_community(
     settings: Settings,
     community: Community,
     *,
-    client: VkClient | None = None,
-    limits: SyncLimits | None = None,
     live: LiveHub | None = None,
+    opened: Connections | None = None,
 ) -> SyncReport:
-    """Fill what the community's event history is missing; publishes changes to ``live`` if given."""
-    client = client or community_client(settings, community)
-    found = await recent_items(client, community.vk_group_id, limits)
+    """Fill what the community's event history is missing; publishes changes to ``live`` if given.
+
+    `opened`: the application's connections (without, the sync opens its own)."""
+    async with connections(settings, opened) as current:
+        found = await community_client(settings, current, community).recent_items()
     changed = 0
     for raw, event in found:
         result = await ingest(community, raw, event, source="sync")
@@ -70,7 +71,7 @@ async def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from proxy import db
     from proxy.cli_errors import CommandError
     from proxy.communities import MissingToken
-    from proxy.connectors.vk.client import VkError
+    from proxy.connectors.base import NetworkError
 
     async with db.database(settings.database_url):
         community = await find_community(args.community)
@@ -80,8 +81,8 @@ async def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             report = await sync_community(settings, community)
         except MissingToken as exc:
             raise CommandError(str(exc)) from None
-        except VkError as exc:
-            raise CommandError(f"VK: {exc.operator_message} ({exc})") from None
+        except NetworkError as exc:
+            raise CommandError(f"{community.network.value.upper()}: {exc.operator_message} ({exc})") from None
     print(
         f"synced {community.name} ({community.vk_group_id}): {report.read} items read, "
         f"{report.changed} new or changed, {report.unchanged} already stored"

@@ -15,8 +15,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from tortoise.transactions import in_transaction
 
-from proxy import conversations, outbox
+from proxy import conversations, networks, outbox
 from proxy.communities import add_community
+from proxy.connectors.registry import Connections
 from proxy.connectors.vk.normalize import normalize
 from proxy.conversations import ThreadAddress
 from proxy.ingest import ingest
@@ -217,9 +218,11 @@ async def outbox_rows() -> list[OutboxRow]:
     return await OutboxRow.all().order_by("id")
 
 
-async def drain(settings: Settings) -> int:
+async def drain(settings: Settings, opened: Connections | None = None) -> int:
     """Deliver until nothing is due (rows of one conversation go one per pass); how many were delivered."""
     total = 0
-    while delivered := await outbox.deliver_due(settings):
-        total += delivered
+    # One set of clients for every pass, as the app's worker has: the token's limiter spans the passes.
+    async with networks.connections(settings, opened) as current:
+        while delivered := await outbox.deliver_due(settings, opened=current):
+            total += delivered
     return total

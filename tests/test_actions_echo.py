@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from proxy import actions, outbox
 from proxy.connectors.vk.actions import VkActions
+from proxy.connectors.vk.transport import http_session
 from proxy.models import (
     Community,
     Conversation,
@@ -13,13 +14,13 @@ from proxy.models import (
     Item,
     ItemTombstone,
     JournalEntry,
+    Network,
     Operator,
     OutboxRow,
     OutboxStatus,
     ReactionSample,
 )
 from proxy.settings import Settings
-from proxy.vk_clients import http_session
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Feed
 from vk_emulator import World
@@ -61,9 +62,9 @@ async def test_echo_of_a_comment_before_the_worker_records_it(
 
     [row_id] = await outbox.claim()
     row = await OutboxRow.get(id=row_id)
-    session = http_session(vk_settings)
+    session = http_session(vk_settings.vk_api_base)
     try:
-        result = await outbox.perform(vk_settings, VkActions(session), row)
+        result = await outbox.perform(vk_settings, {Network.VK: VkActions(session)}, row)
     finally:
         session.close()
     assert [e["type"] for e in await feed()] == ["wall_reply_new"]  # VK's echo first

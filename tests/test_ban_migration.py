@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api.migrate import migrate as run_migrations
 
@@ -60,7 +61,12 @@ async def test_doubled_bans_become_one_and_history_stays(empty_url: str) -> None
     await _migrate(empty_url, BEFORE)
     await proxy_db.open_database(empty_url)
     try:
-        community = await Community.create(vk_group_id=1, name="c")
+        # The model has a column this schema has not yet (community.network, migration 0009).
+        await connections.get("default").execute_query(
+            "INSERT INTO community (vk_group_id, name, mode, callback_secret, confirmation_code, sla_seconds, "
+            "is_active, created_at) VALUES (1, 'c', 'callback', '', '', 900, TRUE, CURRENT_TIMESTAMP)"
+        )
+        community = await Community.filter(vk_group_id=1).only("id").get()
         olga = await Operator.create(login="olga", password_hash="x")
         echoed, unattributed, ran_out, lifted, alone = [await Author.create(vk_id=100 + n) for n in range(5)]
 

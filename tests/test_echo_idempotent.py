@@ -22,6 +22,7 @@ import pytest
 from proxy import actions, outbox
 from proxy.clock import utcnow
 from proxy.connectors.vk.actions import VkActions
+from proxy.connectors.vk.transport import http_session
 from proxy.models import (
     Ban,
     ClosingKind,
@@ -34,6 +35,7 @@ from proxy.models import (
     Item,
     ItemTombstone,
     JournalEntry,
+    Network,
     Operator,
     OutboxRow,
     OutboxStatus,
@@ -43,7 +45,6 @@ from proxy.settings import Settings
 from proxy.stats import operator_kpis
 from proxy.stats.operators import OPERATORS_CSV_HEADER, OUTSIDE_LABEL, operator_csv_row
 from proxy.stats.period import Period
-from proxy.vk_clients import http_session
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Feed, drain
 from tests.databases import _asyncpg_url
@@ -59,9 +60,9 @@ async def perform_and_record(settings: Settings, feed: Feed, order: str) -> list
     `order`; the types of the events VK sent."""
     [row_id] = await outbox.claim()
     row = await OutboxRow.get(id=row_id)
-    session = http_session(settings)
+    session = http_session(settings.vk_api_base)
     try:
-        result = await outbox.perform(settings, VkActions(session), row)
+        result = await outbox.perform(settings, {Network.VK: VkActions(session)}, row)
     finally:
         session.close()
     if order == ECHO_FIRST:
@@ -185,9 +186,9 @@ async def test_a_ban_recorded_by_both_writers_at_once_is_one_row(
     await actions.ban_author(vk_settings, operator, item.conversation_id, reason=1, comment="", until=None)
     [row_id] = await outbox.claim()
     row = await OutboxRow.get(id=row_id)
-    session = http_session(vk_settings)
+    session = http_session(vk_settings.vk_api_base)
     try:
-        result = await outbox.perform(vk_settings, VkActions(session), row)
+        result = await outbox.perform(vk_settings, {Network.VK: VkActions(session)}, row)
     finally:
         session.close()
 

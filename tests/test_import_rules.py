@@ -222,6 +222,29 @@ def test_a_connector_imports_only_the_event_vocabulary() -> None:
     assert wrong == [], "\n".join(wrong)
 
 
+# A network's connector package: proxy.connectors.vk (a package under proxy.connectors).
+NETWORK_PACKAGES = {
+    module
+    for module, path in MODULES.items()
+    if module.startswith("proxy.connectors.") and module.count(".") == 2 and path.name == "__init__.py"
+}
+# The one module that may import a network's connector: the core finds connectors through it.
+REGISTRY = "proxy.connectors.registry"
+
+
+def test_the_core_reaches_a_network_only_through_the_registry() -> None:
+    """Core, web and the other networks see a network through the interface (proxy.connectors.base) and
+    the registry; only the registry imports the network's own package."""
+    assert "proxy.connectors.vk" in NETWORK_PACKAGES
+    wrong = [
+        _where(i)
+        for i in IMPORTS
+        for network in NETWORK_PACKAGES
+        if _within(i.target, network) and not _within(i.source, network) and i.source != REGISTRY
+    ]
+    assert wrong == [], "\n".join(wrong)
+
+
 def test_the_emulator_stands_apart() -> None:
     """The VK emulator is a fake VK: it imports nothing of the proxy, and of the proxy only the demo
     (which runs it when no real community is configured) imports it; tests and bench use it freely."""

@@ -12,12 +12,14 @@ from aiohttp.test_utils import TestClient
 
 from proxy import db as proxy_db
 from proxy import inbound
+from proxy.communities import community_token
+from proxy.connectors.vk.client import VkClient
 from proxy.connectors.vk.longpoll import Backoff, LongPollConsumer
+from proxy.connectors.vk.transport import http_session
 from proxy.inbound import StoreLongPollSink, community_leadership
 from proxy.live import LiveHub
 from proxy.models import Community, Item, RawEvent
 from proxy.runtime.app import create_app
-from proxy.vk_clients import community_client
 from tests import vk_fixtures
 from tests.ingest_samples import assert_sample_rows, event_samples, load_event
 from tests.vk_fixtures import Wired, inject, wire_community
@@ -32,7 +34,7 @@ def consumer_for(
     community = wired.community
     sink = StoreLongPollSink(wired.settings, LiveHub(), community)
     return LongPollConsumer(
-        community_client(wired.settings, community),
+        VkClient(community_token(wired.settings, community), session=http_session(wired.settings.vk_api_base)),
         community.vk_group_id,
         http,
         sink,

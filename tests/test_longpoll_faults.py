@@ -12,12 +12,13 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from proxy.connectors.vk.client import VkApiError, VkNetworkError
+from proxy.communities import community_token
+from proxy.connectors.vk.client import VkApiError, VkClient, VkNetworkError
 from proxy.connectors.vk.longpoll import Backoff, LongPollConsumer
+from proxy.connectors.vk.transport import http_session
 from proxy.inbound import StoreLongPollSink
 from proxy.live import LiveHub
 from proxy.models import Community, Item, RawEvent
-from proxy.vk_clients import community_client
 from tests import vk_fixtures
 from tests.vk_fixtures import Wired
 
@@ -31,7 +32,7 @@ SLOW = 2.5
 def consumer_for(wired: Wired, http: aiohttp.ClientSession, *, wait: int = 0) -> LongPollConsumer:
     community = wired.community
     return LongPollConsumer(
-        community_client(wired.settings, community),
+        VkClient(community_token(wired.settings, community), session=http_session(wired.settings.vk_api_base)),
         community.vk_group_id,
         http,
         StoreLongPollSink(wired.settings, LiveHub(), community),

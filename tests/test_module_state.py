@@ -31,11 +31,6 @@ PACKAGES = ("proxy", "web", "vk_emulator")
 # -- known debt: each entry is to be removed, never added to -------------------------------------------
 
 KNOWN_STATE = {
-    # The VK client's limiters, shared limiter hook and thread pool: they move to the VK connector's own
-    # object when the connector goes behind its interface.
-    ("proxy.connectors.vk.client", "_limiters"),
-    ("proxy.connectors.vk.client", "_shared"),
-    ("proxy.connectors.vk.client", "_executor"),
     # Refusals counted in memory until journaled: counted deep in proxy/access.py (`deny`), whose callers
     # (actions, canned responses, admin checks, the statistics and audit views) do not have the app yet.
     # The runtime owns its lifecycle (proxy/runtime/workers.py `refusals_context`).

@@ -16,10 +16,11 @@ from proxy.clock import utcnow
 from proxy.communities import add_community
 from proxy.connectors.vk.actions import VkActions
 from proxy.connectors.vk.client import ERROR_MESSAGES
-from proxy.models import Community, JournalEntry, Operator, OutboxRow, OutboxStatus, Outcome, Role
+from proxy.connectors.vk.transport import http_session
+from proxy.models import Community, JournalEntry, Network, Operator, OutboxRow, OutboxStatus, Outcome, Role
+from proxy.networks import open_connections
 from proxy.runtime.app import create_app
 from proxy.settings import Settings
-from proxy.vk_clients import http_session
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Mirror, drain
 from tests.browser_fixtures import csrf_token, log_in
@@ -167,9 +168,9 @@ async def test_worker_killed_between_vk_call_and_update_sends_exactly_once(
     # A worker claims the row and VK performs the call; the worker dies before recording anything.
     assert await outbox.claim(limit=10) == [queued.id]
     claimed = await OutboxRow.get(id=queued.id)
-    session = http_session(vk_settings)
+    session = http_session(vk_settings.vk_api_base)
     try:
-        first = await outbox.perform(vk_settings, VkActions(session), claimed)
+        first = await outbox.perform(vk_settings, {Network.VK: VkActions(session)}, claimed)
     finally:
         session.close()
     assert (claimed.status, claimed.locked_until is not None) == (OutboxStatus.SENDING, True)
@@ -203,19 +204,23 @@ async def test_concurrent_workers_never_send_a_row_twice_and_keep_each_conversat
         for n in (1, 2):
             rows.append(await actions.reply(vk_settings, operator, conversation.id, f"Ответ {n}"))
 
+    # The workers of one instance share its clients (one limiter per token), as the app's do.
+    opened = open_connections(vk_settings)
+
     async def worker() -> int:
         done = 0
-        while claimed := await outbox.deliver_due(vk_settings, limit=3):
+        while claimed := await outbox.deliver_due(vk_settings, limit=3, opened=opened):
             done += claimed
         return done
 
     # Three workers, each on its own pooled connection on PostgreSQL; SQLite serialises them.
     delivered = await asyncio.gather(worker(), worker(), worker())
-    delivered_total = sum(delivered) + await drain(vk_settings)  # whatever one finished before the other
+    delivered_total = sum(delivered) + await drain(vk_settings, opened)  # whatever one finished before the other
     # A call that failed for a moment (a timed-out request on a starved machine) waits out its backoff
     # before it is due again: deliver those rows at a time past it, as the worker would then.
-    while claimed := await outbox.deliver_due(vk_settings, now=utcnow() + LATER):
+    while claimed := await outbox.deliver_due(vk_settings, now=utcnow() + LATER, opened=opened):
         delivered_total += claimed
+    opened.close()
 
     # Claims may therefore exceed rows; what must hold is one send per row, in each dialog's order.
     assert delivered_total >= len(rows) == 40

@@ -20,12 +20,12 @@ import pytest
 from aiohttp import web
 
 from bench.processes import REPO, proxy_env, proxy_server
-from proxy import actions, outbox
-from proxy.appkeys import BACKGROUND, LIVE
+from proxy import actions, networks, outbox
+from proxy.appkeys import BACKGROUND, CONNECTIONS, LIVE
 from proxy.communities import add_community
 from proxy.connectors.vk import client as vk_client
 from proxy.live import asyncpg_dsn
-from proxy.models import Community, Operator, OutboxRow, OutboxStatus, Role
+from proxy.models import Community, Network, Operator, OutboxRow, OutboxStatus, Role
 from proxy.rate_limit import SharedRateLimits, token_key
 from proxy.runtime.app import create_app
 from proxy.settings import Settings
@@ -239,10 +239,11 @@ async def test_shared_limiter_paces_this_instance_alone_when_the_database_is_awa
 ) -> None:
     postgres_only(db_url)
     pool = await asyncpg.create_pool(asyncpg_dsn(db_url), min_size=1, max_size=1)
-    limits = SharedRateLimits(pool)
-    limiter = limits.limiter("token-away", "user")
+    runtime = vk_client.VkRuntime()
+    runtime.use_shared_limits(SharedRateLimits(pool))
+    limiter = runtime.limiter_for("token-away", "user")
     await pool.close()  # as if PostgreSQL were down: every booking fails
-    fallback = vk_client.local_limiter_for("token-away", "user")
+    fallback = runtime.local_limiter_for("token-away", "user")
     for _ in range(3):
         await limiter.acquire()  # no exception: the call goes ahead under the process's own limiter
     assert len(fallback._starts) == 3
@@ -253,8 +254,10 @@ async def test_shared_limiter_paces_this_instance_alone_when_the_database_is_awa
 async def test_the_app_books_vk_calls_in_the_database_only_on_postgresql(
     aiohttp_client: Any, db_url: str, settings: Settings
 ) -> None:
-    client = await aiohttp_client(create_app(settings))
-    limiter = vk_client.limiter_for("token-of-some-community", "community")
+    app = create_app(settings)
+    client = await aiohttp_client(app)
+    limiter_for = app[CONNECTIONS].network(Network.VK).runtime.limiter_for  # type: ignore[attr-defined]
+    limiter = limiter_for("token-of-some-community", "community")
     if db_url.startswith("postgres"):
         assert type(limiter).__name__ == "SharedRateLimiter"
         await limiter.acquire()
@@ -263,7 +266,7 @@ async def test_the_app_books_vk_calls_in_the_database_only_on_postgresql(
     else:
         assert isinstance(limiter, vk_client.RateLimiter)
     await client.close()
-    assert isinstance(vk_client.limiter_for("token-of-some-community", "community"), vk_client.RateLimiter)
+    assert isinstance(limiter_for("token-of-some-community", "community"), vk_client.RateLimiter)
 
 
 # --- the claim: no more rows of one token than it sends in IN_FLIGHT_SECONDS ---------------------------
@@ -286,9 +289,11 @@ async def test_a_claim_takes_no_more_rows_of_one_token_than_it_can_send_soon(
     assert sorted(first) == deletes[:6] + replies  # the community token's rows are not held back
     assert await outbox.claim(limit=50) == []  # six in flight (held by "another worker"): none more
     # The leases run out: the six are claimed again, with the replies; the other four wait their turn.
-    assert await outbox.deliver_due(vk_settings, now=outbox.utcnow() + outbox.LEASE) == 9
-    while await outbox.deliver_due(vk_settings):
-        pass
+    # One set of clients for every round, as the app's worker has: the token's limiter spans the rounds.
+    async with networks.connections(vk_settings) as opened:
+        assert await outbox.deliver_due(vk_settings, now=outbox.utcnow() + outbox.LEASE, opened=opened) == 9
+        while await outbox.deliver_due(vk_settings, opened=opened):
+            pass
     statuses = {r.id: r.status for r in await OutboxRow.all()}
     assert {statuses[i] for i in deletes + replies} == {OutboxStatus.SENT}
 

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from proxy import db
-from proxy.appkeys import BACKGROUND, LIVE, OUTBOX_WAKEUPS, SETTINGS
+from proxy.appkeys import BACKGROUND, CONNECTIONS, LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.inbound import setup_inbound
 from proxy.live import LiveHub
+from proxy.networks import open_connections
 from proxy.outbox import Wakeups
 from proxy.runtime.workers import CONTEXTS
 from proxy.settings import Settings
@@ -31,8 +32,15 @@ def create_app(settings: Settings) -> web.Application:
     app[BACKGROUND] = {}
     app[LIVE] = LiveHub()
     app[OUTBOX_WAKEUPS] = Wakeups()
+    app[CONNECTIONS] = open_connections(settings)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.extend(CONTEXTS)  # every background worker (proxy/runtime/workers.py)
     setup_inbound(app)
     setup_web(app)
+    # After every cleanup context has stopped (aiohttp runs their teardowns as the first callback).
+    app.on_cleanup.append(_close_connections)
     return app
+
+
+async def _close_connections(app: web.Application) -> None:
+    app[CONNECTIONS].close()

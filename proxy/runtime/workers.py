@@ -22,8 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy import author_profiles, demo, inbound, refusals, sla_alerts
-from proxy.appkeys import BACKGROUND, LIVE, OUTBOX_WAKEUPS, SETTINGS
-from proxy.connectors.vk import client as vk_client
+from proxy.appkeys import BACKGROUND, CONNECTIONS, LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.live import asyncpg_dsn
 from proxy.outbox import OUTBOX_CHANNEL, OutboxWorker
 from proxy.rate_limit import POOL_SIZE, SharedRateLimits
@@ -68,11 +67,11 @@ async def shared_rate_limits_context(app: web.Application) -> AsyncIterator[None
         max_size=POOL_SIZE,
         server_settings={"application_name": "proxy-rate-limit"},
     )
-    previous = vk_client.use_shared_limiters(SharedRateLimits(pool).limiter)
+    previous = app[CONNECTIONS].use_shared_limits(SharedRateLimits(pool))
     try:
         yield
     finally:
-        vk_client.use_shared_limiters(previous)
+        app[CONNECTIONS].use_shared_limits(previous)
         await pool.close()
 
 
@@ -87,7 +86,7 @@ async def outbox_worker_context(app: web.Application) -> AsyncIterator[None]:
     if not settings.workers:
         yield
         return
-    worker = OutboxWorker(settings, wakeups=app[OUTBOX_WAKEUPS])
+    worker = OutboxWorker(settings, wakeups=app[OUTBOX_WAKEUPS], opened=app[CONNECTIONS])
     hub = app[LIVE]
     await hub.listen(OUTBOX_CHANNEL, worker.wake, worker.wake)
     task = asyncio.create_task(worker.run(), name="outbox-worker")
@@ -149,7 +148,7 @@ async def author_profiles_context(app: web.Application) -> AsyncIterator[None]:
     if not settings.workers:
         yield
         return
-    task = asyncio.create_task(author_profiles.keep_names_filled(settings), name="author-profiles")
+    task = asyncio.create_task(author_profiles.keep_names_filled(settings, app[CONNECTIONS]), name="author-profiles")
     try:
         yield
     finally:

@@ -22,7 +22,7 @@ from proxy import accounts, canned, communities
 from proxy.access import AccessDenied, ActionError
 from proxy.admin_access import InputError, require_admin
 from proxy.admin_vk_check import check_connection
-from proxy.appkeys import SETTINGS
+from proxy.appkeys import CONNECTIONS, SETTINGS
 from proxy.inbound import CALLBACK_ROUTE
 from proxy.models import ApiToken, CannedResponse, Community, CommunityMode, Operator, Role
 from web import params
@@ -284,7 +284,9 @@ async def community_active(request: web.Request) -> web.StreamResponse:
 async def community_test(request: web.Request) -> web.StreamResponse:
     """POST /admin/communities/{id}/test: call VK with the saved tokens and say what it answered."""
     community = await _community(request)
-    checks = await check_connection(request.app[SETTINGS], community.id, by=request[OPERATOR])
+    checks = await check_connection(
+        request.app[SETTINGS], community.id, by=request[OPERATOR], opened=request.app[CONNECTIONS]
+    )
     context = await _community_context(request, community, checks=checks)
     if wants_partial(request):
         return render(request, "admin/_connection_test.html", context)

@@ -22,7 +22,7 @@ from proxy.connectors.base import (
 )
 from proxy.events import Channel, ItemRef
 
-from .client import VkApiError, VkClient, VkError, needs_user_token
+from .client import VkApiError, VkClient, VkError, VkRuntime, needs_user_token
 
 # Per comment channel: the method prefix and the name of the commented object's id parameter.
 _COMMENT_APIS: dict[str, tuple[str, str]] = {
@@ -163,10 +163,12 @@ def _failure(exc: VkError) -> ActionFailed:
 
 
 class VkActions:
-    """The VK connector's side of operator actions (proxy.connectors.base.Connector)."""
+    """Performs planned VK calls over one session (proxy.connectors.base.ActionPerformer), with the
+    limiters and threads of the application's runtime (without one, each call paces itself alone)."""
 
-    def __init__(self, session: requests.Session) -> None:
+    def __init__(self, session: requests.Session, runtime: VkRuntime | None = None) -> None:
         self.session = session
+        self.runtime = runtime
 
     def plan(self, request: ActionRequest) -> PlannedCall:
         """The VK call performing `request`."""
@@ -175,7 +177,10 @@ class VkActions:
     async def perform(self, call: PlannedCall, token: str) -> ActionResult:
         """Call VK (in a worker thread, within the token's rate limit); VK errors become ActionFailed."""
         kind = "user" if call.token == TokenNeed.ADMIN else "community"
-        client = VkClient(token, kind=kind, session=self.session)
+        if self.runtime is not None:
+            client = self.runtime.client(token, kind=kind, session=self.session)
+        else:
+            client = VkClient(token, kind=kind, session=self.session)
         try:
             response = await client.call(call.method, **call.params)
         except VkError as exc:

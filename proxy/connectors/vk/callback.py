@@ -9,6 +9,8 @@ import hmac
 import json
 from typing import Any
 
+from proxy.connectors.base import MAX_CALLBACK_BYTES
+
 __all__ = [
     "MAX_CALLBACK_BYTES",
     "BadCallback",
@@ -16,14 +18,6 @@ __all__ = [
     "parse_callback_body",
     "secret_matches",
 ]
-
-# What one callback body may weigh. A photo attachment with its size list is about 1.5 KB of JSON; a
-# message carries up to 10 attachments and forwards up to 100 messages, each with attachments and
-# forwards of its own, so a real message_new can pass 1 MiB. 4 MiB holds some 2,500 photo
-# attachments while still bounding what an unauthenticated POST can make the server hold and parse
-# before the secret is checked (the endpoint stops reading at this size and answers 413).
-# PROXY_CALLBACK_MAX_BYTES changes it per instance (README, "Settings").
-MAX_CALLBACK_BYTES = 4 * 1024 * 1024
 
 _INT64_MAX = 2**63 - 1
 

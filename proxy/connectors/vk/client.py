@@ -4,8 +4,11 @@ vk_api is blocking (requests), so each call runs in a worker thread. A per-token
 by every client using the same token, keeps within VK's limits; VK errors become `VkApiError` (with a
 transient flag the outbox uses to decide on a retry) and transport failures become `VkNetworkError`.
 
-The limiter is this process's own unless the application installs shared ones (`use_shared_limiters`):
-on PostgreSQL several instances use one token, and proxy/rate_limit.py keeps its window in the database.
+What the clients of one application share lives in a `VkRuntime` the application owns (opened by
+proxy/connectors/vk/connector.py, closed with the app): each token's limiter, this process's own unless
+the application installs shared ones (`use_shared_limits`: on PostgreSQL several instances use one
+token, and proxy/rate_limit.py keeps its window in the database), and the worker threads. A client made
+without a runtime (tests, benchmarks) has a limiter of its own and uses the loop's default executor.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import jconfig
 import requests
 import vk_api
+
+from proxy.connectors.base import Limiter, NetworkError, SharedLimits
 
 from .transport import DEFAULT_TIMEOUT, vk_session
 
@@ -78,15 +83,8 @@ def needs_user_token(method: str) -> bool:
     return method in USER_TOKEN_METHODS
 
 
-class VkError(Exception):
+class VkError(NetworkError):
     """Any failure of a VK call; `transient` says whether trying again later may succeed."""
-
-    transient: bool = False
-
-    @property
-    def operator_message(self) -> str:
-        """A short explanation for the operator."""
-        return str(self)
 
 
 class VkApiError(VkError):
@@ -160,53 +158,57 @@ class RateLimiter:
             await asyncio.sleep(delay)
 
 
-class Limiter(Protocol):
-    """What a client needs of a rate limiter: wait for the caller's turn to start a call."""
+class VkRuntime:
+    """What every VK client of one application shares: each token's rate limiter, and the worker threads
+    vk_api's blocking calls run in. Reservations and the pool are thread-safe, so clients on different
+    event loops may share one runtime."""
 
-    async def acquire(self) -> None: ...
+    def __init__(self, *, max_workers: int = 32) -> None:
+        self.max_workers = max_workers
+        self._limiters: dict[str, RateLimiter] = {}
+        self._lock = threading.Lock()
+        self._shared: SharedLimits | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
+    def local_limiter_for(self, token: str, kind: TokenKind) -> RateLimiter:
+        """This process's limiter of a token (created on first use with the kind's limit)."""
+        with self._lock:
+            limiter = self._limiters.get(token)
+            if limiter is None:
+                limiter = self._limiters[token] = RateLimiter(RATE_LIMITS[kind])
+            return limiter
 
-# Given a token and its kind, the limiter every instance shares for it (installed by the application).
-SharedLimiters = Callable[[str, TokenKind], Limiter]
+    def limiter_for(self, token: str, kind: TokenKind) -> Limiter:
+        """The limiter a new client of this token uses: the shared one when installed, else this process's."""
+        local = self.local_limiter_for(token, kind)
+        shared = self._shared
+        return local if shared is None else shared.limiter(token, kind, RATE_LIMITS[kind], local)
 
-_limiters: dict[str, RateLimiter] = {}
-_limiters_lock = threading.Lock()
-_shared: SharedLimiters | None = None
+    def use_shared_limits(self, shared: SharedLimits | None) -> SharedLimits | None:
+        """Make new clients take their limiters from `shared` (None: this process's); returns the previous."""
+        previous, self._shared = self._shared, shared
+        return previous
 
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        # Our own pool, so slow VK calls never starve the loop's default executor (used for DNS lookups).
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="vk-api")
+            return self._executor
 
-def local_limiter_for(token: str, kind: TokenKind) -> RateLimiter:
-    """The process-wide limiter of a token (created on first use with the kind's limit)."""
-    with _limiters_lock:
-        limiter = _limiters.get(token)
-        if limiter is None:
-            limiter = _limiters[token] = RateLimiter(RATE_LIMITS[kind])
-        return limiter
+    def client(self, token: str, *, kind: TokenKind = "community", session: requests.Session) -> VkClient:
+        """A client of this token sharing the runtime's limiter and threads."""
+        return VkClient(
+            token, kind=kind, session=session, limiter=self.limiter_for(token, kind), executor=self.executor
+        )
 
-
-def limiter_for(token: str, kind: TokenKind) -> Limiter:
-    """The limiter a new client of this token uses: the shared one when installed, else this process's."""
-    shared = _shared
-    return local_limiter_for(token, kind) if shared is None else shared(token, kind)
-
-
-def use_shared_limiters(shared: SharedLimiters | None) -> SharedLimiters | None:
-    """Make new clients take their limiters from `shared` (None: this process's); returns the previous."""
-    global _shared
-    previous, _shared = _shared, shared
-    return previous
-
-
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _default_executor() -> ThreadPoolExecutor:
-    # Our own pool, so slow VK calls never starve the loop's default executor (used for DNS lookups).
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vk-api")
-        return _executor
+    def close(self) -> None:
+        """Stop the worker threads once the calls under way are done (the app is stopping)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
 
 
 def _encode(params: dict[str, Any]) -> dict[str, str]:
@@ -227,8 +229,9 @@ class VkClient:
     """Calls VK API methods with one access token.
 
     `session` is a requests.Session (emulator_session(...) in tests); by default a session with
-    `timeout` on every request. The token's rate limiter is shared by token string: process-wide, or
-    across instances when the application installed shared limiters.
+    `timeout` on every request. `limiter` and `executor` come from the application's `VkRuntime`
+    (`VkRuntime.client`); without them the client paces its own calls and runs them in the loop's
+    default executor.
     """
 
     def __init__(
@@ -244,7 +247,7 @@ class VkClient:
         self.token = token
         self.kind = kind
         self.session = session or vk_session(timeout)
-        self.limiter = limiter or limiter_for(token, kind)
+        self.limiter = limiter or RateLimiter(RATE_LIMITS[kind])
         self._executor = executor
 
     async def call(self, method: str, **params: Any) -> Any:
@@ -257,9 +260,7 @@ class VkClient:
         values = _encode(params)
         await self.limiter.acquire()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor or _default_executor(), self.call_blocking, method, values
-        )
+        return await loop.run_in_executor(self._executor, self.call_blocking, method, values)
 
     def call_blocking(self, method: str, values: dict[str, str]) -> Any:
         """The blocking call (no rate limiting): runs in a worker thread."""

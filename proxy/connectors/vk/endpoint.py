@@ -23,15 +23,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 from aiohttp import web
 
-from proxy.events import DomainEvent
+# The sink's side and the limits are the connector interface's; named here too for the callers.
+from proxy.connectors.base import (
+    CALLBACK_READ_SECONDS,
+    CALLBACK_REFUSAL_DELAY,
+    MAX_CALLBACK_BYTES,
+    CallbackSink,
+    CallbackTarget,
+    Handler,
+)
 
-from .callback import MAX_CALLBACK_BYTES, BadCallback, is_confirmation, parse_callback_body, secret_matches
+from .callback import BadCallback, is_confirmation, parse_callback_body, secret_matches
 from .normalize import MalformedEvent, normalize
 
 __all__ = [
@@ -44,43 +49,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# How long the whole body may take to arrive once the headers are in. A healthy sender delivers even
-# MAX_CALLBACK_BYTES in well under a second; one that stalls would otherwise hold the request (and
-# whatever it has sent) for as long as it likes. VK treats the 408 as a failed delivery and sends
-# the event again. PROXY_CALLBACK_READ_SECONDS changes it per instance.
-CALLBACK_READ_SECONDS = 10.0
-# How long a refused request waits for its answer (see above). PROXY_CALLBACK_REFUSAL_DELAY changes it.
-CALLBACK_REFUSAL_DELAY = 1.0
 # The answers that are refusals of what was sent (413 and 408 close the connection instead).
 _REFUSED = frozenset({400, 403, 404})
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class CallbackTarget:
-    """A served community as the endpoint needs it; ``context`` is the sink's own handle."""
-
-    group_id: int
-    secret: str
-    confirmation: str
-    context: Any = None
-
-
-class CallbackSink(Protocol):
-    """What the endpoint needs from the core."""
-
-    async def target(self, group_id: int) -> CallbackTarget | None:
-        """The served community with this VK group id, or None."""
-
-    def bad_secret(self, target: CallbackTarget, remote: str | None) -> None:
-        """Count a request with a wrong or missing secret (in memory: a refusal writes nothing)."""
-
-    async def accept(self, target: CallbackTarget, raw: dict[str, Any], event: DomainEvent) -> None:
-        """Store the event durably (returns after commit); raise if it could not be stored."""
-
-    def rejected(self, reason: str) -> None:
-        """Count a refused request (metrics)."""
 
 
 def _text(status: int, text: str) -> web.Response:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
+from proxy.connectors.base import LongPollSink
 from proxy.events import DomainEvent
 
 from .client import VkClient
@@ -32,16 +33,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WAIT = 25
 DEFAULT_TIMEOUT_MARGIN = 15.0
-
-
-class LongPollSink(Protocol):
-    """What the loop needs from the core."""
-
-    async def handle(self, batch: list[tuple[dict[str, Any], DomainEvent]], ts: str) -> None:
-        """Store the events of one answer, then the ts to continue from."""
-
-    async def catch_up(self, reason: str) -> None:
-        """Fill a gap in the event history (catch-up sync)."""
 
 
 class Backoff:

@@ -15,6 +15,8 @@ from requests.adapters import HTTPAdapter
 
 # Seconds to connect and to wait for each read.
 DEFAULT_TIMEOUT = 10.0
+# The same for the application's clients (the outbox, sync, long poll, names, the connection check).
+REQUEST_TIMEOUT_SECONDS = 15.0
 VK_API_PREFIXES = ("https://api.vk.ru/", "https://api.vk.com/")
 
 
@@ -66,3 +68,10 @@ def emulator_session(base_url: str, timeout: float = DEFAULT_TIMEOUT) -> request
     for prefix in VK_API_PREFIXES:
         session.mount(prefix, adapter)
     return session
+
+
+def http_session(api_base: str | None) -> requests.Session:
+    """The application's session: to the emulator at `api_base` (the demo and the tests), else to VK."""
+    if api_base:
+        return emulator_session(api_base, timeout=REQUEST_TIMEOUT_SECONDS)
+    return vk_session(REQUEST_TIMEOUT_SECONDS)
