@@ -1,7 +1,8 @@
 """Statistics CSV exports: /stats/*.csv?from=YYYY-MM-DD&to=YYYY-MM-DD[&community=ID][&dialect=excel].
 
-Managers and admins get every operator's figures; an operator gets only their own, of their own
-communities (the request's Scope, proxy/access.py): asking for another community is refused (403). A personal API token
+The rows come from proxy/stats/scoped.py, the data functions the stats page (web/views/stats_pages.py)
+renders too: managers and admins get every operator's figures; an operator gets only their own, of their
+own communities (the request's Scope, proxy/access.py): asking for another community is refused (403). A personal API token
 (`Authorization: Bearer ...`) works here too (web/auth.py). Each export is journaled ("export.csv").
 """
 
@@ -14,7 +15,7 @@ from aiohttp import web
 from proxy.access import AccessDenied, Scope, require_community
 from proxy.appkeys import SETTINGS
 from proxy.models import Community, Operator
-from proxy.stats import community_figures, conversation_rows, operator_kpis, rank_operators, time_series
+from proxy.stats import scoped
 from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
 from proxy.stats.conversations import CONVERSATIONS_CSV_HEADER
 from proxy.stats.operators import OPERATORS_CSV_HEADER, operator_csv_row
@@ -37,14 +38,6 @@ class Export:
     scope: Scope
     bucket: str
     query: params.Source
-
-    @property
-    def sees_everyone(self) -> bool:
-        return self.scope.supervisor
-
-    @property
-    def community_ids(self) -> list[int] | None:
-        return self.scope.communities(self.community_id)
 
     def filename(self, name: str) -> str:
         return f"{name}_{self.period.first_day}_{self.period.last_day}.csv"
@@ -81,25 +74,24 @@ async def _send(request: web.Request, export: Export, name: str, header, rows) -
 
 async def operators_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    kpis = await operator_kpis(export.period, community_id=export.community_id)
-    kpis = [k for k in kpis if export.scope.sees_rows_of(k.operator_id)]
-    return await _send(
-        request, export, "operators", OPERATORS_CSV_HEADER, (operator_csv_row(k) for k in kpis)
-    )
+    report = await scoped.operator_report(export.scope, export.period, export.community_id)
+    rows = (operator_csv_row(k) for k in report.kpis)
+    return await _send(request, export, "operators", OPERATORS_CSV_HEADER, rows)
 
 
 async def rankings_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    rankings = rank_operators(await operator_kpis(export.period, community_id=export.community_id))
-    rankings = [r for r in rankings if export.scope.sees_rows_of(r.kpi.operator_id)]
-    return await _send(request, export, "rankings", RANKINGS_CSV_HEADER, (r.csv_cells() for r in rankings))
+    report = await scoped.operator_report(export.scope, export.period, export.community_id)
+    rows = (r.ranking.csv_cells() for r in report.rankings)
+    return await _send(request, export, "rankings", RANKINGS_CSV_HEADER, rows)
 
 
 async def communities_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    if not export.sees_everyone:
-        raise web.HTTPForbidden(text="community figures are for managers and admins")
-    figures = await community_figures(export.period, community_id=export.community_id)
+    try:
+        figures = await scoped.community_report(export.scope, export.period, export.community_id)
+    except AccessDenied as exc:
+        raise web.HTTPForbidden(text=exc.message) from None
     return await _send(
         request, export, "communities", COMMUNITIES_CSV_HEADER, (community_csv_row(f) for f in figures)
     )
@@ -107,11 +99,8 @@ async def communities_csv(request: web.Request) -> web.StreamResponse:
 
 async def timeseries_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    points = await time_series(
-        export.period,
-        export.bucket,
-        community_ids=export.community_ids,
-        operator=None if export.sees_everyone else export.operator,
+    points = await scoped.series(
+        export.scope, export.operator, export.period, export.bucket, export.community_id
     )
     return await _send(
         request, export, f"timeseries_{export.bucket}", TIMESERIES_CSV_HEADER, (p.csv_cells() for p in points)
@@ -120,12 +109,8 @@ async def timeseries_csv(request: web.Request) -> web.StreamResponse:
 
 async def hourly_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    points = await time_series(
-        export.period,
-        "hour",
-        community_ids=export.community_ids,
-        operator=None if export.sees_everyone else export.operator,
-        by_community=True,
+    points = await scoped.series(
+        export.scope, export.operator, export.period, "hour", export.community_id, by_community=True
     )
     names = {c.id: c.name for c in await Community.all().only("id", "name")}
     rows = ([names[p.community_id], *p.csv_cells()] for p in points)
@@ -134,11 +119,7 @@ async def hourly_csv(request: web.Request) -> web.StreamResponse:
 
 async def conversations_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    rows = conversation_rows(
-        export.period,
-        community_id=export.community_id,
-        operator_id=None if export.sees_everyone else export.operator.id,
-    )
+    rows = scoped.conversations(export.scope, export.period, export.community_id)
 
     async def cells():
         async for row in rows:

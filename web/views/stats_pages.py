@@ -7,8 +7,9 @@
 - GET /stats/drill?metric=...&operator=ID|outside: the conversations behind one figure
   (proxy.stats.drill), each linking to its conversation.
 
-Every figure comes from proxy.stats, the same functions the CSV exports (web/views/stats.py) use, so the
-page and operators.csv cannot disagree. Who sees what is the request's Scope (proxy/access.py): managers
+Every figure comes from proxy/stats/scoped.py, the same data functions the CSV exports
+(web/views/stats.py) use, so the page and operators.csv cannot disagree. Who sees what is the request's
+Scope (proxy/access.py), applied there: managers
 and admins see everyone; an operator sees only their own row, their own series and their own drill-downs
 (asking for anyone else's is refused and journaled), within their own communities (asking for another
 community is refused the same way).
@@ -23,19 +24,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from proxy.access import AccessDenied, Scope, deny, require_community
+from proxy.access import AccessDenied, Scope, require_community
 from proxy.appkeys import SETTINGS
-from proxy.models import Community, Operator
-from proxy.stats import (
-    ReactionFigures,
-    StatsParamError,
-    community_figures,
-    operator_kpis,
-    rank_operators,
-    time_series,
-)
+from proxy.models import Community
+from proxy.stats import ReactionFigures, StatsParamError, scoped
 from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
-from proxy.stats.drill import EVERYONE, METRICS, OUTSIDE, Who, drill
 from proxy.stats.operators import OPERATORS_CSV_HEADER, OperatorKpi, operator_csv_row
 from proxy.stats.period import Period, period_of
 from proxy.stats.rankings import RANKINGS_CSV_HEADER
@@ -303,22 +296,20 @@ async def _sla_target(params: Params, scope: Scope) -> int | None:
 async def _report(request: web.Request, params: Params) -> dict[str, Any]:
     scope = request[SCOPE]
     supervisor = scope.supervisor
-    kpis = await operator_kpis(params.period, community_id=params.community_id)
-    # Places among everyone, before an operator's list is cut down to their own row.
+    report = await scoped.operator_report(scope, params.period, params.community_id)
+    kpis = report.kpis
     rankings = [
         {
-            "ranking": r,
-            "place": place if r.eligible else None,
-            "cells": dict(zip(RANKINGS_CSV_HEADER, map(format_cell, r.csv_cells()), strict=True)),
+            "ranking": r.ranking,
+            "place": r.place,
+            "cells": dict(zip(RANKINGS_CSV_HEADER, map(format_cell, r.ranking.csv_cells()), strict=True)),
         }
-        for place, r in enumerate(rank_operators(kpis), start=1)
+        for r in report.rankings
     ]
-    kpis = [k for k in kpis if scope.sees_rows_of(k.operator_id)]
-    rankings = [r for r in rankings if scope.sees_rows_of(r["ranking"].kpi.operator_id)]
     target = await _sla_target(params, scope)
     communities = []
     if supervisor:
-        for figures in await community_figures(params.period, community_id=params.community_id):
+        for figures in await scoped.community_report(scope, params.period, params.community_id):
             values = dict(zip(COMMUNITIES_CSV_HEADER, community_csv_row(figures), strict=True))
             over = _over_sla(figures.reaction, figures.sla_seconds)
             if (
@@ -326,7 +317,7 @@ async def _report(request: web.Request, params: Params) -> dict[str, Any]:
                 and figures.oldest_waiting_seconds > figures.sla_seconds
             ):
                 over.add("oldest_waiting_s")
-            scoped = replace(params, community=None)
+            all_communities = replace(params, community=None)
             communities.append(
                 {
                     "figures": figures,
@@ -334,7 +325,7 @@ async def _report(request: web.Request, params: Params) -> dict[str, Any]:
                     "cells": {name: format_cell(value) for name, value in values.items()},
                     "over": over,
                     "drill": {
-                        name: scoped.url(
+                        name: all_communities.url(
                             "/stats/drill",
                             metric=metric,
                             community=figures.community_id,
@@ -410,12 +401,7 @@ async def series_json(request: web.Request) -> web.Response:
         return web.json_response({"error": exc.message}, status=403)
     except params.ParamError as exc:
         return web.json_response({"error": str(exc)}, status=400)
-    points = await time_series(
-        chosen.period,
-        chosen.bucket,
-        community_ids=scope.communities(chosen.community_id),
-        operator=None if scope.supervisor else operator,
-    )
+    points = await scoped.series(scope, operator, chosen.period, chosen.bucket, chosen.community_id)
     return web.json_response(
         {
             "bucket": chosen.bucket,
@@ -438,42 +424,20 @@ async def series_json(request: web.Request) -> web.Response:
 # --- drill-down -----------------------------------------------------------------------------------
 
 
-async def _who(
-    request: web.Request, query: params.Source, chosen: Params, metric_name: str
-) -> tuple[Who, Operator | None]:
-    """Whose figure the drill-down is asked for; AccessDenied (journaled) when an operator asks for
-    anyone but themselves, ParamError for an unusable `operator`."""
-    operator = request[OPERATOR]
-    asked = query(params.DRILL_OPERATOR)
-    if not request[SCOPE].supervisor:
-        metric = METRICS.get(metric_name)
-        if asked not in (None, operator.id) or (metric is not None and not metric.attributed):
-            await deny(
-                operator,
-                action="stats.drill",
-                target=f"operator:{asked or 'everyone'}",
-                community_id=chosen.community_id,
-                reason="operators see only their own figures",
-            )
-        return Who(operator_id=operator.id), operator
-    if asked is None:
-        return EVERYONE, None
-    if asked == "outside":
-        return OUTSIDE, None
-    subject = await Operator.get_or_none(id=asked)
-    if subject is None:
-        raise params.ParamError(f"no operator with id {asked}")
-    return Who(operator_id=subject.id), subject
-
-
 async def drill_page(request: web.Request) -> web.StreamResponse:
     """GET /stats/drill: the conversations behind one figure; the #drill partial for htmx."""
     query = params.query_of(request)
     try:
         metric_name = query.get(params.METRIC, "")
         chosen = await _params(request, "stats.drill")
-        who, subject = await _who(request, query, chosen, metric_name)
-        result = await drill(chosen.period, metric_name, who, community_id=chosen.community_id)
+        found = await scoped.drill_down(
+            request[SCOPE],
+            request[OPERATOR],
+            chosen.period,
+            metric_name,
+            query(params.DRILL_OPERATOR),
+            chosen.community_id,
+        )
     except AccessDenied as exc:
         raise web.HTTPForbidden(text=exc.message) from None
     except (params.ParamError, StatsParamError) as exc:
@@ -484,15 +448,15 @@ async def drill_page(request: web.Request) -> web.StreamResponse:
     )
     context = {
         "params": chosen,
-        "drill": result,
+        "drill": found.drill,
         "related": related,
         "related_url": chosen.url(
             "/stats/drill", metric=related, operator=query.read.get("operator"), bucket=None, sort=None
         )
         if related
         else None,
-        "who": who,
-        "subject": subject,
+        "who": found.who,
+        "subject": found.subject,
         "back_url": chosen.url("/stats", sort=None),
         "tz_name": request.app[SETTINGS].timezone,
     }
