@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from proxy.access import AccessDenied, Scope, deny, require_community
 from proxy.db.sql import SqlQuery
-from proxy.models import ActorKind, JournalEntry
+from proxy.models import ActorKind, JournalEntry, Operator
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -58,6 +59,36 @@ def _page_sql(filters: JournalFilter, q: SqlQuery, columns: str, limit: int, bef
     if before_id is not None:
         where += f" AND j.id < {q.p(before_id)}"
     return f"SELECT {columns} FROM journal_entry j WHERE {where} ORDER BY j.id DESC LIMIT {int(limit)}"
+
+
+class OthersJournal(AccessDenied):
+    """An operator asked for another operator's entries (refused and journaled)."""
+
+
+async def readable_journal(
+    scope: Scope, operator: Operator, filters: JournalFilter, *, action: str, reason: str
+) -> JournalFilter:
+    """`filters` narrowed to what the scope may read, for the journal page and journal.csv alike.
+
+    A community outside the scope is refused (AccessDenied, journaled as `action`); an operator reads only
+    their own entries: asking for another operator's raises OthersJournal (journaled with `reason`).
+    """
+    for community_id in filters.community_ids or ():
+        await require_community(scope, operator, community_id, action=action)
+    if not scope.own_rows_only:
+        return filters
+    if filters.operator_id not in (None, operator.id):
+        try:
+            await deny(
+                operator,
+                action=action,
+                target=f"journal:operator={filters.operator_id}",
+                community_id=None,
+                reason=reason,
+            )
+        except AccessDenied as exc:
+            raise OthersJournal(exc.message) from None
+    return replace(filters, operator_id=operator.id)
 
 
 async def journal_page(

@@ -8,15 +8,15 @@ is for managers and admins. A personal API token (`Authorization: Bearer ...`) w
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from proxy.access import AccessDenied, deny, require_community, require_supervisor
+from proxy.access import AccessDenied, require_supervisor
 from proxy.appkeys import SETTINGS
 from proxy.audit.exports import DELETED_CSV_HEADER, JOURNAL_CSV_HEADER, deleted_csv_rows, journal_csv_rows
+from proxy.audit.reading import readable_journal
 from web import params
 from web.auth import OPERATOR, SCOPE
 from web.csv_stream import record_export, stream_csv
@@ -24,7 +24,9 @@ from web.csv_stream import record_export, stream_csv
 T = TypeVar("T")
 
 
-def _parsed(request: web.Request, read: Callable[[params.Source, ZoneInfo], T]) -> tuple[params.Source, str, T]:
+def _parsed(
+    request: web.Request, read: Callable[[params.Source, ZoneInfo], T]
+) -> tuple[params.Source, str, T]:
     """The query, its dialect and its filters; 400 with the reason for a parameter that cannot be used."""
     query = params.query_of(request)
     try:
@@ -36,25 +38,16 @@ def _parsed(request: web.Request, read: Callable[[params.Source, ZoneInfo], T]) 
 async def journal_csv(request: web.Request) -> web.StreamResponse:
     operator = request[OPERATOR]
     query, dialect, filters = _parsed(request, params.journal_filter)
-    scope = request[SCOPE]
     try:
-        for community_id in filters.community_ids or ():
-            await require_community(scope, operator, community_id, action="export.csv")
+        filters = await readable_journal(
+            request[SCOPE],
+            operator,
+            filters,
+            action="export.csv",
+            reason="operators may export only their own journal",
+        )
     except AccessDenied as exc:
         raise web.HTTPForbidden(text=exc.message) from None
-    if scope.own_rows_only:
-        if filters.operator_id not in (None, operator.id):
-            try:
-                await deny(
-                    operator,
-                    action="export.csv",
-                    target=f"journal:operator={filters.operator_id}",
-                    community_id=None,
-                    reason="operators may export only their own journal",
-                )
-            except AccessDenied as exc:
-                raise web.HTTPForbidden(text=exc.message) from None
-        filters = replace(filters, operator_id=operator.id)
     community_id = filters.community_ids[0] if filters.community_ids else None
     await record_export(request, query, community_id=community_id)
     tz = request.app[SETTINGS].tz

@@ -13,14 +13,14 @@ paged: `before` (journal: the last entry id) and `after` (deleted, timeline: the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from proxy import actions
-from proxy.access import AccessDenied, ActionError, deny, require_community, require_supervisor
+from proxy.access import AccessDenied, ActionError, deny, require_supervisor
 from proxy.appkeys import LIVE, SETTINGS
 from proxy.audit.archive import (
     ArchiveFilter,
@@ -39,7 +39,7 @@ from proxy.audit.incidents import (
     search,
     timeline,
 )
-from proxy.audit.reading import journal_page
+from proxy.audit.reading import OthersJournal, journal_page, readable_journal
 from proxy.models import (
     ActorKind,
     Author,
@@ -177,22 +177,18 @@ async def journal_view(request: web.Request) -> web.StreamResponse:
         before = source(params.BEFORE)
     except params.ParamError as exc:
         return _bad_request(request, "audit/journal.html", context, _explain(exc))
-    unseen = [cid for cid in filters.community_ids or () if not scope.sees(cid)]
-    if unseen:
-        try:
-            await require_community(scope, operator, unseen[0], action="journal.view")
-        except AccessDenied:
-            return _denied_response(request, _("you have no access to this community"))
-    if not supervisor:
-        if filters.operator_id not in (None, operator.id):
-            return await _refuse(
-                request,
-                action="journal.view",
-                target=f"journal:operator={filters.operator_id}",
-                reason="operators may read only their own journal",
-                message=_("You may read only your own journal."),
-            )
-        filters = replace(filters, operator_id=operator.id)
+    try:
+        filters = await readable_journal(
+            scope,
+            operator,
+            filters,
+            action="journal.view",
+            reason="operators may read only their own journal",
+        )
+    except OthersJournal:
+        return _denied_response(request, _("You may read only your own journal."))
+    except AccessDenied:
+        return _denied_response(request, _("you have no access to this community"))
     entries = await journal_page(filters, limit=JOURNAL_PAGE_SIZE + 1, before_id=before)
     kept = _kept(query, JOURNAL_PARAMS)
     more = len(entries) > JOURNAL_PAGE_SIZE
