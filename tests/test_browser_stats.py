@@ -22,7 +22,7 @@ from proxy.stats.operators import OPERATORS_CSV_HEADER
 from tests.browser_fixtures import ARTIFACTS, browser, log_in_page  # noqa: F401
 from tests.stats_fixtures import MSK, build_worked_example
 from tests.stats_pages_fixtures import seed_year_of_hours
-from web.views.stats_pages import SUMMED
+from web.views.stats import SUMMED
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 15_000

@@ -24,7 +24,7 @@ from proxy.stats.operators import OPERATORS_CSV_HEADER, operator_csv_row
 from tests.stats_fixtures import MSK, build_worked_example, make_operator
 from tests.stats_pages_fixtures import build_random_world
 from web.csv_stream import format_cell
-from web.views.stats_pages import COMMUNITY_DRILL, OPERATOR_DRILL, SUMMED
+from web.views.stats import COMMUNITY_DRILL, OPERATOR_DRILL, SUMMED
 
 PERIOD = "from=2024-03-04&to=2024-03-06"
 HX = {"HX-Request": "true"}

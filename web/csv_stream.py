@@ -8,49 +8,46 @@ Usage from a view::
     await record_export(request, query)         # journals "export.csv" (session or API token)
     return await stream_csv(request, "journal.csv", ["when", "who", ...], rows, dialect=dialect)
 
-Rules every export follows (docs/conventions.md, "CSV streams"):
+The format itself (dialects, line ends, cell formatting, formula neutralising) is defined once in
+proxy/csv_format.py, which journal.csv's COPY path follows too. What this module adds
+(docs/conventions.md, "CSV streams"):
 
-- a header row, then one line per row, every line ending in ``\\r\\n`` (RFC 4180);
 - ``Content-Disposition: attachment; filename=...``;
 - rows come from an async iterator that fetches them in pages, and are written in batches, so the
   memory used does not grow with the row count; a source that can write its CSV lines itself
-  (`WritesCsv`: journal.csv on PostgreSQL, written by COPY) has them passed on as they come;
-- ``dialect="excel"``: ``;`` separates cells, the body starts with a UTF-8 BOM and decimal numbers use a
-  comma (what Excel expects in a Russian locale); ``dialect="csv"``: ``,`` and a decimal point;
-- cell formatting: ``None`` -> empty cell, ``int``/``float``/``Decimal`` -> the number (floats without a
-  trailing ``.0`` when whole), ``bool`` -> ``true``/``false``, ``datetime`` -> ``YYYY-MM-DD HH:MM:SS``
-  in ``tz`` when given (ISO 8601 with its offset otherwise), anything else -> ``str(value)``;
-- spreadsheet formula injection: a *text* cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
-  carriage return gets a leading ``'`` so a spreadsheet shows it as text instead of evaluating it.
-  Numbers are formatted here, so a negative number stays a number.
+  (`WritesCsv`: journal.csv on PostgreSQL, written by COPY) has them passed on as they come.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from datetime import date, datetime, tzinfo
-from decimal import Decimal
+from datetime import tzinfo
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from aiohttp import web
 
 from proxy.audit import journal
+from proxy.csv_format import (
+    ENCODING,
+    UTF8_BOM,
+    CsvDialect,
+    csv_writer,
+    dialect_named,
+    format_cell,
+    neutralise_text,
+)
 from proxy.models import ActorKind, Community
 from web import params
 from web.auth import OPERATOR, VIA_API_TOKEN
 
 log = logging.getLogger(__name__)
 
-DIALECTS = ("csv", "excel")
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # Rows per network write: large enough to keep syscalls few, small enough to keep memory flat.
 WRITE_BATCH_ROWS = 500
 DEFAULT_PAGE_SIZE = 1000
-UTF8_BOM = "\ufeff"
 
 
 def csv_dialect(request: web.Request) -> str:
@@ -59,41 +56,6 @@ def csv_dialect(request: web.Request) -> str:
         return params.query_of(request).get(params.DIALECT, "csv")
     except params.ParamError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-
-
-def neutralise_text(text: str) -> str:
-    """Prefix a text that a spreadsheet would run as a formula with a single quote."""
-    if text.startswith(FORMULA_TRIGGERS):
-        return "'" + text
-    return text
-
-
-def format_number(value: int | float | Decimal, *, decimal_comma: bool = False) -> str:
-    """A number as a CSV cell: integers as is, whole floats without '.0', the shortest exact repr else."""
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return ""
-        text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    else:
-        text = str(value)
-    return text.replace(".", ",") if decimal_comma else text
-
-
-def format_cell(value: Any, *, decimal_comma: bool = False, tz: tzinfo | None = None) -> str:
-    """One value as the text of a CSV cell (see the module docstring for the rules)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return format_number(value, decimal_comma=decimal_comma)
-    if isinstance(value, datetime):
-        if tz is not None and value.tzinfo is not None:
-            return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    return neutralise_text(str(value))
 
 
 def content_disposition(filename: str) -> str:
@@ -119,9 +81,7 @@ async def stream_csv(
     Validate parameters before calling: once the first bytes are sent the status is 200, and a
     failure in the row iterator can only cut the file short (it is logged and re-raised).
     """
-    if dialect not in DIALECTS:
-        raise ValueError(f"unknown CSV dialect {dialect!r}")
-    excel = dialect == "excel"
+    chosen = dialect_named(dialect)
     response = web.StreamResponse(
         status=200,
         headers={
@@ -131,28 +91,30 @@ async def stream_csv(
         },
     )
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";" if excel else ",", lineterminator="\r\n")
-    if excel:
+    writer = csv_writer(buffer, chosen)
+    if chosen.bom:
         buffer.write(UTF8_BOM)
     writer.writerow([neutralise_text(name) for name in header])
     write_csv = getattr(rows, "write_csv", None)
-    if write_csv is not None and await _stream_written(request, response, buffer, write_csv, excel, filename):
+    if write_csv is not None and await _stream_written(
+        request, response, buffer, write_csv, chosen, filename
+    ):
         return response
     await response.prepare(request)
     pending = 1
     try:
         async for row in _aiter(rows):
-            writer.writerow([format_cell(value, decimal_comma=excel, tz=tz) for value in row])
+            writer.writerow([format_cell(value, decimal_comma=chosen.decimal_comma, tz=tz) for value in row])
             pending += 1
             if pending >= WRITE_BATCH_ROWS:
-                await response.write(buffer.getvalue().encode("utf-8"))
+                await response.write(buffer.getvalue().encode(ENCODING))
                 buffer.seek(0)
                 buffer.truncate()
                 pending = 0
     except Exception:
         log.exception("CSV export %s stopped part way", filename)
         raise
-    await response.write(buffer.getvalue().encode("utf-8"))
+    await response.write(buffer.getvalue().encode(ENCODING))
     await response.write_eof()
     return response
 
@@ -161,7 +123,7 @@ class WritesCsv(Protocol):
     """Rows whose source can also write their CSV lines itself (journal.csv on PostgreSQL, where the
     database formats them): the same bytes the rules above give, without the header."""
 
-    async def write_csv(self, write: Callable[[bytes], Awaitable[None]], *, excel: bool) -> bool:
+    async def write_csv(self, write: Callable[[bytes], Awaitable[None]], *, dialect: CsvDialect) -> bool:
         """Pass the lines to `write` in chunks; False, before writing anything, when it cannot."""
 
 
@@ -170,7 +132,7 @@ async def _stream_written(
     response: web.StreamResponse,
     head: io.StringIO,
     write_csv: Callable[..., Awaitable[bool]],
-    excel: bool,
+    dialect: CsvDialect,
     filename: str,
 ) -> bool:
     """Stream the lines a `WritesCsv` source writes; False if it cannot (the caller formats the rows).
@@ -184,12 +146,12 @@ async def _stream_written(
         nonlocal started
         if not started:
             await response.prepare(request)
-            await response.write(head.getvalue().encode("utf-8"))
+            await response.write(head.getvalue().encode(ENCODING))
             started = True
         await response.write(chunk)
 
     try:
-        if not await write_csv(write, excel=excel):
+        if not await write_csv(write, dialect=dialect):
             return False
     except Exception:
         if started:

@@ -23,6 +23,7 @@ from tortoise import connections
 
 from proxy.audit.archive import ArchiveFilter, item_histories, iter_deleted_items
 from proxy.audit.reading import JournalFilter, iter_journal_values, journal_where_sql
+from proxy.csv_format import ENCODING, LINE_END, CsvDialect, copy_options, sql_text_cell
 from proxy.db.sql import SqlQuery
 from proxy.models import Community, Operator
 
@@ -65,7 +66,7 @@ class JournalCsvRows:
     """journal.csv's rows: an async iterator of cells on any database (web/csv_stream.py formats them),
     and on PostgreSQL the CSV text itself, written by the database (`write_csv`).
 
-    Both give the same bytes: the cell rules of web/csv_stream.py (an empty cell for NULL and for '',
+    Both give the same bytes: the cell rules of proxy/csv_format.py (an empty cell for NULL and for '',
     a formula neutralised by a leading quote), times in the team's zone as ISO 8601 with the offset,
     params as canonical JSON (`canonical_json`), lines ending in CRLF. tests/test_audit_csv_copy.py
     compares the two.
@@ -103,7 +104,7 @@ class JournalCsvRows:
                 hash_,
             )
 
-    async def write_csv(self, write: Callable[[bytes], Awaitable[None]], *, excel: bool) -> bool:
+    async def write_csv(self, write: Callable[[bytes], Awaitable[None]], *, dialect: CsvDialect) -> bool:
         """Pass the CSV lines (no header) to `write` as PostgreSQL writes them; False on SQLite,
         where the caller formats the rows itself.
 
@@ -121,26 +122,21 @@ class JournalCsvRows:
             async with connection.transaction(isolation="repeatable_read", readonly=True):
                 # to_char writes times in the session's zone; set for this transaction only.
                 await connection.execute("SELECT set_config('TimeZone', $1, true)", str(self.tz))
-                await connection.copy_from_query(
-                    sql, *q.params, output=lines.feed, format="csv", delimiter=";" if excel else ","
-                )
+                await connection.copy_from_query(sql, *q.params, output=lines.feed, **copy_options(dialect))
         lines.finish()
         return True
 
 
-# The cells of journal.csv in SQL (PostgreSQL), in JOURNAL_CSV_HEADER order. A text cell: NULL and ''
-# give an empty cell, and a text a spreadsheet would run as a formula gets a leading quote (the rule of
-# web/csv_stream.py's neutralise_text). The last cell carries a marker, chr(1), that _CopyLines turns
+# The cells of journal.csv in SQL (PostgreSQL), in JOURNAL_CSV_HEADER order, text cells by the rule of
+# proxy/csv_format.py (`sql_text_cell`). The last cell carries a marker, chr(1), that _CopyLines turns
 # into the CRLF that ends the line; a chr(1) in a text is doubled as chr(1) chr(2) so no text can fake it.
-_FORMULA_FIRST = "('=', '+', '-', '@', chr(9), chr(13))"
 _LOCAL_ISO = """'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'"""
 # Falsy JSON values, exported as an empty cell (as `if params` does).
 _EMPTY_JSON = """('{}'::jsonb, '[]'::jsonb, '""'::jsonb, '0'::jsonb, 'false'::jsonb, 'null'::jsonb)"""
 
 
 def _text_cell(expr: str) -> str:
-    value = f"replace({expr}, chr(1), chr(1) || chr(2))"
-    return f"CASE WHEN left({expr}, 1) IN {_FORMULA_FIRST} THEN chr(39) || {value} ELSE NULLIF({value}, '') END"
+    return sql_text_cell(expr, f"replace({expr}, chr(1), chr(1) || chr(2))")
 
 
 def _journal_copy_sql(where: str) -> str:
@@ -169,9 +165,12 @@ def _journal_copy_sql(where: str) -> str:
     )
 
 
+_LINE_END = LINE_END.encode(ENCODING)
+
+
 class _CopyLines:
-    """COPY's CSV as web/csv_stream.py writes it: lines end in CRLF (COPY ends them in LF, and keeps an
-    LF inside a quoted cell, which must stay as it is); see _journal_copy_sql for the marker."""
+    """COPY's CSV as proxy/csv_format.py defines it: lines end in LINE_END (COPY ends them in LF, and
+    keeps an LF inside a quoted cell, which must stay as it is); see _journal_copy_sql for the marker."""
 
     def __init__(self, write: Callable[[bytes], Awaitable[None]]) -> None:
         self.write = write
@@ -184,7 +183,7 @@ class _CopyLines:
             data, self.carry = data[:-1], b"\x01"
         else:
             self.carry = b""
-        data = data.replace(b"\x01\n", b"\r\n")
+        data = data.replace(b"\x01\n", _LINE_END)
         if b"\x01" in data:
             data = data.replace(b"\x01\x02", b"\x01")
         if data:

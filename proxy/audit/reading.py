@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.queryset import QuerySet
-
+from proxy.access import AccessDenied, Scope, deny, require_community
 from proxy.db.sql import SqlQuery
-from proxy.models import ActorKind, JournalEntry
+from proxy.models import ActorKind, JournalEntry, Operator
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -28,42 +27,22 @@ class JournalFilter:
     actor_kind: ActorKind | None = None  # who acted: an operator through the proxy, outside, system, api
 
 
-def _query(filters: JournalFilter) -> QuerySet[JournalEntry]:
-    query = JournalEntry.all()
-    if filters.operator_id is not None:
-        query = query.filter(operator_id=filters.operator_id)
-    if filters.action:
-        if filters.action.endswith("."):
-            query = query.filter(action__startswith=filters.action)
-        else:
-            query = query.filter(action=filters.action)
-    if filters.community_ids is not None:
-        query = query.filter(community_id__in=list(filters.community_ids))
-    # In UTC: SQLite compares the stored UTC text, so another offset would compare wrongly.
-    if filters.since is not None:
-        query = query.filter(created_at__gte=filters.since.astimezone(UTC))
-    if filters.until is not None:
-        query = query.filter(created_at__lt=filters.until.astimezone(UTC))
-    if filters.outside_only:
-        query = query.filter(actor_kind=ActorKind.OUTSIDE)
-    if filters.actor_kind is not None:
-        query = query.filter(actor_kind=filters.actor_kind)
-    return query
-
-
 def journal_where_sql(filters: JournalFilter, q: SqlQuery, alias: str = "j") -> str:
-    """The condition of `_query(filters)` in PostgreSQL's SQL over `journal_entry AS alias`, with
-    `q`'s parameters: for exports the database writes itself. Keep the two in step."""
-    where = ["TRUE"]
+    """The filter as an SQL condition over `journal_entry AS alias`, with `q`'s parameters, on either
+    database: the one definition the journal page, its walk and journal.csv (COPY included) share."""
+    where = ["1 = 1"]
     if filters.operator_id is not None:
         where.append(f"{alias}.operator_id = {q.p(filters.operator_id)}")
     if filters.action:
         if filters.action.endswith("."):
-            where.append(f"starts_with({alias}.action, {q.p(filters.action)})")
+            # A family by its prefix: no LIKE, whose wildcards and case rules differ between the databases.
+            prefix = filters.action
+            where.append(f"substr({alias}.action, 1, {q.p(len(prefix))}) = {q.p(prefix)}")
         else:
             where.append(f"{alias}.action = {q.p(filters.action)}")
     if filters.community_ids is not None:
-        where.append(f"{alias}.community_id = ANY({q.p(list(filters.community_ids))})")
+        where.append(q.one_of(f"{alias}.community_id", filters.community_ids))
+    # In UTC: SQLite compares the stored UTC text, so another offset would compare wrongly.
     if filters.since is not None:
         where.append(f"{alias}.created_at >= {q.p(filters.since.astimezone(UTC))}")
     if filters.until is not None:
@@ -75,14 +54,52 @@ def journal_where_sql(filters: JournalFilter, q: SqlQuery, alias: str = "j") -> 
     return " AND ".join(where)
 
 
+def _page_sql(filters: JournalFilter, q: SqlQuery, columns: str, limit: int, before_id: int | None) -> str:
+    where = journal_where_sql(filters, q)
+    if before_id is not None:
+        where += f" AND j.id < {q.p(before_id)}"
+    return f"SELECT {columns} FROM journal_entry j WHERE {where} ORDER BY j.id DESC LIMIT {int(limit)}"
+
+
+class OthersJournal(AccessDenied):
+    """An operator asked for another operator's entries (refused and journaled)."""
+
+
+async def readable_journal(
+    scope: Scope, operator: Operator, filters: JournalFilter, *, action: str, reason: str
+) -> JournalFilter:
+    """`filters` narrowed to what the scope may read, for the journal page and journal.csv alike.
+
+    A community outside the scope is refused (AccessDenied, journaled as `action`); an operator reads only
+    their own entries: asking for another operator's raises OthersJournal (journaled with `reason`).
+    """
+    for community_id in filters.community_ids or ():
+        await require_community(scope, operator, community_id, action=action)
+    if not scope.own_rows_only:
+        return filters
+    if filters.operator_id not in (None, operator.id):
+        try:
+            await deny(
+                operator,
+                action=action,
+                target=f"journal:operator={filters.operator_id}",
+                community_id=None,
+                reason=reason,
+            )
+        except AccessDenied as exc:
+            raise OthersJournal(exc.message) from None
+    return replace(filters, operator_id=operator.id)
+
+
 async def journal_page(
     filters: JournalFilter, *, limit: int = 50, before_id: int | None = None
 ) -> list[JournalEntry]:
     """Entries newest first (by id, the order they were written); `before_id`: the last id of the previous page."""
-    query = _query(filters)
-    if before_id is not None:
-        query = query.filter(id__lt=before_id)
-    return list(await query.order_by("-id").limit(limit))
+    q = SqlQuery()
+    sql = _page_sql(filters, q, "j.*", limit, before_id)
+    # The model's own executor turns the rows into entries, as a queryset would.
+    executor = q.connection.executor_class(model=JournalEntry, db=q.connection)
+    return list(await executor.execute_select(sql, q.params))
 
 
 async def iter_journal(
@@ -105,14 +122,17 @@ async def iter_journal_values(
     """Like `iter_journal`, but tuples of `columns` ("id" first): no model instance per row, for exports."""
     if not columns or columns[0] != "id":
         raise ValueError("columns must start with id (the paging key)")
+    fields = JournalEntry._meta.fields_map
+    to_python = [fields[column].to_python_value for column in columns]
+    selected = ", ".join(f"j.{fields[column].source_field or column}" for column in columns)
     before_id: int | None = None
     while True:
-        query = _query(filters)
-        if before_id is not None:
-            query = query.filter(id__lt=before_id)
-        page = await query.order_by("-id").limit(page_size).values_list(*columns)
+        q = SqlQuery()
+        _, page = await q.connection.execute_query(
+            _page_sql(filters, q, selected, page_size, before_id), q.params
+        )
         for row in page:
-            yield row
+            yield tuple(convert(value) for convert, value in zip(to_python, row, strict=True))
         if len(page) < page_size:
             return
         before_id = page[-1][0]

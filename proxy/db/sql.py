@@ -11,6 +11,7 @@ in time order) and on PostgreSQL as ``timestamptz``. Parameters are passed in th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +39,11 @@ class SqlQuery:
             value = sqlite_timestamp(value)
         self.params.append(value)
         return f"${len(self.params)}" if self.postgres else f"?{len(self.params)}"
+
+    def one_of(self, column: str, values: Iterable[Any]) -> str:
+        """A condition: `column` is one of `values` (false for none)."""
+        placeholders = [self.p(value) for value in values]
+        return f"{column} IN ({', '.join(placeholders)})" if placeholders else "1 = 0"
 
     async def rows(self, sql: str) -> list[dict[str, Any]]:
         return await self.connection.execute_query_dict(sql, self.params)

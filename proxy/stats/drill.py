@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from proxy.clock import utcnow
 from proxy.db.sql import SqlQuery
+from proxy.stats.credit import BAN, DELETION, REPLY
 from proxy.stats.period import Period, StatsParamError
 
 # Rows shown at most; the totals still count every row.
@@ -138,13 +139,12 @@ def _events(q: SqlQuery, m: Metric, period: Period, community_id: int | None) ->
         return f" AND {column} = {q.p(community_id)}" if community_id is not None else ""
 
     def items(direction: str, extra: str = "") -> str:
-        # Attribution as in operators._replies_and_handled: the proxy's sender, else the operator
-        # linked to the VK admin who wrote it.
+        # Credited as in operators._replies_and_handled (proxy/stats/credit.py).
         return f"""
             SELECT i.conversation_id AS conv, i.community_id AS cm, {no_author} AS author,
-                   {ep("i.created_at")} AS at, {no_v} AS v, COALESCE(i.sent_by_id, o.id) AS op
+                   {ep("i.created_at")} AS at, {no_v} AS v, {REPLY.operator()} AS op
             FROM item i
-            LEFT JOIN operator o ON i.sent_by_id IS NULL AND o.vk_user_id = i.admin_author_vk_id
+            {REPLY.join()}
             WHERE i.direction = '{direction}' AND {_in(q, "i.created_at", period)}{community("i.community_id")}{extra}
         """
 
@@ -191,9 +191,9 @@ def _events(q: SqlQuery, m: Metric, period: Period, community_id: int | None) ->
         # As operators._moderation: moderators' deletions only, the linked VK admin when no operator.
         return f"""
             SELECT i.conversation_id AS conv, i.community_id AS cm, {no_author} AS author,
-                   {ep("t.deleted_at")} AS at, {no_v} AS v, COALESCE(t.deleted_by_id, o.id) AS op
+                   {ep("t.deleted_at")} AS at, {no_v} AS v, {DELETION.operator()} AS op
             FROM item_tombstone t JOIN item i ON i.id = t.item_id
-            LEFT JOIN operator o ON t.deleted_by_id IS NULL AND o.vk_user_id = t.deleter_vk_id
+            {DELETION.join()}
             WHERE t.deleted_via IN ('proxy', 'vk_admin') AND {_in(q, "t.deleted_at", period)}{community("i.community_id")}
         """
     if name == "restored":
@@ -210,9 +210,9 @@ def _events(q: SqlQuery, m: Metric, period: Period, community_id: int | None) ->
             SELECT (SELECT MAX(cv.id) FROM conversation cv
                      WHERE cv.community_id = b.community_id AND cv.author_id = b.author_id) AS conv,
                    b.community_id AS cm, b.author_id AS author,
-                   {ep("b.banned_at")} AS at, {no_v} AS v, COALESCE(b.banned_by_id, o.id) AS op
+                   {ep("b.banned_at")} AS at, {no_v} AS v, {BAN.operator()} AS op
             FROM ban b
-            LEFT JOIN operator o ON b.banned_by_id IS NULL AND o.vk_user_id = b.admin_vk_id
+            {BAN.join()}
             WHERE {_in(q, "b.banned_at", period)}{community("b.community_id")}
         """
     if name == "unanswered_now":

@@ -14,6 +14,7 @@ from typing import Any
 
 from proxy.db.sql import SqlQuery, percentile
 from proxy.models import Operator, Role
+from proxy.stats.credit import BAN, DELETION, REPLY
 from proxy.stats.period import Period
 from proxy.stats.reactions import EMPTY, ReactionFigures, period_bound, reaction_figures, sorted_percentile
 
@@ -129,10 +130,10 @@ async def _replies_and_handled(period: Period, community_id: int | None) -> dict
                COUNT(DISTINCT conv) AS handled,
                COUNT(DISTINCT CASE WHEN kind < 3 THEN conv END) AS replied_in
         FROM (
-            SELECT COALESCE(i.sent_by_id, o.id) AS op, i.conversation_id AS conv,
+            SELECT {REPLY.operator()} AS op, i.conversation_id AS conv,
                    CASE WHEN i.sent_by_id IS NULL THEN 2 ELSE 1 END AS kind
             FROM item i
-            LEFT JOIN operator o ON i.sent_by_id IS NULL AND o.vk_user_id = i.admin_author_vk_id
+            {REPLY.join()}
             WHERE i.direction = 'out' AND {reply_filter}
             UNION ALL
             SELECT cc.operator_id AS op, cc.conversation_id AS conv, 3 AS kind
@@ -220,18 +221,18 @@ async def _moderation(period: Period, community_id: int | None) -> dict[int | No
                SUM(CASE WHEN kind = 2 THEN 1 ELSE 0 END) AS restored,
                SUM(CASE WHEN kind = 3 THEN 1 ELSE 0 END) AS bans
         FROM (
-            SELECT COALESCE(t.deleted_by_id, o.id) AS op, 1 AS kind
+            SELECT {DELETION.operator()} AS op, 1 AS kind
             FROM item_tombstone t JOIN item i ON i.id = t.item_id
-            LEFT JOIN operator o ON t.deleted_by_id IS NULL AND o.vk_user_id = t.deleter_vk_id
+            {DELETION.join()}
             WHERE t.deleted_via IN ('proxy', 'vk_admin') AND {deleted}
             UNION ALL
             SELECT t.restored_by_id AS op, 2 AS kind
             FROM item_tombstone t JOIN item i ON i.id = t.item_id
             WHERE (t.restored_by_id IS NOT NULL OR t.deleted_via IN ('proxy', 'vk_admin')) AND {restored}
             UNION ALL
-            SELECT COALESCE(b.banned_by_id, o.id) AS op, 3 AS kind
+            SELECT {BAN.operator()} AS op, 3 AS kind
             FROM ban b
-            LEFT JOIN operator o ON b.banned_by_id IS NULL AND o.vk_user_id = b.admin_vk_id
+            {BAN.join()}
             WHERE {banned}
         ) moderation
         GROUP BY op

@@ -63,9 +63,7 @@ def figures_from_row(row: dict[str, Any]) -> ReactionFigures:
 
 def in_communities(q: SqlQuery, column: str, community_ids: Collection[int]) -> str:
     """SQL: `column` is one of the ids (a scope's communities, proxy/access.py); false for none."""
-    if not community_ids:
-        return "1 = 0"
-    return f"{column} IN ({', '.join(q.p(i) for i in sorted(community_ids))})"
+    return q.one_of(column, sorted(community_ids))
 
 
 async def reaction_figures(

@@ -9,6 +9,7 @@ from typing import Any
 
 from proxy.db.sql import DAY, HOUR, SqlQuery, bucket_start
 from proxy.models import Community, Operator
+from proxy.stats.credit import REPLY
 from proxy.stats.operators import seconds_cell
 from proxy.stats.period import Period, StatsParamError
 from proxy.stats.reactions import in_communities, reaction_figures
@@ -72,10 +73,7 @@ async def _volumes(
     replies = "i.direction = 'out'"
     if operator is not None:
         # An operator's own series: incoming load stays the community's, replies are theirs only.
-        mine = f"i.sent_by_id = {q.p(operator.id)}"
-        if operator.vk_user_id is not None:
-            mine = f"({mine} OR (i.sent_by_id IS NULL AND i.admin_author_vk_id = {q.p(operator.vk_user_id)}))"
-        replies += f" AND {mine}"
+        replies += f" AND {REPLY.credited_to(q, operator.id, operator.vk_user_id)}"
     sql = f"""
         SELECT {group} AS g, {bucket} AS bucket,
                SUM(CASE WHEN i.direction = 'in' THEN 1 ELSE 0 END) AS incoming,
