@@ -16,7 +16,7 @@ from proxy.live import LiveHub
 from proxy.outbox import outbox_worker_context
 from proxy.rate_limit import shared_rate_limits_context
 from proxy.refusals import refusals_context
-from proxy.settings import Settings
+from proxy.settings import Settings, startup_warnings
 from proxy.sla_alerts import sla_alerts_context
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,11 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     await db.close_database()
 
 
+async def warn_unless_production(app: web.Application) -> None:
+    for warning in startup_warnings(app[SETTINGS]):
+        log.warning("\n%s\n%s\n%s", "!" * 78, warning, "!" * 78)
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the whole service for these settings."""
     from web import setup_web  # the composition root is the one place proxy/ may import web/
@@ -37,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BACKGROUND] = {}
     app[LIVE] = LiveHub()
+    app.on_startup.append(warn_unless_production)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(refusals_context)  # stops before the database closes: its last counts go in
     app.cleanup_ctx.append(shared_rate_limits_context)  # before anything that calls VK

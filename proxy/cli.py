@@ -223,9 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Feature modules add commands of their own, named here so that the whole command line is in view.
     from proxy.audit.commands import register as register_audit
+    from proxy.key_command import register as register_key
     from proxy.sync import register as register_sync
 
-    for register in (register_audit, register_sync):
+    for register in (register_audit, register_sync, register_key):
         register(sub)
     return parser
 
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        settings = Settings.from_env()
+        settings = Settings.from_env() if getattr(args, "needs_settings", True) else Settings()
         result = args.func(args, settings)
         if asyncio.iscoroutine(result):
             result = asyncio.run(_bounded(result, settings))

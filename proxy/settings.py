@@ -16,8 +16,12 @@ class SettingsError(Exception):
 
 
 DEFAULT_DATABASE_URL = "sqlite://data/proxy.sqlite3"
-# Only ever used outside production mode, so that `make run` works on a fresh machine.
+# Only ever used outside production mode, so that `make run` works on a fresh machine. It is public (the
+# README names it): anyone can forge a session cookie with it, so production refuses it.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+# Keys anyone may have read: production refuses them whatever their strength.
+PUBLIC_SECRET_KEYS = frozenset({DEVELOPMENT_SECRET_KEY})
+GENERATE_KEY_HINT = "generate one with `proxy key generate`"
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -90,6 +94,8 @@ class Settings:
             secret_key = DEVELOPMENT_SECRET_KEY
         elif len(secret_key) < 16:
             raise SettingsError("PROXY_SECRET_KEY must be at least 16 characters long")
+        if production:
+            check_production_key(secret_key)
         host = env.get("PROXY_HOST", "127.0.0.1")
         port = _int(env, "PROXY_PORT", 8080)
         if not 0 < port < 65536:
@@ -135,6 +141,35 @@ class Settings:
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+
+def check_production_key(secret_key: str) -> None:
+    """Refuse a key that does not keep sessions and VK tokens secret: a public one, or under 256 bits."""
+    from proxy.crypto import MIN_KEY_BITS, estimated_key_bits
+
+    if secret_key in PUBLIC_SECRET_KEYS:
+        raise SettingsError(
+            f"PROXY_SECRET_KEY is the public development key, refused in production mode: {GENERATE_KEY_HINT}"
+        )
+    bits = estimated_key_bits(secret_key)
+    if bits < MIN_KEY_BITS:
+        raise SettingsError(
+            f"PROXY_SECRET_KEY is too weak for production mode (about {int(bits)} random bits, at least "
+            f"{MIN_KEY_BITS} needed): {GENERATE_KEY_HINT}"
+        )
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What an instance must say loudly when it starts: running without production mode's checks."""
+    if settings.production:
+        return []
+    key = (
+        "the public development key" if settings.secret_key in PUBLIC_SECRET_KEYS else "a key not checked for strength"
+    )
+    return [
+        f"NOT IN PRODUCTION MODE: sessions and VK tokens are protected by {key}. Never expose this instance; "
+        f"for real use set PROXY_PRODUCTION=true and a PROXY_SECRET_KEY ({GENERATE_KEY_HINT})."
+    ]
 
 
 def check_database_url(url: str) -> None:
