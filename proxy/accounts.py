@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from proxy.admin_access import InputError, require_admin
@@ -106,6 +107,17 @@ async def authenticate(login: str, password: str) -> Operator | None:
     if not operator.is_active or not password_matches(operator.password_hash, password):
         return None
     return operator
+
+
+async def end_sessions(operator: Operator) -> int:
+    """End every session of the account at once (web/auth.py compares the version on every request).
+
+    One UPDATE, so two browsers ending their sessions together both move the version on; the new
+    version is returned for the session that asked to stay (`web/auth.py: end_other_sessions`).
+    """
+    await Operator.filter(id=operator.id).update(session_version=F("session_version") + 1)
+    operator.session_version = (await Operator.get(id=operator.id)).session_version
+    return operator.session_version
 
 
 async def link_vk_user(login: str, vk_user_id: int) -> Operator:
@@ -249,7 +261,12 @@ async def update_account(
                 setattr(operator, field, new)
         if not changes:
             return []
-        await operator.save(update_fields=list(changes), using_db=conn)
+        fields_changed = list(changes)
+        if "role" in changes:
+            # What the old role's sessions hold (pages, forms, tokens of a wider scope) ends with them.
+            operator.session_version += 1
+            fields_changed.append("session_version")
+        await operator.save(update_fields=fields_changed, using_db=conn)
         await journal.record(
             "account.update",
             actor_kind=ActorKind.OPERATOR,

@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from proxy.access import Scope, scope_of
-from proxy.accounts import operator_for_api_token
+from proxy.accounts import end_sessions, operator_for_api_token
 from proxy.models import Operator
 
 OPERATOR = web.RequestKey("operator", Operator)
@@ -43,9 +43,17 @@ async def log_in(request: web.Request, operator: Operator) -> None:
     session["version"] = operator.session_version
 
 
-async def log_out(request: web.Request) -> None:
+async def log_out(request: web.Request, operator: Operator) -> None:
+    """End this session and every other of the account: a cookie copied before stops working too."""
+    await end_sessions(operator)
     session = await get_session(request)
     session.invalidate()
+
+
+async def end_other_sessions(request: web.Request, operator: Operator) -> None:
+    """End every session of the account but this one, which carries the new version on."""
+    session = await get_session(request)
+    session["version"] = await end_sessions(operator)
 
 
 def is_export_path(path: str) -> bool:

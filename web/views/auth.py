@@ -8,7 +8,7 @@ from proxy import accounts
 from proxy.audit import journal
 from proxy.models import ActorKind
 from web import params
-from web.auth import OPERATOR, current_operator, log_in, log_out
+from web.auth import OPERATOR, current_operator, end_other_sessions, log_in, log_out
 from web.i18n import gettext as _
 from web.partials import render
 from web.throttle import LOGIN_THROTTLE
@@ -70,5 +70,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     operator = request[OPERATOR]
     await journal.record("auth.logout", actor_kind=ActorKind.OPERATOR, operator_id=operator.id)
-    await log_out(request)
+    await log_out(request, operator)
     raise web.HTTPFound("/login")
+
+
+async def end_sessions(request: web.Request) -> web.StreamResponse:
+    """POST /sessions/end: the "end all my sessions" button; this browser stays logged in."""
+    operator = request[OPERATOR]
+    await end_other_sessions(request, operator)
+    await journal.record("auth.sessions_ended", actor_kind=ActorKind.OPERATOR, operator_id=operator.id)
+    return render(request, "auth/sessions_ended.html", {})
