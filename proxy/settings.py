@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import zoneinfo
 from dataclasses import dataclass, field
@@ -58,6 +59,18 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _networks(env: dict[str, str], name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `fd00::/8`)."""
+    networks = []
+    for part in (env.get(name) or "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise SettingsError(f"{name} must list IP addresses or networks, got {part.strip()!r}") from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything configurable about one instance of the service."""
@@ -80,6 +93,8 @@ class Settings:
     callback_max_bytes: int = MAX_CALLBACK_BYTES
     callback_read_seconds: float = CALLBACK_READ_SECONDS
     callback_refusal_delay: float = CALLBACK_REFUSAL_DELAY
+    # Load balancers whose X-Forwarded-For names the client (web/client_address.py); none by default.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -127,6 +142,7 @@ class Settings:
             callback_refusal_delay=_seconds(
                 env, "PROXY_CALLBACK_REFUSAL_DELAY", CALLBACK_REFUSAL_DELAY, zero=True
             ),
+            trusted_proxies=_networks(env, "PROXY_TRUSTED_PROXIES"),
         )
         if values["demo"] and not values["vk_api_base"]:
             # The demo's emulated VK runs in-process on this port (proxy/demo.py).
