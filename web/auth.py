@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp_session import get_session
+from yarl import URL
 
 from proxy.access import Scope, scope_of
 from proxy.accounts import end_sessions, operator_for_api_token
@@ -85,7 +86,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if request.headers.get("HX-Request"):
             # htmx follows a redirect inside the swap; HX-Redirect makes it load the login page whole.
             return web.Response(status=401, headers={"HX-Redirect": "/login"})
-        raise web.HTTPFound(f"/login?next={request.rel_url}")
+        raise web.HTTPFound(URL("/login").with_query(next=str(request.rel_url)))
     request[OPERATOR] = operator
     request[SCOPE] = await scope_of(operator)
     return await handler(request)
