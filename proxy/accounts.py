@@ -20,11 +20,10 @@ from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.crypto import hash_api_token, new_api_token
 from proxy.models import ActorKind, ApiToken, Community, Operator, Outcome, Role
+from proxy.password_policy import password_problem
 
 _hasher = PasswordHasher()
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
 DISPLAY_NAME_MAX_CHARS = 128
 TOKEN_NAME_MAX_CHARS = 128
 
@@ -87,14 +86,10 @@ async def create_operator(
 
 
 def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            "password must be at least %(min)s characters long", field="password", min=MIN_PASSWORD_LENGTH
-        )
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(
-            "password must be at most %(max)s characters long", field="password", max=MAX_PASSWORD_LENGTH
-        )
+    problem = password_problem(password)
+    if problem is not None:
+        message, params = problem
+        raise AccountError(message, field="password", **params)
 
 
 async def authenticate(login: str, password: str) -> Operator | None:
@@ -104,7 +99,8 @@ async def authenticate(login: str, password: str) -> Operator | None:
         # Spend the same time as a real check, so timing does not reveal which logins exist.
         password_matches(_DUMMY_HASH, password)
         return None
-    if not operator.is_active or not password_matches(operator.password_hash, password):
+    # The hash is checked for a disabled account too: answering sooner would tell that it is disabled.
+    if not password_matches(operator.password_hash, password) or not operator.is_active:
         return None
     return operator
 
