@@ -61,13 +61,22 @@ def is_export_path(path: str) -> bool:
     return path.startswith(EXPORT_PREFIXES) and path.endswith(".csv")
 
 
+def _asks_for_html(request: web.Request) -> bool:
+    """Whether the client is a browser navigating (it asks for a page), rather than a script."""
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def _bearer_needed(reason: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(text=reason, headers={"WWW-Authenticate": "Bearer"})
+
+
 async def bearer_operator(request: web.Request, token: str) -> Operator:
     """The owner of a read-only API token, for a GET of a CSV export; 403 or 401 otherwise."""
     if request.method != "GET" or not is_export_path(request.path):
         raise web.HTTPForbidden(text="API tokens are read-only: they work only for GET of CSV exports")
     operator = await operator_for_api_token(token)
     if operator is None:
-        raise web.HTTPUnauthorized(text="unknown or revoked API token", headers={"WWW-Authenticate": "Bearer"})
+        raise _bearer_needed("unknown or revoked API token")
     return operator
 
 
@@ -75,7 +84,8 @@ async def bearer_operator(request: web.Request, token: str) -> Operator:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    authorization = request.headers.get("Authorization")
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() == "bearer":
         request[OPERATOR] = await bearer_operator(request, token.strip())
         request[SCOPE] = await scope_of(request[OPERATOR])
@@ -83,6 +93,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     operator = await current_operator(request)
     if operator is None:
+        # A script (credentials of another kind, or an export asked for without asking for a page) is told
+        # which credentials work rather than sent to a form it cannot fill.
+        if authorization is not None or (is_export_path(request.path) and not _asks_for_html(request)):
+            raise _bearer_needed("log in first, or send a personal API token: Authorization: Bearer <token>")
         if request.headers.get("HX-Request"):
             # htmx follows a redirect inside the swap; HX-Redirect makes it load the login page whole.
             return web.Response(status=401, headers={"HX-Redirect": "/login"})
