@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
 # Keys anyone may have read: production refuses them whatever their strength.
 PUBLIC_SECRET_KEYS = frozenset({DEVELOPMENT_SECRET_KEY})
 GENERATE_KEY_HINT = "generate one with `proxy key generate`"
+# Where pages may load images from (CSP img-src, web/attachments.py): VK's photo and sticker servers.
+DEFAULT_IMAGE_HOSTS = ("*.userapi.com", "*.vkuserphoto.ru", "*.vk-cdn.net", "vk.com", "*.vk.com")
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -71,6 +74,21 @@ def _networks(env: dict[str, str], name: str) -> tuple[ipaddress.IPv4Network | i
     return tuple(networks)
 
 
+_HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+def _hosts(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated host names, each exact (`vk.com`) or every host under a domain (`*.userapi.com`)."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    hosts = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for host in hosts:
+        if not _HOST_PATTERN.match(host):
+            raise SettingsError(f"{name} must list host names such as vk.com or *.userapi.com, got {host!r}")
+    return hosts
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything configurable about one instance of the service."""
@@ -95,6 +113,8 @@ class Settings:
     callback_refusal_delay: float = CALLBACK_REFUSAL_DELAY
     # Load balancers whose X-Forwarded-For names the client (web/client_address.py); none by default.
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # Hosts attachment images are shown from (and the only ones CSP's img-src allows); others are links.
+    image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -143,6 +163,7 @@ class Settings:
                 env, "PROXY_CALLBACK_REFUSAL_DELAY", CALLBACK_REFUSAL_DELAY, zero=True
             ),
             trusted_proxies=_networks(env, "PROXY_TRUSTED_PROXIES"),
+            image_hosts=_hosts(env, "PROXY_IMAGE_HOSTS", DEFAULT_IMAGE_HOSTS),
         )
         if values["demo"] and not values["vk_api_base"]:
             # The demo's emulated VK runs in-process on this port (proxy/demo.py).
