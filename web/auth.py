@@ -37,6 +37,13 @@ async def current_operator(request: web.Request) -> Operator | None:
     return operator
 
 
+async def session_ended(operator: Operator) -> bool:
+    """Whether the sessions `operator` was read for have ended since (disabled, logged out, new password,
+    new role): a long request such as the live stream asks this as it goes."""
+    rows = await Operator.filter(id=operator.id).values("is_active", "session_version")
+    return not rows or not rows[0]["is_active"] or rows[0]["session_version"] != operator.session_version
+
+
 async def log_in(request: web.Request, operator: Operator) -> None:
     session = await get_session(request)
     session.clear()
