@@ -7,14 +7,14 @@ test logs in through the form in Chromium and records every request it makes.
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
 from proxy import accounts
 from proxy.app import create_app
 from proxy.models import Role
-from tests.browser_fixtures import CHROMIUM, browser  # noqa: F401
+from tests.browser_fixtures import browser  # noqa: F401
 from web.params import local_path
 
 PASSWORD = "correct horse battery"
@@ -68,7 +68,7 @@ async def test_the_location_after_log_in_is_a_path_of_this_site(client) -> None:
 async def test_the_login_redirect_keeps_the_whole_address(client) -> None:
     response = await client.get("/conversations/1?status=all&assigned=me", allow_redirects=False)
     assert response.status == 302
-    next_value = dict(__import__("urllib.parse").parse.parse_qsl(urlsplit(response.headers["Location"]).query))
+    next_value = dict(parse_qsl(urlsplit(response.headers["Location"]).query))
     assert next_value == {"next": "/conversations/1?status=all&assigned=me"}
 
 
