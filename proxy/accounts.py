@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from proxy.admin_access import InputError, require_admin
@@ -19,11 +20,10 @@ from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.crypto import hash_api_token, new_api_token
 from proxy.models import ActorKind, ApiToken, Community, Operator, Outcome, Role
+from proxy.password_policy import password_problem
 
 _hasher = PasswordHasher()
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
 DISPLAY_NAME_MAX_CHARS = 128
 TOKEN_NAME_MAX_CHARS = 128
 
@@ -86,14 +86,10 @@ async def create_operator(
 
 
 def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            "password must be at least %(min)s characters long", field="password", min=MIN_PASSWORD_LENGTH
-        )
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(
-            "password must be at most %(max)s characters long", field="password", max=MAX_PASSWORD_LENGTH
-        )
+    problem = password_problem(password)
+    if problem is not None:
+        message, params = problem
+        raise AccountError(message, field="password", **params)
 
 
 async def authenticate(login: str, password: str) -> Operator | None:
@@ -103,9 +99,21 @@ async def authenticate(login: str, password: str) -> Operator | None:
         # Spend the same time as a real check, so timing does not reveal which logins exist.
         password_matches(_DUMMY_HASH, password)
         return None
-    if not operator.is_active or not password_matches(operator.password_hash, password):
+    # The hash is checked for a disabled account too: answering sooner would tell that it is disabled.
+    if not password_matches(operator.password_hash, password) or not operator.is_active:
         return None
     return operator
+
+
+async def end_sessions(operator: Operator) -> int:
+    """End every session of the account at once (web/auth.py compares the version on every request).
+
+    One UPDATE, so two browsers ending their sessions together both move the version on; the new
+    version is returned for the session that asked to stay (`web/auth.py: end_other_sessions`).
+    """
+    await Operator.filter(id=operator.id).update(session_version=F("session_version") + 1)
+    operator.session_version = (await Operator.get(id=operator.id)).session_version
+    return operator.session_version
 
 
 async def link_vk_user(login: str, vk_user_id: int) -> Operator:
@@ -249,7 +257,12 @@ async def update_account(
                 setattr(operator, field, new)
         if not changes:
             return []
-        await operator.save(update_fields=list(changes), using_db=conn)
+        fields_changed = list(changes)
+        if "role" in changes:
+            # What the old role's sessions hold (pages, forms, tokens of a wider scope) ends with them.
+            operator.session_version += 1
+            fields_changed.append("session_version")
+        await operator.save(update_fields=fields_changed, using_db=conn)
         await journal.record(
             "account.update",
             actor_kind=ActorKind.OPERATOR,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +17,14 @@ class SettingsError(Exception):
 
 
 DEFAULT_DATABASE_URL = "sqlite://data/proxy.sqlite3"
-# Only ever used outside production mode, so that `make run` works on a fresh machine.
+# Only ever used outside production mode, so that `make run` works on a fresh machine. It is public (the
+# README names it): anyone can forge a session cookie with it, so production refuses it.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+# Keys anyone may have read: production refuses them whatever their strength.
+PUBLIC_SECRET_KEYS = frozenset({DEVELOPMENT_SECRET_KEY})
+GENERATE_KEY_HINT = "generate one with `proxy key generate`"
+# Where pages may load images from (CSP img-src, web/attachments.py): VK's photo and sticker servers.
+DEFAULT_IMAGE_HOSTS = ("*.userapi.com", "*.vkuserphoto.ru", "*.vk-cdn.net", "vk.com", "*.vk.com")
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -53,6 +61,33 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _networks(env: dict[str, str], name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `fd00::/8`)."""
+    networks = []
+    for part in (env.get(name) or "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise SettingsError(f"{name} must list IP addresses or networks, got {part.strip()!r}") from None
+    return tuple(networks)
+
+
+_HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+def _hosts(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated host names, each exact (`vk.com`) or every host under a domain (`*.userapi.com`)."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    hosts = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for host in hosts:
+        if not _HOST_PATTERN.match(host):
+            raise SettingsError(f"{name} must list host names such as vk.com or *.userapi.com, got {host!r}")
+    return hosts
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything configurable about one instance of the service."""
@@ -75,6 +110,10 @@ class Settings:
     callback_max_bytes: int = MAX_CALLBACK_BYTES
     callback_read_seconds: float = CALLBACK_READ_SECONDS
     callback_refusal_delay: float = CALLBACK_REFUSAL_DELAY
+    # Load balancers whose X-Forwarded-For names the client (web/client_address.py); none by default.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # Hosts attachment images are shown from (and the only ones CSP's img-src allows); others are links.
+    image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +128,8 @@ class Settings:
             secret_key = DEVELOPMENT_SECRET_KEY
         elif len(secret_key) < 16:
             raise SettingsError("PROXY_SECRET_KEY must be at least 16 characters long")
+        if production:
+            check_production_key(secret_key)
         host = env.get("PROXY_HOST", "127.0.0.1")
         port = _int(env, "PROXY_PORT", 8080)
         if not 0 < port < 65536:
@@ -120,6 +161,8 @@ class Settings:
             callback_refusal_delay=_seconds(
                 env, "PROXY_CALLBACK_REFUSAL_DELAY", CALLBACK_REFUSAL_DELAY, zero=True
             ),
+            trusted_proxies=_networks(env, "PROXY_TRUSTED_PROXIES"),
+            image_hosts=_hosts(env, "PROXY_IMAGE_HOSTS", DEFAULT_IMAGE_HOSTS),
         )
         if values["demo"] and not values["vk_api_base"]:
             # The demo's emulated VK runs in-process on this port (proxy/demo.py).
@@ -134,6 +177,35 @@ class Settings:
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+
+def check_production_key(secret_key: str) -> None:
+    """Refuse a key that does not keep sessions and VK tokens secret: a public one, or under 256 bits."""
+    from proxy.crypto import MIN_KEY_BITS, estimated_key_bits
+
+    if secret_key in PUBLIC_SECRET_KEYS:
+        raise SettingsError(
+            f"PROXY_SECRET_KEY is the public development key, refused in production mode: {GENERATE_KEY_HINT}"
+        )
+    bits = estimated_key_bits(secret_key)
+    if bits < MIN_KEY_BITS:
+        raise SettingsError(
+            f"PROXY_SECRET_KEY is too weak for production mode (about {int(bits)} random bits, at least "
+            f"{MIN_KEY_BITS} needed): {GENERATE_KEY_HINT}"
+        )
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What an instance must say loudly when it starts: running without production mode's checks."""
+    if settings.production:
+        return []
+    key = (
+        "the public development key" if settings.secret_key in PUBLIC_SECRET_KEYS else "a key not checked for strength"
+    )
+    return [
+        f"NOT IN PRODUCTION MODE: sessions and VK tokens are protected by {key}. Never expose this instance; "
+        f"for real use set PROXY_PRODUCTION=true and a PROXY_SECRET_KEY ({GENERATE_KEY_HINT})."
+    ]
 
 
 def check_database_url(url: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from proxy.accounts import hash_password
 from proxy.models import Conversation, ConversationStatus, JournalEntry, OutboxRow
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import PASSWORD, csrf_token
@@ -71,27 +70,3 @@ async def test_hostile_content_is_shown_as_text(inbox_client, mirror, world) -> 
         assert 'hx-get="/logout"' not in body
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
         assert "script-src 'self'" in response.headers["Content-Security-Policy"]
-
-
-async def test_repeated_failures_throttle_the_login(client_for, operator) -> None:
-    client = await client_for(operator)
-    await client.post("/logout", data={"csrf_token": await csrf_token(client)})
-    for _ in range(5):
-        assert (await client.post("/login", data={"login": operator.login, "password": "wrong!"})).status == 401
-    throttled = await client.post("/login", data={"login": operator.login, "password": PASSWORD})
-    assert throttled.status == 429
-    assert "Слишком много неудачных попыток" in await throttled.text()
-    assert int(throttled.headers["Retry-After"]) > 0
-    assert await JournalEntry.filter(action="auth.login_failed").count() == 5
-    assert await JournalEntry.filter(action="auth.login_throttled").count() == 1
-
-
-async def test_failures_from_one_address_throttle_every_login(client_for, operator, manager) -> None:
-    client = await client_for(operator)
-    await client.post("/logout", data={"csrf_token": await csrf_token(client)})
-    for n in range(5):
-        await client.post("/login", data={"login": f"guess{n}", "password": "wrong!"})
-    manager.password_hash = hash_password(PASSWORD)
-    await manager.save(update_fields=["password_hash"])
-    refused = await client.post("/login", data={"login": manager.login, "password": PASSWORD})
-    assert refused.status == 429

@@ -68,6 +68,9 @@ async def test_an_operator_cannot_read_manager_exports_by_id(client_for, operato
     assert (await answer(client, "GET", f"/audit/journal.csv?operator={operator.id}"))[0] == 200
 
 
+BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
 async def test_logged_out_requests_go_to_log_in(client: TestClient) -> None:
     for method, url in [
         ("GET", "/"),
@@ -77,13 +80,43 @@ async def test_logged_out_requests_go_to_log_in(client: TestClient) -> None:
         ("GET", "/audit/journal.csv"),
         ("POST", "/conversations/1/reply"),
     ]:
-        response = await client.request(method, url, allow_redirects=False)
+        response = await client.request(method, url, allow_redirects=False, headers=BROWSER_ACCEPT)
         assert response.status == 302, (method, url, response.status)
         assert response.headers["Location"].startswith("/login"), (url, response.headers["Location"])
     response = await client.get(
         "/conversations/1/timeline", headers={"HX-Request": "true"}, allow_redirects=False
     )
     assert (response.status, response.headers.get("HX-Redirect")) == (401, "/login")
+
+
+def export_paths() -> list[str]:
+    from web.auth import is_export_path
+    from web.routes import ROUTES
+
+    paths = [path for method, path, _handler, _name in ROUTES if method == "GET" and is_export_path(path)]
+    assert len(paths) >= 8
+    return paths
+
+
+async def test_a_script_without_a_session_gets_401_and_the_scheme_to_use(client: TestClient) -> None:
+    for path in export_paths():
+        for headers in ({}, {"Accept": "text/csv"}, {"Accept": "*/*"}):
+            response = await client.get(path, headers=headers, allow_redirects=False)
+            assert response.status == 401, (path, headers, response.status)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            assert "<html" not in (await response.text()).lower()
+        # A browser following an export link is sent to the log in form.
+        response = await client.get(path, headers=BROWSER_ACCEPT, allow_redirects=False)
+        assert response.status == 302 and response.headers["Location"].startswith("/login"), path
+    # Credentials of another kind, on an export or on a page: 401 with the scheme that works.
+    for path in ("/stats/operators.csv", "/", "/conversations/1"):
+        for authorization in ("Basic b2xnYTpwYXNzd29yZA==", "Token abc", "garbage"):
+            response = await client.get(
+                path, headers={**BROWSER_ACCEPT, "Authorization": authorization}, allow_redirects=False
+            )
+            assert (response.status, response.headers.get("WWW-Authenticate")) == (401, "Bearer"), (
+                path, authorization, response.status,
+            )
 
 
 async def test_api_tokens_read_exports_only_and_stop_when_revoked(

@@ -53,7 +53,7 @@ def setup_web(app: web.Application) -> None:
     )
     env.globals["static"] = lambda path: f"/static/{path}"
     i18n.install(env)
-    attachments.install(env)
+    attachments.install(env, settings.image_hosts)
     setup_session(
         app,
         EncryptedCookieStorage(

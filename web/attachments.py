@@ -4,8 +4,11 @@ Items keep VK's attachments verbatim (`{"type": "photo", "photo": {...}}`), and 
 title are written by whoever sent it: a `link` attachment can carry `javascript:alert(1)`. So a URL
 becomes an `href` or an image `src` only if it is an absolute http(s) address with a host, read the way a
 browser reads it (tabs and newlines inside and spaces or control characters around are dropped first,
-so `java\\nscript:` is caught); any other URL is shown as plain text. Templates get the filter
-`attachments` (list of `AttachmentView`).
+so `java\\nscript:` is caught); any other URL is shown as plain text. An image is shown only from the
+hosts of PROXY_IMAGE_HOSTS (VK's image servers by default), which the Content-Security-Policy's `img-src`
+names too (web/security_headers.py): a photo from anywhere else would tell that host who opened the
+conversation, and when, so it is shown as a link instead. Templates get the filter `attachments` (list of
+`AttachmentView`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+
+from proxy.settings import DEFAULT_IMAGE_HOSTS
 
 SAFE_SCHEMES = frozenset({"http", "https"})
 # A refused URL is shown as text; this much of it is enough to see what it was.
@@ -53,6 +58,17 @@ def safe_url(value: Any) -> str | None:
     return cleaned
 
 
+def host_allowed(url: str, hosts: tuple[str, ...]) -> bool:
+    """Whether an address's host is one of `hosts` (`vk.com`) or under one (`*.userapi.com`), as CSP reads them."""
+    host = (urlsplit(url).hostname or "").lower()
+    for pattern in hosts:
+        if pattern.startswith("*.") and host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
+            return True
+        if host == pattern:
+            return True
+    return False
+
+
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -79,7 +95,7 @@ def _vk_object_url(prefix: str, owner_id: Any, object_id: Any, suffix: str = "")
     return f"https://vk.com/{prefix}{owner}_{obj}{suffix}"
 
 
-def _view(attachment: Any) -> AttachmentView:
+def _view(attachment: Any, image_hosts: tuple[str, ...]) -> AttachmentView:
     if not isinstance(attachment, dict):
         return AttachmentView(kind="")
     kind = _str(attachment.get("type"))
@@ -119,18 +135,19 @@ def _view(attachment: Any) -> AttachmentView:
         image = url
     link = safe_url(url)
     refused = "" if link is not None or not isinstance(url, str) else url.strip()[:SHOWN_URL_LIMIT]
-    return AttachmentView(
-        kind=kind, title=title.strip(), url=link, image=safe_url(image), refused_url=refused
-    )
+    image = safe_url(image)
+    if image is not None and not host_allowed(image, image_hosts):
+        link, image = link or image, None
+    return AttachmentView(kind=kind, title=title.strip(), url=link, image=image, refused_url=refused)
 
 
-def attachment_views(attachments: Any) -> list[AttachmentView]:
+def attachment_views(attachments: Any, image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS) -> list[AttachmentView]:
     """The views of an item's stored attachments (anything that is not a list shows nothing)."""
     if not isinstance(attachments, list):
         return []
-    return [_view(attachment) for attachment in attachments]
+    return [_view(attachment, image_hosts) for attachment in attachments]
 
 
-def install(env: jinja2.Environment) -> None:
-    """Give templates the `attachments` filter."""
-    env.filters["attachments"] = attachment_views
+def install(env: jinja2.Environment, image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS) -> None:
+    """Give templates the `attachments` filter, showing images from `image_hosts` only."""
+    env.filters["attachments"] = lambda attachments: attachment_views(attachments, image_hosts)

@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp_session import get_session
+from yarl import URL
 
 from proxy.access import Scope, scope_of
-from proxy.accounts import operator_for_api_token
+from proxy.accounts import end_sessions, operator_for_api_token
 from proxy.models import Operator
 
 OPERATOR = web.RequestKey("operator", Operator)
@@ -36,6 +37,13 @@ async def current_operator(request: web.Request) -> Operator | None:
     return operator
 
 
+async def session_ended(operator: Operator) -> bool:
+    """Whether the sessions `operator` was read for have ended since (disabled, logged out, new password,
+    new role): a long request such as the live stream asks this as it goes."""
+    rows = await Operator.filter(id=operator.id).values("is_active", "session_version")
+    return not rows or not rows[0]["is_active"] or rows[0]["session_version"] != operator.session_version
+
+
 async def log_in(request: web.Request, operator: Operator) -> None:
     session = await get_session(request)
     session.clear()
@@ -43,13 +51,30 @@ async def log_in(request: web.Request, operator: Operator) -> None:
     session["version"] = operator.session_version
 
 
-async def log_out(request: web.Request) -> None:
+async def log_out(request: web.Request, operator: Operator) -> None:
+    """End this session and every other of the account: a cookie copied before stops working too."""
+    await end_sessions(operator)
     session = await get_session(request)
     session.invalidate()
 
 
+async def end_other_sessions(request: web.Request, operator: Operator) -> None:
+    """End every session of the account but this one, which carries the new version on."""
+    session = await get_session(request)
+    session["version"] = await end_sessions(operator)
+
+
 def is_export_path(path: str) -> bool:
     return path.startswith(EXPORT_PREFIXES) and path.endswith(".csv")
+
+
+def _asks_for_html(request: web.Request) -> bool:
+    """Whether the client is a browser navigating (it asks for a page), rather than a script."""
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def _bearer_needed(reason: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(text=reason, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def bearer_operator(request: web.Request, token: str) -> Operator:
@@ -58,7 +83,7 @@ async def bearer_operator(request: web.Request, token: str) -> Operator:
         raise web.HTTPForbidden(text="API tokens are read-only: they work only for GET of CSV exports")
     operator = await operator_for_api_token(token)
     if operator is None:
-        raise web.HTTPUnauthorized(text="unknown or revoked API token", headers={"WWW-Authenticate": "Bearer"})
+        raise _bearer_needed("unknown or revoked API token")
     return operator
 
 
@@ -66,7 +91,8 @@ async def bearer_operator(request: web.Request, token: str) -> Operator:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    authorization = request.headers.get("Authorization")
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() == "bearer":
         request[OPERATOR] = await bearer_operator(request, token.strip())
         request[SCOPE] = await scope_of(request[OPERATOR])
@@ -74,10 +100,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     operator = await current_operator(request)
     if operator is None:
+        # A script (credentials of another kind, or an export asked for without asking for a page) is told
+        # which credentials work rather than sent to a form it cannot fill.
+        if authorization is not None or (is_export_path(request.path) and not _asks_for_html(request)):
+            raise _bearer_needed("log in first, or send a personal API token: Authorization: Bearer <token>")
         if request.headers.get("HX-Request"):
             # htmx follows a redirect inside the swap; HX-Redirect makes it load the login page whole.
             return web.Response(status=401, headers={"HX-Redirect": "/login"})
-        raise web.HTTPFound(f"/login?next={request.rel_url}")
+        raise web.HTTPFound(URL("/login").with_query(next=str(request.rel_url)))
     request[OPERATOR] = operator
     request[SCOPE] = await scope_of(operator)
     return await handler(request)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any, Generic, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -273,9 +273,23 @@ def sort_column(raw: str, name: str) -> str:
     )
 
 
+# What a browser's URL parser drops before reading an address: C0 controls and spaces around it, and
+# tabs and newlines anywhere (so "/\t/evil.example" is "//evil.example", another site).
+_URL_TRIMMED = "".join(map(chr, range(0x21)))
+_URL_DROPPED = {ord("\t"): None, ord("\n"): None, ord("\r"): None}
+
+
 def local_path(raw: str, name: str) -> str:
-    """Where to go after logging in: a path of this site only, so the form cannot bounce users elsewhere."""
-    return raw if raw.startswith("/") and not raw.startswith("//") and "\\" not in raw else "/"
+    """Where to go after logging in: a path of this site only, so the form cannot bounce users elsewhere.
+
+    Read as a browser reads it (tabs and newlines dropped, a backslash taken for a slash) before it is
+    checked, and returned that way: what is checked is what the browser follows.
+    """
+    path = raw.strip(_URL_TRIMMED).translate(_URL_DROPPED).replace("\\", "/")
+    parts = urlsplit(path)
+    if not path.startswith("/") or path.startswith("//") or parts.scheme or parts.netloc:
+        return "/"
+    return path
 
 
 FROM = Param("from", day)

@@ -34,6 +34,7 @@ ROUTES = [
     (GET, "/login", auth.login_page, "login"),
     (POST, "/login", auth.login_submit, None),
     (POST, "/logout", auth.logout, None),
+    (POST, "/sessions/end", auth.end_sessions, None),
     # The inbox, the conversation page and its partials, live updates
     (GET, "/", inbox.index, "index"),
     (GET, "/conversations/next", conversation.next_waiting, None),

@@ -12,7 +12,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable
 
-from proxy import sync
+from proxy import key_command, sync
 from proxy.audit import commands as audit_commands
 from proxy.cli import accounts, communities, service
 from proxy.cli.common import Parser, Registrar
@@ -26,6 +26,7 @@ COMMAND_GROUPS: tuple[Registrar, ...] = (
     accounts.register_tokens,  # token create
     audit_commands.register,  # journal verify, export backup, import backup
     sync.register,  # sync
+    key_command.register,  # key generate
 )
 
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        settings = Settings.from_env()
+        settings = Settings.from_env() if getattr(args, "needs_settings", True) else Settings()
         result = args.func(args, settings)
         if asyncio.iscoroutine(result):
             result = asyncio.run(_bounded(result, settings))

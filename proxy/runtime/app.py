@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -13,7 +14,9 @@ from proxy.live import LiveHub
 from proxy.networks import open_connections
 from proxy.outbox import Wakeups
 from proxy.runtime.workers import CONTEXTS
-from proxy.settings import Settings
+from proxy.settings import Settings, startup_warnings
+
+log = logging.getLogger(__name__)
 
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:
@@ -21,6 +24,11 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     await db.open_database(app[SETTINGS].database_url)
     yield
     await db.close_database()
+
+
+async def warn_unless_production(app: web.Application) -> None:
+    for warning in startup_warnings(app[SETTINGS]):
+        log.warning("\n%s\n%s\n%s", "!" * 78, warning, "!" * 78)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -33,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
     app[LIVE] = LiveHub()
     app[OUTBOX_WAKEUPS] = Wakeups()
     app[CONNECTIONS] = open_connections(settings)
+    app.on_startup.append(warn_unless_production)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.extend(CONTEXTS)  # every background worker (proxy/runtime/workers.py)
     setup_inbound(app)

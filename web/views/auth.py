@@ -5,10 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from proxy import accounts
+from proxy.appkeys import SETTINGS
 from proxy.audit import journal
 from proxy.models import ActorKind
 from web import params
-from web.auth import OPERATOR, current_operator, log_in, log_out
+from web.auth import OPERATOR, current_operator, end_other_sessions, log_in, log_out
+from web.client_address import client_address
 from web.i18n import gettext as _
 from web.partials import render
 from web.throttle import LOGIN_THROTTLE
@@ -40,26 +42,25 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         context = {"next": target, "error": _(exc.message, **exc.params), "login": ""}
         return render(request, "auth/login.html", context, status=400)
     throttle = request.app[LOGIN_THROTTLE]
-    ip = request.remote
+    ip = client_address(request, request.app[SETTINGS].trusted_proxies)
 
-    wait = throttle.retry_after(login, ip)
+    # Counted before the password is checked: concurrent guesses cannot all pass a count not yet made.
+    wait = await throttle.take(login, ip)
     if wait:
         await journal.record(
             "auth.login_throttled", actor_kind=ActorKind.SYSTEM, params={"login": login, "ip": ip}
         )
-        minutes = max(1, round(wait / 60))
-        error = _("Too many failed attempts. Try again in %(minutes)s min.", minutes=minutes)
+        error = _("Too many failed attempts. Try again in %(seconds)s s.", seconds=wait)
         response = render(request, "auth/login.html", {"next": target, "error": error, "login": login}, status=429)
         response.headers["Retry-After"] = str(wait)
         return response
 
     operator = await accounts.authenticate(login, password)
     if operator is None:
-        throttle.failed(login, ip)
         await journal.record("auth.login_failed", actor_kind=ActorKind.SYSTEM, params={"login": login, "ip": ip})
         context = {"next": target, "error": _("Wrong login or password."), "login": login}
         return render(request, "auth/login.html", context, status=401)
-    throttle.succeeded(login)
+    await throttle.succeeded(login, ip)
     await log_in(request, operator)
     await journal.record(
         "auth.login", actor_kind=ActorKind.OPERATOR, operator_id=operator.id, params={"ip": ip}
@@ -70,5 +71,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     operator = request[OPERATOR]
     await journal.record("auth.logout", actor_kind=ActorKind.OPERATOR, operator_id=operator.id)
-    await log_out(request)
+    await log_out(request, operator)
     raise web.HTTPFound("/login")
+
+
+async def end_sessions(request: web.Request) -> web.StreamResponse:
+    """POST /sessions/end: the "end all my sessions" button; this browser stays logged in."""
+    operator = request[OPERATOR]
+    await end_other_sessions(request, operator)
+    await journal.record("auth.sessions_ended", actor_kind=ActorKind.OPERATOR, operator_id=operator.id)
+    return render(request, "auth/sessions_ended.html", {})

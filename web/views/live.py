@@ -19,12 +19,14 @@ from aiohttp import web
 from proxy.appkeys import LIVE
 from proxy.live import PRESENCE_CHANGED, LiveMessage, Viewer
 from web import params
-from web.auth import OPERATOR, SCOPE
+from web.auth import OPERATOR, SCOPE, session_ended
 from web.views.conversation import accessible_conversation
 
 # A comment line this often keeps proxies from closing an idle stream, and notices a gone client.
 KEEPALIVE_SECONDS = 15.0
 CLOSING = web.AppKey("live_closing", asyncio.Event)
+# A stream re-reads its account this often, and ends once the account's sessions have ended.
+SESSION_CHECK_SECONDS = 5.0
 
 
 def wanted(message: LiveMessage, *, communities: list[int] | None, conversation_id: int | None) -> bool:
@@ -70,10 +72,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if conversation_id is not None:
             await hub.enter(conversation_id, viewer)
         try:
+            checked_at = asyncio.get_running_loop().time()
             while not closing.is_set():
                 try:
-                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    message = await asyncio.wait_for(queue.get(), min(KEEPALIVE_SECONDS, SESSION_CHECK_SECONDS))
                 except TimeoutError:
+                    message = None
+                if asyncio.get_running_loop().time() - checked_at >= SESSION_CHECK_SECONDS:
+                    if await session_ended(operator):
+                        break
+                    checked_at = asyncio.get_running_loop().time()
+                if message is None:
                     await response.write(b": keep-alive\n\n")
                     continue
                 if message.name == "server_closing":
