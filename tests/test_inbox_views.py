@@ -96,7 +96,8 @@ async def test_list_is_a_partial_for_htmx_and_a_page_otherwise(inbox_client, com
     assert body.lstrip().startswith('<section id="conversation-list"')
     assert "<html" not in body
     assert "preview fresh" in body and "preview late" not in body
-    assert 'hx-get="/?channel=wall"' in body  # a live refresh keeps the filter
+    assert 'data-list-url="/?channel=wall"' in body  # a re-fetch after a reconnect keeps the filter
+    assert 'data-filter-channel="wall"' in body  # and pushed rows are placed under it (app.js)
     bad = await inbox_client.get("/?channel=telegram", headers=HX)
     assert bad.status == 400 and "channel must be one of" in await bad.text()
 
@@ -185,8 +186,9 @@ async def test_live_stream_delivers_events_and_presence(client_for, operator, ma
     await hub.publish("item_created", {"community_id": conversation.community_id,
                                         "conversation_id": conversation.id, "item_id": 7})
     frame = await asyncio.wait_for(inbox_stream.content.readuntil(b"\n\n"), 5)
-    assert frame.startswith(b"event: item_created\ndata: {")
-    assert b'"item_id": 7' in frame
+    # The inbox hears the conversation's rendered row (tests/test_live_rows.py), not the bare event.
+    assert frame.startswith(b"id: ") and b"\nevent: row\ndata: {" in frame
+    assert f'"conversation_id": {conversation.id}'.encode() in frame
     frame = await asyncio.wait_for(conversation_stream.content.readuntil(b"\n\n"), 5)
     assert frame.startswith(b"event: item_created\n")
     conversation_stream.close()
