@@ -131,8 +131,9 @@ async def test_conversation_page_shows_history_edits_deletions_notes_and_outbox(
     timeline = await (await inbox_client.get(f"/conversations/{conversation.id}/timeline", headers=HX)).text()
     assert timeline.lstrip().startswith('<section id="timeline"')
     for expected in ("second text", "изменено (1)", "Удалено оператором", "Olga", "call back", "we are on it",
-                     "ждёт отправки", f'hx-get="/outbox/{row.id}"'):
+                     "ждёт отправки", f'id="outbox-{row.id}"'):
         assert expected in timeline, expected
+    assert "/outbox/" not in timeline and "every 1s" not in timeline  # the outcome is pushed: nothing polls
     versions = await (await inbox_client.get(
         f"/conversations/{conversation.id}/items/{item.id}/versions", headers=HX)).text()
     assert versions.index("first text") < versions.index("second text")
@@ -141,7 +142,7 @@ async def test_conversation_page_shows_history_edits_deletions_notes_and_outbox(
     state = await inbox_client.get(f"/outbox/{row.id}", headers=HX)
     body = await state.text()
     assert (await OutboxRow.get(id=row.id)).status == OutboxStatus.SENT
-    assert "отправлено" in body and "hx-trigger" not in body  # polling stops once sent
+    assert "отправлено" in body and "hx-trigger" not in body  # the no-JavaScript reload still answers
 
 
 async def test_close_assign_and_english_ui(inbox_client, mirror, world, operator) -> None:

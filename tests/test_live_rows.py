@@ -184,3 +184,34 @@ async def _wait_for(condition: Any) -> None:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(poll(), GUARD_SECONDS)
+
+
+async def test_a_replys_outcome_is_pushed_to_its_conversation_page(
+    aiohttp_client, vk_settings, operator, mirror, world
+) -> None:
+    """The outbox worker's listener publishes the outcome: the page refreshes on it and never polls."""
+    import dataclasses
+
+    from proxy.app import create_app
+    from proxy.appkeys import BACKGROUND
+    from proxy.models import OutboxRow, OutboxStatus
+    from tests.browser_fixtures import csrf_token, log_in
+
+    conversation, _, _ = await mirror.message(world.members[0], "where is my order?")
+    client = await aiohttp_client(create_app(dataclasses.replace(vk_settings, workers=True)))
+    await log_in(client, operator)
+    assert len(client.server.app[BACKGROUND]["outbox_worker"].listeners) == 1
+    page_stream = await _open(client, f"/live?conversation={conversation.id}")
+    headers = {"HX-Request": "true", "X-CSRF-Token": await csrf_token(client)}
+    sent = await client.post(f"/conversations/{conversation.id}/reply", data={"text": "on its way"}, headers=headers)
+    assert sent.status == 200
+    outcomes = 0
+    while outcomes < 2:  # the action's own notice, then the worker's outcome
+        name, _, data = await _frame(page_stream)
+        if name == "outbox_updated":
+            assert data["conversation_id"] == conversation.id
+            outcomes += 1
+    assert (await OutboxRow.get()).status == OutboxStatus.SENT
+    timeline = await (await client.get(f"/conversations/{conversation.id}/timeline", headers=headers)).text()
+    assert "отправлено" in timeline
+    page_stream.close()

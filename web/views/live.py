@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from proxy.appkeys import LIVE, SETTINGS
-from proxy.live import PRESENCE_CHANGED, LiveMessage, Viewer
+from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.live import PRESENCE_CHANGED, LiveHub, LiveMessage, Viewer
 from web import i18n, params
 from web.auth import OPERATOR, SCOPE
 from web.views.conversation import accessible_conversation
@@ -141,10 +142,34 @@ async def _stop_broadcaster(app: web.Application) -> None:
     await app[INBOX_BROADCASTER].stop()
 
 
+OUTBOX_UPDATED = "outbox_updated"
+
+
+def outbox_outcome_publisher(hub: LiveHub) -> Callable[[int | None], Awaitable[None]]:
+    """An `OutboxWorker` listener: a reply's outcome (sent, failed, retried) published to every instance,
+    so the conversation page refreshes its timeline instead of polling `GET /outbox/{id}`, and the inbox
+    row is pushed again."""
+
+    async def published(conversation_id: int | None) -> None:
+        if conversation_id is not None:
+            await hub.publish(OUTBOX_UPDATED, {"conversation_id": conversation_id})
+
+    return published
+
+
+async def _publish_outbox_outcomes(app: web.Application) -> None:
+    # An on_startup callback runs after every cleanup context has started, so the worker is there
+    # (when this instance runs one: outbox.outbox_worker_context).
+    worker = app[BACKGROUND].get("outbox_worker")
+    if worker is not None:
+        worker.listeners.append(outbox_outcome_publisher(app[LIVE]))
+
+
 def prepare_streams(app: web.Application) -> None:
     """Live streams end when the application shuts down (their route is in web/routes.py)."""
     app[CLOSING] = asyncio.Event()
     env = aiohttp_jinja2.get_env(app)
     app[INBOX_BROADCASTER] = InboxBroadcaster(app[LIVE], env, app[SETTINGS].tz)
+    app.on_startup.append(_publish_outbox_outcomes)
     app.on_shutdown.append(_close_streams)
     app.on_cleanup.append(_stop_broadcaster)
