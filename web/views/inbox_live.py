@@ -49,6 +49,7 @@ ROW_TEMPLATE = "inbox/_row.html"
 REPLAY_SIZE = 2048
 STREAM_QUEUE_SIZE = 1024
 HUB_QUEUE_SIZE = 10_000
+KEEPALIVE_FRAME = b": keep-alive\n\n"
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,11 @@ def sse_frame(name: str, data: dict[str, object], event_id: str | None = None) -
 class InboxBroadcaster:
     """Renders changed rows once and fans them out to this instance's inbox streams (see the module)."""
 
-    def __init__(self, hub: LiveHub, env: jinja2.Environment, tz: ZoneInfo | None) -> None:
+    def __init__(
+        self, hub: LiveHub, env: jinja2.Environment, tz: ZoneInfo | None, *, keepalive: float = 15.0
+    ) -> None:
         self.hub = hub
+        self.keepalive = keepalive
         self.env = env
         self.tz = tz
         self.boot = uuid.uuid4().hex[:12]
@@ -96,6 +100,7 @@ class InboxBroadcaster:
         self._replay: deque[RowUpdate] = deque(maxlen=REPLAY_SIZE)
         self._streams: set[InboxStream] = set()
         self._task: asyncio.Task[None] | None = None
+        self._keepalive_task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
     @property
@@ -106,14 +111,24 @@ class InboxBroadcaster:
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="inbox-broadcaster")
+            self._keepalive_task = asyncio.create_task(self._keep_alive(), name="inbox-keepalive")
             await self._subscribed.wait()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        tasks, self._task, self._keepalive_task = [self._task, self._keepalive_task], None, None
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _keep_alive(self) -> None:
+        # A comment line now and then keeps proxies from closing an idle stream and notices a gone client.
+        while True:
+            await asyncio.sleep(self.keepalive)
+            for stream in list(self._streams):
+                with contextlib.suppress(asyncio.QueueFull):
+                    stream.queue.put_nowait(KEEPALIVE_FRAME)
 
     @contextlib.asynccontextmanager
     async def attach(self, scope: Scope, locale: str, last_event_id: str | None):  # type: ignore[no-untyped-def]
