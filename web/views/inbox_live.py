@@ -53,7 +53,7 @@ STREAM_QUEUE_SIZE = 1024
 HUB_QUEUE_SIZE = 10_000
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 # Changes are pushed at most this often (the bound is 1 s from "ok" to every open inbox).
-BATCH_SECONDS = 0.1
+BATCH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
