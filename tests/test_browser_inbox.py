@@ -92,6 +92,15 @@ async def test_operator_works_the_queue_in_the_browser(
     assert journal == [("reply.send", operator.id), ("conversation.close", operator.id)]
     assert errors == []
 
+    # Filters hold live: a page showing the wall only takes a new comment and leaves a new message out.
+    await page.goto(base + "?channel=wall")
+    await page.wait_for_selector("[data-live-url] #conversation-list[data-live-since]")
+    world.scenario.member_writes_message(world.group, world.members[2], "Сообщение не для стены")
+    world.scenario.member_comments(world.group, world.members[2], world.post, "Комментарий для стены")
+    await page.locator("#conversation-list tr[data-row]", has_text="Комментарий для стены").wait_for(timeout=WAIT_MS)
+    # The message came first (one long-poll stream, in order): it was pushed, and left out of this view.
+    assert await page.locator("#conversation-list", has_text="Сообщение не для стены").count() == 0
+
     # For the eye: the inbox and a conversation in both languages, at desktop and phone width.
     conversation_url = base + f"conversations/{closed.id}"
     for locale in ("ru", "en"):
