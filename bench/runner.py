@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report
-from bench.cases import export, flood, inbox, ingest, live, outbox, reply, stats
+from bench.cases import export, flood, inbox, ingest, live, outbox, reply, stats, team
 from bench.context import Context
 from bench.database import BenchDatabase
 from bench.dataset import Dataset
@@ -30,6 +30,7 @@ CASES: dict[str, tuple[str, Case]] = {
     "export": ("CSV export (journal.csv)", export.run),
     "inbox": ("Inbox", inbox.run),
     "live": ("Live updates (SSE)", live.run),
+    "team": ("Live team: an incident with 0, 25 and 100 open inboxes", team.run),
     "outbox": ("Outbox", outbox.run),
     "reply": ("Outbox: click to VK", reply.run),
 }

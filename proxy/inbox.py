@@ -82,6 +82,16 @@ class InboxRow:
     wait_seconds: float | None  # None when nobody is waiting
     over_sla: bool
 
+    @property
+    def segment(self) -> str:
+        """Which part of the queue the row sorts in (`_SEGMENTS`): w(aiting), a(nswered), n(ew, empty)."""
+        return _segment_of(self.conversation)[0]
+
+    @property
+    def sort_at(self) -> datetime:
+        """The time the row sorts by within its segment (ascending for "w", descending for the others)."""
+        return _segment_of(self.conversation)[1]
+
 
 @dataclass(frozen=True)
 class InboxPage:
@@ -186,6 +196,25 @@ def _decode_cursor(cursor: str) -> tuple[str, datetime, int]:
         return segment, datetime.fromisoformat(value), int(row_id)
     except (ValueError, TypeError):
         raise InboxError("the page cursor is not valid; start again from the first page") from None
+
+
+async def inbox_rows(conversation_ids: list[int], *, now: datetime | None = None) -> list[InboxRow]:
+    """The queue rows of these conversations in the order asked, whatever their state, in one query (live
+    updates push them; who may see which is the caller's to check on `row.community`)."""
+    if not conversation_ids:
+        return []
+    now = now or utcnow()
+    found = await Conversation.filter(id__in=conversation_ids).select_related("community", "author", "assignee")
+    by_id = {conversation.id: conversation for conversation in found}
+    return [_row(by_id[i], now) for i in conversation_ids if i in by_id]
+
+
+def _segment_of(conversation: Conversation) -> tuple[str, datetime]:
+    if conversation.waiting_since is not None:
+        return "w", conversation.waiting_since
+    if conversation.last_item_at is not None:
+        return "a", conversation.last_item_at
+    return "n", conversation.opened_at
 
 
 def _row(conversation: Conversation, now: datetime) -> InboxRow:

@@ -96,7 +96,8 @@ async def test_list_is_a_partial_for_htmx_and_a_page_otherwise(inbox_client, com
     assert body.lstrip().startswith('<section id="conversation-list"')
     assert "<html" not in body
     assert "preview fresh" in body and "preview late" not in body
-    assert 'hx-get="/?channel=wall"' in body  # a live refresh keeps the filter
+    assert 'data-list-url="/?channel=wall"' in body  # a re-fetch after a reconnect keeps the filter
+    assert 'data-filter-channel="wall"' in body  # and pushed rows are placed under it (app.js)
     bad = await inbox_client.get("/?channel=telegram", headers=HX)
     assert bad.status == 400 and "channel must be one of" in await bad.text()
 
@@ -130,8 +131,9 @@ async def test_conversation_page_shows_history_edits_deletions_notes_and_outbox(
     timeline = await (await inbox_client.get(f"/conversations/{conversation.id}/timeline", headers=HX)).text()
     assert timeline.lstrip().startswith('<section id="timeline"')
     for expected in ("second text", "изменено (1)", "Удалено оператором", "Olga", "call back", "we are on it",
-                     "ждёт отправки", f'hx-get="/outbox/{row.id}"'):
+                     "ждёт отправки", f'id="outbox-{row.id}"'):
         assert expected in timeline, expected
+    assert "/outbox/" not in timeline and "every 1s" not in timeline  # the outcome is pushed: nothing polls
     versions = await (await inbox_client.get(
         f"/conversations/{conversation.id}/items/{item.id}/versions", headers=HX)).text()
     assert versions.index("first text") < versions.index("second text")
@@ -140,7 +142,7 @@ async def test_conversation_page_shows_history_edits_deletions_notes_and_outbox(
     state = await inbox_client.get(f"/outbox/{row.id}", headers=HX)
     body = await state.text()
     assert (await OutboxRow.get(id=row.id)).status == OutboxStatus.SENT
-    assert "отправлено" in body and "hx-trigger" not in body  # polling stops once sent
+    assert "отправлено" in body and "hx-trigger" not in body  # the no-JavaScript reload still answers
 
 
 async def test_close_assign_and_english_ui(inbox_client, mirror, world, operator) -> None:
@@ -185,8 +187,9 @@ async def test_live_stream_delivers_events_and_presence(client_for, operator, ma
     await hub.publish("item_created", {"community_id": conversation.community_id,
                                         "conversation_id": conversation.id, "item_id": 7})
     frame = await asyncio.wait_for(inbox_stream.content.readuntil(b"\n\n"), 5)
-    assert frame.startswith(b"event: item_created\ndata: {")
-    assert b'"item_id": 7' in frame
+    # The inbox hears the conversation's rendered row (tests/test_live_rows.py), not the bare event.
+    assert frame.startswith(b"id: ") and b"\nevent: row\ndata: {" in frame
+    assert f'"conversation_id": {conversation.id}'.encode() in frame
     frame = await asyncio.wait_for(conversation_stream.content.readuntil(b"\n\n"), 5)
     assert frame.startswith(b"event: item_created\n")
     conversation_stream.close()

@@ -12,9 +12,10 @@ templates (`{% trans %}`, `_()`) and views (`gettext()`) translate without passi
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -113,6 +114,17 @@ async def locale_middleware(request: web.Request, handler: Handler) -> web.Strea
     tz_token = _tz.set(request.app[SETTINGS].tz)
     try:
         return await handler(request)
+    finally:
+        _tz.reset(tz_token)
+        _locale.reset(locale_token)
+
+
+@contextlib.contextmanager
+def rendering_in(locale: str, tz: ZoneInfo | None) -> Iterator[None]:
+    """Render in `locale` and `tz` outside a request (a live update rendered once for every page)."""
+    locale_token, tz_token = use_locale(locale), _tz.set(tz)
+    try:
+        yield
     finally:
         _tz.reset(tz_token)
         _locale.reset(locale_token)

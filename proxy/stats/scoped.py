@@ -1,7 +1,7 @@
 """The statistics as one person may see them: one data function per area, for the page and the export.
 
 Each function takes the viewer's `Scope` (proxy/access.py) and parameters already parsed, and returns the
-rows both renderers show: the stats page and its partials (web/views/stats_pages.py) and the CSV exports
+rows both renderers show: the stats page and its partials (web/views/stats.py) and the CSV exports
 (web/views/stats.py). Managers and admins see everyone; an operator sees their own row, their own series
 and their own drill-downs, within their own communities; asking for anyone else's is refused
 (`AccessDenied`, journaled through proxy/access.py).

@@ -7,16 +7,20 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from proxy import inbox
+from proxy.clock import utcnow
 from proxy.models import Channel, Community
 from web import params
 from web.auth import SCOPE
 from web.partials import render, wants_partial
+from web.views.live import INBOX_BROADCASTER
 
 
 async def index(request: web.Request) -> web.StreamResponse:
     """GET / : the queue, filtered by the URL's query; the list partial alone for htmx requests."""
     scope = request[SCOPE]
     error = None
+    # Taken before the query: any change the list misses is pushed after this position (app.js).
+    live_since = request.app[INBOX_BROADCASTER].position
     query = params.query_of(request)
     try:
         filters = params.inbox_filter(query)
@@ -34,6 +38,8 @@ async def index(request: web.Request) -> web.StreamResponse:
         "list_url": _url(query, cursor),
         "first_url": _url(query, None),
         "next_url": _url(query, page.next_cursor),
+        "live_since": live_since,
+        "now_ms": int(utcnow().timestamp() * 1000),  # the browser's clock may differ: its waits tick from this
     }
     status = 400 if error else 200
     if wants_partial(request):

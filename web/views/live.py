@@ -1,10 +1,11 @@
-"""GET /live: server-sent events for the open inbox or conversation page (htmx-ext-sse).
+"""GET /live: server-sent events for the open inbox or conversation page.
 
-Event names are the domain event names (item_created, item_deleted, ...) plus conversation_updated,
-outbox_updated, author_changed and presence_changed; the data is the event's JSON. A page refreshes its
-partials on them (`hx-trigger="sse:item_created"`). An inbox page hears every community its operator may
-see; a conversation page (`?conversation=ID`) hears that conversation and community-wide events, and
-announces its operator's presence while it is open.
+The inbox (`/live`, `?since=` the list's position) hears rendered rows, `row`, and `resync`
+(web/views/inbox_live.py: rendered once per change, placed by app.js, caught up on reconnect through
+`Last-Event-ID`). A conversation page (`?conversation=ID`, htmx-ext-sse) hears that conversation's
+domain events by name (item_created, item_deleted, ..., conversation_updated, outbox_updated,
+author_changed, presence_changed; the data is the event's JSON), refreshes its partials on them
+(`hx-trigger="sse:item_created"`), and announces its operator's presence while it is open.
 """
 
 from __future__ import annotations
@@ -13,20 +14,24 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 
+import aiohttp_jinja2
 from aiohttp import web
 
-from proxy.appkeys import LIVE
-from proxy.live import PRESENCE_CHANGED, LiveMessage, Viewer
-from web import params
+from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.live import PRESENCE_CHANGED, LiveHub, LiveMessage, Viewer
+from web import i18n, params
 from web.auth import OPERATOR, SCOPE, session_ended
 from web.views.conversation import accessible_conversation
+from web.views.inbox_live import InboxBroadcaster, InboxStream
 
 # A comment line this often keeps proxies from closing an idle stream, and notices a gone client.
 KEEPALIVE_SECONDS = 15.0
 CLOSING = web.AppKey("live_closing", asyncio.Event)
 # A stream re-reads its account this often, and ends once the account's sessions have ended.
 SESSION_CHECK_SECONDS = 5.0
+INBOX_BROADCASTER = web.AppKey("inbox_broadcaster", InboxBroadcaster)
 
 
 def wanted(message: LiveMessage, *, communities: list[int] | None, conversation_id: int | None) -> bool:
@@ -54,19 +59,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text=str(exc)) from None
     if conversation_id is not None:
         await accessible_conversation(request, conversation_id)
+    else:
+        return await inbox_stream(request)
     communities = request[SCOPE].communities()
     hub = request.app[LIVE]
     closing = request.app[CLOSING]
-
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",  # nginx would otherwise hold events back
-        }
-    )
-    await response.prepare(request)
-    await response.write(b": connected\n\n")
+    response = await _open_stream(request)
     viewer = Viewer(uuid.uuid4().hex, operator.id, operator.display_name or operator.login)
     async with hub.subscribe() as queue:
         if conversation_id is not None:
@@ -98,13 +96,99 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _open_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # nginx would otherwise hold events back
+        }
+    )
+    await response.prepare(request)
+    await response.write(b": connected\n\n")
+    return response
+
+
+async def inbox_stream(request: web.Request) -> web.StreamResponse:
+    """The inbox's stream: rows rendered once for everyone (web/views/inbox_live.py), resent from where
+    the client left off (`Last-Event-ID` on a reconnect, `?since=` on the page's first connect)."""
+    broadcaster = request.app[INBOX_BROADCASTER]
+    closing = request.app[CLOSING]
+    last_event_id = request.headers.get("Last-Event-ID") or request.query.get("since")
+    response = await _open_stream(request)
+    operator = request[OPERATOR]
+    async with broadcaster.attach(request[SCOPE], i18n.current_locale(), last_event_id) as inbox:
+        try:
+            checked_at = asyncio.get_running_loop().time()
+            while not closing.is_set():
+                # Everything waiting goes out in one write: under load a stream costs one wake-up and one
+                # write per batch of rows, not per row. (Keep-alives are queued by the broadcaster, so no
+                # timer is armed per read.)
+                frames = [await inbox.queue.get()]
+                while not inbox.queue.empty():
+                    frames.append(inbox.queue.get_nowait())
+                # The broadcaster's keep-alives wake every stream at least every SESSION_CHECK_SECONDS.
+                if asyncio.get_running_loop().time() - checked_at >= SESSION_CHECK_SECONDS:
+                    if await session_ended(operator):
+                        break
+                    checked_at = asyncio.get_running_loop().time()
+                payload = _payload(broadcaster, inbox, frames)
+                if payload:
+                    await response.write(payload)
+        except (ConnectionResetError, ConnectionError):
+            pass  # the page was closed
+    return response
+
+
+def _payload(broadcaster: InboxBroadcaster, inbox: InboxStream, frames: list[bytes]) -> bytes:
+    if not inbox.behind:
+        return b"".join(frames)
+    # Frames were dropped (it did not read, or the rows could not be loaded): one re-fetch instead.
+    inbox.behind = False
+    while not inbox.queue.empty():
+        inbox.queue.get_nowait()
+    return broadcaster.resync_frame()
+
+
 async def _close_streams(app: web.Application) -> None:
     # Open streams would hold a graceful shutdown for its whole timeout: end them first.
     app[CLOSING].set()
     app[LIVE].deliver_locally(LiveMessage("server_closing"))
+    app[INBOX_BROADCASTER].wake_streams()
+
+
+async def _stop_broadcaster(app: web.Application) -> None:
+    await app[INBOX_BROADCASTER].stop()
+
+
+OUTBOX_UPDATED = "outbox_updated"
+
+
+def outbox_outcome_publisher(hub: LiveHub) -> Callable[[int | None], Awaitable[None]]:
+    """An `OutboxWorker` listener: a reply's outcome (sent, failed, retried) published to every instance,
+    so the conversation page refreshes its timeline instead of polling `GET /outbox/{id}`, and the inbox
+    row is pushed again."""
+
+    async def published(conversation_id: int | None) -> None:
+        if conversation_id is not None:
+            await hub.publish(OUTBOX_UPDATED, {"conversation_id": conversation_id})
+
+    return published
+
+
+async def _publish_outbox_outcomes(app: web.Application) -> None:
+    # An on_startup callback runs after every cleanup context has started, so the worker is there
+    # (when this instance runs one: outbox.outbox_worker_context).
+    worker = app[BACKGROUND].get("outbox_worker")
+    if worker is not None:
+        worker.listeners.append(outbox_outcome_publisher(app[LIVE]))
 
 
 def prepare_streams(app: web.Application) -> None:
     """Live streams end when the application shuts down (their route is in web/routes.py)."""
     app[CLOSING] = asyncio.Event()
+    env = aiohttp_jinja2.get_env(app)
+    app[INBOX_BROADCASTER] = InboxBroadcaster(app[LIVE], env, app[SETTINGS].tz, keepalive=min(KEEPALIVE_SECONDS, SESSION_CHECK_SECONDS))
+    app.on_startup.append(_publish_outbox_outcomes)
     app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_stop_broadcaster)

@@ -85,6 +85,178 @@
     }
   });
 
+  // --- The live inbox (web/views/inbox_live.py) ---------------------------------------------------
+  // The server pushes each changed row once, rendered, with its sort key and filter attributes; this
+  // places it under the page's own filters and order, and ticks the wait times from their start.
+  var SEGMENT_ORDER = { w: 0, a: 1, n: 2 };
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+    ["hour", 3600], ["minute", 60], ["second", 1]];
+  var clockOffset = 0;  // the server's clock minus the browser's
+  var recent = [];  // pushed rows, re-applied to a list rendered before they arrived
+  var RECENT_KEPT = 300;
+  var lastEventId = "";
+  var refetching = false;
+
+  function liveList() { return document.getElementById("conversation-list"); }
+  function serverNow() { return Date.now() + clockOffset; }
+
+  function sortKey(row) {
+    return [SEGMENT_ORDER[row.getAttribute("data-segment")], Number(row.getAttribute("data-sort-at")),
+      Number(row.id.split("-")[1])];
+  }
+
+  // The queue's order (proxy/inbox.py): the waiting first, longest wait first; then the others, newest first.
+  function sortsBefore(a, b) {
+    var ka = sortKey(a), kb = sortKey(b);
+    if (ka[0] !== kb[0]) { return ka[0] < kb[0]; }
+    var ascending = ka[0] === 0;
+    for (var i = 1; i < 3; i++) {
+      if (ka[i] !== kb[i]) { return ascending ? ka[i] < kb[i] : ka[i] > kb[i]; }
+    }
+    return false;
+  }
+
+  function overSla(row) {
+    var since = row.getAttribute("data-waiting-since");
+    return since !== "" && serverNow() - Number(since) > Number(row.getAttribute("data-sla")) * 1000;
+  }
+
+  function matches(list, row) {
+    var want = function (name) { return list.getAttribute("data-filter-" + name) || ""; };
+    var has = function (name) { return row.getAttribute("data-" + name) || ""; };
+    if (want("community") && want("community") !== has("community")) { return false; }
+    if (want("channel") && want("channel") !== has("channel")) { return false; }
+    if (want("status") && want("status") !== has("status")) { return false; }
+    if (want("assigned") === "me" && has("assignee") !== list.getAttribute("data-me")) { return false; }
+    if (want("assigned") === "none" && has("assignee") !== "") { return false; }
+    if (want("over-sla") && !overSla(row)) { return false; }
+    return true;
+  }
+
+  function duration(seconds) {
+    var lang = document.documentElement.lang || "ru";
+    for (var i = 0; i < UNITS.length; i++) {
+      var value = Math.max(0, seconds) / UNITS[i][1];
+      if (value >= 1.5 || i === UNITS.length - 1) {  // as babel's format_timedelta, threshold 1.5
+        return new Intl.NumberFormat(lang, { style: "unit", unit: UNITS[i][0], unitDisplay: "long" })
+          .format(Math.max(1, Math.round(value)));
+      }
+    }
+    return "";
+  }
+
+  function tick(row) {
+    var badge = row.querySelector("[data-since]");
+    if (!badge) { return; }
+    var text = duration((serverNow() - Number(badge.getAttribute("data-since"))) / 1000);
+    if (badge.textContent !== text) { badge.textContent = text; }
+    var over = overSla(row);
+    row.classList.toggle("over-sla", over);
+    badge.classList.toggle("danger", over);
+  }
+
+  function showEmptyState(list) {
+    var any = list.querySelector("tbody tr[data-row]") !== null;
+    var table = list.querySelector("table.queue");
+    var empty = list.querySelector("p.empty");
+    if (table) { table.hidden = !any; }
+    if (empty) { empty.hidden = any; }
+  }
+
+  function parseRow(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    return template.content.querySelector("tr[data-row]");
+  }
+
+  // Insert, move or remove one pushed row (Turbo Streams' "action + target + template").
+  function placeRow(list, data) {
+    var row = parseRow(data.html);
+    if (!row || data.action !== "upsert") { return; }
+    var old = document.getElementById(data.target);
+    var wasSelected = old && old.classList.contains("selected");
+    if (old) { old.remove(); }
+    var body = list.querySelector("tbody");
+    if (body && matches(list, row)) {
+      var shown = body.querySelectorAll("tr[data-row]");
+      var next = null;
+      for (var i = 0; i < shown.length; i++) {
+        if (sortsBefore(row, shown[i])) { next = shown[i]; break; }
+      }
+      var laterPage = next === null && list.getAttribute("data-has-next");
+      var earlierPage = list.getAttribute("data-paged") && shown.length && next === shown[0];
+      if (!laterPage && !earlierPage) {
+        row.classList.toggle("selected", Boolean(wasSelected));
+        body.insertBefore(row, next);
+        tick(row);
+      }
+    }
+    showEmptyState(list);
+    var current = document.querySelector("#conversation-list [data-row].selected");
+    selected = current ? rows().indexOf(current) : (selected >= 0 ? Math.min(selected, rows().length - 1) : -1);
+  }
+
+  function position(eventId) {
+    var parts = (eventId || "").split(".");
+    return { boot: parts[0], seq: Number(parts[1] || -1) };
+  }
+
+  // A list rendered by the server shows every change up to its data-live-since: re-apply the later ones.
+  function catchUp(list) {
+    var since = position(list.getAttribute("data-live-since"));
+    var now = Number(list.getAttribute("data-now"));
+    if (now) { clockOffset = now - Date.now(); }
+    recent.forEach(function (entry) {
+      var at = position(entry.id);
+      if (at.boot === since.boot && at.seq > since.seq) { placeRow(list, entry.data); }
+    });
+  }
+
+  function refetch() {
+    var list = liveList();
+    if (!list || refetching || !window.htmx) { return; }
+    refetching = true;
+    htmx.ajax("GET", list.getAttribute("data-list-url") || "/", { target: "#conversation-list", swap: "outerHTML" })
+      .finally(function () { refetching = false; });
+  }
+
+  function connectInbox() {
+    var holder = document.querySelector("[data-live-url]");
+    var list = liveList();
+    if (!holder || !list || !window.EventSource) { return; }
+    catchUp(list);
+    // The browser resends the last id itself when it reconnects; a stream it gave up on (an error
+    // answer during a restart) is opened again here, from the last id seen.
+    var since = lastEventId || list.getAttribute("data-live-since") || "";
+    var source = new EventSource(holder.getAttribute("data-live-url") + (since ? "?since=" + encodeURIComponent(since) : ""));
+    source.addEventListener("row", function (event) {
+      lastEventId = event.lastEventId || lastEventId;
+      var data = JSON.parse(event.data);
+      recent.push({ id: event.lastEventId, data: data });
+      if (recent.length > RECENT_KEPT) { recent.shift(); }
+      var current = liveList();
+      if (current) { placeRow(current, data); }
+    });
+    source.addEventListener("resync", function (event) {
+      lastEventId = event.lastEventId || lastEventId;
+      refetch();
+    });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) { setTimeout(connectInbox, 3000); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", connectInbox);
+  // A list swapped in (a filter, a page, a re-fetch) was rendered at its own position.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var list = liveList();
+    if (list && event.detail.target && event.detail.target.id === "conversation-list") { catchUp(list); }
+  });
+  setInterval(function () {
+    var list = liveList();
+    if (list) { list.querySelectorAll("tr[data-row]").forEach(tick); }
+  }, 1000);
+
   document.addEventListener("change", function (event) {
     var canned = event.target.closest && event.target.closest("[data-canned]");
     if (!canned || !canned.value) { return; }
