@@ -74,7 +74,7 @@ async def test_chromium_s_event_source_closes_when_the_account_is_disabled(
             """() => new Promise(opened => {
                 window.heard = [];
                 window.source = new EventSource('/live');
-                window.source.addEventListener('item_created', event => window.heard.push(event.data));
+                window.source.addEventListener('row', event => window.heard.push(event.data));
                 window.source.addEventListener('open', opened);
             })"""
         )
