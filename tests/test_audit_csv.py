@@ -186,5 +186,8 @@ async def test_bad_parameters_are_400(client, path: str, reason: str) -> None:
 
 
 async def test_exports_need_a_login(client) -> None:
-    resp = await client.get("/audit/journal.csv", allow_redirects=False)
+    # A browser is sent to the log in form; a script (no HTML asked for) is told how to authenticate.
+    resp = await client.get("/audit/journal.csv", headers={"Accept": "text/html"}, allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"].startswith("/login")
+    resp = await client.get("/audit/journal.csv", allow_redirects=False)
+    assert resp.status == 401 and resp.headers["WWW-Authenticate"] == "Bearer"

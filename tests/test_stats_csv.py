@@ -180,8 +180,11 @@ async def test_api_token_reads_exports_only(client) -> None:
 
 
 async def test_exports_need_a_login(client) -> None:
-    resp = await client.get(f"/stats/operators.csv?{PERIOD}", allow_redirects=False)
+    # A browser is sent to the log in form; a script (no HTML asked for) is told how to authenticate.
+    resp = await client.get(f"/stats/operators.csv?{PERIOD}", headers={"Accept": "text/html"}, allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"].startswith("/login")
+    resp = await client.get(f"/stats/operators.csv?{PERIOD}", allow_redirects=False)
+    assert resp.status == 401 and resp.headers["WWW-Authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize(
