@@ -34,7 +34,6 @@ STATS_IMPORTERS: set[str] = set()
 
 # Production modules over MAX_LINES lines.
 LONG_MODULES = {
-    "vk_emulator.state",  # the emulator's whole VK state; to split by VK section
     "web.views.admin",  # every admin page's views; to split by page
 }
 
