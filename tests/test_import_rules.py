@@ -33,9 +33,7 @@ WEB_IMPORTERS = {
 STATS_IMPORTERS: set[str] = set()
 
 # Production modules over MAX_LINES lines.
-LONG_MODULES = {
-    "web.views.admin",  # every admin page's views; to split by page
-}
+LONG_MODULES: set[str] = set()
 
 
 @dataclass(frozen=True)
