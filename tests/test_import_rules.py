@@ -33,11 +33,7 @@ WEB_IMPORTERS = {
 STATS_IMPORTERS: set[str] = set()
 
 # Production modules over MAX_LINES lines.
-LONG_MODULES = {
-    "proxy.connectors.vk.normalize",  # VK's payload shapes, one function each; to split by object
-    "vk_emulator.state",  # the emulator's whole VK state; to split by VK section
-    "web.views.admin",  # every admin page's views; to split by page
-}
+LONG_MODULES: set[str] = set()
 
 
 @dataclass(frozen=True)
