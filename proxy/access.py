@@ -96,36 +96,59 @@ class AccessDenied(ActionError):
     status = 403
 
 
+# The one answer for a community, conversation, item or outbox row that is not yours and for one that does
+# not exist: telling them apart would tell which ids exist in communities the operator does not serve.
+NOT_FOUND = "Not found."
+
+
+class NotFound(AccessDenied):
+    """Not in the operator's scope, or not there at all: the client cannot tell which (404 "Not found.").
+    A refusal of something that exists is still counted and journaled (deny(..., hide=True))."""
+
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__(NOT_FOUND)
+
+
 async def can_access(operator: Operator, community_id: int) -> bool:
     """Whether the operator may see and act on the community."""
     return (await scope_of(operator)).sees(community_id)
 
 
 async def deny(
-    operator: Operator, *, action: str, target: str, community_id: int | None, reason: str
+    operator: Operator, *, action: str, target: str, community_id: int | None, reason: str, hide: bool = False
 ) -> None:
-    """Count the refusal (journaled with the others of its minute) and raise AccessDenied."""
+    """Count the refusal (journaled with the others of its minute, with its `reason`) and raise
+    AccessDenied; `hide`: raise NotFound instead, for a community or a row outside the scope."""
     refusals.operator_refused(
         operator.id, community_id=community_id, attempted=action, target=target, reason=reason
     )
-    raise AccessDenied(reason)
+    raise NotFound() if hide else AccessDenied(reason)
 
 
 async def require_community(scope: Scope, operator: Operator, community_id: int | None, *, action: str) -> None:
-    """Raise AccessDenied (counted, journaled with its minute) when a community asked for in a query is
-    outside the scope; None (no community asked) passes."""
-    if community_id is not None and not scope.sees(community_id):
+    """Raise NotFound (counted, journaled with its minute) when a community asked for in a query is
+    outside the scope or does not exist; None (no community asked) passes."""
+    if community_id is None:
+        return
+    exists = await Community.exists(id=community_id)
+    if not scope.sees(community_id):
         await deny(
             operator,
             action=action,
             target=f"community:{community_id}",
-            community_id=community_id,
+            # The journal's community must exist; the target still names the id probed.
+            community_id=community_id if exists else None,
             reason="you have no access to this community",
+            hide=True,
         )
+    if not exists:
+        raise NotFound()
 
 
 async def require_access(operator: Operator, community_id: int, *, action: str, target: str) -> None:
-    """Raise AccessDenied (and journal "access.denied") unless the operator may act on the community.
+    """Raise NotFound (and journal "access.denied") unless the operator may act on the community.
 
     `action` is the journal name of what was attempted ("reply.send"), `target` what it was aimed at
     ("conversation:12").
@@ -137,6 +160,23 @@ async def require_access(operator: Operator, community_id: int, *, action: str, 
             target=target,
             community_id=community_id,
             reason="you have no access to this community",
+            hide=True,
+        )
+
+
+async def require_row(scope: Scope, operator: Operator, community_id: int | None, *, action: str, target: str) -> None:
+    """Raise NotFound unless the row (`community_id` of a conversation, item or outbox row; None: there is
+    no such row) is in the scope; a row outside it is a refusal, counted and journaled."""
+    if community_id is None:
+        raise NotFound()
+    if not scope.sees(community_id):
+        await deny(
+            operator,
+            action=action,
+            target=target,
+            community_id=community_id,
+            reason="you have no access to this community",
+            hide=True,
         )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from proxy import actions, canned, refusals
-from proxy.access import AccessDenied, can_access, require_access
+from proxy.access import NOT_FOUND, AccessDenied, can_access, require_access
 from proxy.actions import ActionError
 from proxy.clock import utcnow
 from proxy.models import (
@@ -58,7 +58,8 @@ async def test_an_operator_without_access_is_refused_journaled_and_nothing_is_qu
     with pytest.raises(AccessDenied) as refused:
         await ACTIONS[action](vk_settings, outsider, conversation, item.id)
 
-    assert (refused.value.status, refused.value.message) == (403, "you have no access to this community")
+    # The operator is told "not found" (as for a conversation that does not exist); the journal keeps the reason.
+    assert (refused.value.status, refused.value.message) == (404, NOT_FOUND)
     # Counted, not written: the refusal is journaled with the others of its minute (proxy/refusals.py).
     assert await journal_actions() == before
     await refusals.flush()

@@ -45,7 +45,7 @@ async def test_another_communitys_conversation_and_a_missing_one_look_the_same(
     for method, template, kwargs in requests:
         forbidden = await answer(client, method, template.format(id=conversation.id), **kwargs)
         missing = await answer(client, method, template.format(id=MISSING), **kwargs)
-        assert forbidden[0] == 403, (template, forbidden)
+        assert forbidden[0] == 404, (template, forbidden)
         assert missing == forbidden, (
             f"{template}: a missing id answers {missing}, a forbidden one {forbidden}"
         )

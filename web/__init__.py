@@ -17,6 +17,7 @@ from web import attachments, i18n
 from web.auth import OPERATOR, SCOPE, auth_middleware
 from web.csrf import CSRF_TOKEN, csrf_middleware
 from web.params import plain_parameters_middleware
+from web.refusal import refusal_middleware
 from web.request_metrics import request_seconds_middleware
 from web.routes import setup_routes
 from web.security_headers import security_headers_middleware
@@ -74,6 +75,7 @@ def setup_web(app: web.Application) -> None:
     app.middlewares.append(i18n.locale_middleware)
     app.middlewares.append(csrf_middleware)
     app.middlewares.append(plain_parameters_middleware)
+    app.middlewares.append(refusal_middleware)
     app.middlewares.append(page_context_middleware)
     app[LOGIN_THROTTLE] = LoginThrottle()
     setup_routes(app, HERE / "static")

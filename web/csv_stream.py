@@ -42,6 +42,7 @@ from proxy.csv_format import (
 from proxy.models import ActorKind, Community
 from web import params
 from web.auth import OPERATOR, VIA_API_TOKEN
+from web.refusal import not_found
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ async def record_export(
     not exist is refused (400) here, before anything is written: the entry would name it.
     """
     if community_id is not None and not await Community.exists(id=community_id):
-        raise web.HTTPBadRequest(text=f"no community with id {community_id}")
+        raise not_found()
     operator = request[OPERATOR]
     await journal.record(
         "export.csv",

@@ -14,14 +14,15 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from proxy import actions
-from proxy.access import AccessDenied, ActionError
+from proxy.access import AccessDenied, ActionError, require_row
 from proxy.appkeys import LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.clock import utcnow
 from proxy.models import Item
 from web import params
-from web.auth import OPERATOR
+from web.auth import OPERATOR, SCOPE
 from web.i18n import gettext as _
 from web.partials import wants_partial
+from web.refusal import refused
 from web.views.conversation import accessible_conversation, render_conversation
 
 T = TypeVar("T")
@@ -72,7 +73,7 @@ async def _perform(
     try:
         await run(form)
     except AccessDenied as exc:
-        raise web.HTTPForbidden(text=exc.message) from None
+        raise refused(exc) from None
     except (ActionError, FormError) as exc:
         message = exc.message if isinstance(exc, ActionError) else str(exc)
         status = exc.status if isinstance(exc, ActionError) and exc.status != 400 else 422
@@ -190,9 +191,9 @@ def _item_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
     async def handler(request: web.Request) -> web.StreamResponse:
         item_id = params.path_id(request, "item_id")
         item = await Item.get_or_none(id=item_id)
-        if item is None:
-            raise web.HTTPNotFound(text="No such item.")
         settings, operator = request.app[SETTINGS], request[OPERATOR]
+        community_id = item.community_id if item is not None else None  # type: ignore[attr-defined]
+        await require_row(request[SCOPE], operator, community_id, action=name, target=f"item:{item_id}")
 
         async def run(form: Any) -> None:
             await getattr(actions, name)(settings, operator, item_id)

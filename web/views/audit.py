@@ -61,6 +61,7 @@ from web.auth import OPERATOR, SCOPE
 from web.csv_stream import record_export, stream_csv
 from web.i18n import gettext as _
 from web.partials import render, wants_partial
+from web.refusal import refused
 
 JOURNAL_PAGE_SIZE = 50
 DELETED_PAGE_SIZE = 25
@@ -196,8 +197,8 @@ async def journal_view(request: web.Request) -> web.StreamResponse:
         )
     except OthersJournal:
         return _denied_response(request, _("You may read only your own journal."))
-    except AccessDenied:
-        return _denied_response(request, _("you have no access to this community"))
+    except AccessDenied as exc:
+        raise refused(exc) from None
     entries = await journal_page(filters, limit=JOURNAL_PAGE_SIZE + 1, before_id=before)
     kept = _kept(query, JOURNAL_PARAMS)
     more = len(entries) > JOURNAL_PAGE_SIZE
@@ -548,7 +549,7 @@ async def journal_csv(request: web.Request) -> web.StreamResponse:
             reason="operators may export only their own journal",
         )
     except AccessDenied as exc:
-        raise web.HTTPForbidden(text=exc.message) from None
+        raise refused(exc) from None
     community_id = filters.community_ids[0] if filters.community_ids else None
     await record_export(request, query, community_id=community_id)
     tz = request.app[SETTINGS].tz
@@ -563,7 +564,7 @@ async def deleted_csv(request: web.Request) -> web.StreamResponse:
     try:
         await require_supervisor(operator, action="export.csv", target="deleted")
     except AccessDenied as exc:
-        raise web.HTTPForbidden(text=exc.message) from None
+        raise refused(exc) from None
     community_id = filters.community_ids[0] if filters.community_ids else None
     await record_export(request, query, community_id=community_id)
     tz = request.app[SETTINGS].tz

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from proxy import inbox
+from proxy.access import require_row
 from proxy.appkeys import LIVE
 from proxy.models import Conversation
 from web import params
@@ -23,22 +24,21 @@ PARTS = {
 }
 
 
-NO_ACCESS = "You have no access to this conversation."
-
-
 async def accessible_conversation(request: web.Request, conversation_id: int) -> Conversation:
-    """The conversation, or 403 when this operator may not see it.
+    """The conversation, or NotFound (404 "Not found.") when this operator may not see it.
 
-    A missing id answers the same 403 as a forbidden one, so an operator cannot learn which ids exist
-    in communities they do not serve; only managers and admins, who see every community, get 404.
+    A missing id answers the same as a forbidden one (proxy/access.py), so an operator cannot learn which
+    ids exist in communities they do not serve; the forbidden one is still journaled as a refusal.
     """
-    scope = request[SCOPE]
     conversation = await inbox.get_conversation(conversation_id)
-    if conversation is not None and scope.sees(conversation.community_id):  # type: ignore[attr-defined]
-        return conversation
-    if conversation is None and scope.supervisor:
-        raise web.HTTPNotFound(text="No such conversation.")
-    raise web.HTTPForbidden(text=NO_ACCESS)
+    await require_row(
+        request[SCOPE],
+        request[OPERATOR],
+        conversation.community_id if conversation is not None else None,  # type: ignore[attr-defined]
+        action="conversation.view",
+        target=f"conversation:{conversation_id}",
+    )
+    return conversation  # type: ignore[return-value]
 
 
 def others_here(request: web.Request, conversation_id: int) -> list[str]:
@@ -97,12 +97,10 @@ async def versions(request: web.Request) -> web.StreamResponse:
 async def outbox_state(request: web.Request) -> web.StreamResponse:
     """GET /outbox/{id}: where a reply stands (pending, sent, failed with the reason)."""
     scope = request[SCOPE]
-    row = await inbox.outbox_row(params.path_id(request, "id"))
-    if row is None or not scope.sees(row.community_id):  # type: ignore[attr-defined]
-        # The same answer for a missing row and a forbidden one: ids of other communities stay unknown.
-        if row is None and scope.supervisor:
-            raise web.HTTPNotFound()
-        raise web.HTTPForbidden(text=NO_ACCESS)
+    row_id = params.path_id(request, "id")
+    row = await inbox.outbox_row(row_id)
+    community_id = row.community_id if row is not None else None  # type: ignore[attr-defined]
+    await require_row(scope, request[OPERATOR], community_id, action="outbox.view", target=f"outbox:{row_id}")
     if not wants_partial(request):
         target = f"/conversations/{row.conversation_id}" if row.conversation_id else "/"  # type: ignore[attr-defined]
         raise web.HTTPFound(target)

@@ -44,6 +44,7 @@ from web.auth import OPERATOR, SCOPE
 from web.csv_stream import format_cell, record_export, stream_csv
 from web.i18n import gettext as _
 from web.partials import render, wants_partial
+from web.refusal import refused
 
 # The drill-down behind each column of operators.csv (None: the column is a name).
 OPERATOR_DRILL = {
@@ -146,9 +147,8 @@ async def _params(request: web.Request, action: str) -> Params:
     community_id = query(params.COMMUNITY)
     await require_community(request[SCOPE], request[OPERATOR], community_id, action=action)
     if community_id is not None:
-        community = await Community.get_or_none(id=community_id)
-        if community is None:
-            raise params.ParamError(f"no community with id {community_id}")
+        # require_community refused one that does not exist, like one outside the scope.
+        community = await Community.get(id=community_id)
     bucket = query.get(params.BUCKET, "hour" if period.days <= HOURLY_UP_TO_DAYS else "day")
     if bucket == "hour" and period.days > HOURLY_AT_MOST_DAYS:
         raise params.ParamError(
@@ -369,7 +369,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     try:
         chosen = await _params(request, "stats.view")
     except AccessDenied as exc:
-        raise web.HTTPForbidden(text=exc.message) from None
+        raise refused(exc) from None
     except params.ParamError as exc:
         if wants_partial(request):
             raise web.HTTPBadRequest(text=str(exc)) from None
@@ -405,7 +405,7 @@ async def series_json(request: web.Request) -> web.Response:
     try:
         chosen = await _params(request, "stats.view")
     except AccessDenied as exc:
-        return web.json_response({"error": exc.message}, status=403)
+        return web.json_response({"error": exc.message}, status=exc.status)
     except params.ParamError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     points = await scoped.series(scope, operator, chosen.period, chosen.bucket, chosen.community_id)
@@ -446,7 +446,7 @@ async def drill_page(request: web.Request) -> web.StreamResponse:
             chosen.community_id,
         )
     except AccessDenied as exc:
-        raise web.HTTPForbidden(text=exc.message) from None
+        raise refused(exc) from None
     except (params.ParamError, StatsParamError) as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     # A single figure (the slowest reaction, the late ones) next to the whole list it was taken from.
@@ -508,7 +508,7 @@ async def _export(request: web.Request) -> Export:
     try:
         await require_community(export.scope, export.operator, export.community_id, action="export.csv")
     except AccessDenied as exc:
-        raise web.HTTPForbidden(text=exc.message) from None
+        raise refused(exc) from None
     return export
 
 
@@ -538,7 +538,7 @@ async def communities_csv(request: web.Request) -> web.StreamResponse:
     try:
         figures = await scoped.community_report(export.scope, export.period, export.community_id)
     except AccessDenied as exc:
-        raise web.HTTPForbidden(text=exc.message) from None
+        raise refused(exc) from None
     return await _send(
         request, export, "communities", COMMUNITIES_CSV_HEADER, (community_csv_row(f) for f in figures)
     )
