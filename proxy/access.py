@@ -147,6 +147,18 @@ async def require_community(scope: Scope, operator: Operator, community_id: int 
         raise NotFound()
 
 
+async def _outside_scope(operator: Operator, community_id: int, *, action: str, target: str) -> None:
+    """A community or row outside the scope: counted and journaled, answered as not found."""
+    await deny(
+        operator,
+        action=action,
+        target=target,
+        community_id=community_id,
+        reason="you have no access to this community",
+        hide=True,
+    )
+
+
 async def require_access(operator: Operator, community_id: int, *, action: str, target: str) -> None:
     """Raise NotFound (and journal "access.denied") unless the operator may act on the community.
 
@@ -154,14 +166,7 @@ async def require_access(operator: Operator, community_id: int, *, action: str, 
     ("conversation:12").
     """
     if not await can_access(operator, community_id):
-        await deny(
-            operator,
-            action=action,
-            target=target,
-            community_id=community_id,
-            reason="you have no access to this community",
-            hide=True,
-        )
+        await _outside_scope(operator, community_id, action=action, target=target)
 
 
 async def require_row(scope: Scope, operator: Operator, community_id: int | None, *, action: str, target: str) -> None:
@@ -170,14 +175,7 @@ async def require_row(scope: Scope, operator: Operator, community_id: int | None
     if community_id is None:
         raise NotFound()
     if not scope.sees(community_id):
-        await deny(
-            operator,
-            action=action,
-            target=target,
-            community_id=community_id,
-            reason="you have no access to this community",
-            hide=True,
-        )
+        await _outside_scope(operator, community_id, action=action, target=target)
 
 
 async def require_supervisor(operator: Operator, *, action: str, target: str) -> None:
