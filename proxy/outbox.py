@@ -203,18 +203,33 @@ async def deliver_due(
     """
     now = now or utcnow()
     ids = await claim(limit=limit, now=now)
-    if not ids:
-        return 0
+    if ids:
+        await deliver_claimed(settings, ids, now=now, on_change=on_change, opened=opened)
+    return len(ids)
+
+
+async def deliver_claimed(
+    settings: Settings,
+    ids: list[int],
+    *,
+    now: datetime,
+    on_change: OnChange | None = None,
+    opened: Connections | None = None,
+) -> list[int]:
+    """Perform rows this worker claimed (`claim`) and record each outcome; returns their conversations."""
     async with connections(settings, opened) as round_connections:
         with round_connections.performers() as performers:
             # One row per conversation is claimed at a time, so concurrent sends never reorder replies.
-            await asyncio.gather(*(_deliver_one(settings, performers, row_id, now, on_change) for row_id in ids))
-    return len(ids)
+            about = await asyncio.gather(
+                *(_deliver_one(settings, performers, row_id, now, on_change) for row_id in ids)
+            )
+    return [conversation_id for conversation_id in about if conversation_id is not None]
 
 
 async def _deliver_one(
     settings: Settings, performers: Performers, row_id: int, now: datetime, on_change: OnChange | None
-) -> None:
+) -> int | None:
+    """Perform one claimed row and record its outcome; returns its conversation's id."""
     row = await OutboxRow.get(id=row_id)
     try:
         if row.attempts > MAX_ATTEMPTS:
@@ -234,11 +249,12 @@ async def _deliver_one(
     except Exception:
         # The row stays `sending`; its lease runs out and it is tried again with the same key.
         log.exception("outbox row %s: recording the outcome failed", row_id)
-        return
+        return None
     if on_change is not None:
         outcome = on_change(row.conversation_id)
         if inspect.isawaitable(outcome):
             await outcome
+    return row.conversation_id  # type: ignore[no-any-return]
 
 
 async def _fill_outcome(entry_id: int, outcome: Outcome, detail: str, conn: Any) -> None:
@@ -397,7 +413,7 @@ class OutboxWorker:
         self.connections = opened
         self.poll_interval = POLL_INTERVAL_SECONDS if poll_interval is None else poll_interval
         self.batch = batch
-        self.rounds = 0  # delivery rounds finished (each ends in a sleep unless a full batch was claimed)
+        self.rounds = 0  # claims made (each is followed by a sleep unless a full batch was claimed)
         # Called with a conversation id after each outcome is committed (the web layer publishes it).
         self.listeners: list[OnChange] = []
         self._wakeup = asyncio.Event()
@@ -416,24 +432,51 @@ class OutboxWorker:
                 log.exception("outbox change listener failed")
 
     async def run(self) -> None:
-        """Deliver, then sleep until woken or the poll interval passes; forever."""
+        """Claim due rows, start performing them, then sleep until woken or the poll interval passes.
+
+        A claim does not wait for the rows claimed before it to be performed: a reply queued while a
+        batch is still going out (a slow VK answer, a rate-limit wait) is claimed at once and sent beside
+        it, instead of after the whole batch. The claim's in-flight allowance per token and its one row
+        per conversation bound what runs at once and keep each conversation's order.
+        """
         if self.wakeups is not None:
             self.wakeups.add(self._wakeup)
+        deliveries: set[asyncio.Task[None]] = set()
         try:
             while True:
                 self._wakeup.clear()
                 try:
-                    claimed = await deliver_due(
-                        self.settings, limit=self.batch, on_change=self._changed, opened=self.connections
-                    )
+                    ids = await claim(limit=self.batch)
                 except Exception:
                     log.exception("outbox delivery failed; trying again shortly")
-                    claimed = 0
+                    ids = []
+                if ids:
+                    delivery = asyncio.create_task(self._deliver(ids), name="outbox-delivery")
+                    deliveries.add(delivery)
+                    delivery.add_done_callback(deliveries.discard)
                 self.rounds += 1
-                if claimed >= self.batch:
+                if len(ids) >= self.batch:
                     continue  # more may be due right now
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
         finally:
             if self.wakeups is not None:
                 self.wakeups.discard(self._wakeup)
+            for delivery in deliveries:
+                delivery.cancel()
+            # A cancelled delivery leaves its rows `sending`: their lease runs out and they are sent again.
+            await asyncio.gather(*deliveries, return_exceptions=True)
+
+    async def _deliver(self, ids: list[int]) -> None:
+        try:
+            done_in = await deliver_claimed(
+                self.settings, ids, now=utcnow(), on_change=self._changed, opened=self.connections
+            )
+            # A conversation's next row could not be claimed beside this one: it can be now.
+            if (
+                done_in
+                and await OutboxRow.filter(conversation_id__in=done_in, status=OutboxStatus.PENDING).exists()
+            ):
+                self._wakeup.set()
+        except Exception:
+            log.exception("outbox delivery failed; the rows are tried again when their lease runs out")

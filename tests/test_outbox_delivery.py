@@ -4,6 +4,7 @@ killed between the VK call and the update, concurrent workers, order within a co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from datetime import timedelta
 
@@ -215,7 +216,9 @@ async def test_concurrent_workers_never_send_a_row_twice_and_keep_each_conversat
 
     # Three workers, each on its own pooled connection on PostgreSQL; SQLite serialises them.
     delivered = await asyncio.gather(worker(), worker(), worker())
-    delivered_total = sum(delivered) + await drain(vk_settings, opened)  # whatever one finished before the other
+    delivered_total = sum(delivered) + await drain(
+        vk_settings, opened
+    )  # whatever one finished before the other
     # A call that failed for a moment (a timed-out request on a starved machine) waits out its backoff
     # before it is due again: deliver those rows at a time past it, as the worker would then.
     while claimed := await outbox.deliver_due(vk_settings, now=utcnow() + LATER, opened=opened):
@@ -314,3 +317,32 @@ async def test_an_action_posted_on_the_page_wakes_this_process_worker(
     assert posted.status == 200, await posted.text()
     assert await asyncio.wait_for(changed.get(), 30) == conversation.id
     assert [m.text for m in world.group.messages.values() if m.out == 1] == ["Здравствуйте"]
+
+
+async def test_a_reply_queued_during_a_slow_send_goes_out_without_waiting_for_it(
+    vk_settings: Settings, operator: Operator, mirror: Mirror, world: World
+) -> None:
+    """The worker claims again while an earlier claim is still being performed: a slow VK answer on one
+    conversation does not hold back another conversation's reply."""
+    slow, _, _ = await mirror.message(world.members[0], "Первый")
+    fast, _, _ = await mirror.comment(world.members[1], world.post, "Второй")
+    world.state.faults.delay("messages.send", 10.0, times=1)
+    worker = outbox.OutboxWorker(vk_settings, poll_interval=0.05)
+    running = asyncio.create_task(worker.run())
+    try:
+        held = await actions.reply(vk_settings, operator, slow.id, "Медленный ответ")
+        worker.wake()
+        while (await OutboxRow.get(id=held.id)).status != OutboxStatus.SENDING:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+        quick = await actions.reply(vk_settings, operator, fast.id, "Быстрый ответ")
+        worker.wake()
+        while (await OutboxRow.get(id=quick.id)).status != OutboxStatus.SENT:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+        # Sent while the first is still with VK: before, it waited for the first claim to finish.
+        assert (await OutboxRow.get(id=held.id)).status == OutboxStatus.SENDING
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
