@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from proxy.models import Conversation, OutboxRow, OutboxStatus
+from proxy.models import Conversation, Item, OutboxRow, OutboxStatus
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import log_in_page
 from web.views.conversation_live import CONVERSATION_BROADCASTER
@@ -101,7 +101,5 @@ async def test_the_conversation_page_is_pushed_its_changes(
 
 
 async def _item_id(vk_comment_id: int) -> int:
-    from proxy.models import Item
-
     item = await Item.get(key__endswith=f":{vk_comment_id}")
     return item.id
