@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from proxy.appkeys import LIVE
+from proxy.live import LiveMessage
 from proxy.models import Operator, Role
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import csrf_token
@@ -91,6 +92,29 @@ async def test_partials_are_rendered_once_and_reach_only_the_pages_open_on_their
     await _wait_for(lambda: broadcaster.seq > seq)
     assert broadcaster.renders == renders
     for stream in (olga_first, maria_first, sveta_second):
+        stream.close()
+
+
+async def test_each_partial_is_rendered_once_per_change_and_language_not_per_page(
+    client_for, operator, manager, community
+) -> None:
+    manager.locale = "en"
+    await manager.save()
+    conversation = await _conversation(community, "wall:-1_22_1")
+    url = f"/live?conversation={conversation.id}"
+    clients = [await client_for(operator), await client_for(operator), await client_for(manager)]
+    broadcaster = clients[0].server.app[CONVERSATION_BROADCASTER]
+    streams = [await _open(client, url) for client in clients]
+    await _wait_for(lambda: len(clients[0].server.app[LIVE].viewers(conversation.id)) == 3)
+    # The pushing is done by hand from here, so no arrival's presence is rendered meanwhile.
+    await broadcaster.stop()
+    renders = broadcaster.renders
+    message = LiveMessage("outbox_updated", {"community_id": community.id, "conversation_id": conversation.id})
+    await broadcaster.broadcast([message, message, message])
+    # Timeline and header, in two languages, for three pages and three messages: four renders.
+    assert broadcaster.renders - renders == 2 * 2
+    for stream in streams:
+        await _part(stream, "timeline")
         stream.close()
 
 
