@@ -12,6 +12,8 @@ import re
 
 import pytest
 
+from proxy.appkeys import LIVE
+from proxy.live import RESYNC_EVENT, LiveMessage
 from proxy.models import Conversation, Item, OutboxRow, OutboxStatus
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import log_in_page
@@ -97,6 +99,19 @@ async def test_the_conversation_page_is_pushed_its_changes(
     assert token and tokens and set(tokens) == {token}
     await page.click("#conversation-header form[action$='/close'] button")
     await page.locator("#conversation-header form[action$='/reopen']").wait_for(timeout=WAIT_MS)
+
+    # Told to re-fetch (here: this instance's LISTEN connection came back), the page asks for each
+    # partial once, and shows what they show.
+    requests.clear()
+    live_server.app[LIVE].deliver_locally(LiveMessage(RESYNC_EVENT, {}))
+    for _ in range(WAIT_MS // 100):
+        if len([r for r in requests if partials.search(r)]) >= 4:
+            break
+        await page.wait_for_timeout(100)
+    await page.wait_for_timeout(300)
+    fetched = sorted(partials.search(r).group(1) for r in requests if partials.search(r))
+    assert fetched == ["author", "header", "presence", "timeline"], requests
+    assert await page.locator("#timeline .outbox-state.sent").count() == 1
     assert errors == []
 
 
