@@ -240,7 +240,7 @@ async def test_names_and_titles_are_isolated_everywhere(
     stream = await rtl_client.get(f"/live?conversation={conversation.id}")
     seen = b""
     async with asyncio.timeout(10):
-        while b"event: presence_changed" not in seen:  # their arrival is announced: they are in
+        while b'"target": "presence"' not in seen:  # their arrival is pushed: they are in
             seen += await stream.content.readany()
     pages = {
         "inbox": ("/", False),

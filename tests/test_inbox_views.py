@@ -179,10 +179,13 @@ async def test_live_stream_delivers_events_and_presence(client_for, operator, ma
     await conversation_stream.content.readuntil(b"\n\n")
 
     hub = olga.server.app[LIVE]
+    # Her arrival is pushed to the page as its presence partial, naming everyone here (the page hides
+    # its own operator); a page rendered for Olga names Maria.
     frame = await asyncio.wait_for(conversation_stream.content.readuntil(b"\n\n"), 5)
-    assert frame.startswith(b"event: presence_changed\n")
+    assert frame.startswith(b"id: ") and b"\nevent: part\ndata: {" in frame
+    assert b'"target": "presence"' in frame and b"<bdi>Maria</bdi>" in frame
     presence = await olga.get(f"/conversations/{conversation.id}/presence", headers=HX)
-    assert "Здесь также: <bdi>Maria</bdi>" in await presence.text()
+    assert f'Здесь также: <span data-names><span data-operator-id="{manager.id}"><bdi>Maria</bdi>' in await presence.text()
 
     await hub.publish("item_created", {"community_id": conversation.community_id,
                                         "conversation_id": conversation.id, "item_id": 7})
@@ -191,6 +194,6 @@ async def test_live_stream_delivers_events_and_presence(client_for, operator, ma
     assert frame.startswith(b"id: ") and b"\nevent: row\ndata: {" in frame
     assert f'"conversation_id": {conversation.id}'.encode() in frame
     frame = await asyncio.wait_for(conversation_stream.content.readuntil(b"\n\n"), 5)
-    assert frame.startswith(b"event: item_created\n")
+    assert b"\nevent: part\n" in frame and b'"target": "conversation-header"' in frame
     conversation_stream.close()
     inbox_stream.close()

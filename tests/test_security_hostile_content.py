@@ -171,15 +171,21 @@ async def test_sse_frames_are_json_and_carry_no_markup_outside_it(
     assert stream.headers["Content-Type"].startswith("text/event-stream")
     frames: list[str] = []
 
-    async def read_frames(wanted: set[str]) -> None:
+    def pushed(target: str, containing: str = "") -> bool:
+        return any(
+            f'"target": "{target}"' in frame and containing in frame for frame in frames if "event: part" in frame
+        )
+
+    async def read_frames() -> None:
         buffer = ""
-        while wanted - {f.split("\n")[0] for f in frames}:
+        # Mallory's arrival (presence names her) and the member's new message (the timeline).
+        while not (pushed("presence", "evil.example") and pushed("timeline")):
             chunk = await stream.content.readany()
             buffer += chunk.decode()
             *done, buffer = buffer.split("\n\n")
             frames.extend(f for f in done if not f.startswith(":"))
 
-    reader = asyncio.create_task(read_frames({"event: presence_changed", "event: item_created"}))
+    reader = asyncio.create_task(read_frames())
     # The hostile-named operator opens the same conversation; a member writes hostile text again.
     other = await seeded["mallory"].get(f"/live?conversation={cid}")
     await deliver(seeded["client"], message_new(world.group.id, world.members[0].id, HOSTILE_TEXT, cmid=2))
@@ -188,14 +194,17 @@ async def test_sse_frames_are_json_and_carry_no_markup_outside_it(
     stream.close()
     for frame in frames:
         lines = frame.split("\n")
-        assert len(lines) == 2, f"a field was injected into the stream: {frame!r}"
-        event, data = lines
+        assert len(lines) == 3, f"a field was injected into the stream: {frame!r}"
+        event_id, event, data = lines
+        assert re.fullmatch(r"id: [0-9a-f]+\.[0-9]+", event_id), frame
         assert re.fullmatch(r"event: [a-z_]+", event), frame
         assert data.startswith("data: ")
         payload = json.loads(data[len("data: ") :])
         assert isinstance(payload, dict)
-        # Only ids and the names of operators travel: never a member's text.
-        assert "alert('x1')" not in data
+        # Pushed partials are escaped like the pages they replace parts of.
+        if event == "event: part":
+            assert_inert_page(payload["html"], f"pushed {payload['target']}")
+            assert "alert('x1')" not in payload["html"]
 
 
 async def test_every_csv_neutralises_formulas(

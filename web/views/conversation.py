@@ -13,6 +13,7 @@ from proxy.models import Conversation
 from web import params
 from web.auth import OPERATOR, SCOPE
 from web.partials import render, wants_partial
+from web.views.conversation_live import CONVERSATION_BROADCASTER, present
 
 PARTS = {
     "header": "conversation/_header.html",
@@ -41,23 +42,18 @@ async def accessible_conversation(request: web.Request, conversation_id: int) ->
     return conversation  # type: ignore[return-value]
 
 
-def others_here(request: web.Request, conversation_id: int) -> list[str]:
-    """Names of the other operators who have this conversation open right now."""
-    me = request[OPERATOR].id
-    names: list[str] = []
-    for viewer in request.app[LIVE].viewers(conversation_id):
-        if viewer.operator_id != me and viewer.name not in names:
-            names.append(viewer.name)
-    return names
-
-
 async def conversation_context(request: web.Request, conversation: Conversation, **extra: Any) -> dict[str, Any]:
     """What the conversation page and each of its partials need."""
     from proxy.canned import list_canned  # written alongside the actions; imported where used
 
+    broadcaster = request.app.get(CONVERSATION_BROADCASTER)
     context: dict[str, Any] = {
+        # Taken before the page is read: the page's stream is resent every change after it.
+        "live_since": broadcaster.position if broadcaster is not None else "",
         "view": await inbox.conversation_view(conversation),
-        "others": others_here(request, conversation.id),
+        # Presence as pushed (everyone here) less this operator: the page hides its own operator too.
+        "viewers": present(request.app[LIVE], conversation.id),
+        "me": request[OPERATOR].id,
         "canned": await list_canned(conversation.community_id),  # type: ignore[attr-defined]
     }
     context.update(extra)

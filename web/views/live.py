@@ -2,17 +2,16 @@
 
 The inbox (`/live`, `?since=` the list's position) hears rendered rows, `row`, and `resync`
 (web/views/inbox_live.py: rendered once per change, placed by app.js, caught up on reconnect through
-`Last-Event-ID`). A conversation page (`?conversation=ID`, htmx-ext-sse) hears that conversation's
-domain events by name (item_created, item_deleted, ..., conversation_updated, outbox_updated,
-author_changed, presence_changed; the data is the event's JSON), refreshes its partials on them
-(`hx-trigger="sse:item_created"`), and announces its operator's presence while it is open.
+`Last-Event-ID`). A conversation page (`?conversation=ID`, after the page's own access check) hears its
+partials rendered, `part`, and `resync` (web/views/conversation_live.py: rendered once per change for every
+page open on it, swapped in by conversation.js, caught up the same way), and announces its operator's
+presence while it is open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -20,10 +19,12 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
-from proxy.live import PRESENCE_CHANGED, LiveHub, LiveMessage, Viewer
+from proxy.live import LiveHub, LiveMessage, Viewer
+from proxy.models import Conversation
 from web import i18n, params
 from web.auth import OPERATOR, SCOPE, session_ended
 from web.views.conversation import accessible_conversation
+from web.views.conversation_live import CONVERSATION_BROADCASTER, ConversationBroadcaster
 from web.views.inbox_live import InboxBroadcaster, InboxStream
 
 # A comment line this often keeps proxies from closing an idle stream, and notices a gone client.
@@ -34,65 +35,49 @@ SESSION_CHECK_SECONDS = 5.0
 INBOX_BROADCASTER = web.AppKey("inbox_broadcaster", InboxBroadcaster)
 
 
-def wanted(message: LiveMessage, *, communities: list[int] | None, conversation_id: int | None) -> bool:
-    """Whether a page of this kind should hear this message."""
-    data = message.data
-    community = data.get("community_id")
-    if communities is not None and community is not None and community not in communities:
-        return False
-    if conversation_id is None:
-        return message.name != PRESENCE_CHANGED  # the inbox does not show who is where
-    about = data.get("conversation_id")
-    return about is None or about == conversation_id
-
-
-def frame(message: LiveMessage) -> bytes:
-    data = json.dumps(message.data, ensure_ascii=False, default=str)
-    return f"event: {message.name}\ndata: {data}\n\n".encode()
-
-
 async def stream(request: web.Request) -> web.StreamResponse:
-    operator = request[OPERATOR]
     try:
         conversation_id = params.query_of(request)(params.CONVERSATION)
     except params.ParamError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    if conversation_id is not None:
-        await accessible_conversation(request, conversation_id)
-    else:
+    if conversation_id is None:
         return await inbox_stream(request)
-    communities = request[SCOPE].communities()
+    conversation = await accessible_conversation(request, conversation_id)
+    return await conversation_stream(request, conversation)
+
+
+async def conversation_stream(request: web.Request, conversation: Conversation) -> web.StreamResponse:
+    """A conversation page's stream: its partials rendered once for every page open on it
+    (web/views/conversation_live.py), resent from where the page left off; and its operator's presence."""
+    broadcaster = request.app[CONVERSATION_BROADCASTER]
     hub = request.app[LIVE]
     closing = request.app[CLOSING]
+    last_event_id = request.headers.get("Last-Event-ID") or request.query.get("since")
+    operator = request[OPERATOR]
     response = await _open_stream(request)
     viewer = Viewer(uuid.uuid4().hex, operator.id, operator.display_name or operator.login)
-    async with hub.subscribe() as queue:
-        if conversation_id is not None:
-            await hub.enter(conversation_id, viewer)
+    community_id = conversation.community_id  # type: ignore[attr-defined]
+    async with broadcaster.attach(conversation.id, community_id, i18n.current_locale(), last_event_id) as page:
+        await hub.enter(conversation.id, viewer)
         try:
             checked_at = asyncio.get_running_loop().time()
             while not closing.is_set():
-                try:
-                    message = await asyncio.wait_for(queue.get(), min(KEEPALIVE_SECONDS, SESSION_CHECK_SECONDS))
-                except TimeoutError:
-                    message = None
+                frames = [await page.queue.get()]
+                while not page.queue.empty():
+                    frames.append(page.queue.get_nowait())
+                # The broadcaster's keep-alives wake every stream at least every SESSION_CHECK_SECONDS.
                 if asyncio.get_running_loop().time() - checked_at >= SESSION_CHECK_SECONDS:
                     if await session_ended(operator):
                         break
                     checked_at = asyncio.get_running_loop().time()
-                if message is None:
-                    await response.write(b": keep-alive\n\n")
-                    continue
-                if message.name == "server_closing":
-                    break
-                if wanted(message, communities=communities, conversation_id=conversation_id):
-                    await response.write(frame(message))
+                payload = broadcaster.payload(page, frames)
+                if payload:
+                    await response.write(payload)
         except (ConnectionResetError, ConnectionError):
             pass  # the page was closed
         finally:
-            if conversation_id is not None:
-                with contextlib.suppress(Exception):  # shutting down: the others learn when we stop
-                    await hub.leave(conversation_id, viewer)
+            with contextlib.suppress(Exception):  # shutting down: the others learn when we stop
+                await hub.leave(conversation.id, viewer)
     return response
 
 
@@ -155,10 +140,12 @@ async def _close_streams(app: web.Application) -> None:
     app[CLOSING].set()
     app[LIVE].deliver_locally(LiveMessage("server_closing"))
     app[INBOX_BROADCASTER].wake_streams()
+    app[CONVERSATION_BROADCASTER].wake_streams()
 
 
 async def _stop_broadcaster(app: web.Application) -> None:
     await app[INBOX_BROADCASTER].stop()
+    await app[CONVERSATION_BROADCASTER].stop()
 
 
 OUTBOX_UPDATED = "outbox_updated"
@@ -166,7 +153,7 @@ OUTBOX_UPDATED = "outbox_updated"
 
 def outbox_outcome_publisher(hub: LiveHub) -> Callable[[int | None], Awaitable[None]]:
     """An `OutboxWorker` listener: a reply's outcome (sent, failed, retried) published to every instance,
-    so the conversation page refreshes its timeline instead of polling `GET /outbox/{id}`, and the inbox
+    so the conversation page is pushed its timeline instead of polling `GET /outbox/{id}`, and the inbox
     row is pushed again."""
 
     async def published(conversation_id: int | None) -> None:
@@ -189,6 +176,9 @@ def prepare_streams(app: web.Application) -> None:
     app[CLOSING] = asyncio.Event()
     env = aiohttp_jinja2.get_env(app)
     app[INBOX_BROADCASTER] = InboxBroadcaster(app[LIVE], env, app[SETTINGS].tz, keepalive=min(KEEPALIVE_SECONDS, SESSION_CHECK_SECONDS))
+    app[CONVERSATION_BROADCASTER] = ConversationBroadcaster(
+        app[LIVE], env, app[SETTINGS].tz, keepalive=min(KEEPALIVE_SECONDS, SESSION_CHECK_SECONDS)
+    )
     app.on_startup.append(_publish_outbox_outcomes)
     app.on_shutdown.append(_close_streams)
     app.on_cleanup.append(_stop_broadcaster)

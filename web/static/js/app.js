@@ -52,32 +52,6 @@
     }
   });
 
-  // A live widget refreshes itself on every live update (hx-swap="outerHTML"). An update that comes
-  // while its refresh is in flight is queued by htmx on the element, and the swap throws that queue
-  // away with the element: the widget would miss the update until the next one. Such an update is
-  // remembered here, and the new element refreshes once it is in place.
-  var refreshing = new Set();
-  var missed = new Set();
-  document.addEventListener("htmx:beforeRequest", function (event) {
-    if (event.target.id) { refreshing.add(event.target.id); }
-  });
-  document.addEventListener("htmx:afterRequest", function (event) {
-    if (event.target.id) { refreshing.delete(event.target.id); }
-  });
-  document.addEventListener("htmx:sseMessage", function (event) {
-    var widget = event.target;
-    if (widget.id && refreshing.has(widget.id)) { missed.add(widget.id); }
-  });
-  document.addEventListener("htmx:load", function (event) {
-    var widget = event.target;
-    if (!widget.id || !missed.has(widget.id)) { return; }
-    missed.delete(widget.id);
-    var live = (widget.getAttribute("hx-trigger") || "").split(",").map(function (name) {
-      return name.trim();
-    }).filter(function (name) { return name.indexOf("sse:") === 0; });
-    if (live.length) { htmx.trigger(widget, live[0]); }
-  });
-
   // The selection survives the list being refreshed by a live update.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "conversation-list" && selected >= 0) {
