@@ -207,9 +207,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
-    await response.prepare(request)
-    await response.write(b": connected\n\n")
     async with signals.attach(request[SCOPE], page) as live:
+        # Joined before "connected" is written: a change the page hears of after that reaches it.
+        await response.prepare(request)
+        await response.write(b": connected\n\n")
         loop = asyncio.get_running_loop()
         checked_at = loop.time()
         try:
