@@ -106,3 +106,34 @@ async def test_an_over_sla_list_takes_in_a_row_that_crosses(browser, live_server
     # Nothing happens to the conversation: the list re-fetches itself when it crosses.
     await page.wait_for_selector(f"#conversation-{crossing.id}", timeout=2 * WAIT_MS)
     assert errors == []
+
+
+async def test_the_statistics_refresh_their_figures_on_a_notice(browser, live_server, manager, community) -> None:
+    app = live_server.app
+    signals = app[MANAGER_SIGNALS]
+    signals.windows = {page: 3600.0 for page in signals.windows}
+    base = str(live_server.make_url("/"))
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = _errors(page)
+    await log_in_page(page, base, manager)
+    await page.goto(base + "stats?sort=-replies")
+    await page.wait_for_selector("[data-manager-live=stats] [data-live-on]:not([hidden])", timeout=WAIT_MS)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    # Something the manager types in the filters is not thrown away by a refresh.
+    await page.fill("#stats-filters input[name=from]", "2026-01-01")
+
+    conversation = await _waiting(community, "wall:5_0:1", 60)
+    await app[LIVE].publish("item_created", {"community_id": community.id, "conversation_id": conversation.id})
+    await asyncio.wait_for(signals._pending["stats"].arrived.wait(), WAIT_MS / 1000)
+    assert await signals.flush("stats") == 1
+    await page.wait_for_function(
+        "() => document.querySelector('#report-figures [data-community] [data-col=unanswered_now]')"
+        " && document.querySelector('#report-figures [data-community] [data-col=unanswered_now]').dataset.value === '1'",
+        timeout=WAIT_MS,
+    )
+    # One re-fetch of the page's own report (its sort kept), and the chart drawn again.
+    refreshes = [url for url in requests if "/stats?" in url]
+    assert len(refreshes) == 1 and "sort=-replies" in refreshes[0]
+    assert await page.input_value("#stats-filters input[name=from]") == "2026-01-01"
+    assert errors == []
