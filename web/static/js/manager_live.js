@@ -19,19 +19,43 @@
   }
 
   // The address bar holds the page's own filters: every filter, sort and page link pushes its URL.
+  function here() { return window.location.pathname + window.location.search; }
+
+  var othersInFlight = 0;  // the manager's own requests (a filter, a sort, a page)
+  var requested = null;
+
+  function isRefresh(elt) { return Boolean(elt && elt.hasAttribute && elt.hasAttribute("data-manager-live")); }
+
   function refresh() {
     var live = marker();
     if (!live || !window.htmx) { return; }
-    if (inFlight) { again = true; return; }  // one in flight; the notice is served once it is back
+    // One request in flight; a notice that comes meanwhile is served once it is back. The manager's own
+    // request goes first: its answer may be another report, which this refresh must not overwrite.
+    if (inFlight || othersInFlight > 0) { again = true; return; }
     inFlight = true;
+    requested = here();
     var target = live.getAttribute("data-live-target");
-    htmx.ajax("GET", window.location.pathname + window.location.search,
-      { source: live, target: target, select: target, swap: "outerHTML" })
+    htmx.ajax("GET", requested, { source: live, target: target, select: target, swap: "outerHTML" })
       .finally(function () {
         inFlight = false;
-        if (again) { again = false; refresh(); }
+        if (again && othersInFlight === 0) { again = false; refresh(); }
       });
   }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!isRefresh(event.detail.elt)) { othersInFlight += 1; }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (isRefresh(event.detail.elt)) { return; }
+    othersInFlight = Math.max(0, othersInFlight - 1);
+    if (othersInFlight === 0 && again && !inFlight) { again = false; refresh(); }
+  });
+  // The filters changed while a refresh was on its way: what it brings back is the previous report.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (isRefresh(event.detail.requestConfig && event.detail.requestConfig.elt) && here() !== requested) {
+      event.detail.shouldSwap = false;
+    }
+  });
 
   function disconnect() {
     if (source) { source.close(); source = null; }
