@@ -17,6 +17,7 @@ from proxy.communities import add_community
 from proxy.live import RESYNC_EVENT, LiveMessage
 from proxy.models import Author, Channel, Conversation, Operator, Role
 from tests.browser_fixtures import *  # noqa: F403
+from web.views import live
 from web.views.manager_live import MANAGER_SIGNALS
 
 GUARD_SECONDS = 10.0
@@ -176,3 +177,15 @@ async def test_an_operator_stream_for_the_stats_is_allowed(client_for, operator)
     stream = await client.get("/live/manager", params={"page": "stats"})
     assert stream.status == 200
     stream.close()
+
+
+async def test_disabling_ends_an_open_manager_stream(client_for, manager, monkeypatch) -> None:
+    monkeypatch.setattr(live, "SESSION_CHECK_SECONDS", 0.1)
+    client = await client_for(manager)
+    stream = await client.get("/live/manager", params={"page": "stats"})
+    assert (await stream.content.readany()).startswith(b": connected")
+    await Operator.filter(id=manager.id).update(is_active=False)
+    async with asyncio.timeout(30):  # a bound on a hang, not a timing assertion: it ends in 0.1 s
+        while await stream.content.readany():
+            pass
+    assert stream.content.at_eof()

@@ -32,7 +32,7 @@ from proxy.live import PRESENCE_CHANGED, LiveHub, LiveMessage
 from proxy.models import Conversation
 from web.auth import OPERATOR, SCOPE, session_ended
 from web.i18n import gettext as _
-from web.views.live import CLOSING, SESSION_CHECK_SECONDS
+from web.views import live
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +203,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await require_supervisor(operator, action="audit.view", target=page)
         except AccessDenied:
             raise web.HTTPForbidden(text=_("Only managers and admins may open this page.")) from None
-    closing = request.app[CLOSING]
+    closing = request.app[live.CLOSING]
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
-    async with signals.attach(request[SCOPE], page) as live:
+    # The account is re-read as often as the other live streams do (their SESSION_CHECK_SECONDS).
+    check_every = live.SESSION_CHECK_SECONDS
+    async with signals.attach(request[SCOPE], page) as notices:
         # Joined before "connected" is written: a change the page hears of after that reaches it.
         await response.prepare(request)
         await response.write(b": connected\n\n")
@@ -216,15 +218,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
         try:
             while not closing.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(live.changed.wait(), SESSION_CHECK_SECONDS)
+                    await asyncio.wait_for(notices.changed.wait(), check_every)
                 if closing.is_set():
                     break
-                if loop.time() - checked_at >= SESSION_CHECK_SECONDS:
+                if loop.time() - checked_at >= check_every:
                     if await session_ended(operator):
                         break
                     checked_at = loop.time()
-                if live.changed.is_set():
-                    live.changed.clear()
+                if notices.changed.is_set():
+                    notices.changed.clear()
                     await response.write(changed_frame(page))
                 else:
                     await response.write(KEEPALIVE_FRAME)
