@@ -468,11 +468,15 @@ async def close_conversation(
                     outside_proxy=False,
                     conn=conn,
                 )
+        # Nobody waits and no wait of this opening was answered (a withdrawn wait, or nothing was ever
+        # asked): the closing counts "with reply" (docs/metrics.md), but the journal says what happened.
+        unasked = conversation.waiting_since is None and conversation.awaiting_first_reaction
         closing = await conversations.close(conversation, at=now, operator_id=operator.id, conn=conn)
         mark_answered = conversation.channel == Channel.MESSAGE and community.community_token_enc is not None
         await _local_entry(
             conn, operator, "conversation.close", conversation,
             kind=str(closing.kind), close_id=closing.id, vk_mark_answered=mark_answered,
+            **({"nothing_to_answer": True} if unasked else {}),
         )  # fmt: skip
         if mark_answered:
             request = ActionRequest(

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from tortoise.expressions import Q
+from tortoise.functions import Min
 
 from proxy.access import Scope, may_work
 from proxy.clock import utcnow
@@ -92,11 +93,20 @@ class InboxRow:
         """The time the row sorts by within its segment (ascending for "w", descending for the others)."""
         return _segment_of(self.conversation)[1]
 
+    @property
+    def cursor(self) -> str:
+        """The page cursor that starts after this row (the browser's next-page link once pushed rows
+        have pushed this row to the end of a full page)."""
+        return _encode_cursor(self.segment, self.sort_at, self.conversation.id)
+
 
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRow]
     next_cursor: str | None
+    # An "over SLA" view: when the next conversation it does not show yet crosses its SLA with no event
+    # of its own (the browser re-fetches the list then); None when none waits under its SLA.
+    next_sla_at: datetime | None = None
 
 
 # Segments of the queue in display order: (name, extra filter, ordering column, descending).
@@ -142,7 +152,42 @@ async def inbox_page(
         name, last = found[-1]
         column = next(s[2] for s in _SEGMENTS if s[0] == name)
         next_cursor = _encode_cursor(name, getattr(last, column), last.id)
-    return InboxPage([_row(conversation, now) for _, conversation in found], next_cursor)
+    next_sla_at = await _next_sla_crossing(scope, filters, now) if filters.over_sla else None
+    return InboxPage([_row(conversation, now) for _, conversation in found], next_cursor, next_sla_at)
+
+
+async def _next_sla_crossing(scope: Scope, filters: InboxFilter, now: datetime) -> datetime | None:
+    """The earliest time a conversation of the view's other filters, waiting but not yet past its
+    community's SLA, crosses it: one query, the oldest such wait per community."""
+    base = await _base_filter(scope, replace(filters, over_sla=False), now)
+    if base is None:
+        return None
+    communities = Community.all()
+    allowed = scope.communities(filters.community)
+    if allowed is not None:
+        communities = communities.filter(id__in=allowed)
+    sla_of = dict(await communities.values_list("id", "sla_seconds"))
+    under_sla = [Q(community_id=cid, waiting_since__gte=now - timedelta(seconds=sla)) for cid, sla in sla_of.items()]
+    if not under_sla:
+        return None
+    oldest = (
+        await Conversation.filter(base, Q(*under_sla, join_type=Q.OR))
+        .group_by("community_id")
+        .annotate(oldest=Min("waiting_since"))
+        .values("community_id", "oldest")
+    )
+    crossings = [
+        _instant(row["oldest"]) + timedelta(seconds=sla_of[row["community_id"]])
+        for row in oldest
+        if row["oldest"] is not None
+    ]
+    return min(crossings, default=None)
+
+
+def _instant(value: datetime | str) -> datetime:
+    # An aggregate comes back as text on SQLite.
+    found = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
 async def _base_filter(scope: Scope, filters: InboxFilter, now: datetime) -> Q | None:

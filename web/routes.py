@@ -24,6 +24,7 @@ from web.views import (
     health,
     inbox,
     live,
+    manager_live,
     stats,
 )
 
@@ -47,6 +48,7 @@ ROUTES = [
     (GET, CONVERSATION + "/{part:[a-z]+}", conversation.page, None),
     (GET, "/outbox/{id:\\d+}", conversation.outbox_state, None),
     (GET, "/live", live.stream, None),
+    (GET, "/live/manager", manager_live.stream, None),
     # Operator actions
     (POST, CONVERSATION + "/reply", actions.reply, None),
     (POST, CONVERSATION + "/notes", actions.add_note, None),
@@ -111,3 +113,4 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
             app.router.add_post(path, handler, name=name)
     app.router.add_static("/static/", static_dir, name="static")
     live.prepare_streams(app)
+    manager_live.prepare_streams(app)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -45,6 +46,7 @@ from proxy.audit.incidents import (
     timeline,
 )
 from proxy.audit.reading import OthersJournal, journal_page, readable_journal
+from proxy.clock import utcnow
 from proxy.models import (
     ActorKind,
     Author,
@@ -212,9 +214,17 @@ async def journal_view(request: web.Request) -> web.StreamResponse:
         csv_url=_url("/audit/journal.csv", kept),
         # An operator reads their own journal whatever the URL says: show it as chosen.
         chosen_operator=filters.operator_id,
+        **_live(paged=before is not None, until=filters.until),
     )
     template = "audit/_journal.html" if wants_partial(request) else "audit/journal.html"
     return render(request, template, context)
+
+
+def _live(*, paged: bool, until: datetime | None) -> dict[str, Any]:
+    """Whether the listing refreshes live (web/views/manager_live.py): only its newest page, and only
+    when its period reaches now (entries of the past never change)."""
+    now = utcnow()
+    return {"live": not paged and (until is None or until > now), "rendered_at": now}
 
 
 # --- deleted content --------------------------------------------------------------------------------
@@ -280,6 +290,7 @@ async def _deleted_context(request: web.Request, query: Mapping[str, str]) -> di
         "searched": filters.text,
         "words": _search_words(filters.text),
         "highlight": highlight,
+        **_live(paged=after is not None, until=filters.until),
     }
 
 

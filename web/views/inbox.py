@@ -39,6 +39,8 @@ async def index(request: web.Request) -> web.StreamResponse:
         "first_url": _url(query, None),
         "next_url": _url(query, page.next_cursor),
         "live_since": live_since,
+        "page_size": inbox.PAGE_SIZE,
+        "next_sla_ms": int(page.next_sla_at.timestamp() * 1000) if page.next_sla_at else "",
         "now_ms": int(utcnow().timestamp() * 1000),  # the browser's clock may differ: its waits tick from this
     }
     status = 400 if error else 200

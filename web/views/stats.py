@@ -31,6 +31,7 @@ from aiohttp import web
 
 from proxy.access import AccessDenied, Scope, require_community
 from proxy.appkeys import SETTINGS
+from proxy.clock import utcnow
 from proxy.models import Community, Operator
 from proxy.stats import ReactionFigures, StatsParamError, scoped
 from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
@@ -379,10 +380,14 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     else:
         context = await _report(request, chosen)
         status = 200
+    now = utcnow()
     context.update(
         presets=_presets(chosen, today),
         community_choices=await _communities_for(scope),
         tz_name=request.app[SETTINGS].timezone,
+        # A report that ends before now never changes: no live refresh (web/views/manager_live.py).
+        live=status == 200 and chosen.period.end > now,
+        rendered_at=now,
     )
     if wants_partial(request):
         target = request.headers.get("HX-Target")

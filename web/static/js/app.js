@@ -95,7 +95,7 @@
     return since !== "" && serverNow() - Number(since) > Number(row.getAttribute("data-sla")) * 1000;
   }
 
-  function matches(list, row) {
+  function matches(list, row, ignoringSla) {
     var want = function (name) { return list.getAttribute("data-filter-" + name) || ""; };
     var has = function (name) { return row.getAttribute("data-" + name) || ""; };
     if (want("community") && want("community") !== has("community")) { return false; }
@@ -103,7 +103,7 @@
     if (want("status") && want("status") !== has("status")) { return false; }
     if (want("assigned") === "me" && has("assignee") !== list.getAttribute("data-me")) { return false; }
     if (want("assigned") === "none" && has("assignee") !== "") { return false; }
-    if (want("over-sla") && !overSla(row)) { return false; }
+    if (want("over-sla") && !ignoringSla && !overSla(row)) { return false; }
     return true;
   }
 
@@ -143,6 +143,52 @@
     return template.content.querySelector("tr[data-row]");
   }
 
+  // A page keeps its size: a row pushed into a full page hands the page's last row on to the next page,
+  // whose link then starts after the new last row (its data-cursor, the server's own cursor).
+  function keepPageSize(list) {
+    var size = Number(list.getAttribute("data-page-size"));
+    var shown = list.querySelectorAll("tbody tr[data-row]");
+    if (!size || shown.length <= size) { return; }
+    for (var i = size; i < shown.length; i++) { shown[i].remove(); }
+    list.setAttribute("data-has-next", "1");
+    var cursor = shown[size - 1].getAttribute("data-cursor");
+    var link = list.querySelector("[data-next-page]");
+    if (!link || !cursor) { return; }
+    var first = list.getAttribute("data-first-url") || "/";
+    var url = first + (first.indexOf("?") >= 0 ? "&" : "?") + "after=" + encodeURIComponent(cursor);
+    link.setAttribute("href", url);
+    link.setAttribute("hx-get", url);
+    link.hidden = false;
+    if (window.htmx) { htmx.process(link); }
+  }
+
+  // An "over SLA" list cannot see a row cross its SLA when nothing happens to that row: it re-fetches
+  // itself once at the next crossing among the rows it does not show (data-next-sla-at, from the server,
+  // lowered by waits pushed since).
+  var slaTimer = null;
+  var LONGEST_TIMEOUT = 2147483647;
+
+  function scheduleSlaRefetch(list) {
+    if (slaTimer) { clearTimeout(slaTimer); slaTimer = null; }
+    var at = Number(list.getAttribute("data-next-sla-at"));
+    if (!list.getAttribute("data-filter-over-sla") || !at) { return; }
+    var delay = Math.min(LONGEST_TIMEOUT, Math.max(0, at - serverNow()) + 500);
+    slaTimer = setTimeout(function () { slaTimer = null; refetch(); }, delay);
+  }
+
+  function noteSlaCrossing(list, row) {
+    var since = row.getAttribute("data-waiting-since");
+    if (!list.getAttribute("data-filter-over-sla") || since === "" || overSla(row) || !matches(list, row, true)) {
+      return;
+    }
+    var crossing = Number(since) + Number(row.getAttribute("data-sla")) * 1000;
+    var current = Number(list.getAttribute("data-next-sla-at"));
+    if (!current || crossing < current) {
+      list.setAttribute("data-next-sla-at", String(crossing));
+      scheduleSlaRefetch(list);
+    }
+  }
+
   // Insert, move or remove one pushed row (Turbo Streams' "action + target + template").
   function placeRow(list, data) {
     var row = parseRow(data.html);
@@ -163,7 +209,10 @@
         row.classList.toggle("selected", Boolean(wasSelected));
         body.insertBefore(row, next);
         tick(row);
+        keepPageSize(list);
       }
+    } else if (body) {
+      noteSlaCrossing(list, row);
     }
     showEmptyState(list);
     var current = document.querySelector("#conversation-list [data-row].selected");
@@ -184,6 +233,7 @@
       var at = position(entry.id);
       if (at.boot === since.boot && at.seq > since.seq) { placeRow(list, entry.data); }
     });
+    scheduleSlaRefetch(list);
   }
 
   function refetch() {
