@@ -38,6 +38,7 @@ RATE = 40.0
 SECONDS = 30.0
 SENDERS = 16
 SETTLE_SECONDS = 3.0
+DROPPED = "dropping a live update"  # proxy/live.py's warning
 HOTTEST = 8  # the pages beyond one per hot conversation go to this many hottest ones
 
 
@@ -132,6 +133,7 @@ async def _run_level(servers: list[Any], number: int, level: Level, conn: Any, h
     specs = _specs(level, servers, hot)
     clients = ClientProcess(specs) if specs else None
     results: list[ClientResult] = []
+    dropped_before = sum(_dropped(s) for s in servers)
     try:
         if clients is not None:
             await clients.ready()
@@ -152,6 +154,8 @@ async def _run_level(servers: list[Any], number: int, level: Level, conn: Any, h
             await asyncio.gather(*(paced(c) for c in traffic.changes))
             result.sending_seconds = time.perf_counter() - started
             await asyncio.sleep(SETTLE_SECONDS)
+            if clients is not None:
+                result.drain_seconds = await clients.drain()
         result.cpu = readings.used()
         result.events = len(traffic.changes)
         if clients is not None:
@@ -159,5 +163,14 @@ async def _run_level(servers: list[Any], number: int, level: Level, conn: Any, h
     finally:
         if clients is not None:
             clients.kill()
+    result.dropped = sum(_dropped(s) for s in servers) - dropped_before
     await result.check(conn, number, traffic.changes, results)
     return result
+
+
+def _dropped(server: Any) -> int:
+    """Live updates a server dropped for a page stream that did not keep up (its log says so)."""
+    try:
+        return server.log_path.read_text(errors="replace").count(DROPPED)
+    except OSError:
+        return 0

@@ -41,6 +41,8 @@ _LIST_URL = re.compile(r'data-list-url="([^"]*)"')
 _TIMELINE = "timeline"
 CACHE_SIZE = 4096
 LOGINS_AT_ONCE = 8
+DRAIN_SECONDS = 120.0
+QUIET_SECONDS = 1.0
 
 
 class _Parsed:
@@ -123,6 +125,11 @@ class Client:
         self._in_flight: set[str] = set()
         self._queued: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.last_activity = 0.0  # when a frame or a partial last arrived
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
 
     async def open(self, logging_in: asyncio.Semaphore) -> None:
         async with logging_in:  # a team does not log in all in the same instant
@@ -161,7 +168,7 @@ class Client:
                 raise RuntimeError(f"{self.live_url} answered {response.status}")
             buffer = b""
             async for chunk in response.content.iter_any():
-                arrived = time.perf_counter()
+                arrived = self.last_activity = time.perf_counter()
                 self.connected.set()
                 buffer += chunk
                 *frames, buffer = buffer.split(_FRAME_SPLIT)
@@ -226,6 +233,7 @@ class Client:
                 url = self.spec.base_url + self.partials[element]
                 async with self.session.get(url, headers={"HX-Request": "true"}) as response:
                     html = await response.text()
+                self.last_activity = time.perf_counter()
                 if response.status == 200:
                     if element == _TIMELINE:
                         self._timeline(time.perf_counter(), html)
@@ -260,6 +268,8 @@ async def _serve(conn: Any, specs: list[ClientSpec]) -> None:
         for client in clients:  # what the pages asked for before the traffic is not the traffic's
             client.result.requests = 0
             client.result.events = {}
+        assert await loop.run_in_executor(None, conn.recv) == "drain"
+        conn.send(await _drained(clients))
         assert await loop.run_in_executor(None, conn.recv) == "stop"
         failed = [t.exception() for t in tasks if t.done() and not t.cancelled() and t.exception()]
         if failed:
@@ -273,6 +283,18 @@ async def _serve(conn: Any, specs: list[ClientSpec]) -> None:
     conn.send([c.result for c in clients])
 
 
+async def _drained(clients: list[Client]) -> float:
+    """Seconds until no client has a request in flight and none heard anything for `QUIET_SECONDS`
+    (a loaded server answers late: what it still owes the pages belongs to the level)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < DRAIN_SECONDS:
+        now = time.perf_counter()
+        if not any(c.busy for c in clients) and now - max(c.last_activity for c in clients) >= QUIET_SECONDS:
+            break
+        await asyncio.sleep(0.1)
+    return time.perf_counter() - started
+
+
 def _main(conn: Any, specs: list[ClientSpec]) -> None:
     try:
         asyncio.run(_serve(conn, specs))
@@ -281,7 +303,7 @@ def _main(conn: Any, specs: list[ClientSpec]) -> None:
 
 
 class ClientProcess:
-    """The clients of one level in a child process: `ready()`, `start()`, `stop()` -> their results."""
+    """The clients of one level in a child process: `ready()`, `start()`, `drain()`, `stop()` -> results."""
 
     def __init__(self, specs: list[ClientSpec]) -> None:
         context = multiprocessing.get_context("spawn")
@@ -308,6 +330,11 @@ class ClientProcess:
 
     def start(self) -> None:
         self._conn.send("start")
+
+    async def drain(self) -> float:
+        """Wait for the clients to have nothing left coming (seconds waited)."""
+        self._conn.send("drain")
+        return float(await self._recv(DRAIN_SECONDS + 30))
 
     async def stop(self) -> list[ClientResult]:
         self._conn.send("stop")

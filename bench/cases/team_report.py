@@ -19,6 +19,8 @@ class LevelResult:
     pages: bool
     events: int = 0
     sending_seconds: float = 0.0
+    drain_seconds: float = 0.0  # after the settle time, until the clients had nothing left coming
+    dropped: int = 0  # live updates the servers dropped for streams that did not keep up
     callback: list[float] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)  # proxy, postgres, senders, clients: CPU seconds
     requests: int = 0
@@ -131,15 +133,16 @@ def report(result: BenchResult, levels: list[LevelResult], *, rate: float, secon
     base = levels[0]
     base_p99 = _ms(base.callback, 0.99)
     base_cpu = base.per_event_ms("proxy")
-    header = ["level", "events sent (s)", "callback p50 ms", "callback p99 ms", "proxy CPU ms / event",
+    header = ["level", "events sent (s to send; + s until the views were quiet)", "callback p50 ms", "callback p99 ms", "proxy CPU ms / event",
               "PostgreSQL CPU ms / event", "bench CPU ms / event (senders + clients)", "requests / event",
-              "SSE events heard", "ok -> in view p50 ms", "ok -> in view p99 ms", "changes missed (of checked)"]  # fmt: skip
+              "SSE events heard", "ok -> in view p50 ms", "ok -> in view p99 ms", "changes missed (of checked)",
+              "live updates dropped by the server"]  # fmt: skip
     rows = [header]
     for level in levels:
         events = level.events or 1
         heard = ", ".join(f"{name} {count:,}" for name, count in sorted(level.heard.items())) or "-"
         rows.append([
-            label(level), f"{level.events} ({level.sending_seconds:.1f})",
+            label(level), f"{level.events} ({level.sending_seconds:.1f}; +{level.drain_seconds:.1f})",
             _f(_ms(level.callback, 0.5)), _f(_ms(level.callback, 0.99)),
             _f(level.per_event_ms("proxy"), 2), _f(level.per_event_ms("postgres"), 2),
             f"{_f(level.per_event_ms('senders'), 2)} + {_f(level.per_event_ms('clients'), 2)}",
@@ -147,6 +150,7 @@ def report(result: BenchResult, levels: list[LevelResult], *, rate: float, secon
             "-" if not level.operators else _f(_ms(level.visible, 0.5), 0),
             "-" if not level.operators else _f(_ms(level.visible, 0.99), 0),
             "-" if not level.operators else f"{level.missed} of {level.checked}",
+            str(level.dropped),
         ])  # fmt: skip
     result.tables.append(("Per level, in one run (the first level is the baseline)", rows))
     for level in levels[1:]:
@@ -186,6 +190,9 @@ def report(result: BenchResult, levels: list[LevelResult], *, rate: float, secon
         "deleted from a thread are checked in the inbox's final view only. Missed: an inbox's last row of "
         "a changed conversation differs from the database (preview and wait), or a page's last timeline "
         "lacks an item of the level or shows its text or deletion otherwise than the database. CPU is "
-        f"measured from the first event to {settle:.0f} s after the last; the PostgreSQL figure counts "
-        "every postgres process of the machine, which other work shares."
+        f"measured from the first event to {settle:.0f} s after the last, and on until no view has a "
+        "request in flight or heard anything for a second (a loaded server still owes them); the "
+        "PostgreSQL figure counts every postgres process of the machine, which other work shares. "
+        "Dropped: the servers' log lines for a live update dropped because a stream's queue was full "
+        "(proxy/live.py; the page is not told)."
     )
