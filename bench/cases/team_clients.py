@@ -51,6 +51,15 @@ class _Parsed:
     def __init__(self) -> None:
         self._rows: dict[str, tuple[int, str, str]] = {}
         self._timelines: dict[str, tuple[tuple[str, bool], ...]] = {}
+        self._data: dict[bytes, Any] = {}  # an SSE event's data line -> its JSON, decoded once
+
+    def data(self, line: bytes) -> Any:
+        found = self._data.get(line)
+        if found is None:
+            if len(self._data) > CACHE_SIZE:
+                self._data.clear()
+            found = self._data[line] = json.loads(line)
+        return found
 
     def row(self, html: str) -> tuple[int, str, str]:
         """(conversation id, preview, waiting since) of an inbox row."""
@@ -187,9 +196,9 @@ class Client:
         events = self.result.events
         events[name] = events.get(name, 0) + 1
         if name == "row":
-            self._row(arrived, json.loads(data)["html"])
+            self._row(arrived, PARSED.data(data)["html"])
         elif name == "part":
-            part = json.loads(data)
+            part = PARSED.data(data)
             if part.get("target") == _TIMELINE:
                 self._timeline(arrived, part["html"])
         elif name == "resync" and self.spec.conversation_id is not None:
