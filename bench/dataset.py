@@ -28,6 +28,7 @@ OPEN_CONVERSATIONS = 100_000
 SAMPLES = 1_000_000
 AUTHORS = 1_000
 BENCH_GROUP_ID = 200_000_001
+SECOND_GROUP_ID = 200_000_002  # a second bench community (the live team case), same secret
 BENCH_SECRET = "bench-callback-secret"
 BENCH_CONFIRMATION = "c0nf1rm"
 BENCH_LOGIN = "bench"
@@ -62,6 +63,7 @@ class Dataset:
         self.ids: Ids | None = None
         self.history = False
         self.journal_entries = 0
+        self.second_community_id: int | None = None
         self.timings: dict[str, float] = {}
 
     async def base(self) -> Ids:
@@ -124,6 +126,33 @@ class Dataset:
         self.ids = Ids(community_id, first, bench_id)
         self.timings["accounts and community"] = time.perf_counter() - started
         return self.ids
+
+    async def second_community(self) -> int:
+        """A second bench community every bench account is assigned to (the accounts come first)."""
+        await self.base()
+        if self.second_community_id is not None:
+            return self.second_community_id
+        env = proxy_env(self.database.dsn)
+        await run_command(
+            [sys.executable, "-m", "proxy", "community", "add", "--group-id", str(SECOND_GROUP_ID),
+             "--name", "Bench community 2", "--secret", BENCH_SECRET, "--confirmation", BENCH_CONFIRMATION],
+            env,
+        )  # fmt: skip
+        conn = await self.database.connect()
+        try:
+            community_id = await conn.fetchval(
+                "SELECT id FROM community WHERE vk_group_id = $1", SECOND_GROUP_ID
+            )
+            await conn.execute(
+                "INSERT INTO operator_community (operator_id, community_id) "
+                "SELECT id, $1 FROM operator WHERE login LIKE 'op%' OR login = $2 ON CONFLICT DO NOTHING",
+                community_id,
+                BENCH_LOGIN,
+            )
+        finally:
+            await conn.close()
+        self.second_community_id = int(community_id)
+        return self.second_community_id
 
     async def conversations_and_samples(self) -> Ids:
         """200,000 conversations (100,000 open and waiting), 1,000,000 reaction samples, 100,000 closes."""

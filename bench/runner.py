@@ -30,7 +30,7 @@ CASES: dict[str, tuple[str, Case]] = {
     "export": ("CSV export (journal.csv)", export.run),
     "inbox": ("Inbox", inbox.run),
     "live": ("Live updates (SSE)", live.run),
-    "team": ("Live team: an incident with 0, 25 and 100 open inboxes", team.run),
+    "team": ("Live team: an incident with 0, 25 and 100 open inboxes or 100 conversation pages", team.run),
     "outbox": ("Outbox", outbox.run),
     "reply": ("Outbox: click to VK", reply.run),
 }
