@@ -54,6 +54,8 @@ HUB_QUEUE_SIZE = 10_000
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 # Changes are pushed at most this often (the issue's bound is 1 s from "ok" to every open inbox).
 BATCH_SECONDS = 0.25
+# Streams woken per turn of the event loop when a batch is handed out (see `_fan_out`).
+FAN_OUT_GROUP = 10
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ class InboxBroadcaster:
             return
         rows = await inbox.inbox_rows(list(ids))
         template = self.env.get_template(ROW_TEMPLATE)
+        updates: list[RowUpdate] = []
         for row in rows:
             self.seq += 1
             event_id = self.position
@@ -243,8 +246,24 @@ class InboxBroadcaster:
                 )
             update = RowUpdate(self.seq, row.community.id, frames)
             self._replay.append(update)
-            for stream in list(self._streams):
-                stream.offer(update)
+            updates.append(update)
+        await self._fan_out(updates)
+
+    async def _fan_out(self, updates: list[RowUpdate]) -> None:
+        """Hand the batch to every stream, a few streams at a time.
+
+        Each stream offered a batch wakes and writes it. A hundred of them woken at once would hold the
+        event loop for the whole burst, and a VK callback arriving meanwhile would wait behind all of
+        them; yielding between groups lets it in. A stream that attaches meanwhile caught up from the
+        replay buffer, which already holds the batch, and is not in this snapshot: nothing is doubled.
+        """
+        streams = list(self._streams)
+        for start in range(0, len(streams), FAN_OUT_GROUP):
+            if start:
+                await asyncio.sleep(0)
+            for stream in streams[start : start + FAN_OUT_GROUP]:
+                for update in updates:
+                    stream.offer(update)
 
     def _resync_all(self) -> None:
         for stream in list(self._streams):
