@@ -34,6 +34,7 @@ import json
 import logging
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -54,8 +55,6 @@ HUB_QUEUE_SIZE = 10_000
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 # Changes are pushed at most this often (the issue's bound is 1 s from "ok" to every open inbox).
 BATCH_SECONDS = 0.25
-# Streams woken per turn of the event loop when a batch is handed out (see `_fan_out`).
-FAN_OUT_GROUP = 10
 
 
 @dataclass(frozen=True)
@@ -67,22 +66,32 @@ class RowUpdate:
     frames: dict[str, bytes]
 
 
+# Writes a frame to a stream's client now, without waiting for it to be sent; False when the client is
+# gone or so far behind that its buffer is full (web/views/live.py `direct_writer`).
+DirectWrite = Callable[[bytes], Awaitable[bool]]
+
+
 @dataclass(eq=False)
 class InboxStream:
     """One open inbox: what its operator may see and in which language, and the frames waiting for it."""
 
     scope: Scope
     locale: str
+    write: DirectWrite | None = None
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(STREAM_QUEUE_SIZE))
     behind: bool = False  # frames were dropped: it must re-fetch its list
 
-    def offer(self, update: RowUpdate) -> None:
-        if not self.scope.sees(update.community_id):
-            return
+    def queue_frame(self, frame: bytes) -> None:
         try:
-            self.queue.put_nowait(update.frames[self.locale])
+            self.queue.put_nowait(frame)
         except asyncio.QueueFull:
-            self.behind = True
+            self.fall_behind()
+
+    def fall_behind(self) -> None:
+        """Frames could not reach it: its task sends `resync` instead of them."""
+        self.behind = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(b"")  # wake its task
 
 
 def sse_frame(name: str, data: dict[str, object], event_id: str | None = None) -> bytes:
@@ -144,10 +153,12 @@ class InboxBroadcaster:
                     stream.queue.put_nowait(KEEPALIVE_FRAME)
 
     @contextlib.asynccontextmanager
-    async def attach(self, scope: Scope, locale: str, last_event_id: str | None):  # type: ignore[no-untyped-def]
+    async def attach(  # type: ignore[no-untyped-def]
+        self, scope: Scope, locale: str, last_event_id: str | None, write: DirectWrite | None = None
+    ):
         """An inbox stream for the block; its queue starts with what it missed since `last_event_id`."""
         await self.start()
-        stream = InboxStream(scope, locale)
+        stream = InboxStream(scope, locale, write)
         # No await between the catch-up and joining the fan-out: nothing can fall between them.
         for frame in self._catch_up(stream, last_event_id):
             stream.queue.put_nowait(frame)
@@ -250,20 +261,25 @@ class InboxBroadcaster:
         await self._fan_out(updates)
 
     async def _fan_out(self, updates: list[RowUpdate]) -> None:
-        """Hand the batch to every stream, a few streams at a time.
+        """Hand the batch to every stream.
 
-        Each stream offered a batch wakes and writes it. A hundred of them woken at once would hold the
-        event loop for the whole burst, and a VK callback arriving meanwhile would wait behind all of
-        them; yielding between groups lets it in. A stream that attaches meanwhile caught up from the
-        replay buffer, which already holds the batch, and is not in this snapshot: nothing is doubled.
+        A stream with nothing queued is written to here, at once, without waking its task: a hundred
+        tasks woken per batch would hold the event loop for the whole burst, and a VK callback arriving
+        meanwhile would wait behind all of them. A stream with frames still queued (its catch-up, a
+        keep-alive) gets the batch queued behind them, so its order holds.
         """
-        streams = list(self._streams)
-        for start in range(0, len(streams), FAN_OUT_GROUP):
-            if start:
-                await asyncio.sleep(0)
-            for stream in streams[start : start + FAN_OUT_GROUP]:
-                for update in updates:
-                    stream.offer(update)
+        for stream in list(self._streams):
+            frames = [
+                update.frames[stream.locale] for update in updates if stream.scope.sees(update.community_id)
+            ]
+            if not frames:
+                continue
+            if stream.write is not None and stream.queue.empty() and not stream.behind:
+                if not await stream.write(b"".join(frames)):
+                    stream.fall_behind()
+                continue
+            for frame in frames:
+                stream.queue_frame(frame)
 
     def _resync_all(self) -> None:
         for stream in list(self._streams):

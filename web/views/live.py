@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 
 from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
 from proxy.live import LiveHub, LiveMessage, Viewer
@@ -25,7 +26,7 @@ from web import i18n, params
 from web.auth import OPERATOR, SCOPE, session_ended
 from web.views.conversation import accessible_conversation
 from web.views.conversation_live import CONVERSATION_BROADCASTER, ConversationBroadcaster
-from web.views.inbox_live import InboxBroadcaster, InboxStream
+from web.views.inbox_live import DirectWrite, InboxBroadcaster, InboxStream
 
 # A comment line this often keeps proxies from closing an idle stream, and notices a gone client.
 KEEPALIVE_SECONDS = 15.0
@@ -57,7 +58,9 @@ async def conversation_stream(request: web.Request, conversation: Conversation) 
     response = await _open_stream(request)
     viewer = Viewer(uuid.uuid4().hex, operator.id, operator.display_name or operator.login)
     community_id = conversation.community_id  # type: ignore[attr-defined]
-    async with broadcaster.attach(conversation.id, community_id, i18n.current_locale(), last_event_id) as page:
+    async with broadcaster.attach(
+        conversation.id, community_id, i18n.current_locale(), last_event_id
+    ) as page:
         await hub.enter(conversation.id, viewer)
         try:
             checked_at = asyncio.get_running_loop().time()
@@ -102,7 +105,8 @@ async def inbox_stream(request: web.Request) -> web.StreamResponse:
     last_event_id = request.headers.get("Last-Event-ID") or request.query.get("since")
     response = await _open_stream(request)
     operator = request[OPERATOR]
-    async with broadcaster.attach(request[SCOPE], i18n.current_locale(), last_event_id) as inbox:
+    write = direct_writer(request, await response.prepare(request))  # prepared: its writer again
+    async with broadcaster.attach(request[SCOPE], i18n.current_locale(), last_event_id, write) as inbox:
         try:
             checked_at = asyncio.get_running_loop().time()
             while not closing.is_set():
@@ -123,6 +127,31 @@ async def inbox_stream(request: web.Request) -> web.StreamResponse:
         except (ConnectionResetError, ConnectionError):
             pass  # the page was closed
     return response
+
+
+# A client with this much unsent is not reading: it is sent `resync` (by its own task) instead of rows.
+SLOW_CLIENT_BYTES = 1 << 20
+
+
+def direct_writer(request: web.Request, writer: AbstractStreamWriter) -> DirectWrite:
+    """Writes to this response at once: the broadcaster's path to an idle stream (inbox_live `_fan_out`).
+
+    The write never waits for the client to take it (`drain=False`), so the broadcaster writes to every
+    stream in one pass; a client that stops reading is caught by its transport's buffer instead.
+    """
+
+    async def write(data: bytes) -> bool:
+        transport = request.transport
+        if (
+            transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size() > SLOW_CLIENT_BYTES
+        ):
+            return False
+        await writer.write(data, drain=False)  # type: ignore[call-arg]  # aiohttp's StreamWriter takes it
+        return True
+
+    return write
 
 
 def _payload(broadcaster: InboxBroadcaster, inbox: InboxStream, frames: list[bytes]) -> bytes:
@@ -175,7 +204,9 @@ def prepare_streams(app: web.Application) -> None:
     """Live streams end when the application shuts down (their route is in web/routes.py)."""
     app[CLOSING] = asyncio.Event()
     env = aiohttp_jinja2.get_env(app)
-    app[INBOX_BROADCASTER] = InboxBroadcaster(app[LIVE], env, app[SETTINGS].tz, keepalive=min(KEEPALIVE_SECONDS, SESSION_CHECK_SECONDS))
+    app[INBOX_BROADCASTER] = InboxBroadcaster(
+        app[LIVE], env, app[SETTINGS].tz, keepalive=min(KEEPALIVE_SECONDS, SESSION_CHECK_SECONDS)
+    )
     app[CONVERSATION_BROADCASTER] = ConversationBroadcaster(
         app[LIVE], env, app[SETTINGS].tz, keepalive=min(KEEPALIVE_SECONDS, SESSION_CHECK_SECONDS)
     )
