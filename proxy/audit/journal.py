@@ -3,11 +3,17 @@
 Each entry's hash covers its content and the previous entry's hash, so altering or removing any
 entry breaks the chain from there on (`proxy journal verify` finds the first break). The code offers
 only these functions; database triggers refuse everything else (see proxy/audit/immutability.py).
+
+With a journal key configured (`use_key`, docs/audit.md "Checkpoints"), each new entry also carries a
+MAC: an HMAC of its content with a secret derived from the key, which the database does not hold. Its
+hash covers the MAC, so an entry inserted by hand, with a correct SHA-256 but without the key, is found
+by `proxy journal verify` when it is given the key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -15,6 +21,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from proxy.audit.signing import JournalKey
 from proxy.clock import utcnow
 from proxy.models import ActorKind, JournalEntry, Outcome
 
@@ -27,8 +34,22 @@ class JournalError(Exception):
     """A journal rule was broken (an outcome set twice, say)."""
 
 
-def canonical_content(entry: JournalEntry) -> bytes:
-    """The bytes an entry's hash covers: everything but its id, outcome and own hash."""
+# The MAC secret new entries are written with; set once at start from the settings (use_key).
+_mac_secret: bytes | None = None
+
+
+def use_key(key: JournalKey | None) -> None:
+    """Give new entries a MAC made with this key's derived secret from now on (None: no MAC)."""
+    global _mac_secret
+    _mac_secret = key.mac_secret() if key is not None else None
+
+
+def canonical_content(entry: JournalEntry, *, with_mac: bool = True) -> bytes:
+    """The bytes an entry's hash covers: everything but its id, outcome and own hash.
+
+    The MAC is covered when the entry has one; entries without one hash exactly as they always did.
+    The MAC itself covers the same bytes without the MAC.
+    """
     body = {
         "created_at": _iso(entry.created_at),
         "actor_kind": str(entry.actor_kind),
@@ -42,11 +63,18 @@ def canonical_content(entry: JournalEntry) -> bytes:
         "params": entry.params,
         "prev_hash": entry.prev_hash,
     }
+    mac = getattr(entry, "mac", None)  # bench/dataset.py builds entries without one
+    if with_mac and mac is not None:
+        body["mac"] = mac
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def entry_hash(entry: JournalEntry) -> str:
     return hashlib.sha256(canonical_content(entry)).hexdigest()
+
+
+def entry_mac(entry: JournalEntry, secret: bytes) -> str:
+    return hmac.new(secret, canonical_content(entry, with_mac=False), hashlib.sha256).hexdigest()
 
 
 def _iso(value: datetime) -> str:
@@ -114,6 +142,8 @@ async def record(
         outcome_at=created_at if outcome and outcome != Outcome.PENDING else None,
         prev_hash=last.hash if last else GENESIS_HASH,
     )
+    secret = _mac_secret
+    entry.mac = entry_mac(entry, secret) if secret is not None else None
     entry.hash = entry_hash(entry)
     await entry.save(using_db=connection)
     return entry
