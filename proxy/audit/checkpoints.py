@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from proxy.audit import merkle
@@ -74,28 +73,26 @@ def leaf(entry_hash: str) -> bytes:
     return bytes.fromhex(entry_hash)
 
 
-async def journal_tree(*, page_size: int = DEFAULT_PAGE_SIZE, connection: Any = None) -> merkle.TreeBuilder:
-    """The Merkle tree of the journal as it is now (read in pages, O(log n) memory)."""
-    conn = connection or connections.get("default")
-    tree = merkle.TreeBuilder()
-    last_id = 0
-    while True:
-        rows = await (
-            JournalEntry.filter(id__gt=last_id).using_db(conn).order_by("id").limit(page_size).values_list("id", "hash")
-        )
-        for _, entry_hash in rows:
-            tree.append(leaf(entry_hash))
-        if len(rows) < page_size:
-            return tree
-        last_id = rows[-1][0]
+async def signed_checkpoint(
+    key: JournalKey, *, page_size: int = DEFAULT_PAGE_SIZE, connection: Any = None
+) -> tuple[Checkpoint, str]:
+    """The current checkpoint and its signed note, after checking the whole chain and its MACs.
 
-
-async def signed_checkpoint(key: JournalKey, *, connection: Any = None) -> tuple[Checkpoint, str]:
-    """The current checkpoint and its signed note."""
+    Signing what is there without checking would turn an entry forged since the last checkpoint into
+    signed history; so a broken chain, or an entry without the key's MAC, is refused here.
+    """
     if connection is None:
         async with in_transaction() as tx:
-            return await signed_checkpoint(key, connection=tx)
-    tree = await journal_tree(connection=connection)
+            return await signed_checkpoint(key, page_size=page_size, connection=tx)
+    tree = merkle.TreeBuilder()
+    report = await verify_chain(
+        page_size=page_size, key=key, observe=lambda entry: tree.append(leaf(entry.hash)), connection=connection
+    )
+    if report.broken is not None:
+        raise CheckpointError(
+            f"checkpoint refused: journal entry {report.broken.entry_id}: {report.broken.reason}"
+            " (`proxy journal verify` tells more)"
+        )
     checkpoint = Checkpoint(key.name, tree.size, tree.root())
     return checkpoint, sign_note(checkpoint.text(), key)
 

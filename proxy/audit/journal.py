@@ -77,6 +77,15 @@ def entry_mac(entry: JournalEntry, secret: bytes) -> str:
     return hmac.new(secret, canonical_content(entry, with_mac=False), hashlib.sha256).hexdigest()
 
 
+def outcome_mac(
+    secret: bytes, entry_hash: str, outcome: Outcome | str | None, detail: str | None, outcome_at: datetime
+) -> str:
+    """The MAC binding an outcome to its entry: the outcome is filled after the entry's hash is fixed."""
+    body = {"entry": entry_hash, "outcome": str(outcome), "detail": detail, "at": _iso(outcome_at)}
+    content = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return hmac.new(secret, content, hashlib.sha256).hexdigest()
+
+
 def _iso(value: datetime) -> str:
     # Microseconds always written, so a value read back from either database hashes the same.
     return value.isoformat(timespec="microseconds")
@@ -145,6 +154,8 @@ async def record(
     secret = _mac_secret
     entry.mac = entry_mac(entry, secret) if secret is not None else None
     entry.hash = entry_hash(entry)
+    if secret is not None and entry.outcome_at is not None:
+        entry.outcome_mac = outcome_mac(secret, entry.hash, entry.outcome, entry.outcome_detail, entry.outcome_at)
     await entry.save(using_db=connection)
     return entry
 
@@ -154,10 +165,13 @@ async def set_outcome(
 ) -> None:
     """Fill an entry's outcome, once: a pending entry becomes done or failed, and stays so."""
     conn = connection or connections.get("default")
-    updated = (
-        await JournalEntry.filter(id=entry_id, outcome_at__isnull=True)
-        .using_db(conn)
-        .update(outcome=outcome, outcome_detail=detail, outcome_at=utcnow())
-    )
+    at = utcnow()
+    values: dict[str, Any] = dict(outcome=outcome, outcome_detail=detail, outcome_at=at)
+    secret = _mac_secret
+    if secret is not None:
+        entry_hash_ = await JournalEntry.filter(id=entry_id).using_db(conn).first().values_list("hash", flat=True)
+        if entry_hash_ is not None:
+            values["outcome_mac"] = outcome_mac(secret, str(entry_hash_), outcome, detail, at)
+    updated = await JournalEntry.filter(id=entry_id, outcome_at__isnull=True).using_db(conn).update(**values)
     if not updated:
         raise JournalError(f"journal entry {entry_id} has no pending outcome to fill")

@@ -17,9 +17,9 @@ from typing import Any
 from tortoise import connections
 
 from proxy.audit.immutability import missing_guards
-from proxy.audit.journal import GENESIS_HASH, entry_hash, entry_mac
+from proxy.audit.journal import GENESIS_HASH, entry_hash, entry_mac, outcome_mac
 from proxy.audit.signing import JournalKey
-from proxy.models import JournalEntry
+from proxy.models import JournalEntry, Outcome
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -102,8 +102,22 @@ def _check_mac(entry: JournalEntry, secret: bytes | None, *, keyed: bool) -> str
                 " key (inserted by hand?)"
             )
         return None
-    if secret is not None and not hmac.compare_digest(entry.mac, entry_mac(entry, secret)):
+    if secret is None:
+        return None
+    if not hmac.compare_digest(entry.mac, entry_mac(entry, secret)):
         return "its MAC is not the journal key's: it was written without the key (forged) or with another key"
+    if entry.outcome_at is None and entry.outcome in (None, Outcome.PENDING) and entry.outcome_mac is None:
+        return None  # still pending
+    expected = (
+        outcome_mac(secret, entry.hash, entry.outcome, entry.outcome_detail, entry.outcome_at)
+        if entry.outcome_at is not None
+        else None
+    )
+    if expected is None or entry.outcome_mac is None or not hmac.compare_digest(entry.outcome_mac, expected):
+        return (
+            f"its outcome ({entry.outcome}: {entry.outcome_detail or 'no detail'}) does not carry the journal"
+            " key's MAC: the outcome was changed behind the triggers"
+        )
     return None
 
 

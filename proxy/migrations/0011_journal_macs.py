@@ -3,8 +3,11 @@
 - journal_entry.mac: HMAC-SHA256 of the entry's content with a secret derived from the journal signing
   key, which the database does not hold; NULL for entries written without a key (all entries before
   this migration). The entry's hash covers it when present.
-- SQLite: the journal_entry_outcome_once trigger lists the columns an UPDATE must leave unchanged; it is
-  recreated with `mac` among them. PostgreSQL's trigger compares whole rows and covers it already.
+- journal_entry.outcome_mac: HMAC of the entry's hash and its outcome, filled with the outcome (once),
+  so that an outcome changed behind the triggers is found; NULL without a key.
+- The journal_entry_outcome_once trigger lets an UPDATE fill outcome_mac with the outcome. SQLite: it
+  lists the columns an UPDATE must leave unchanged, recreated with `mac` among them. PostgreSQL: the
+  function comparing whole rows leaves outcome_mac out of the comparison, like the other outcome columns.
 
 The SQL lives here, not in an importable module, so that this migration keeps doing what it did.
 """
@@ -32,13 +35,30 @@ def _sqlite_outcome_trigger() -> list[str]:
     ]
 
 
-async def guard_mac(apps, schema_editor) -> None:
+POSTGRES_OUTCOME_FUNCTION = """
+    CREATE OR REPLACE FUNCTION proxy_journal_outcome_once() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF OLD.outcome_at IS NULL AND NEW.outcome_at IS NOT NULL
+           AND (to_jsonb(NEW) - 'outcome' - 'outcome_detail' - 'outcome_at' - 'outcome_mac')
+               = (to_jsonb(OLD) - 'outcome' - 'outcome_detail' - 'outcome_at' - 'outcome_mac') THEN
+            RETURN NEW;
+        END IF;
+        RAISE EXCEPTION 'UPDATE on journal_entry % refused: only a pending outcome may be filled, once', OLD.id
+            USING ERRCODE = 'restrict_violation';
+    END
+    $$;
+"""
+
+
+async def guard_macs(apps, schema_editor) -> None:
     dialect = schema_editor.client.capabilities.dialect
     if dialect == "postgres":
-        return  # the trigger compares whole rows
-    if dialect != "sqlite":
+        statements = [POSTGRES_OUTCOME_FUNCTION]
+    elif dialect == "sqlite":
+        statements = _sqlite_outcome_trigger()
+    else:
         raise RuntimeError(f"no journal guard written for the {dialect} dialect")
-    for statement in _sqlite_outcome_trigger():
+    for statement in statements:
         # One statement per call: SQLite's editor would split a trigger body at its inner ";".
         if schema_editor.collect_sql:
             schema_editor.collected_sql.append(statement)
@@ -55,5 +75,10 @@ class Migration(migrations.Migration):
             name="mac",
             field=fields.CharField(max_length=64, null=True),
         ),
-        ops.RunPython(guard_mac),
+        ops.AddField(
+            model_name="JournalEntry",
+            name="outcome_mac",
+            field=fields.CharField(max_length=64, null=True),
+        ),
+        ops.RunPython(guard_macs),
     ]
