@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 from tortoise.transactions import in_transaction
 
-from proxy.audit import merkle
+from proxy.audit import history, merkle
 from proxy.audit.journal import GENESIS_HASH
 from proxy.audit.signing import JournalKey, NoteError, Verifier, open_note, sign_note
 from proxy.audit.verify import DEFAULT_PAGE_SIZE, ChainReport, verify_chain
@@ -140,9 +140,16 @@ class Issued:
 
 
 async def issue(
-    key: JournalKey, *, directory: Path | None, webhook: str | None, http: aiohttp.ClientSession | None = None
+    key: JournalKey,
+    *,
+    directory: Path | None,
+    webhook: str | None,
+    http: aiohttp.ClientSession | None = None,
+    settle_seconds: float = history.SETTLE_SECONDS,
 ) -> Issued:
-    """Sign the journal's current state and send it out: into the directory, then to the webhook."""
+    """Digest the history tables into the journal, sign its current state and send it out: into the
+    directory, then to the webhook."""
+    await history.record_digest(settle_seconds=settle_seconds)
     checkpoint, note = await signed_checkpoint(key)
     path, new_file = write_checkpoint(directory, checkpoint, note) if directory is not None else (None, True)
     if webhook is not None and new_file:
@@ -203,6 +210,7 @@ class CheckpointReport:
     chain: ChainReport
     checkpoints: int
     breach: Breach | None
+    digests: int = 0
 
     @property
     def ok(self) -> bool:
@@ -258,8 +266,11 @@ async def verify_against_checkpoints(
     found: list[Breach] = []
     matched: list[tuple[str, int]] = []  # (file, id of its last entry) of each checkpoint that matched
     last_entry: list[int] = []
+    digests: list[JournalEntry] = []
 
     def observe(entry: JournalEntry) -> None:
+        if entry.action == history.DIGEST_ACTION:
+            digests.append(entry)
         tree.append(leaf(entry.hash))
         last_entry[:] = [entry.id]
         while pending and pending[0].checkpoint.size == tree.size and not found:
@@ -303,4 +314,16 @@ async def verify_against_checkpoints(
                 + (f"entries after entry {last_entry[0]} were removed" if last_entry else "every entry was removed"),
             ),
         )
-    return CheckpointReport(chain, len(kept), None)
+    breach = await verify_history(digests, connection=connection)
+    return CheckpointReport(chain, len(kept), breach, len(digests))
+
+
+async def verify_history(digests: list[JournalEntry], *, connection: Any = None) -> Breach | None:
+    """The history tables against the digests the verified chain holds, and items against their versions."""
+    found = await history.verify_digests(digests, connection=connection)
+    if found is not None:
+        return Breach(None, None, str(found))
+    item_id = await history.item_text_not_in_versions(connection=connection)
+    if item_id is not None:
+        return Breach(None, None, f"item {item_id}: its text is none of its versions': it was rewritten in place")
+    return None

@@ -17,6 +17,8 @@ from proxy.settings import JOURNAL_KEY_HINT, Settings
 
 
 async def cmd_journal_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy.audit.checkpoints import verify_history
+    from proxy.audit.history import DIGEST_ACTION
     from proxy.audit.verify import verify_chain
 
     if args.page_size < 1:
@@ -27,13 +29,23 @@ async def cmd_journal_verify(args: argparse.Namespace, settings: Settings) -> in
     key = settings.journal_key
     if args.checkpoints is not None:
         return await _verify_with_checkpoints(args, settings, start)
+    digests: list[Any] = []
+
+    def keep_digests(entry: Any) -> None:
+        if entry.action == DIGEST_ACTION:
+            digests.append(entry)
+
     async with db.database(settings.database_url):
-        report = await verify_chain(page_size=args.page_size, start_hash=start, key=key)
+        report = await verify_chain(page_size=args.page_size, start_hash=start, key=key, observe=keep_digests)
+        breach = await verify_history(digests) if report.broken is None else None
     _print_chain_problems(report)
-    if not report.ok:
+    if breach is not None:
+        print(str(breach), file=sys.stderr)
+    if not report.ok or breach is not None:
         return 1
     print(f"journal verified: {report.count} entries, head {report.head_hash}")
     _print_mac_coverage(report)
+    _print_digests(len(digests))
     return 0
 
 
@@ -62,6 +74,7 @@ async def _verify_with_checkpoints(args: argparse.Namespace, settings: Settings,
         f"{report.checkpoints} signed checkpoint{'s' if report.checkpoints != 1 else ''} match"
     )
     _print_mac_coverage(report.chain)
+    _print_digests(report.digests)
     return 0
 
 
@@ -83,6 +96,11 @@ def _print_mac_coverage(report: Any) -> None:
         return  # no entry has a MAC: the output is what it always was
     checked = "checked with the journal key" if report.macs_checked else "not checked (no journal key configured)"
     print(f"entries from {report.keyed_from} on carry MACs, {checked}")
+
+
+def _print_digests(count: int) -> None:
+    if count:
+        print(f"item versions and raw events match the {count} digest{'s' if count != 1 else ''} in the journal")
 
 
 def _verifier(public_key: str | None, settings: Settings) -> Any:
