@@ -259,8 +259,9 @@ async def test_empty_journal_checkpoint(db: str, tmp_path: Path) -> None:
     issued = await checkpoints.issue(KEY, directory=tmp_path, webhook=None)
     assert issued.checkpoint.size == 0 and issued.path.name == "checkpoint-000000000000.txt"
     await _entries(2)
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None)
     report = await checkpoints.verify_against_checkpoints(tmp_path, KEY.verifier)
-    assert report.ok and report.checkpoints == 1
+    assert report.ok and report.checkpoints == 2
 
 
 async def test_deleted_tail_is_caught(db: str, keyed: object, tmp_path: Path) -> None:

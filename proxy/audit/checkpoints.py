@@ -14,6 +14,7 @@ are covered by their MACs (given the key) and by the next checkpoint.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -163,8 +164,6 @@ async def issue(
 
 async def issue_every_interval(settings: Any, http: aiohttp.ClientSession) -> None:
     """The background task: a checkpoint every settings.journal_checkpoint_interval seconds."""
-    import asyncio
-
     directory = Path(settings.journal_checkpoint_dir) if settings.journal_checkpoint_dir else None
     while True:
         await asyncio.sleep(settings.journal_checkpoint_interval)
@@ -262,8 +261,12 @@ async def verify_against_checkpoints(
     if start_hash != GENESIS_HASH and kept:
         raise CheckpointError("checkpoints cover the journal from its first entry; they cannot be checked from --start-hash")
     tree = merkle.TreeBuilder()
-    pending = list(kept)
     found: list[Breach] = []
+    for empty in (k for k in kept if k.checkpoint.size == 0):  # made before the first entry
+        if empty.checkpoint.root != merkle.EMPTY_ROOT:
+            found.append(Breach(empty.name, None, "it signs an empty journal with a root that is not the empty tree's"))
+            break
+    pending = [k for k in kept if k.checkpoint.size > 0]
     matched: list[tuple[str, int]] = []  # (file, id of its last entry) of each checkpoint that matched
     last_entry: list[int] = []
     digests: list[JournalEntry] = []
@@ -291,10 +294,6 @@ async def verify_against_checkpoints(
             )
 
     chain = await verify_chain(page_size=page_size, start_hash=start_hash, key=key, observe=observe, connection=connection)
-    while pending and pending[0].checkpoint.size == 0 and not found:  # an empty journal's checkpoint
-        current = pending.pop(0)
-        if current.checkpoint.root != merkle.EMPTY_ROOT:
-            found.append(Breach(current.name, None, "it signs an empty journal with a non-empty root"))
     if chain.broken is not None:
         # The chain itself is broken: that entry is the first breach; a checkpoint past it is named too.
         covering = next((k.name for k in pending), None)

@@ -11,7 +11,6 @@ from typing import Any
 
 from proxy import db
 from proxy.audit.journal import GENESIS_HASH
-from proxy.cli.common import read_secret_file
 from proxy.cli_errors import CommandError
 from proxy.settings import JOURNAL_KEY_HINT, Settings
 
@@ -69,10 +68,8 @@ async def _verify_with_checkpoints(args: argparse.Namespace, settings: Settings,
     _print_chain_problems(report.chain)
     if not report.ok:
         return 1
-    print(
-        f"journal verified: {report.chain.count} entries, head {report.chain.head_hash}; "
-        f"{report.checkpoints} signed checkpoint{'s' if report.checkpoints != 1 else ''} match"
-    )
+    matched = "1 signed checkpoint matches" if report.checkpoints == 1 else f"{report.checkpoints} signed checkpoints match"
+    print(f"journal verified: {report.chain.count} entries, head {report.chain.head_hash}; {matched}")
     _print_mac_coverage(report.chain)
     _print_digests(report.digests)
     return 0
@@ -116,7 +113,10 @@ def _verifier(public_key: str | None, settings: Settings) -> Any:
         return settings.journal_key.verifier
     text = public_key
     if "+" not in public_key or Path(public_key).is_file():
-        text = read_secret_file(public_key) or ""
+        try:
+            text = Path(public_key).read_text()
+        except OSError as exc:
+            raise CommandError(f"--public-key: cannot read {public_key}: {exc.strerror}") from None
     try:
         return parse_verifier(text)
     except KeyFormatError as exc:
