@@ -58,6 +58,15 @@ def test_inclusion_proofs_for_every_leaf() -> None:
                 assert not merkle.verify_inclusion((index + 1) % n, n, hashed, proof, tree_root)
 
 
+def test_batch_inclusion_proofs_are_the_rfc_paths() -> None:
+    for n in range(1, 34):
+        hashed = [merkle.leaf_hash(leaf) for leaf in LEAVES[:n]]
+        proofs = merkle.inclusion_proofs(hashed, range(n))
+        assert proofs == {index: merkle.inclusion_proof(index, LEAVES[:n]) for index in range(n)}
+    with pytest.raises(merkle.ProofError):
+        merkle.inclusion_proofs(hashed, [40])
+
+
 def test_consistency_proofs_for_every_pair_up_to_20() -> None:
     for n in range(1, 21):
         second_root = merkle.root(LEAVES[:n])

@@ -29,7 +29,7 @@ from tortoise.transactions import in_transaction
 
 from proxy.audit import history, merkle
 from proxy.audit.journal import GENESIS_HASH
-from proxy.audit.signing import JournalKey, NoteError, Verifier, open_note, sign_note
+from proxy.audit.signing import JournalKey, NoteError, Verifier, open_note, sign_note, strict_b64decode
 from proxy.audit.verify import DEFAULT_PAGE_SIZE, ChainReport, verify_chain
 from proxy.models import JournalEntry
 
@@ -61,7 +61,7 @@ class Checkpoint:
         if not size.isdigit() or (size != "0" and size.startswith("0")):
             raise CheckpointError(f"not a checkpoint: the size {size!r} is not a decimal number")
         try:
-            raw = base64.b64decode(root, validate=True)
+            raw = strict_b64decode(root)
         except (binascii.Error, ValueError):
             raw = b""
         if len(raw) != 32:

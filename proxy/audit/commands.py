@@ -147,6 +147,57 @@ async def cmd_journal_checkpoint(args: argparse.Namespace, settings: Settings) -
     return 0
 
 
+async def cmd_journal_evidence(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy.audit.checkpoints import CheckpointError
+    from proxy.audit.evidence import EvidenceError, build_package, serialize, sign_package
+
+    verifier = _verifier(args.public_key, settings)
+    scope = {"conversation_id": args.conversation} if args.conversation is not None else {"operator_id": args.operator}
+    out = Path(args.file)
+    if out.exists():
+        raise CommandError(f"{out} exists already; an evidence package is never overwritten")
+    async with db.database(settings.database_url):
+        try:
+            package = await build_package(Path(args.checkpoints), verifier, scope=scope)
+        except (EvidenceError, CheckpointError) as exc:
+            raise CommandError(str(exc)) from None
+    if settings.journal_key is not None and settings.journal_key.verifier == verifier:
+        package = sign_package(package, settings.journal_key)
+    out.write_bytes(serialize(package))
+    size = package["checkpoint"].split("\n")[1]
+    print(f"{len(package['entries'])} entries proven against the checkpoint of {size} entries, written to {out}")
+    return 0
+
+
+def cmd_evidence_verify(args: argparse.Namespace, settings: object) -> int:
+    from proxy.audit.evidence import EvidenceError, describe, verify_package
+    from proxy.audit.signing import KeyFormatError, parse_verifier
+
+    trusted = None
+    if args.public_key is not None:
+        text = args.public_key if "+" in args.public_key and not Path(args.public_key).is_file() else None
+        try:
+            trusted = parse_verifier(text if text is not None else Path(args.public_key).read_text())
+        except (KeyFormatError, OSError) as exc:
+            raise CommandError(f"--public-key: {exc}") from None
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
+    try:
+        proven = verify_package(data, trusted)
+    except EvidenceError as exc:
+        print(f"NOT PROVEN: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(describe(proven)))
+    if trusted is None:
+        print(
+            f"Check that {proven.signer}'s key id {proven.key_id} is the journal key you were given"
+            " (or pass it with --public-key): anyone can sign a package with a key of their own.",
+        )
+    return 0
+
+
 def cmd_journal_key_generate(args: argparse.Namespace, settings: object) -> int:
     from proxy.audit.signing import JournalKey, KeyFormatError
 
@@ -240,6 +291,26 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_journal_key_generate, needs_settings=False)
     p = key.add_parser("public", help="print the configured journal key's public key")
     p.set_defaults(func=cmd_journal_key_public)
+
+    p = journal.add_parser(
+        "evidence", help="write one file with an incident's entries and their proofs against the newest checkpoint"
+    )
+    p.add_argument("file", help="a new file (JSON)")
+    p.add_argument("--checkpoints", metavar="DIR", required=True, help="the kept checkpoints")
+    subject = p.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--conversation", type=int, help="every entry about this conversation id")
+    subject.add_argument("--operator", type=int, help="every entry by this operator id")
+    p.add_argument("--public-key", help="the journal's public key (or a file); default: the configured key's")
+    p.set_defaults(func=cmd_journal_evidence)
+
+    evidence = sub.add_parser("evidence", help="evidence packages").add_subparsers(
+        dest="evidence_command", required=True
+    )
+    p = evidence.add_parser("verify", help="check an evidence package offline and say what it proves")
+    p.add_argument("file")
+    p.add_argument("--public-key", help="the journal public key you trust (or a file holding it)")
+    # Offline: no settings, no database.
+    p.set_defaults(func=cmd_evidence_verify, needs_settings=False)
 
     export = sub.add_parser("export", help="export data").add_subparsers(dest="export_command", required=True)
     p = export.add_parser("backup", help="every table as JSON lines, with a manifest of counts and checksums")

@@ -44,11 +44,11 @@ def use_key(key: JournalKey | None) -> None:
     _mac_secret = key.mac_secret() if key is not None else None
 
 
-def canonical_content(entry: JournalEntry, *, with_mac: bool = True) -> bytes:
-    """The bytes an entry's hash covers: everything but its id, outcome and own hash.
+def canonical_body(entry: JournalEntry, *, with_mac: bool = True) -> dict[str, Any]:
+    """What an entry's hash covers: everything but its id, outcome and own hash.
 
     The MAC is covered when the entry has one; entries without one hash exactly as they always did.
-    The MAC itself covers the same bytes without the MAC.
+    The MAC itself covers the same body without the MAC.
     """
     body = {
         "created_at": _iso(entry.created_at),
@@ -66,7 +66,16 @@ def canonical_content(entry: JournalEntry, *, with_mac: bool = True) -> bytes:
     mac = getattr(entry, "mac", None)  # bench/dataset.py builds entries without one
     if with_mac and mac is not None:
         body["mac"] = mac
+    return body
+
+
+def canonical_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def canonical_content(entry: JournalEntry, *, with_mac: bool = True) -> bytes:
+    """The bytes an entry's hash covers (canonical_body as compact JSON with sorted keys)."""
+    return canonical_bytes(canonical_body(entry, with_mac=with_mac))
 
 
 def entry_hash(entry: JournalEntry) -> str:

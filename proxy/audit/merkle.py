@@ -54,6 +54,13 @@ class TreeBuilder:
         self.size = 0
         self._stack: list[tuple[int, bytes]] = []  # (leaf count, hash), counts strictly decreasing
 
+    @classmethod
+    def of_hashes(cls, hashed_leaves: Sequence[bytes]) -> TreeBuilder:
+        builder = cls()
+        for h in hashed_leaves:
+            builder.append_hash(h)
+        return builder
+
     def append(self, leaf: bytes) -> None:
         self.append_hash(leaf_hash(leaf))
 
@@ -89,6 +96,29 @@ def _path(m: int, hashes: Sequence[bytes]) -> list[bytes]:
     if m < k:
         return _path(m, hashes[:k]) + [_root(hashes[k:])]
     return _path(m - k, hashes[k:]) + [_root(hashes[:k])]
+
+
+def inclusion_proofs(hashed_leaves: Sequence[bytes], indexes: Sequence[int]) -> dict[int, list[bytes]]:
+    """The audit paths of several leaves at once, from the leaf hashes: O(n) time and memory in all.
+
+    The tree is built level by level, pairing nodes left to right and carrying a last odd node up
+    unchanged, which gives the same tree as RFC 9162's split at the largest power of two.
+    """
+    size = len(hashed_leaves)
+    for index in indexes:
+        if not 0 <= index < size:
+            raise ProofError(f"leaf {index} is not in a tree of {size}")
+    proofs: dict[int, list[bytes]] = {index: [] for index in indexes}
+    positions = {index: index for index in indexes}
+    level = list(hashed_leaves)
+    while len(level) > 1:
+        for index, position in positions.items():
+            sibling = position ^ 1
+            if sibling < len(level):
+                proofs[index].append(level[sibling])
+            positions[index] = position >> 1
+        level = [node_hash(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+    return proofs
 
 
 def consistency_proof(first: int, leaves: Sequence[bytes]) -> list[bytes]:

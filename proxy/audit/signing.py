@@ -39,6 +39,17 @@ class NoteError(ValueError):
     """A signed note that is malformed or not signed by the expected key."""
 
 
+def strict_b64decode(text: str) -> bytes:
+    """Standard base64 in its one canonical spelling (binascii.Error otherwise): unused bits zero, padded.
+
+    A lenient decoder accepts several spellings of the same bytes, so a changed character could go unseen.
+    """
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode() != text:
+        raise binascii.Error("not canonical base64")
+    return raw
+
+
 def check_name(name: str) -> str:
     if not name or any(c.isspace() or c == "+" for c in name):
         raise KeyFormatError(f"a key name must be non-empty, without spaces or '+', got {name!r}")
@@ -123,7 +134,7 @@ def _split_key(text: str, parts_wanted: int, what: str) -> list[str]:
 
 def _key_bytes(encoded: str, what: str) -> bytes:
     try:
-        raw = base64.b64decode(encoded, validate=True)
+        raw = strict_b64decode(encoded)
     except (binascii.Error, ValueError):
         raise KeyFormatError(f"not a {what}: the key data is not base64") from None
     if len(raw) != 33 or raw[0] != ED25519:
@@ -174,7 +185,7 @@ def open_note(note: str, verifier: Verifier) -> str:
             raise NoteError(f"malformed signature line {line!r}")
         name, encoded = line[len(SIGNATURE_PREFIX) :].split(" ")
         try:
-            raw = base64.b64decode(encoded, validate=True)
+            raw = strict_b64decode(encoded)
         except (binascii.Error, ValueError):
             raise NoteError(f"malformed signature line {line!r}") from None
         if name != verifier.name or raw[:4] != verifier.key_id:
