@@ -102,8 +102,6 @@ def _print_digests(count: int) -> None:
 
 def _verifier(public_key: str | None, settings: Settings) -> Any:
     """The public key to check signatures with: --public-key (the key or a file holding it), else the configured key's."""
-    from proxy.audit.signing import KeyFormatError, parse_verifier
-
     if public_key is None:
         if settings.journal_key is None:
             raise CommandError(
@@ -111,6 +109,13 @@ def _verifier(public_key: str | None, settings: Settings) -> Any:
                 f" (PROXY_JOURNAL_KEY_FILE; {JOURNAL_KEY_HINT})"
             )
         return settings.journal_key.verifier
+    return _public_key_argument(public_key)
+
+
+def _public_key_argument(public_key: str) -> Any:
+    """--public-key: the key's text, or a file holding it."""
+    from proxy.audit.signing import KeyFormatError, parse_verifier
+
     text = public_key
     if "+" not in public_key or Path(public_key).is_file():
         try:
@@ -171,15 +176,8 @@ async def cmd_journal_evidence(args: argparse.Namespace, settings: Settings) -> 
 
 def cmd_evidence_verify(args: argparse.Namespace, settings: object) -> int:
     from proxy.audit.evidence import EvidenceError, describe, verify_package
-    from proxy.audit.signing import KeyFormatError, parse_verifier
 
-    trusted = None
-    if args.public_key is not None:
-        text = args.public_key if "+" in args.public_key and not Path(args.public_key).is_file() else None
-        try:
-            trusted = parse_verifier(text if text is not None else Path(args.public_key).read_text())
-        except (KeyFormatError, OSError) as exc:
-            raise CommandError(f"--public-key: {exc}") from None
+    trusted = _public_key_argument(args.public_key) if args.public_key is not None else None
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
