@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tortoise import connections
 
 from proxy.audit import checkpoints, evidence, journal
-from proxy.models import ActorKind, Outcome
-from tests.audit_fixtures import at, make_base, make_deleted_comment_story
+from proxy.models import ActorKind, Author, Outcome
+from tests.audit_fixtures import AUTHOR_VK_ID, at, make_base, make_deleted_comment_story
+from tests.test_audit_verify import _behind_the_triggers
 from tests.test_journal_checkpoints import KEY, OTHER_KEY, _entries, _run_cli
 
 
@@ -91,6 +93,16 @@ async def test_unsigned_package_proves_entries_only(db: str, keyed: object, tmp_
         evidence.verify_package(evidence.serialize(package))
 
 
+async def test_an_author_s_package(db: str, keyed: object, tmp_path: Path) -> None:
+    await _incident(tmp_path)
+    author = await Author.get(vk_id=AUTHOR_VK_ID)
+    package = await evidence.build_package(tmp_path / "cps", KEY.verifier, scope={"author_id": author.id})
+    assert [e["content"]["action"] for e in package["entries"]] == ["vk.delete", "comment.restore", "comment.delete"]
+    assert evidence.verify_package(evidence.serialize(package)).entries == package["entries"]
+    with pytest.raises(evidence.EvidenceError, match="one conversation, operator or author"):
+        await evidence.build_package(tmp_path / "cps", KEY.verifier, scope={"item_id": 1})
+
+
 async def test_a_journal_that_no_longer_matches_gives_no_package(db: str, keyed: object, tmp_path: Path) -> None:
     conversation_id = await _incident(tmp_path)
     await _entries(1, start=20)  # after the checkpoint: left out, not a problem
@@ -98,3 +110,13 @@ async def test_a_journal_that_no_longer_matches_gives_no_package(db: str, keyed:
     assert len(package["entries"]) == 3
     with pytest.raises(evidence.EvidenceError, match="no checkpoint of a non-empty journal"):
         await evidence.build_package(tmp_path, KEY.verifier, scope={"operator_id": 1})
+    first = package["entries"][0]["id"]
+    await _behind_the_triggers(db, f"UPDATE journal_entry SET text = 'иначе' WHERE id = {first}")
+    with pytest.raises(evidence.EvidenceError, match=f"^journal entry {first} does not match its hash"):
+        await evidence.build_package(tmp_path / "cps", KEY.verifier, scope={"conversation_id": conversation_id})
+    if db.startswith("postgres"):
+        await _behind_the_triggers(db, "DELETE FROM journal_entry WHERE id = 12")
+    else:  # its triggers are dropped already
+        await connections.get("default").execute_query("DELETE FROM journal_entry WHERE id = 12")
+    with pytest.raises(evidence.EvidenceError, match="^the journal does not match checkpoint-000000000012.txt"):
+        await evidence.build_package(tmp_path / "cps", KEY.verifier, scope={"conversation_id": conversation_id})

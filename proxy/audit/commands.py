@@ -157,7 +157,12 @@ async def cmd_journal_evidence(args: argparse.Namespace, settings: Settings) -> 
     from proxy.audit.evidence import EvidenceError, build_package, serialize, sign_package
 
     verifier = _verifier(args.public_key, settings)
-    scope = {"conversation_id": args.conversation} if args.conversation is not None else {"operator_id": args.operator}
+    if args.conversation is not None:
+        scope = {"conversation_id": args.conversation}
+    elif args.operator is not None:
+        scope = {"operator_id": args.operator}
+    else:
+        scope = {"author_id": args.author}
     out = Path(args.file)
     if out.exists():
         raise CommandError(f"{out} exists already; an evidence package is never overwritten")
@@ -298,6 +303,7 @@ def register(sub: Any) -> None:
     subject = p.add_mutually_exclusive_group(required=True)
     subject.add_argument("--conversation", type=int, help="every entry about this conversation id")
     subject.add_argument("--operator", type=int, help="every entry by this operator id")
+    subject.add_argument("--author", type=int, help="every entry about this author's items or conversations (author id)")
     p.add_argument("--public-key", help="the journal's public key (or a file); default: the configured key's")
     p.set_defaults(func=cmd_journal_evidence)
 

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import connections
+from tortoise.expressions import Q
 
 from proxy.audit import merkle
 from proxy.audit.checkpoints import Checkpoint, CheckpointError, read_checkpoints
-from proxy.audit.journal import canonical_body, canonical_bytes
+from proxy.audit.journal import canonical_body, canonical_bytes, entry_hash
 from proxy.audit.signing import (
     JournalKey,
     KeyFormatError,
@@ -37,7 +38,7 @@ from proxy.audit.signing import (
     sign_note,
     strict_b64decode,
 )
-from proxy.models import JournalEntry
+from proxy.models import Conversation, Item, JournalEntry
 
 FORMAT = "proxy-journal-evidence/1"
 FIELDS = frozenset({"format", "public_key", "checkpoint", "scope", "entries", "package_signature"})
@@ -66,8 +67,9 @@ def sign_package(package: dict[str, Any], key: JournalKey) -> dict[str, Any]:
 async def build_package(
     directory: Path, verifier: Verifier, *, scope: dict[str, int], connection: Any = None
 ) -> dict[str, Any]:
-    """A package of the entries in `scope` ({"conversation_id": 5} or {"operator_id": 3}), proven against
-    the largest checkpoint in `directory`; entries journaled after it are left out."""
+    """A package of the entries in `scope` ({"conversation_id": 5}, {"operator_id": 3} or {"author_id": 7},
+    as the incident timelines choose them), proven against the largest checkpoint in `directory`; entries
+    journaled after it are left out."""
     conn = connection or connections.get("default")
     kept, breach = read_checkpoints(directory, verifier)
     if breach is not None:
@@ -82,9 +84,10 @@ async def build_package(
             f"the journal does not match {newest.name}: run `proxy journal verify --checkpoints` to see why"
         )
     position = {entry_id: index for index, entry_id in enumerate(ids)}
-    entries = (
-        await JournalEntry.filter(**scope, id__lte=ids[-1]).using_db(conn).order_by("id")
-    )
+    entries = await JournalEntry.filter(await _scope_filter(scope, conn), id__lte=ids[-1]).using_db(conn).order_by("id")
+    for e in entries:
+        if entry_hash(e) != e.hash:
+            raise EvidenceError(f"journal entry {e.id} does not match its hash: run `proxy journal verify` to see why")
     proofs = merkle.inclusion_proofs(hashed, [position[e.id] for e in entries])
     return {
         "format": FORMAT,
@@ -109,6 +112,19 @@ async def build_package(
     }
 
 
+async def _scope_filter(scope: dict[str, int], conn: Any) -> Q:
+    """The journal entries of one conversation or operator; or an author's: about their items or conversations
+    (the same choice as the incident timeline, proxy/audit/incidents.py)."""
+    if set(scope) == {"author_id"}:
+        author_id = scope["author_id"]
+        items = await Item.filter(author_id=author_id).using_db(conn).values_list("id", flat=True)
+        conversations = await Conversation.filter(author_id=author_id).using_db(conn).values_list("id", flat=True)
+        return Q(item_id__in=list(items)) | Q(conversation_id__in=list(conversations))
+    if set(scope) in ({"conversation_id"}, {"operator_id"}):
+        return Q(**scope)
+    raise EvidenceError(f"an evidence package is for one conversation, operator or author, not {scope}")
+
+
 def _iso_or_none(value: Any) -> str | None:
     return value.isoformat(timespec="microseconds") if value is not None else None
 
@@ -127,9 +143,9 @@ async def _leaves(conn: Any, size: int) -> tuple[list[int], list[bytes]]:
         )
         if not rows:
             break
-        for entry_id, entry_hash in rows:
+        for entry_id, stored_hash in rows:
             ids.append(entry_id)
-            hashed.append(merkle.leaf_hash(bytes.fromhex(entry_hash)))
+            hashed.append(merkle.leaf_hash(bytes.fromhex(stored_hash)))
         last_id = rows[-1][0]
     return ids, hashed
 
