@@ -2,8 +2,8 @@
 
 The workers themselves (what they do) live beside their domain: `outbox.OutboxWorker`,
 `inbound.supervise_longpoll`, `sla_alerts.check_every_interval`, `author_profiles.keep_names_filled`,
-`refusals.flush_each_window`, `demo.warm_up_then_run`, `audit.checkpoints.issue_every_interval`, `rate_limit.SharedRateLimits`,
-`live.LiveHub.listening`. Here is only when each starts and stops, so that none of those modules depends
+`refusals.flush_each_window`, `demo.warm_up_then_run`, `audit.checkpoints.issue_every_interval`,
+`rate_limit.SharedRateLimits`, `live.LiveHub.listening`. Here is only when each starts and stops, so that none of those modules depends
 on the application's lifecycle.
 
 `create_app` (proxy/runtime/app.py) opens the database first and then these, in `CONTEXTS` order;
