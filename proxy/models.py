@@ -374,8 +374,8 @@ class RawEvent(Model):
 class JournalEntry(Model):
     """Who did what, when, to which object, and how it ended. Append-only and hash-chained.
 
-    The only change allowed after insert is filling `outcome`, `outcome_detail` and `outcome_at` once
-    (database triggers enforce it); `hash` covers the entry's content, not its outcome.
+    The only change allowed after insert is filling `outcome`, `outcome_detail`, `outcome_at` (and `outcome_mac`) once
+    (database triggers enforce it); `hash` covers the entry's content and its `mac`, not its outcome.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -402,6 +402,10 @@ class JournalEntry(Model):
     outcome_at = fields.DatetimeField(null=True)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64, unique=True)
+    # HMAC with a secret the database does not hold (proxy/audit/journal.py); NULL when written without one.
+    mac = fields.CharField(max_length=64, null=True)
+    # HMAC of `hash` and the outcome, filled with the outcome when a key is configured.
+    outcome_mac = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "journal_entry"

@@ -9,6 +9,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proxy.audit.signing import JournalKey
 from proxy.connectors.base import CALLBACK_READ_SECONDS, CALLBACK_REFUSAL_DELAY, MAX_CALLBACK_BYTES
 
 
@@ -114,6 +115,13 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Hosts attachment images are shown from (and the only ones CSP's img-src allows); others are links.
     image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
+    # The journal's signing key (docs/audit.md "Checkpoints"), kept outside the database; None: no MACs on
+    # new entries and no checkpoints. Checkpoints are written into the directory and/or posted to the
+    # webhook every interval seconds when the interval is more than 0 (off by default).
+    journal_key: JournalKey | None = None
+    journal_checkpoint_dir: str | None = None
+    journal_checkpoint_webhook: str | None = None
+    journal_checkpoint_interval: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -163,6 +171,7 @@ class Settings:
             ),
             trusted_proxies=_networks(env, "PROXY_TRUSTED_PROXIES"),
             image_hosts=_hosts(env, "PROXY_IMAGE_HOSTS", DEFAULT_IMAGE_HOSTS),
+            **_journal_checkpoints(env),
         )
         if values["demo"] and not values["vk_api_base"]:
             # The demo's emulated VK runs in-process on this port (proxy/demo.py).
@@ -177,6 +186,56 @@ class Settings:
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+
+def read_journal_key(env: dict[str, str]) -> JournalKey | None:
+    """PROXY_JOURNAL_KEY (the key's text) or PROXY_JOURNAL_KEY_FILE (a file holding it), not both."""
+    from proxy.audit.signing import KeyFormatError, parse_private
+
+    text, path = env.get("PROXY_JOURNAL_KEY") or "", env.get("PROXY_JOURNAL_KEY_FILE") or ""
+    if text and path:
+        raise SettingsError("set PROXY_JOURNAL_KEY or PROXY_JOURNAL_KEY_FILE, not both")
+    name = "PROXY_JOURNAL_KEY"
+    if path:
+        name = "PROXY_JOURNAL_KEY_FILE"
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"PROXY_JOURNAL_KEY_FILE: cannot read {path}: {exc.strerror}") from None
+    if not text.strip():
+        return None
+    try:
+        return parse_private(text)
+    except KeyFormatError as exc:
+        raise SettingsError(f"{name}: {exc} ({JOURNAL_KEY_HINT})") from None
+
+
+JOURNAL_KEY_HINT = "generate one with `proxy journal key generate FILE`"
+
+
+def _journal_checkpoints(env: dict[str, str]) -> dict[str, object]:
+    key = read_journal_key(env)
+    directory = env.get("PROXY_JOURNAL_CHECKPOINT_DIR") or None
+    webhook = env.get("PROXY_JOURNAL_CHECKPOINT_WEBHOOK") or None
+    interval = _seconds(env, "PROXY_JOURNAL_CHECKPOINT_INTERVAL", 0.0, zero=True)
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise SettingsError(f"PROXY_JOURNAL_CHECKPOINT_WEBHOOK must be an http(s) URL, got {webhook!r}")
+    if interval:
+        if key is None:
+            raise SettingsError(
+                f"PROXY_JOURNAL_CHECKPOINT_INTERVAL needs a journal key (PROXY_JOURNAL_KEY_FILE): {JOURNAL_KEY_HINT}"
+            )
+        if not directory and not webhook:
+            raise SettingsError(
+                "PROXY_JOURNAL_CHECKPOINT_INTERVAL needs PROXY_JOURNAL_CHECKPOINT_DIR or "
+                "PROXY_JOURNAL_CHECKPOINT_WEBHOOK: where the checkpoints go"
+            )
+    return dict(
+        journal_key=key,
+        journal_checkpoint_dir=directory,
+        journal_checkpoint_webhook=webhook,
+        journal_checkpoint_interval=interval,
+    )
 
 
 def check_production_key(secret_key: str) -> None:

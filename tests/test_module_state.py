@@ -35,6 +35,9 @@ KNOWN_STATE = {
     # (actions, canned responses, admin checks, the statistics and audit views) do not have the app yet.
     # The runtime owns its lifecycle (proxy/runtime/workers.py `refusals_context`).
     ("proxy.refusals", "REFUSALS"),
+    # The journal key's MAC secret, set once at start (workers.py `journal_key_context`, the CLI's main):
+    # `journal.record` is called from some 30 places, none of which has the app or the settings yet.
+    ("proxy.audit.journal", "_mac_secret"),
 }
 
 # Containers the rule above sees changed that are constants all the same: filled at import, never after.

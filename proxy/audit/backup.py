@@ -94,7 +94,8 @@ def _tables() -> list[_Table]:
     return [tables[name] for name in ordered]
 
 
-def _canonical(value: Any) -> Any:
+def canonical_value(value: Any) -> Any:
+    """A column value as the backup writes it: the same from PostgreSQL and SQLite."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
@@ -167,7 +168,7 @@ async def _read(conn: Any, table: _Table, page_size: int) -> AsyncIterator[dict[
             query = query.filter(**{f"{pk}__gt": last})
         page = await query.order_by(pk).limit(page_size)
         for instance in page:
-            yield {column: _canonical(getattr(instance, attr)) for column, attr in attrs.items()}
+            yield {column: canonical_value(getattr(instance, attr)) for column, attr in attrs.items()}
         if len(page) < page_size:
             return
         last = getattr(page[-1], pk)

@@ -1,8 +1,10 @@
-"""Audit commands: `proxy journal verify`, `proxy export backup DIR`, `proxy import backup DIR`."""
+"""Audit commands: `proxy journal verify|checkpoint|key`, `proxy export backup DIR`, `proxy import backup DIR`."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,12 @@ from typing import Any
 from proxy import db
 from proxy.audit.journal import GENESIS_HASH
 from proxy.cli_errors import CommandError
-from proxy.settings import Settings
+from proxy.settings import JOURNAL_KEY_HINT, Settings
 
 
 async def cmd_journal_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy.audit.checkpoints import verify_history
+    from proxy.audit.history import DIGEST_ACTION
     from proxy.audit.verify import verify_chain
 
     if args.page_size < 1:
@@ -21,9 +25,58 @@ async def cmd_journal_verify(args: argparse.Namespace, settings: Settings) -> in
     start = args.start_hash.lower()
     if len(start) != 64 or any(c not in "0123456789abcdef" for c in start):
         raise CommandError("--start-hash must be a SHA-256 hash: 64 hexadecimal digits")
+    key = settings.journal_key
+    if args.checkpoints is not None:
+        return await _verify_with_checkpoints(args, settings, start)
+    digests: list[Any] = []
+
+    def keep_digests(entry: Any) -> None:
+        if entry.action == DIGEST_ACTION:
+            digests.append(entry)
+
     async with db.database(settings.database_url):
-        report = await verify_chain(page_size=args.page_size, start_hash=start)
-    if report.broken is not None:
+        report = await verify_chain(page_size=args.page_size, start_hash=start, key=key, observe=keep_digests)
+        breach = await verify_history(digests) if report.broken is None else None
+    _print_chain_problems(report)
+    if breach is not None:
+        print(str(breach), file=sys.stderr)
+    if not report.ok or breach is not None:
+        return 1
+    print(f"journal verified: {report.count} entries, head {report.head_hash}")
+    _print_mac_coverage(report)
+    _print_digests(len(digests))
+    return 0
+
+
+async def _verify_with_checkpoints(args: argparse.Namespace, settings: Settings, start: str) -> int:
+    from proxy.audit.checkpoints import CheckpointError, verify_against_checkpoints
+
+    verifier = _verifier(args.public_key, settings)
+    async with db.database(settings.database_url):
+        try:
+            report = await verify_against_checkpoints(
+                Path(args.checkpoints), verifier, key=settings.journal_key, page_size=args.page_size, start_hash=start
+            )
+        except CheckpointError as exc:
+            raise CommandError(str(exc)) from None
+    if report.breach is not None:
+        print(str(report.breach), file=sys.stderr)
+        if report.chain.broken is not None:
+            print(f"{report.chain.count} entries before it match", file=sys.stderr)
+        _print_chain_problems(report.chain, with_break=False)
+        return 1
+    _print_chain_problems(report.chain)
+    if not report.ok:
+        return 1
+    matched = "1 signed checkpoint matches" if report.checkpoints == 1 else f"{report.checkpoints} signed checkpoints match"
+    print(f"journal verified: {report.chain.count} entries, head {report.chain.head_hash}; {matched}")
+    _print_mac_coverage(report.chain)
+    _print_digests(report.digests)
+    return 0
+
+
+def _print_chain_problems(report: Any, *, with_break: bool = True) -> None:
+    if with_break and report.broken is not None:
         print(f"journal entry {report.broken.entry_id}: {report.broken.reason}", file=sys.stderr)
         print(f"{report.count} entries before it match", file=sys.stderr)
     if report.missing_guards:
@@ -33,9 +86,147 @@ async def cmd_journal_verify(args: argparse.Namespace, settings: Settings) -> in
             + " (history can be rewritten; run `proxy migrate` or restore them)",
             file=sys.stderr,
         )
-    if not report.ok:
+
+
+def _print_mac_coverage(report: Any) -> None:
+    if report.keyed_from is None:
+        return  # no entry has a MAC: the output is what it always was
+    checked = "checked with the journal key" if report.macs_checked else "not checked (no journal key configured)"
+    print(f"entries from {report.keyed_from} on carry MACs, {checked}")
+
+
+def _print_digests(count: int) -> None:
+    if count:
+        print(f"item versions and raw events match the {count} digest{'s' if count != 1 else ''} in the journal")
+
+
+def _verifier(public_key: str | None, settings: Settings) -> Any:
+    """The public key to check signatures with: --public-key (the key or a file holding it), else the configured key's."""
+    if public_key is None:
+        if settings.journal_key is None:
+            raise CommandError(
+                "no public key to check checkpoints with: give --public-key, or configure the journal key"
+                f" (PROXY_JOURNAL_KEY_FILE; {JOURNAL_KEY_HINT})"
+            )
+        return settings.journal_key.verifier
+    return _public_key_argument(public_key)
+
+
+def _public_key_argument(public_key: str) -> Any:
+    """--public-key: the key's text, or a file holding it."""
+    from proxy.audit.signing import KeyFormatError, parse_verifier
+
+    text = public_key
+    if "+" not in public_key or Path(public_key).is_file():
+        try:
+            text = Path(public_key).read_text()
+        except OSError as exc:
+            raise CommandError(f"--public-key: cannot read {public_key}: {exc.strerror}") from None
+    try:
+        return parse_verifier(text)
+    except KeyFormatError as exc:
+        raise CommandError(f"--public-key: {exc}") from None
+
+
+def _require_key(settings: Settings) -> Any:
+    if settings.journal_key is None:
+        raise CommandError(
+            "no journal key configured, so no checkpoint can be signed: set PROXY_JOURNAL_KEY_FILE"
+            f" ({JOURNAL_KEY_HINT})"
+        )
+    return settings.journal_key
+
+
+async def cmd_journal_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy.audit.checkpoints import CheckpointError, issue
+
+    key = _require_key(settings)
+    webhook = args.webhook or settings.journal_checkpoint_webhook
+    async with db.database(settings.database_url):
+        try:
+            issued = await issue(key, directory=Path(args.directory), webhook=webhook)
+        except CheckpointError as exc:
+            raise CommandError(str(exc)) from None
+    state = "written to" if issued.new_file else "unchanged since the last one, kept in"
+    print(f"checkpoint of {issued.checkpoint.size} entries {state} {issued.path}")
+    return 0
+
+
+async def cmd_journal_evidence(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy.audit.checkpoints import CheckpointError
+    from proxy.audit.evidence import EvidenceError, build_package, serialize, sign_package
+
+    verifier = _verifier(args.public_key, settings)
+    if args.conversation is not None:
+        scope = {"conversation_id": args.conversation}
+    elif args.operator is not None:
+        scope = {"operator_id": args.operator}
+    else:
+        scope = {"author_id": args.author}
+    out = Path(args.file)
+    if out.exists():
+        raise CommandError(f"{out} exists already; an evidence package is never overwritten")
+    async with db.database(settings.database_url):
+        try:
+            package = await build_package(Path(args.checkpoints), verifier, scope=scope)
+        except (EvidenceError, CheckpointError) as exc:
+            raise CommandError(str(exc)) from None
+    if settings.journal_key is not None and settings.journal_key.verifier == verifier:
+        package = sign_package(package, settings.journal_key)
+    out.write_bytes(serialize(package))
+    size = package["checkpoint"].split("\n")[1]
+    print(f"{len(package['entries'])} entries proven against the checkpoint of {size} entries, written to {out}")
+    return 0
+
+
+def cmd_evidence_verify(args: argparse.Namespace, settings: object) -> int:
+    from proxy.audit.evidence import EvidenceError, describe, verify_package
+
+    trusted = _public_key_argument(args.public_key) if args.public_key is not None else None
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
+    try:
+        proven = verify_package(data, trusted)
+    except EvidenceError as exc:
+        print(f"NOT PROVEN: {exc}", file=sys.stderr)
         return 1
-    print(f"journal verified: {report.count} entries, head {report.head_hash}")
+    print("\n".join(describe(proven)))
+    if trusted is None:
+        print(
+            f"Check that {proven.signer}'s key id {proven.key_id} is the journal key you were given"
+            " (or pass it with --public-key): anyone can sign a package with a key of their own.",
+        )
+    return 0
+
+
+def cmd_journal_key_generate(args: argparse.Namespace, settings: object) -> int:
+    from proxy.audit.signing import JournalKey, KeyFormatError
+
+    try:
+        key = JournalKey.generate(args.name)
+    except KeyFormatError as exc:
+        raise CommandError(f"--name: {exc}") from None
+    path = Path(args.file)
+    try:
+        # Created readable by its owner only, from the first byte.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+            out.write(key.text() + "\n")
+    except FileExistsError:
+        raise CommandError(f"{path} exists already; a journal key is never overwritten") from None
+    print(key.verifier.text())
+    print(
+        f"Journal signing key written to {path}. Keep it outside the database and its backups, readable only by"
+        " the service; set PROXY_JOURNAL_KEY_FILE to it. The line above is the public key: give it to whoever"
+        " verifies checkpoints (`proxy journal verify --checkpoints DIR --public-key ...`).",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_journal_key_public(args: argparse.Namespace, settings: Settings) -> int:
+    print(_require_key(settings).verifier.text())
     return 0
 
 
@@ -77,7 +268,53 @@ def register(sub: Any) -> None:
         default=GENESIS_HASH,
         help="the hash the first entry links to (the last archived entry's, after archiving old months)",
     )
+    p.add_argument("--checkpoints", metavar="DIR", help="also check the journal against every signed checkpoint in DIR")
+    p.add_argument(
+        "--public-key",
+        help="the journal's public key (or a file holding it) to check checkpoints with; default: the configured key's",
+    )
     p.set_defaults(func=cmd_journal_verify)
+
+    p = journal.add_parser("checkpoint", help="sign the journal's current state into a new file in DIR")
+    p.add_argument("directory", help="where checkpoints are kept (created if missing); files are never overwritten")
+    p.add_argument("--webhook", help="also POST the checkpoint here (default: PROXY_JOURNAL_CHECKPOINT_WEBHOOK)")
+    p.set_defaults(func=cmd_journal_checkpoint)
+
+    key = journal.add_parser("key", help="the journal's signing key").add_subparsers(
+        dest="journal_key_command", required=True
+    )
+    p = key.add_parser("generate", help="write a new Ed25519 signing key to FILE and print its public key")
+    p.add_argument("file", help="a new file (never overwritten)")
+    p.add_argument(
+        "--name",
+        default=f"{socket.gethostname()}/proxy-journal",
+        help="the key's name, which is also the checkpoints' origin (default: <host name>/proxy-journal)",
+    )
+    # Needs no settings: it is what makes PROXY_JOURNAL_KEY_FILE right.
+    p.set_defaults(func=cmd_journal_key_generate, needs_settings=False)
+    p = key.add_parser("public", help="print the configured journal key's public key")
+    p.set_defaults(func=cmd_journal_key_public)
+
+    p = journal.add_parser(
+        "evidence", help="write one file with an incident's entries and their proofs against the newest checkpoint"
+    )
+    p.add_argument("file", help="a new file (JSON)")
+    p.add_argument("--checkpoints", metavar="DIR", required=True, help="the kept checkpoints")
+    subject = p.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--conversation", type=int, help="every entry about this conversation id")
+    subject.add_argument("--operator", type=int, help="every entry by this operator id")
+    subject.add_argument("--author", type=int, help="every entry about this author's items or conversations (author id)")
+    p.add_argument("--public-key", help="the journal's public key (or a file); default: the configured key's")
+    p.set_defaults(func=cmd_journal_evidence)
+
+    evidence = sub.add_parser("evidence", help="evidence packages").add_subparsers(
+        dest="evidence_command", required=True
+    )
+    p = evidence.add_parser("verify", help="check an evidence package offline and say what it proves")
+    p.add_argument("file")
+    p.add_argument("--public-key", help="the journal public key you trust (or a file holding it)")
+    # Offline: no settings, no database.
+    p.set_defaults(func=cmd_evidence_verify, needs_settings=False)
 
     export = sub.add_parser("export", help="export data").add_subparsers(dest="export_command", required=True)
     p = export.add_parser("backup", help="every table as JSON lines, with a manifest of counts and checksums")

@@ -3,11 +3,17 @@
 Each entry's hash covers its content and the previous entry's hash, so altering or removing any
 entry breaks the chain from there on (`proxy journal verify` finds the first break). The code offers
 only these functions; database triggers refuse everything else (see proxy/audit/immutability.py).
+
+With a journal key configured (`use_key`, docs/audit.md "Checkpoints"), each new entry also carries a
+MAC: an HMAC of its content with a secret derived from the key, which the database does not hold. Its
+hash covers the MAC, so an entry inserted by hand, with a correct SHA-256 but without the key, is found
+by `proxy journal verify` when it is given the key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -15,6 +21,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from proxy.audit.signing import JournalKey
 from proxy.clock import utcnow
 from proxy.models import ActorKind, JournalEntry, Outcome
 
@@ -27,8 +34,22 @@ class JournalError(Exception):
     """A journal rule was broken (an outcome set twice, say)."""
 
 
-def canonical_content(entry: JournalEntry) -> bytes:
-    """The bytes an entry's hash covers: everything but its id, outcome and own hash."""
+# The MAC secret new entries are written with; set once at start from the settings (use_key).
+_mac_secret: bytes | None = None
+
+
+def use_key(key: JournalKey | None) -> None:
+    """Give new entries a MAC made with this key's derived secret from now on (None: no MAC)."""
+    global _mac_secret
+    _mac_secret = key.mac_secret() if key is not None else None
+
+
+def canonical_body(entry: JournalEntry, *, with_mac: bool = True) -> dict[str, Any]:
+    """What an entry's hash covers: everything but its id, outcome and own hash.
+
+    The MAC is covered when the entry has one; entries without one hash exactly as they always did.
+    The MAC itself covers the same body without the MAC.
+    """
     body = {
         "created_at": _iso(entry.created_at),
         "actor_kind": str(entry.actor_kind),
@@ -42,11 +63,36 @@ def canonical_content(entry: JournalEntry) -> bytes:
         "params": entry.params,
         "prev_hash": entry.prev_hash,
     }
+    mac = getattr(entry, "mac", None)  # bench/dataset.py builds entries without one
+    if with_mac and mac is not None:
+        body["mac"] = mac
+    return body
+
+
+def canonical_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def canonical_content(entry: JournalEntry, *, with_mac: bool = True) -> bytes:
+    """The bytes an entry's hash covers (canonical_body as compact JSON with sorted keys)."""
+    return canonical_bytes(canonical_body(entry, with_mac=with_mac))
 
 
 def entry_hash(entry: JournalEntry) -> str:
     return hashlib.sha256(canonical_content(entry)).hexdigest()
+
+
+def entry_mac(entry: JournalEntry, secret: bytes) -> str:
+    return hmac.new(secret, canonical_content(entry, with_mac=False), hashlib.sha256).hexdigest()
+
+
+def outcome_mac(
+    secret: bytes, entry_hash: str, outcome: Outcome | str | None, detail: str | None, outcome_at: datetime
+) -> str:
+    """The MAC binding an outcome to its entry: the outcome is filled after the entry's hash is fixed."""
+    body = {"entry": entry_hash, "outcome": str(outcome), "detail": detail, "at": _iso(outcome_at)}
+    content = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return hmac.new(secret, content, hashlib.sha256).hexdigest()
 
 
 def _iso(value: datetime) -> str:
@@ -114,7 +160,11 @@ async def record(
         outcome_at=created_at if outcome and outcome != Outcome.PENDING else None,
         prev_hash=last.hash if last else GENESIS_HASH,
     )
+    secret = _mac_secret
+    entry.mac = entry_mac(entry, secret) if secret is not None else None
     entry.hash = entry_hash(entry)
+    if secret is not None and entry.outcome_at is not None:
+        entry.outcome_mac = outcome_mac(secret, entry.hash, entry.outcome, entry.outcome_detail, entry.outcome_at)
     await entry.save(using_db=connection)
     return entry
 
@@ -124,10 +174,13 @@ async def set_outcome(
 ) -> None:
     """Fill an entry's outcome, once: a pending entry becomes done or failed, and stays so."""
     conn = connection or connections.get("default")
-    updated = (
-        await JournalEntry.filter(id=entry_id, outcome_at__isnull=True)
-        .using_db(conn)
-        .update(outcome=outcome, outcome_detail=detail, outcome_at=utcnow())
-    )
+    at = utcnow()
+    values: dict[str, Any] = dict(outcome=outcome, outcome_detail=detail, outcome_at=at)
+    secret = _mac_secret
+    if secret is not None:
+        entry_hash_ = await JournalEntry.filter(id=entry_id).using_db(conn).first().values_list("hash", flat=True)
+        if entry_hash_ is not None:
+            values["outcome_mac"] = outcome_mac(secret, str(entry_hash_), outcome, detail, at)
+    updated = await JournalEntry.filter(id=entry_id, outcome_at__isnull=True).using_db(conn).update(**values)
     if not updated:
         raise JournalError(f"journal entry {entry_id} has no pending outcome to fill")

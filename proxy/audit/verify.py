@@ -1,20 +1,25 @@
 """Check the journal's hash chain from the first entry to the last, in constant memory.
 
 What it proves: every entry still has the content it was written with, none was removed from the
-middle, and none was inserted out of order. What it cannot prove on its own: that nothing was cut off
-the end. Record the printed head hash somewhere else now and then (docs/audit.md) and compare.
+middle, and none was inserted out of order. Given the journal key, also that every entry with a MAC was
+written by someone holding the key, and that none without one follows the first that has one. What
+it cannot prove on its own: that nothing was cut off the end or rewritten from some entry on with fresh
+hashes. Signed checkpoints kept outside the database catch that (proxy/audit/checkpoints.py).
 """
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise import connections
 
 from proxy.audit.immutability import missing_guards
-from proxy.audit.journal import GENESIS_HASH, entry_hash
-from proxy.models import JournalEntry
+from proxy.audit.journal import GENESIS_HASH, entry_hash, entry_mac, outcome_mac
+from proxy.audit.signing import JournalKey
+from proxy.models import JournalEntry, Outcome
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -35,6 +40,9 @@ class ChainReport:
     head_hash: str
     broken: ChainBreak | None = None
     missing_guards: list[str] = field(default_factory=list)
+    # The id of the first entry with a MAC (every later one must have one), None if no entry has one.
+    keyed_from: int | None = None
+    macs_checked: bool = False
 
     @property
     def ok(self) -> bool:
@@ -42,17 +50,25 @@ class ChainReport:
 
 
 async def verify_chain(
-    *, page_size: int = DEFAULT_PAGE_SIZE, start_hash: str = GENESIS_HASH, connection: Any = None
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    start_hash: str = GENESIS_HASH,
+    key: JournalKey | None = None,
+    observe: Callable[[JournalEntry], None] | None = None,
+    connection: Any = None,
 ) -> ChainReport:
     """Walk the journal in id order, recompute every hash and check every link; stop at the first break.
 
     `start_hash` is what the first entry must link to: the genesis hash, or, after old months were
-    archived (docs/audit.md), the hash of the last archived entry.
+    archived (docs/audit.md), the hash of the last archived entry. With `key`, every MAC is checked too.
+    `observe` sees each entry that passed, in order (checkpoints build their Merkle tree with it).
     """
     conn = connection or connections.get("default")
     guards = await missing_guards(conn)
+    secret = key.mac_secret() if key is not None else None
     expected_prev = start_hash
     count = 0
+    keyed_from: int | None = None
     last_id: int | None = None
     while True:
         query = JournalEntry.all().using_db(conn)
@@ -60,14 +76,49 @@ async def verify_chain(
             query = query.filter(id__gt=last_id)
         page = await query.order_by("id").limit(page_size)
         for entry in page:
-            problem = _check(entry, expected_prev, first=count == 0)
+            problem = _check(entry, expected_prev, first=count == 0) or _check_mac(
+                entry, secret, keyed=keyed_from is not None
+            )
             if problem is not None:
-                return ChainReport(count, expected_prev, ChainBreak(entry.id, problem), guards)
+                return ChainReport(
+                    count, expected_prev, ChainBreak(entry.id, problem), guards, keyed_from, secret is not None
+                )
+            if keyed_from is None and entry.mac is not None:
+                keyed_from = entry.id
+            if observe is not None:
+                observe(entry)
             expected_prev = entry.hash
             count += 1
         if len(page) < page_size:
-            return ChainReport(count, expected_prev, None, guards)
+            return ChainReport(count, expected_prev, None, guards, keyed_from, secret is not None)
         last_id = page[-1].id
+
+
+def _check_mac(entry: JournalEntry, secret: bytes | None, *, keyed: bool) -> str | None:
+    if entry.mac is None:
+        if keyed:
+            return (
+                "it has no MAC although the entries before it have one: it was written without the journal"
+                " key (inserted by hand?)"
+            )
+        return None
+    if secret is None:
+        return None
+    if not hmac.compare_digest(entry.mac, entry_mac(entry, secret)):
+        return "its MAC is not the journal key's: it was written without the key (forged) or with another key"
+    if entry.outcome_at is None and entry.outcome in (None, Outcome.PENDING) and entry.outcome_mac is None:
+        return None  # still pending
+    expected = (
+        outcome_mac(secret, entry.hash, entry.outcome, entry.outcome_detail, entry.outcome_at)
+        if entry.outcome_at is not None
+        else None
+    )
+    if expected is None or entry.outcome_mac is None or not hmac.compare_digest(entry.outcome_mac, expected):
+        return (
+            f"its outcome ({entry.outcome}: {entry.outcome_detail or 'no detail'}) does not carry the journal"
+            " key's MAC: the outcome was changed behind the triggers"
+        )
+    return None
 
 
 def _check(entry: JournalEntry, expected_prev: str, *, first: bool) -> str | None:

@@ -24,7 +24,7 @@ COMMAND_GROUPS: tuple[Registrar, ...] = (
     accounts.register_users,  # user add, user link-vk
     communities.register,  # community add
     accounts.register_tokens,  # token create
-    audit_commands.register,  # journal verify, export backup, import backup
+    audit_commands.register,  # journal verify|checkpoint|key, export backup, import backup
     sync.register,  # sync
     key_command.register,  # key generate
 )
@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         settings = Settings.from_env() if getattr(args, "needs_settings", True) else Settings()
+        if settings.journal_key is not None:  # entries this command journals carry the key's MAC
+            from proxy.audit import journal
+
+            journal.use_key(settings.journal_key)
         result = args.func(args, settings)
         if asyncio.iscoroutine(result):
             result = asyncio.run(_bounded(result, settings))

@@ -2,8 +2,8 @@
 
 The workers themselves (what they do) live beside their domain: `outbox.OutboxWorker`,
 `inbound.supervise_longpoll`, `sla_alerts.check_every_interval`, `author_profiles.keep_names_filled`,
-`refusals.flush_each_window`, `demo.warm_up_then_run`, `rate_limit.SharedRateLimits`,
-`live.LiveHub.listening`. Here is only when each starts and stops, so that none of those modules depends
+`refusals.flush_each_window`, `demo.warm_up_then_run`, `audit.checkpoints.issue_every_interval`,
+`rate_limit.SharedRateLimits`, `live.LiveHub.listening`. Here is only when each starts and stops, so that none of those modules depends
 on the application's lifecycle.
 
 `create_app` (proxy/runtime/app.py) opens the database first and then these, in `CONTEXTS` order;
@@ -23,6 +23,7 @@ from aiohttp import web
 
 from proxy import author_profiles, demo, inbound, refusals, sla_alerts
 from proxy.appkeys import BACKGROUND, CONNECTIONS, LIVE, OUTBOX_WAKEUPS, SETTINGS
+from proxy.audit import checkpoints, journal
 from proxy.live import asyncpg_dsn
 from proxy.outbox import OUTBOX_CHANNEL, OutboxWorker
 from proxy.rate_limit import POOL_SIZE, SharedRateLimits
@@ -36,6 +37,29 @@ async def _stop(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def journal_key_context(app: web.Application) -> AsyncIterator[None]:
+    """Entries carry the journal key's MAC from the start (if a key is set), and checkpoints are issued
+    every interval when PROXY_JOURNAL_CHECKPOINT_INTERVAL is set and workers run.
+
+    First in CONTEXTS, so every entry any worker journals, up to the last at stop, carries the MAC.
+    """
+    settings = app[SETTINGS]
+    journal.use_key(settings.journal_key)
+    task = http = None
+    if settings.workers and settings.journal_key is not None and settings.journal_checkpoint_interval > 0:
+        http = aiohttp.ClientSession()
+        task = asyncio.create_task(checkpoints.issue_every_interval(settings, http), name="journal-checkpoints")
+        app[BACKGROUND]["journal_checkpoints"] = task
+    try:
+        yield
+    finally:
+        if task is not None:
+            await _stop(task)
+        if http is not None:
+            await http.close()
+        journal.use_key(None)
 
 
 async def refusals_context(app: web.Application) -> AsyncIterator[None]:
@@ -175,6 +199,7 @@ async def live_listener_context(app: web.Application) -> AsyncIterator[None]:
 
 # In start order (stopped in reverse), all after the database's context.
 CONTEXTS: tuple[CleanupContext, ...] = (
+    journal_key_context,  # stops last: every entry journaled until then carries the MAC
     refusals_context,  # stops just before the database closes: its last counts go in
     shared_rate_limits_context,  # before anything that calls VK
     outbox_worker_context,

@@ -1,0 +1,233 @@
+"""Evidence packages: journal entries of one incident, with proofs that a signed checkpoint holds them.
+
+A package is one JSON file: the journal's public key, a signed checkpoint (its note, verbatim), and each
+entry concerned with its content (exactly the bytes its hash covers), its hash, its position in the
+journal and its RFC 9162 inclusion proof against the checkpoint's root. `verify_package` needs nothing
+else (no database, no private key): it checks the signature, recomputes every hash and proof, and
+refuses a file any byte of which was changed (the file must be in its canonical form).
+
+What it proves: the checkpoint's signer had, at that size, a journal holding these entries at these
+positions, with this content. The package as a whole (ids, outcomes, the scope) is signed too, with the
+same key, when it is made where the key is configured: then no byte of it can change unnoticed. An
+outcome is filled after its entry's hash, so only that package signature vouches for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tortoise import connections
+from tortoise.expressions import Q
+
+from proxy.audit import merkle
+from proxy.audit.checkpoints import Checkpoint, CheckpointError, read_checkpoints
+from proxy.audit.journal import canonical_body, canonical_bytes, entry_hash
+from proxy.audit.signing import (
+    JournalKey,
+    KeyFormatError,
+    NoteError,
+    Verifier,
+    open_note,
+    parse_verifier,
+    sign_note,
+    strict_b64decode,
+)
+from proxy.models import Conversation, Item, JournalEntry
+
+FORMAT = "proxy-journal-evidence/1"
+FIELDS = frozenset({"format", "public_key", "checkpoint", "scope", "entries", "package_signature"})
+PAGE_SIZE = 5000
+
+
+class EvidenceError(Exception):
+    """A package cannot be made, or does not prove what it says; the message says why."""
+
+
+def serialize(package: dict[str, Any]) -> bytes:
+    """The one byte form of a package: what is written, and what a verified file must be."""
+    return (json.dumps(package, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def _package_note_text(package: dict[str, Any]) -> str:
+    body = {k: v for k, v in package.items() if k != "package_signature"}
+    return f"{FORMAT}\n{hashlib.sha256(serialize(body)).hexdigest()}\n"
+
+
+def sign_package(package: dict[str, Any], key: JournalKey) -> dict[str, Any]:
+    """The package with a signed note over the SHA-256 of everything else in it."""
+    return {**package, "package_signature": sign_note(_package_note_text(package), key)}
+
+
+async def build_package(
+    directory: Path, verifier: Verifier, *, scope: dict[str, int], connection: Any = None
+) -> dict[str, Any]:
+    """A package of the entries in `scope` ({"conversation_id": 5}, {"operator_id": 3} or {"author_id": 7},
+    as the incident timelines choose them), proven against the largest checkpoint in `directory`; entries
+    journaled after it are left out."""
+    conn = connection or connections.get("default")
+    kept, breach = read_checkpoints(directory, verifier)
+    if breach is not None:
+        raise EvidenceError(str(breach))
+    if not kept or kept[-1].checkpoint.size == 0:
+        raise EvidenceError(f"no checkpoint of a non-empty journal in {directory}: make one first")
+    newest = kept[-1]
+    checkpoint = newest.checkpoint
+    ids, hashed = await _leaves(conn, checkpoint.size)
+    if len(hashed) != checkpoint.size or merkle.TreeBuilder.of_hashes(hashed).root() != checkpoint.root:
+        raise EvidenceError(
+            f"the journal does not match {newest.name}: run `proxy journal verify --checkpoints` to see why"
+        )
+    position = {entry_id: index for index, entry_id in enumerate(ids)}
+    entries = await JournalEntry.filter(await _scope_filter(scope, conn), id__lte=ids[-1]).using_db(conn).order_by("id")
+    for e in entries:
+        if entry_hash(e) != e.hash:
+            raise EvidenceError(f"journal entry {e.id} does not match its hash: run `proxy journal verify` to see why")
+    proofs = merkle.inclusion_proofs(hashed, [position[e.id] for e in entries])
+    return {
+        "format": FORMAT,
+        "public_key": verifier.text(),
+        "checkpoint": (directory / newest.name).read_text(encoding="utf-8"),
+        "scope": scope,
+        "entries": [
+            {
+                "id": e.id,
+                "index": position[e.id],
+                "content": canonical_body(e),
+                "hash": e.hash,
+                "proof": [base64.b64encode(p).decode() for p in proofs[position[e.id]]],
+                "outcome": {
+                    "outcome": str(e.outcome) if e.outcome is not None else None,
+                    "detail": e.outcome_detail,
+                    "at": _iso_or_none(e.outcome_at),
+                },
+            }
+            for e in entries
+        ],
+    }
+
+
+async def _scope_filter(scope: dict[str, int], conn: Any) -> Q:
+    """The journal entries of one conversation or operator; or an author's: about their items or conversations
+    (the same choice as the incident timeline, proxy/audit/incidents.py)."""
+    if set(scope) == {"author_id"}:
+        author_id = scope["author_id"]
+        items = await Item.filter(author_id=author_id).using_db(conn).values_list("id", flat=True)
+        conversations = await Conversation.filter(author_id=author_id).using_db(conn).values_list("id", flat=True)
+        return Q(item_id__in=list(items)) | Q(conversation_id__in=list(conversations))
+    if set(scope) in ({"conversation_id"}, {"operator_id"}):
+        return Q(**scope)
+    raise EvidenceError(f"an evidence package is for one conversation, operator or author, not {scope}")
+
+
+def _iso_or_none(value: Any) -> str | None:
+    return value.isoformat(timespec="microseconds") if value is not None else None
+
+
+async def _leaves(conn: Any, size: int) -> tuple[list[int], list[bytes]]:
+    ids: list[int] = []
+    hashed: list[bytes] = []
+    last_id = 0
+    while len(ids) < size:
+        rows = await (
+            JournalEntry.filter(id__gt=last_id)
+            .using_db(conn)
+            .order_by("id")
+            .limit(min(PAGE_SIZE, size - len(ids)))
+            .values_list("id", "hash")
+        )
+        if not rows:
+            break
+        for entry_id, stored_hash in rows:
+            ids.append(entry_id)
+            hashed.append(merkle.leaf_hash(bytes.fromhex(stored_hash)))
+        last_id = rows[-1][0]
+    return ids, hashed
+
+
+@dataclass(frozen=True)
+class Proven:
+    signer: str
+    key_id: str
+    checkpoint: Checkpoint
+    entries: list[dict[str, Any]]
+    whole_file_signed: bool
+
+
+def verify_package(data: bytes, trusted: Verifier | None = None) -> Proven:
+    """Check a package byte for byte; what it proves, or EvidenceError naming what fails."""
+    try:
+        package = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EvidenceError(f"not an evidence package: {exc}") from None
+    if not isinstance(package, dict) or package.get("format") != FORMAT:
+        raise EvidenceError(f"not an evidence package of format {FORMAT}")
+    unknown = set(package) - FIELDS
+    if unknown:
+        raise EvidenceError(f"not an evidence package: unknown fields {', '.join(sorted(unknown))}")
+    if serialize(package) != data:
+        raise EvidenceError("the file is not byte for byte as it was written: it was edited")
+    try:
+        verifier = parse_verifier(package["public_key"])
+        if trusted is not None and trusted != verifier:
+            raise EvidenceError(f"it is signed by {verifier.text()}, not by the key you trust ({trusted.text()})")
+        checkpoint = Checkpoint.parse(open_note(package["checkpoint"], verifier))
+        for entry in package["entries"]:
+            _check_entry(entry, checkpoint)
+        signed = "package_signature" in package
+        if signed and open_note(package["package_signature"], verifier) != _package_note_text(package):
+            raise EvidenceError("the package's own signature is for other contents: it was edited")
+    except (KeyFormatError, NoteError, CheckpointError) as exc:
+        raise EvidenceError(str(exc)) from None
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise EvidenceError(f"malformed package: {exc}") from None
+    return Proven(verifier.name, verifier.key_id.hex(), checkpoint, package["entries"], signed)
+
+
+def _check_entry(entry: dict[str, Any], checkpoint: Checkpoint) -> None:
+    computed = hashlib.sha256(canonical_bytes(entry["content"])).hexdigest()
+    if computed != entry["hash"]:
+        raise EvidenceError(f"entry {entry['id']}: its content does not match its hash: it was changed")
+    proof = [strict_b64decode(p) for p in entry["proof"]]
+    leaf = merkle.leaf_hash(bytes.fromhex(entry["hash"]))
+    if not merkle.verify_inclusion(int(entry["index"]), checkpoint.size, leaf, proof, checkpoint.root):
+        raise EvidenceError(
+            f"entry {entry['id']}: its inclusion proof does not lead to the checkpoint's root: it is not"
+            f" entry number {int(entry['index']) + 1} of that journal"
+        )
+
+
+def describe(proven: Proven) -> list[str]:
+    """What a verified package proves, in plain words."""
+    lines = [
+        f"The checkpoint is validly signed by {proven.signer} (key id {proven.key_id}): a journal of"
+        f" {proven.checkpoint.size} entries.",
+        f"Each of these {len(proven.entries)} entries is, byte for byte, the entry at its position in that journal:",
+    ]
+    for entry in proven.entries:
+        content = entry["content"]
+        who = f"operator {content['operator_id']}" if content.get("operator_id") else str(content.get("actor_kind"))
+        target = ", ".join(
+            f"{name} {content[f'{name}_id']}" for name in ("community", "conversation", "item") if content.get(f"{name}_id")
+        )
+        text = f": {content['text']!r}" if content.get("text") else ""
+        lines.append(
+            f"  #{entry['index'] + 1} (id {entry['id']}) {content['created_at']} {who} {content['action']}"
+            f"{' on ' + target if target else ''}{text}"
+        )
+    if proven.whole_file_signed:
+        lines.append(
+            "The whole file (entry ids, outcomes, the scope) is signed by the same key: it is as the journal"
+            " gave it when the package was made. Outcomes are vouched for by that signature, not by the checkpoint."
+        )
+    else:
+        lines.append(
+            "The file itself is not signed: entry ids, outcomes and the scope it lists are not proven, only the"
+            " entries' content and positions."
+        )
+    return lines

@@ -1,0 +1,185 @@
+"""Digests of the history tables in the journal's chain: a rewritten item version or raw event is found.
+
+`item_version` rows are never updated and a `raw_event`'s delivered content (everything but its
+processing status) never changes, but the chain covers neither: with the triggers disabled, someone could
+rewrite them unnoticed. So each checkpoint is preceded by a chained `audit.digest` journal entry holding,
+per table, the number of rows, the last id and the RFC 9162 Merkle root over the rows up to it (each leaf
+one row's covered columns as canonical JSON, as the backup writes them). The entry is covered by the
+chain, its MAC and the checkpoints; `verify_digests` recomputes every digest from the rows.
+
+Rows are digested only once they are `SETTLE_SECONDS` old: on PostgreSQL, ids are handed out before
+their transactions commit, so a younger row may still be joined by one with a smaller id.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from tortoise.models import Model
+
+from proxy.audit import journal, merkle
+from proxy.audit.backup import canonical_value
+from proxy.clock import utcnow
+from proxy.models import ActorKind, ItemVersion, JournalEntry, RawEvent
+
+DIGEST_ACTION = "audit.digest"
+SETTLE_SECONDS = 300
+PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Covered:
+    """A history table, the columns that never change after insert, and its time column."""
+
+    name: str
+    model: type[Model]
+    columns: tuple[str, ...]
+    time_column: str
+
+
+COVERED = (
+    Covered(
+        "item_version",
+        ItemVersion,
+        ("id", "item_id", "number", "text", "attachments", "forwarded", "forwarded_text", "valid_from", "recorded_at"),
+        "recorded_at",
+    ),
+    # status and detail are the processing result, filled after insert.
+    Covered(
+        "raw_event",
+        RawEvent,
+        ("id", "community_id", "vk_group_id", "event_id", "type", "payload", "source", "received_at"),
+        "received_at",
+    ),
+)
+
+
+def row_leaf(table: Covered, row: Model) -> bytes:
+    body = {column: canonical_value(getattr(row, column)) for column in table.columns}
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+async def _walk(table: Covered, conn: Any, up_to_id: int | None, stops: list[int], on_stop: Any) -> merkle.TreeBuilder:
+    """Feed the table's rows (id order, up to `up_to_id`) to a tree; call on_stop(last_id, tree) at each stop."""
+    tree = merkle.TreeBuilder()
+    pending = sorted(stops)
+    last_id = 0
+    while True:
+        query = table.model.filter(id__gt=last_id).using_db(conn)
+        if up_to_id is not None:
+            query = query.filter(id__lte=up_to_id)
+        page = await query.order_by("id").limit(PAGE_SIZE)
+        for row in page:
+            while pending and pending[0] < row.id:
+                on_stop(pending.pop(0), tree)
+            tree.append(row_leaf(table, row))
+            last_id = row.id
+        if len(page) < PAGE_SIZE:
+            break
+    for stop in pending:
+        on_stop(stop, tree)
+    return tree
+
+
+async def _settled_last_id(table: Covered, conn: Any, settle_seconds: float) -> int:
+    cutoff = utcnow() - timedelta(seconds=settle_seconds)
+    row = (
+        await table.model.filter(**{f"{table.time_column}__lte": cutoff})
+        .using_db(conn)
+        .order_by("-id")
+        .first()
+        .values_list("id", flat=True)
+    )
+    return int(row or 0)
+
+
+async def record_digest(*, settle_seconds: float = SETTLE_SECONDS, connection: Any = None) -> JournalEntry | None:
+    """Journal a digest of every covered table up to its settled rows, unless nothing changed since the last."""
+    from tortoise import connections
+
+    conn = connection or connections.get("default")
+    digest: dict[str, Any] = {}
+    for table in COVERED:
+        last_id = await _settled_last_id(table, conn, settle_seconds)
+        tree = await _walk(table, conn, last_id, [], lambda *_: None)
+        digest[table.name] = {"rows": tree.size, "last_id": last_id, "root": base64.b64encode(tree.root()).decode()}
+    previous = await JournalEntry.filter(action=DIGEST_ACTION).using_db(conn).order_by("-id").first()
+    if previous is not None and previous.params == digest:
+        return None
+    if previous is None and not any(part["rows"] for part in digest.values()):
+        return None  # nothing to digest yet
+    return await journal.record(DIGEST_ACTION, actor_kind=ActorKind.SYSTEM, params=digest)
+
+
+@dataclass(frozen=True)
+class DigestBreach:
+    table: str
+    entry_id: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.table} (digest in journal entry {self.entry_id}): {self.reason}"
+
+
+async def verify_digests(digests: list[JournalEntry], *, connection: Any = None) -> DigestBreach | None:
+    """Recompute every digest (entries of the verified chain, in order) from the rows; the first mismatch."""
+    from tortoise import connections
+
+    conn = connection or connections.get("default")
+    for table in COVERED:
+        breach = await _verify_table(table, digests, conn)
+        if breach is not None:
+            return breach
+    return None
+
+
+async def _verify_table(table: Covered, digests: list[JournalEntry], conn: Any) -> DigestBreach | None:
+    stops: dict[int, tuple[JournalEntry, dict[str, Any]]] = {}
+    for entry in digests:
+        part = entry.params.get(table.name) if isinstance(entry.params, dict) else None
+        if isinstance(part, dict) and isinstance(part.get("last_id"), int):
+            stops.setdefault(part["last_id"], (entry, part))
+    if not stops:
+        return None
+    found: list[DigestBreach] = []
+    matched: list[int] = []
+
+    def on_stop(last_id: int, tree: merkle.TreeBuilder) -> None:
+        if found:
+            return
+        entry, part = stops[last_id]
+        if tree.size == part.get("rows") and base64.b64encode(tree.root()).decode() == part.get("root"):
+            matched.append(last_id)
+            return
+        since = f"after id {matched[-1]}" if matched else "from the first row"
+        found.append(
+            DigestBreach(
+                table.name,
+                entry.id,
+                f"its {tree.size} rows up to id {last_id} do not match the {part.get('rows')} digested: a row"
+                f" {since} up to id {last_id} was changed, inserted or removed",
+            )
+        )
+
+    await _walk(table, conn, max(stops), list(stops), on_stop)
+    return found[0] if found else None
+
+
+async def item_text_not_in_versions(*, connection: Any = None) -> int | None:
+    """The first item whose current text is none of its versions' texts (rewritten in place), or None.
+
+    `item` is updated legitimately (an edit makes a new version current), so it cannot be digested; but
+    its text is always one of its versions' (or empty, for a deletion of an item never seen).
+    """
+    from tortoise import connections
+
+    conn = connection or connections.get("default")
+    rows = await conn.execute_query_dict(
+        "SELECT i.id FROM item i WHERE NOT ((i.version_count = 0 AND i.text = '') OR EXISTS "
+        "(SELECT 1 FROM item_version v WHERE v.item_id = i.id AND v.text = i.text)) ORDER BY i.id LIMIT 1"
+    )
+    return int(rows[0]["id"]) if rows else None

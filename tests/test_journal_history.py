@@ -1,0 +1,108 @@
+"""Item versions, raw events and items rewritten behind the triggers are found through the journal's digests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tortoise import connections
+
+from proxy.audit import checkpoints, history, journal
+from proxy.models import JournalEntry, RawEvent
+from tests.audit_fixtures import GROUP_ID, make_base, make_deleted_comment_story
+from tests.test_journal_checkpoints import KEY, _run_cli
+
+
+@pytest.fixture
+def keyed() -> object:
+    journal.use_key(KEY)
+    yield KEY
+    journal.use_key(None)
+
+
+async def _history() -> int:
+    base = await make_base()
+    item = await make_deleted_comment_story(base)
+    for n in range(3):
+        await RawEvent.create(
+            community=base.community, vk_group_id=GROUP_ID, event_id=f"ev-{n}", type="wall_reply_new",
+            payload=f'{{"type":"wall_reply_new","object":{{"text":"Хлеб {n}"}}}}', source="callback",
+        )  # fmt: skip
+    return item.id
+
+
+async def _behind_the_triggers(db: str, table: str, statement: str) -> None:
+    conn = connections.get("default")
+    if db.startswith("postgres"):
+        await conn.execute_script(f"ALTER TABLE {table} DISABLE TRIGGER ALL; {statement}; ALTER TABLE {table} ENABLE TRIGGER ALL")
+    else:
+        await conn.execute_script(f"DROP TRIGGER IF EXISTS {table}_no_update; {statement}")
+
+
+async def test_digest_then_all_good(db: str, keyed: object, tmp_path: Path) -> None:
+    await _history()
+    issued = await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
+    digest = await JournalEntry.get(action=history.DIGEST_ACTION)
+    assert digest.params["item_version"]["rows"] == 3 and digest.params["raw_event"]["rows"] == 3
+    assert issued.checkpoint.size == await JournalEntry.all().count()  # the digest is in the checkpoint
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
+    assert await JournalEntry.filter(action=history.DIGEST_ACTION).count() == 1  # nothing new: no new digest
+    # Processing results are not digested: changing them is no breach.
+    await RawEvent.filter(event_id="ev-1").update(status="failed", detail="retried")
+    code, out, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == "item versions and raw events match the 1 digest in the journal"
+    code, out, _ = await _run_cli(db, "journal", "verify")
+    assert code == 0 and out.endswith("match the 1 digest in the journal\n")
+
+
+async def test_rewritten_item_version_is_found(db: str, keyed: object, tmp_path: Path) -> None:
+    await _history()
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
+    digest = await JournalEntry.get(action=history.DIGEST_ACTION)
+    await _behind_the_triggers(db, "item_version", "UPDATE item_version SET text = 'Всё отлично' WHERE number = 2")
+    code, _, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
+    assert code == 1
+    last = digest.params["item_version"]["last_id"]
+    assert err.splitlines()[0] == (
+        f"item_version (digest in journal entry {digest.id}): its 3 rows up to id {last} do not match the 3"
+        f" digested: a row from the first row up to id {last} was changed, inserted or removed"
+    )
+
+
+async def test_rewritten_raw_event_is_found(db: str, keyed: object, tmp_path: Path) -> None:
+    await _history()
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
+    await RawEvent.create(vk_group_id=GROUP_ID, event_id="ev-later", type="x", payload="{}", source="callback")
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)  # a second digest
+    first, second = await JournalEntry.filter(action=history.DIGEST_ACTION).order_by("id")
+    # No trigger stands in the way of this one.
+    await RawEvent.filter(event_id="ev-later").update(payload="{}  ")
+    code, _, err = await _run_cli(db, "journal", "verify")
+    assert code == 1
+    previous, last = first.params["raw_event"]["last_id"], second.params["raw_event"]["last_id"]
+    assert err.splitlines()[0] == (
+        f"raw_event (digest in journal entry {second.id}): its 4 rows up to id {last} do not match the 4"
+        f" digested: a row after id {previous} up to id {last} was changed, inserted or removed"
+    )
+    await RawEvent.filter(event_id="ev-later").update(payload="{}")
+    await RawEvent.filter(event_id="ev-0").update(payload="{}")
+    code, _, err = await _run_cli(db, "journal", "verify")
+    assert code == 1 and err.startswith(f"raw_event (digest in journal entry {first.id}): its 3 rows")
+
+
+async def test_item_text_rewritten_in_place_is_found(db: str, keyed: object, tmp_path: Path) -> None:
+    item_id = await _history()
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
+    await connections.get("default").execute_query(
+        f"UPDATE item SET text = 'Спасибо, всё понравилось' WHERE id = {item_id}"
+    )
+    code, _, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
+    assert code == 1
+    assert err.splitlines()[0] == f"item {item_id}: its text is none of its versions': it was rewritten in place"
+
+
+async def test_young_rows_wait_for_the_next_digest(db: str, keyed: object, tmp_path: Path) -> None:
+    await _history()
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None)  # every row is younger than 5 minutes
+    assert not await JournalEntry.filter(action=history.DIGEST_ACTION).exists()
