@@ -235,30 +235,35 @@ class InboxBroadcaster:
             return
         rows = await inbox.inbox_rows(list(ids))
         template = self.env.get_template(ROW_TEMPLATE)
-        updates: list[RowUpdate] = []
-        for row in rows:
-            self.seq += 1
-            event_id = self.position
-            frames: dict[str, bytes] = {}
+        rendered: list[tuple[inbox.InboxRow, dict[str, str]]] = []
+        for position, row in enumerate(rows):
+            if position:
+                # A burst's rows take a while to render: a callback waiting meanwhile goes between two.
+                await asyncio.sleep(0)
+            html: dict[str, str] = {}
             for locale in i18n.LOCALES:
                 with i18n.rendering_in(locale, self.tz):
-                    html = template.render(row=row)
+                    html[locale] = template.render(row=row).strip()
                 self.renders += 1
-                frames[locale] = sse_frame(
-                    "row",
-                    {
-                        "action": "upsert",
-                        "target": f"conversation-{row.conversation.id}",
-                        "conversation_id": row.conversation.id,
-                        "community_id": row.community.id,
-                        "html": html.strip(),
-                    },
-                    event_id,
-                )
-            update = RowUpdate(self.seq, row.community.id, frames)
-            self._replay.append(update)
-            updates.append(update)
+            rendered.append((row, html))
+        # Numbered, kept for catching up and handed out with no await between: `position` never names an
+        # update that is not in the buffer yet, and a stream attaching now gets each update once.
+        updates = [self._numbered(row, html) for row, html in rendered]
+        self._replay.extend(updates)
         await self._fan_out(updates)
+
+    def _numbered(self, row: inbox.InboxRow, html: dict[str, str]) -> RowUpdate:
+        self.seq += 1
+        data = {
+            "action": "upsert",
+            "target": f"conversation-{row.conversation.id}",
+            "conversation_id": row.conversation.id,
+            "community_id": row.community.id,
+        }
+        frames = {
+            locale: sse_frame("row", {**data, "html": text}, self.position) for locale, text in html.items()
+        }
+        return RowUpdate(self.seq, row.community.id, frames)
 
     async def _fan_out(self, updates: list[RowUpdate]) -> None:
         """Hand the batch to every stream.
