@@ -73,7 +73,7 @@ async def _two_pages(client_for: Any, operator: Operator, manager: Operator, con
 
 
 def _only_article(html: str, element_id: str) -> str:
-    assert html.startswith(f'<article class="entry') and html.endswith("</article>"), html[:200]
+    assert html.startswith('<article class="entry') and html.endswith("</article>"), html[:200]
     assert html.count("<article") == 1 and f'id="{element_id}"' in html
     return html
 
