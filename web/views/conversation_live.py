@@ -32,11 +32,11 @@ Wire format (Turbo Streams' action + target + template), one SSE event `part` pe
 changed entry `{"action": "upsert", "target": "item-7", "conversation_id": 12, "at": <entry's data-at>,
 "html": "<article ...>", "remove": ["outbox-entry-3"]}` (the page replaces the article, or inserts it
 into the timeline in `data-at` order; `remove`, when VK echoed a reply back: its pending article), with
-an SSE id `<boot>.<seq>`, as the inbox; the parts of one push share it. A stream that (re)connects with `Last-Event-ID`, or `?since=` (the
-page's position when it was rendered), gets what it missed on its conversation from a bounded replay
-buffer, or `resync` (the page re-fetches its partials once, with GET /conversations/{id}/{part}) when
-that is gone, was another instance's, was not rendered (nobody here had the page open), or was not
-rendered in its language.
+an SSE id `<boot>.<seq>`, as the inbox; the parts of one push share it. A stream that (re)connects with
+`Last-Event-ID`, or `?since=` (the page's position when it was rendered), gets what it missed on its
+conversation from a bounded replay buffer, or `resync` (the page re-fetches its partials once, with GET
+/conversations/{id}/{part}) when that is gone, was another instance's, was not rendered (nobody here had
+the page open), or was not rendered in its language.
 """
 
 from __future__ import annotations
