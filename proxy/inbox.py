@@ -289,6 +289,15 @@ class TimelineEntry:
     outbox: OutboxRow | None = None
     tombstone: ItemTombstone | None = None
 
+    @property
+    def sort_at(self) -> int:
+        """`at` in epoch microseconds: the page places an entry pushed alone by it (ties: item id)."""
+        at = self.at if self.at.tzinfo else self.at.replace(tzinfo=UTC)
+        return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 @dataclass
 class AuthorCard:
@@ -339,32 +348,13 @@ async def timeline(conversation: Conversation) -> tuple[list[TimelineEntry], boo
     items = list(reversed(items[:TIMELINE_LIMIT]))
     since = items[0].created_at if truncated and items else None
 
-    deleted_ids = [item.id for item in items if item.is_deleted]
-    tombstones: dict[int, ItemTombstone] = {}
-    if deleted_ids:
-        for tombstone in await ItemTombstone.filter(item_id__in=deleted_ids, restored_at__isnull=True).order_by(
-            "deleted_at", "id"
-        ).select_related("deleted_by"):
-            tombstones[tombstone.item_id] = tombstone  # type: ignore[attr-defined]
-
     outbox_rows = [
         row
         for row in await OutboxRow.filter(conversation_id=conversation.id).order_by("id")
         if is_reply(row)
     ]
-    outbox_by_id = {row.id: row for row in outbox_rows}
+    entries = await _item_entries(items, {row.id: row for row in outbox_rows})
     linked = {item.outbox_row_id for item in items if item.outbox_row_id}
-
-    entries = [
-        TimelineEntry(
-            "item",
-            item.created_at,
-            item=item,
-            outbox=outbox_by_id.get(item.outbox_row_id) if item.outbox_row_id else None,
-            tombstone=tombstones.get(item.id),
-        )
-        for item in items
-    ]
     for row in outbox_rows:
         # A reply VK has not echoed back yet (pending, failed, or sent and on its way).
         if row.id not in linked and (since is None or row.created_at >= since):
@@ -375,6 +365,40 @@ async def timeline(conversation: Conversation) -> tuple[list[TimelineEntry], boo
     entries.extend(TimelineEntry("note", note.created_at, note=note) for note in await notes)
     entries.sort(key=lambda entry: entry.at)
     return entries, truncated
+
+
+async def item_entries(conversation_id: int, item_ids: list[int]) -> list[TimelineEntry]:
+    """The timeline entries of these items of the conversation (ones not in it left out), oldest first:
+    what a change to a few items alters on a page, whatever the length of its timeline."""
+    items = list(
+        await Item.filter(conversation_id=conversation_id, id__in=item_ids)
+        .order_by("created_at", "id")
+        .select_related("author", "sent_by")
+    )
+    row_ids = [item.outbox_row_id for item in items if item.outbox_row_id]
+    rows = await OutboxRow.filter(id__in=row_ids) if row_ids else []
+    return await _item_entries(items, {row.id: row for row in rows if is_reply(row)})
+
+
+async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -> list[TimelineEntry]:
+    """Items as timeline entries, in their order: each with its open tombstone and the reply it echoes."""
+    deleted_ids = [item.id for item in items if item.is_deleted]
+    tombstones: dict[int, ItemTombstone] = {}
+    if deleted_ids:
+        for tombstone in await ItemTombstone.filter(item_id__in=deleted_ids, restored_at__isnull=True).order_by(
+            "deleted_at", "id"
+        ).select_related("deleted_by"):
+            tombstones[tombstone.item_id] = tombstone  # type: ignore[attr-defined]
+    return [
+        TimelineEntry(
+            "item",
+            item.created_at,
+            item=item,
+            outbox=outbox_by_id.get(item.outbox_row_id) if item.outbox_row_id else None,
+            tombstone=tombstones.get(item.id),
+        )
+        for item in items
+    ]
 
 
 def is_reply(row: OutboxRow) -> bool:

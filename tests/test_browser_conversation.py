@@ -65,6 +65,9 @@ async def test_the_conversation_page_is_pushed_its_changes(
 
     follow_up = world.scenario.member_comments(world.group, member, world.post, "А в Самару?", reply_to=question)
     await timeline.get_by_text("А в Самару?").wait_for(timeout=WAIT_MS)
+    # Pushed alone (its entry, not the whole timeline), it took its place: after the question.
+    question_id, follow_up_id = await _item_id(question.id), await _item_id(follow_up.id)
+    assert await _entry_ids(page) == [f"item-{question_id}", f"item-{follow_up_id}"]
     world.scenario.member_edits(world.group, follow_up, "А в Самару и Тольятти?")
     await timeline.get_by_text("А в Самару и Тольятти?").wait_for(timeout=WAIT_MS)
     world.scenario.member_deletes(world.group, follow_up)
@@ -75,7 +78,15 @@ async def test_the_conversation_page_is_pushed_its_changes(
     await page.keyboard.type("Да, доставляем в оба города.")
     await page.click("#reply button[type=submit]")
     await page.locator("#timeline .outbox-state.sent").wait_for(timeout=WAIT_MS)
-    assert (await OutboxRow.get(method="wall.createComment")).status == OutboxStatus.SENT
+    sent = await OutboxRow.get(method="wall.createComment")
+    assert sent.status == OutboxStatus.SENT
+    # VK's echo of the reply is its item's entry, last; the pending entry is gone.
+    echo = page.locator("#timeline article[id^=item-]", has_text="Да, доставляем в оба города.")
+    await echo.wait_for(timeout=WAIT_MS)
+    await page.locator(f"#outbox-entry-{sent.id}").wait_for(state="detached", timeout=WAIT_MS)
+    echo_id = (await Item.get(outbox_row_id=sent.id)).id
+    assert await _entry_ids(page) == [f"item-{question_id}", f"item-{follow_up_id}", f"item-{echo_id}"]
+    assert await page.locator("#timeline .outbox-state.sent").count() == 1
 
     # A second operator opens the page: the first sees her arrive; she does not see herself.
     other = await browser.new_page(viewport={"width": 1280, "height": 800})
@@ -113,6 +124,10 @@ async def test_the_conversation_page_is_pushed_its_changes(
     assert fetched == ["author", "header", "presence", "timeline"], requests
     assert await page.locator("#timeline .outbox-state.sent").count() == 1
     assert errors == []
+
+
+async def _entry_ids(page) -> list[str]:
+    return await page.eval_on_selector_all("#timeline > article", "els => els.map(e => e.id)")
 
 
 async def _item_id(vk_comment_id: int) -> int:

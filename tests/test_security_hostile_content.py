@@ -178,8 +178,8 @@ async def test_sse_frames_are_json_and_carry_no_markup_outside_it(
 
     async def read_frames() -> None:
         buffer = ""
-        # Mallory's arrival (presence names her) and the member's new message (the timeline).
-        while not (pushed("presence", "evil.example") and pushed("timeline")):
+        # Mallory's arrival (presence names her) and the member's new message (its timeline entry).
+        while not (pushed("presence", "evil.example") and any('"action": "upsert"' in frame for frame in frames)):
             chunk = await stream.content.readany()
             buffer += chunk.decode()
             *done, buffer = buffer.split("\n\n")

@@ -2,15 +2,16 @@
 
 Each client is one operator's logged-in session with the inbox or a conversation page open, doing what
 the browser does and keeping only what shows a change: per conversation the preview and wait of the
-last row pushed (inbox), or the texts and deleted marks of the last timeline (conversation page), and
-the first moment each text appeared. Pushed rows and partials are parsed once per distinct content
+last row pushed (inbox), or the text and deleted mark of each timeline entry by item (conversation page:
+a whole timeline replaces them all, an entry pushed alone, `upsert`, its own), and the first moment each
+text appeared. Pushed rows and partials are parsed once per distinct content
 (every inbox hears the same bytes), with precompiled expressions: the bench must not take the cores
 it measures. Times are `time.perf_counter()` (CLOCK_MONOTONIC: the same clock in every process).
 
 The conversation page speaks either protocol: the domain events by name, each making htmx GET the
 partials whose `hx-trigger` lists it (one request in flight per partial, one more queued: app.js's
-"missed"), or `part` events that carry the partial's html (swapped, no request) and `resync` (each
-partial fetched once).
+"missed"), or `part` events that carry the partial's html or one timeline entry's (swapped, no request) and
+`resync` (each partial fetched once).
 """
 
 from __future__ import annotations
@@ -33,12 +34,15 @@ _ROW_ID = re.compile(r'<tr id="conversation-(\d+)"')
 _PREVIEW = re.compile(r'<td class="preview">([^<]*)</td>')
 _WAITING = re.compile(r'data-waiting-since="([^"]*)"')
 _ROW = re.compile(r'<tr id="conversation-\d+".*?</tr>', re.S)
-_ENTRY = re.compile(r'<article class="entry ([^"]*)" id="item-\d+">.*?<div class="text">([^<]*)</div>', re.S)
+_ENTRY = re.compile(
+    r'<article class="entry ([^"]*)" id="item-(\d+)"[^>]*>.*?<div class="text">([^<]*)</div>', re.S
+)
 _TAG = re.compile(r'<[a-z]+\s[^>]*hx-trigger="[^"]*sse:[^>]*>')
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
 _SINCE = re.compile(r'data-live-since="([^"]*)"')
 _LIST_URL = re.compile(r'data-list-url="([^"]*)"')
 _TIMELINE = "timeline"
+_UPSERT = "upsert"
 CACHE_SIZE = 4096
 LOGINS_AT_ONCE = 8
 DRAIN_SECONDS = 120.0
@@ -50,7 +54,7 @@ class _Parsed:
 
     def __init__(self) -> None:
         self._rows: dict[str, tuple[int, str, str]] = {}
-        self._timelines: dict[str, tuple[tuple[str, bool], ...]] = {}
+        self._timelines: dict[str, tuple[tuple[int, str, bool], ...]] = {}
         self._data: dict[bytes, Any] = {}  # an SSE event's data line -> its JSON, decoded once
 
     def data(self, line: bytes) -> Any:
@@ -73,14 +77,15 @@ class _Parsed:
             self._rows[html] = found
         return found
 
-    def timeline(self, html: str) -> tuple[tuple[str, bool], ...]:
-        """(text, deleted) of each entry of a timeline."""
+    def timeline(self, html: str) -> tuple[tuple[int, str, bool], ...]:
+        """(item id, text, deleted) of each item's entry of a timeline (or of one entry)."""
         found = self._timelines.get(html)
         if found is None:
             if len(self._timelines) > CACHE_SIZE:
                 self._timelines.clear()
             found = tuple(
-                (text.strip(), "deleted" in classes.split()) for classes, text in _ENTRY.findall(html)
+                (int(item), text.strip(), "deleted" in classes.split())
+                for classes, item, text in _ENTRY.findall(html)
             )
             self._timelines[html] = found
         return found
@@ -108,7 +113,7 @@ class ClientResult:
     rows: dict[int, tuple[str, str]] = field(
         default_factory=dict
     )  # inbox: conversation -> (preview, waiting)
-    timeline: dict[str, bool] = field(default_factory=dict)  # page: text -> deleted
+    timeline: dict[str, bool] = field(default_factory=dict)  # page: text -> deleted, when it stopped
     error: str = ""
 
 
@@ -135,6 +140,7 @@ class Client:
         self._queued: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.last_activity = 0.0  # when a frame or a partial last arrived
+        self.entries: dict[int, tuple[str, bool]] = {}  # page: item id -> (text, deleted), as shown
 
     @property
     def busy(self) -> bool:
@@ -201,6 +207,8 @@ class Client:
             part = PARSED.data(data)
             if part.get("target") == _TIMELINE:
                 self._timeline(arrived, part["html"])
+            elif part.get("action") == _UPSERT:
+                self._timeline(arrived, part["html"], whole=False)
         elif name == "resync" and self.spec.conversation_id is not None:
             for element in self.partials:
                 self._refresh(element)
@@ -215,14 +223,22 @@ class Client:
         if not waiting:
             self.result.wait_ended.setdefault(conversation, arrived)
 
-    def _timeline(self, arrived: float, html: str) -> None:
+    def _timeline(self, arrived: float, html: str, *, whole: bool = True) -> None:
+        """A timeline (`whole`: it replaces every entry shown) or one entry pushed alone."""
         entries = PARSED.timeline(html)
         seen = self.result.first_seen
-        for text, deleted in entries:
+        if whole:
+            self.entries = {}
+        for item, text, deleted in entries:
             seen.setdefault(text, arrived)
             if deleted:
                 seen.setdefault("deleted:" + text, arrived)
-        self.result.timeline = dict(entries)
+            self.entries[item] = (text, deleted)
+
+    def finish(self) -> ClientResult:
+        """The result, with the timeline the page shows now (text -> deleted, in item order)."""
+        self.result.timeline = {text: deleted for _, (text, deleted) in sorted(self.entries.items())}
+        return self.result
 
     def _refresh(self, element: str) -> None:
         # htmx: one request per element in flight; a trigger meanwhile is kept (once) and fired after.
@@ -289,7 +305,7 @@ async def _serve(conn: Any, specs: list[ClientSpec]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-    conn.send([c.result for c in clients])
+    conn.send([c.finish() for c in clients])
 
 
 async def _drained(clients: list[Client]) -> float:

@@ -11,6 +11,13 @@ Which partial a message changes is `AFFECTS` (what the partials used to re-fetch
 message without a conversation (a ban reported by VK names the community) changes the author card of
 every open conversation of that community.
 
+A new, edited, deleted or restored item changes one entry of the timeline, and its message names the
+item (`item_id`, proxy/ingest/outcome.py): when every timeline change of a conversation in a batch names
+its item, only those items' entries are loaded (`inbox.item_entries`) and pushed, each rendered once per
+language (conversation/_entry.html), so a change costs the same whatever the timeline's length (up to
+`inbox.TIMELINE_LIMIT` entries). Anything else that changes the timeline (a reply's outcome, a note, an
+action taken on the page) pushes the whole timeline, as do item messages batched with such a change.
+
 The pushed HTML is the same for every viewer, so nothing in it may belong to one operator:
 - CSRF tokens are rendered empty; the page fills its own in (web/static/js/conversation.js, from the
   `csrf-token` meta tag of base.html) when it swaps a partial in. htmx also sends the token as the
@@ -21,12 +28,15 @@ The pushed HTML is the same for every viewer, so nothing in it may belong to one
 - No partial depends on the viewer's role (the server refuses what a role may not do).
 
 Wire format (Turbo Streams' action + target + template), one SSE event `part` per partial:
-`{"action": "replace", "target": "timeline", "conversation_id": 12, "html": "<section ...>"}` with an
-SSE id `<boot>.<seq>`, as the inbox. A stream that (re)connects with `Last-Event-ID`, or `?since=` (the
-page's position when it was rendered), gets what it missed on its conversation from a bounded replay
-buffer, or `resync` (the page re-fetches its partials once, with GET /conversations/{id}/{part}) when
-that is gone, was another instance's, was not rendered (nobody here had the page open), or was not
-rendered in its language.
+`{"action": "replace", "target": "timeline", "conversation_id": 12, "html": "<section ...>"}`, or per
+changed entry `{"action": "upsert", "target": "item-7", "conversation_id": 12, "at": <entry's data-at>,
+"html": "<article ...>", "remove": ["outbox-entry-3"]}` (the page replaces the article, or inserts it
+into the timeline in `data-at` order; `remove`, when VK echoed a reply back: its pending article), with
+an SSE id `<boot>.<seq>`, as the inbox; the parts of one push share it. A stream that (re)connects with
+`Last-Event-ID`, or `?since=` (the page's position when it was rendered), gets what it missed on its
+conversation from a bounded replay buffer, or `resync` (the page re-fetches its partials once, with GET
+/conversations/{id}/{part}) when that is gone, was another instance's, was not rendered (nobody here had
+the page open), or was not rendered in its language.
 """
 
 from __future__ import annotations
@@ -72,6 +82,9 @@ AFFECTS: dict[str, frozenset[str]] = {
     "author_changed": frozenset({"author"}),
     PRESENCE_CHANGED: frozenset({"presence"}),
 }
+# Messages about one item (they name it, `item_id`): the timeline changes in that item's entry only.
+ITEM_MESSAGES = frozenset({"item_created", "item_edited", "item_deleted", "item_restored"})
+ENTRY_TEMPLATE = "conversation/_entry.html"
 
 
 def present(hub: LiveHub, conversation_id: int) -> list[Viewer]:
@@ -80,6 +93,28 @@ def present(hub: LiveHub, conversation_id: int) -> list[Viewer]:
     for viewer in hub.viewers(conversation_id):
         seen.setdefault(viewer.operator_id, viewer)
     return list(seen.values())
+
+
+@dataclass
+class Changes:
+    """What a batch changed on one conversation's page: partials, and items whose entries alone changed
+    in the timeline (pushed as entries unless the whole timeline is pushed anyway)."""
+
+    parts: set[str] = field(default_factory=set)
+    items: set[int] = field(default_factory=set)
+
+    def add(self, name: str, data: dict[str, Any]) -> None:
+        affected = AFFECTS[name]
+        item_id = data.get("item_id")
+        if name in ITEM_MESSAGES and isinstance(item_id, int):
+            self.items.add(item_id)
+            affected = affected - {"timeline"}
+        self.parts.update(affected)
+
+    @property
+    def entries(self) -> list[int]:
+        """Items whose entries are pushed alone: none when the whole timeline is."""
+        return [] if "timeline" in self.parts else sorted(self.items)
 
 
 @dataclass(frozen=True)
@@ -241,9 +276,9 @@ class ConversationBroadcaster:
                     log.exception("live conversation partials could not be pushed; the open pages re-fetch")
                     self._resync_all()
 
-    def _changed_parts(self, messages: list[LiveMessage]) -> tuple[dict[int, set[str]], bool]:
-        """Which partials of which conversations these messages change; whether every page must re-fetch."""
-        by_conversation: dict[int, set[str]] = {}
+    def _changed_parts(self, messages: list[LiveMessage]) -> tuple[dict[int, Changes], bool]:
+        """What of which conversations these messages change; whether every page must re-fetch."""
+        by_conversation: dict[int, Changes] = {}
         by_community: dict[int, set[str]] = {}
         resync = False
         for message in messages:
@@ -256,14 +291,14 @@ class ConversationBroadcaster:
             conversation_id = message.data.get("conversation_id")
             community_id = message.data.get("community_id")
             if isinstance(conversation_id, int):
-                by_conversation.setdefault(conversation_id, set()).update(affected)
+                by_conversation.setdefault(conversation_id, Changes()).add(message.name, message.data)
             elif isinstance(community_id, int):
                 by_community.setdefault(community_id, set()).update(affected)
         if by_community:
             for conversation_id, streams in self._streams.items():
                 community_id = next(iter(streams)).community_id
                 if community_id in by_community:
-                    by_conversation.setdefault(conversation_id, set()).update(by_community[community_id])
+                    by_conversation.setdefault(conversation_id, Changes()).parts.update(by_community[community_id])
         return by_conversation, resync
 
     async def broadcast(self, messages: list[LiveMessage]) -> None:
@@ -276,14 +311,16 @@ class ConversationBroadcaster:
             # Nothing to render; a page rendered before this and connecting after it re-fetches.
             self.seq += 1
             self._replay.append(PartUpdate(self.seq, unwatched, None))
-        for conversation_id, parts in changed.items():
+        for conversation_id, changes in changed.items():
             if conversation_id not in unwatched:
-                await self._push(conversation_id, parts)
+                await self._push(conversation_id, changes)
 
-    async def _push(self, conversation_id: int, parts: set[str]) -> None:
+    async def _push(self, conversation_id: int, changes: Changes) -> None:
+        parts = changes.parts
         context = await self._load(conversation_id, parts)
+        entries = await inbox.item_entries(conversation_id, changes.entries) if changes.entries else []
         streams = self._streams.get(conversation_id)
-        if context is None or not streams:
+        if context is None or not streams or not (parts or entries):
             return
         locales = sorted({stream.locale for stream in streams})
         self.seq += 1
@@ -293,6 +330,8 @@ class ConversationBroadcaster:
             rendered: list[bytes] = []
             with i18n.rendering_in(locale, self.tz):
                 for part, (target, template) in PARTS.items():
+                    if part == "timeline" and entries:
+                        rendered.extend(self._entry_frames(conversation_id, entries, context, event_id))
                     if part not in parts:
                         continue
                     html = self.env.get_template(template).render(context)
@@ -308,6 +347,30 @@ class ConversationBroadcaster:
         self._replay.append(PartUpdate(self.seq, frozenset({conversation_id}), frames))
         for stream in list(self._streams.get(conversation_id, ())):
             stream.offer(frames[stream.locale])
+
+    def _entry_frames(
+        self, conversation_id: int, entries: list[inbox.TimelineEntry], context: dict[str, Any], event_id: str
+    ) -> list[bytes]:
+        """One `upsert` per changed entry: the page replaces the article or puts it in its place by `at`.
+        A reply VK echoed back is now its item's article: its pending one goes."""
+        template = self.env.get_template(ENTRY_TEMPLATE)
+        frames = []
+        for entry in entries:
+            item = entry.item
+            assert item is not None
+            html = template.render({**context, "entry": entry})
+            self.renders += 1
+            data: dict[str, Any] = {
+                "action": "upsert",
+                "target": f"item-{item.id}",
+                "conversation_id": conversation_id,
+                "at": entry.sort_at,
+                "html": html.strip(),
+            }
+            if item.outbox_row_id:
+                data["remove"] = [f"outbox-entry-{item.outbox_row_id}"]
+            frames.append(sse_frame(PART_EVENT, data, event_id))
+        return frames
 
     async def _load(self, conversation_id: int, parts: set[str]) -> dict[str, Any] | None:
         """What the affected partials need, loaded once for every page and language; the same for

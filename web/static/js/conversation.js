@@ -1,6 +1,6 @@
 // The live conversation page (web/views/conversation_live.py): the server pushes each changed partial
-// (timeline, header, author card, presence) rendered once for every page open on the conversation; this
-// swaps it in, fills in this session's CSRF token, and hides this operator from "also here". Loaded on
+// (timeline, header, author card, presence), or one changed timeline entry, rendered once for every page
+// open on the conversation; this swaps it in (an entry new to the page is put in its place by `data-at`), fills in this session's CSRF token, and hides this operator from "also here". Loaded on
 // the conversation page only, as a file: the Content-Security-Policy allows no inline script.
 (function () {
   "use strict";
@@ -56,6 +56,35 @@
     return template.content.firstElementChild;
   }
 
+  // Where an entry new to the page goes: before the first one later than it (at the same instant, items
+  // by id, before notes and pending replies: the server's order).
+  function followingEntry(timeline, fresh) {
+    var at = Number(fresh.getAttribute("data-at"));
+    var id = Number(fresh.id.replace("item-", ""));
+    return Array.prototype.find.call(timeline.querySelectorAll(":scope > article[data-at]"), function (entry) {
+      var entryAt = Number(entry.getAttribute("data-at"));
+      if (entryAt !== at) { return entryAt > at; }
+      return !/^item-/.test(entry.id) || Number(entry.id.replace("item-", "")) > id;
+    }) || null;
+  }
+
+  // One changed entry: replaced like a partial if the page shows it, else put in its place.
+  function upsert(data) {
+    (data.remove || []).forEach(function (id) {
+      var gone = document.getElementById(id);
+      if (gone) { gone.remove(); }
+    });
+    if (document.getElementById(data.target)) { swap(data.target, data.html); return; }
+    var timeline = document.getElementById("timeline");
+    var fresh = data.html && parse(data.html);
+    if (!timeline || !fresh || fresh.id !== data.target) { return; }
+    var empty = timeline.querySelector(":scope > p.empty");
+    if (empty) { empty.remove(); }
+    fillTokens(fresh);
+    timeline.insertBefore(fresh, followingEntry(timeline, fresh));
+    if (window.htmx) { htmx.process(fresh); }
+  }
+
   function swap(target, html) {
     var old = document.getElementById(target);
     var fresh = html && parse(html);
@@ -98,9 +127,9 @@
     source.addEventListener("part", function (event) {
       lastEventId = event.lastEventId || lastEventId;
       var data = JSON.parse(event.data);
-      if (data.action === "replace" && String(data.conversation_id) === root.getAttribute("data-conversation-id")) {
-        swap(data.target, data.html);
-      }
+      if (String(data.conversation_id) !== root.getAttribute("data-conversation-id")) { return; }
+      if (data.action === "replace") { swap(data.target, data.html); }
+      if (data.action === "upsert") { upsert(data); }
     });
     source.addEventListener("resync", function (event) {
       lastEventId = event.lastEventId || lastEventId;
