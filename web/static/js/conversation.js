@@ -78,6 +78,10 @@
     var timeline = document.getElementById("timeline");
     var fresh = data.html && parse(data.html);
     if (!timeline || !fresh || fresh.id !== data.target) { return; }
+    // A timeline cut off at its oldest shown entry leaves out a change to an older one, as a reload would.
+    var oldest = timeline.querySelector(":scope > article[data-at]");
+    if (timeline.querySelector("[data-older-not-shown]") && oldest &&
+        Number(fresh.getAttribute("data-at")) < Number(oldest.getAttribute("data-at"))) { return; }
     var empty = timeline.querySelector(":scope > p.empty");
     if (empty) { empty.remove(); }
     fillTokens(fresh);
