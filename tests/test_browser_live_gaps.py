@@ -12,9 +12,9 @@ import pytest
 from proxy import actions
 from proxy.appkeys import LIVE
 from proxy.clock import utcnow
-from proxy.models import Author, Channel, Conversation
+from proxy.models import Author, Channel, Conversation, Operator
 from tests.browser_fixtures import *  # noqa: F403
-from tests.browser_fixtures import log_in_page
+from tests.browser_fixtures import log_in_page, screenshot_path
 from web.views.manager_live import MANAGER_SIGNALS
 
 pytestmark = pytest.mark.browser
@@ -44,7 +44,9 @@ def _errors(page) -> list[str]:
     return errors
 
 
-async def test_the_journal_refreshes_on_a_notice(browser, live_server, manager, community, vk_settings) -> None:
+async def test_the_journal_refreshes_on_a_notice(
+    browser, live_server, manager, community, vk_settings
+) -> None:
     app = live_server.app
     signals = app[MANAGER_SIGNALS]
     signals.windows = {page: 3600.0 for page in signals.windows}  # only the test gives notices
@@ -59,10 +61,26 @@ async def test_the_journal_refreshes_on_a_notice(browser, live_server, manager, 
     assert await page.locator("code", has_text="note.add").count() == 0
 
     await actions.add_note(vk_settings, manager, conversation.id, "проверить возврат")
-    await app[LIVE].publish("conversation_updated", {"community_id": community.id, "conversation_id": conversation.id})
+    await app[LIVE].publish(
+        "conversation_updated", {"community_id": community.id, "conversation_id": conversation.id}
+    )
     await asyncio.wait_for(signals._pending["journal"].arrived.wait(), WAIT_MS / 1000)  # the signal heard it
     assert await signals.flush("journal") == 1
     await page.wait_for_selector("code:has-text('note.add')", timeout=WAIT_MS)
+
+    # For the eye: the live marker of the journal and of the statistics, both languages, desktop and phone.
+    for locale in ("ru", "en"):
+        await Operator.filter(id=manager.id).update(locale=locale)
+        for width, height, name in ((1280, 800, "desktop"), (390, 844, "phone")):
+            await page.set_viewport_size({"width": width, "height": height})
+            for kind, address in (("journal", "journal"), ("stats", "stats")):
+                await page.goto(base + address)
+                await page.wait_for_selector(
+                    f"[data-manager-live={kind}] [data-live-on]:not([hidden])", timeout=WAIT_MS
+                )
+                await page.screenshot(
+                    path=screenshot_path(f"live/{kind}-{locale}-{name}.png"), full_page=True
+                )
     assert errors == []
 
 
@@ -92,7 +110,9 @@ async def test_a_full_inbox_page_keeps_its_size(browser, live_server, operator, 
     assert errors == []
 
 
-async def test_an_over_sla_list_takes_in_a_row_that_crosses(browser, live_server, operator, community) -> None:
+async def test_an_over_sla_list_takes_in_a_row_that_crosses(
+    browser, live_server, operator, community
+) -> None:
     community.sla_seconds = 60
     await community.save()
     crossing = await _waiting(community, "wall:4_0:1", 50)
@@ -108,7 +128,9 @@ async def test_an_over_sla_list_takes_in_a_row_that_crosses(browser, live_server
     assert errors == []
 
 
-async def test_the_statistics_refresh_their_figures_on_a_notice(browser, live_server, manager, community) -> None:
+async def test_the_statistics_refresh_their_figures_on_a_notice(
+    browser, live_server, manager, community
+) -> None:
     app = live_server.app
     signals = app[MANAGER_SIGNALS]
     signals.windows = {page: 3600.0 for page in signals.windows}
@@ -124,7 +146,9 @@ async def test_the_statistics_refresh_their_figures_on_a_notice(browser, live_se
     await page.fill("#stats-filters input[name=from]", "2026-01-01")
 
     conversation = await _waiting(community, "wall:5_0:1", 60)
-    await app[LIVE].publish("item_created", {"community_id": community.id, "conversation_id": conversation.id})
+    await app[LIVE].publish(
+        "item_created", {"community_id": community.id, "conversation_id": conversation.id}
+    )
     await asyncio.wait_for(signals._pending["stats"].arrived.wait(), WAIT_MS / 1000)
     assert await signals.flush("stats") == 1
     await page.wait_for_function(
