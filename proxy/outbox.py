@@ -417,6 +417,7 @@ class OutboxWorker:
         # Called with a conversation id after each outcome is committed (the web layer publishes it).
         self.listeners: list[OnChange] = []
         self._wakeup = asyncio.Event()
+        self._in_flight = 0  # rows claimed and not yet performed
 
     def wake(self, _payload: str | None = None) -> None:
         """Deliver now (a row was queued here or, by NOTIFY, on another instance)."""
@@ -436,8 +437,9 @@ class OutboxWorker:
 
         A claim does not wait for the rows claimed before it to be performed: a reply queued while a
         batch is still going out (a slow VK answer, a rate-limit wait) is claimed at once and sent beside
-        it, instead of after the whole batch. The claim's in-flight allowance per token and its one row
-        per conversation bound what runs at once and keep each conversation's order.
+        it, instead of after the whole batch. A worker holds at most `batch` rows at a time, so the
+        workers of other instances take their share of a burst; the claim's in-flight allowance per
+        token and its one row per conversation bound what runs at once and keep each conversation's order.
         """
         if self.wakeups is not None:
             self.wakeups.add(self._wakeup)
@@ -445,18 +447,20 @@ class OutboxWorker:
         try:
             while True:
                 self._wakeup.clear()
-                try:
-                    ids = await claim(limit=self.batch)
-                except Exception:
-                    log.exception("outbox delivery failed; trying again shortly")
-                    ids = []
+                room = self.batch - self._in_flight
+                ids: list[int] = []
+                if room > 0:
+                    try:
+                        ids = await claim(limit=room)
+                    except Exception:
+                        log.exception("outbox delivery failed; trying again shortly")
                 if ids:
+                    self._in_flight += len(ids)
                     delivery = asyncio.create_task(self._deliver(ids), name="outbox-delivery")
                     deliveries.add(delivery)
                     delivery.add_done_callback(deliveries.discard)
                 self.rounds += 1
-                if len(ids) >= self.batch:
-                    continue  # more may be due right now
+                # Full, it is woken when a delivery ends; otherwise by a new row or the poll.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
         finally:
@@ -480,3 +484,7 @@ class OutboxWorker:
                 self._wakeup.set()
         except Exception:
             log.exception("outbox delivery failed; the rows are tried again when their lease runs out")
+        finally:
+            if self._in_flight >= self.batch:
+                self._wakeup.set()  # it was full and left due rows for later
+            self._in_flight -= len(ids)
