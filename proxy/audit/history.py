@@ -58,9 +58,50 @@ COVERED = (
 )
 
 
-def row_leaf(table: Covered, row: Model) -> bytes:
-    body = {column: canonical_value(getattr(row, column)) for column in table.columns}
+def row_body(table: Covered, row: Model) -> dict[str, Any]:
+    """A row's covered columns as JSON values (the backup's encoding)."""
+    return {column: canonical_value(getattr(row, column)) for column in table.columns}
+
+
+def leaf_bytes(body: dict[str, Any]) -> bytes:
+    """A row's leaf in its table's tree: its body as compact JSON with sorted keys."""
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def row_leaf(table: Covered, row: Model) -> bytes:
+    return leaf_bytes(row_body(table, row))
+
+
+def covered(name: str) -> Covered:
+    return next(table for table in COVERED if table.name == name)
+
+
+async def leaves_and_rows(
+    table: Covered, up_to_id: int, wanted: set[int], *, connection: Any
+) -> tuple[list[bytes], dict[int, tuple[int, dict[str, Any]]]]:
+    """The leaf hashes of the table's rows up to `up_to_id` (id order), and for each wanted row id
+    found there its position in the tree and its body: what inclusion proofs are made from."""
+    hashed: list[bytes] = []
+    found: dict[int, tuple[int, dict[str, Any]]] = {}
+
+    def visit(row: Model, leaf: bytes) -> None:
+        if row.id in wanted:
+            found[row.id] = (len(hashed), row_body(table, row))
+        hashed.append(merkle.leaf_hash(leaf))
+
+    last_id = 0
+    while True:
+        page = (
+            await table.model.filter(id__gt=last_id, id__lte=up_to_id)
+            .using_db(connection)
+            .order_by("id")
+            .limit(PAGE_SIZE)
+        )
+        for row in page:
+            visit(row, row_leaf(table, row))
+            last_id = row.id
+        if len(page) < PAGE_SIZE:
+            return hashed, found
 
 
 async def _walk(table: Covered, conn: Any, up_to_id: int | None, stops: list[int], on_stop: Any) -> merkle.TreeBuilder:
@@ -106,7 +147,11 @@ async def record_digest(*, settle_seconds: float = SETTLE_SECONDS, connection: A
     for table in COVERED:
         last_id = await _settled_last_id(table, conn, settle_seconds)
         tree = await _walk(table, conn, last_id, [], lambda *_: None)
-        digest[table.name] = {"rows": tree.size, "last_id": last_id, "root": base64.b64encode(tree.root()).decode()}
+        digest[table.name] = {
+            "rows": tree.size,
+            "last_id": last_id,
+            "root": base64.b64encode(tree.root()).decode(),
+        }
     previous = await JournalEntry.filter(action=DIGEST_ACTION).using_db(conn).order_by("-id").first()
     if previous is not None and previous.params == digest:
         return None

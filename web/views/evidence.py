@@ -39,9 +39,7 @@ def _subject(request: web.Request) -> tuple[str, int]:
         raise web.HTTPBadRequest(text=_(exc.message, **exc.params)) from None
     chosen = [(kind, value) for kind, value in given if value is not None]
     if len(chosen) != 1:
-        raise web.HTTPBadRequest(
-            text=_("An evidence package is for one conversation, one operator or one author.")
-        )
+        raise web.HTTPBadRequest(text=_("An evidence package is for one conversation, one operator or one author."))
     return chosen[0]
 
 
