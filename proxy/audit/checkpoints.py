@@ -325,4 +325,8 @@ async def verify_history(digests: list[JournalEntry], *, connection: Any = None)
     item_id = await history.item_text_not_in_versions(connection=connection)
     if item_id is not None:
         return Breach(None, None, f"item {item_id}: its text is none of its versions': it was rewritten in place")
+    tombstone_id = await history.tombstone_text_not_in_versions(connection=connection)
+    if tombstone_id is not None:
+        reason = f"item tombstone {tombstone_id}: its last text is none of its item's versions': it was rewritten"
+        return Breach(None, None, reason)
     return None

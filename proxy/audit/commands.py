@@ -97,7 +97,7 @@ def _print_mac_coverage(report: Any) -> None:
 
 def _print_digests(count: int) -> None:
     if count:
-        print(f"item versions and raw events match the {count} digest{'s' if count != 1 else ''} in the journal")
+        print(f"item versions, raw events and tombstones match the {count} digest{'s' if count != 1 else ''} in the journal")
 
 
 def _verifier(public_key: str | None, settings: Settings) -> Any:

@@ -95,9 +95,9 @@ async def build_package(
     digest = (
         await JournalEntry.filter(action=history.DIGEST_ACTION, id__lte=ids[-1]).using_db(conn).order_by("-id").first()
     )
-    if digest is not None and all(e.id != digest.id for e in entries):
-        entries = sorted([*entries, digest], key=lambda e: e.id)
     item_versions = await _item_versions(entries, scope, digest, conn)
+    if digest is not None and item_versions["digest_entry"] == digest.id and all(e.id != digest.id for e in entries):
+        entries = sorted([*entries, digest], key=lambda e: e.id)  # the versions' proofs lead to its root
     for e in entries:
         if entry_hash(e) != e.hash:
             raise EvidenceError(f"journal entry {e.id} does not match its hash: run `proxy journal verify` to see why")
@@ -163,7 +163,8 @@ async def _item_versions(
                 "proof": [base64.b64encode(p).decode() for p in proofs[index]] if index is not None else None,
             }
         )
-    return {"digest_entry": digest.id if part and part.get("rows") and digest else None, "versions": listed}
+    proving = digest is not None and any(v["index"] is not None for v in listed)
+    return {"digest_entry": digest.id if proving and digest else None, "versions": listed}
 
 
 async def _scope_filter(scope: dict[str, int], conn: Any) -> Q:

@@ -24,7 +24,7 @@ from tortoise.models import Model
 from proxy.audit import journal, merkle
 from proxy.audit.backup import canonical_value
 from proxy.clock import utcnow
-from proxy.models import ActorKind, ItemVersion, JournalEntry, RawEvent
+from proxy.models import ActorKind, ItemTombstone, ItemVersion, JournalEntry, RawEvent
 
 DIGEST_ACTION = "audit.digest"
 SETTLE_SECONDS = 300
@@ -33,12 +33,13 @@ PAGE_SIZE = 1000
 
 @dataclass(frozen=True)
 class Covered:
-    """A history table, the columns that never change after insert, and its time column."""
+    """A history table, the columns that never change after insert, and its time column (None: the table
+    has no recording time; its rows settle through the digests themselves, see _settled_last_id)."""
 
     name: str
     model: type[Model]
     columns: tuple[str, ...]
-    time_column: str
+    time_column: str | None
 
 
 COVERED = (
@@ -55,6 +56,11 @@ COVERED = (
         ("id", "community_id", "vk_group_id", "event_id", "type", "payload", "source", "received_at"),
         "received_at",
     ),
+    # A deletion's own facts. Filled later, legitimately, once each: last_text (a placeholder's text
+    # arrives), deleted_via and deleted_by_id (the deletion is found to be an operator's or a VK admin's),
+    # restored_at and restored_by_id (the restoration). last_text is checked against the item's versions
+    # instead (tombstone_text_not_in_versions); the others are journaled where they happen.
+    Covered("item_tombstone", ItemTombstone, ("id", "item_id", "deleted_at", "deleter_vk_id"), None),
 )
 
 
@@ -126,8 +132,15 @@ async def _walk(table: Covered, conn: Any, up_to_id: int | None, stops: list[int
     return tree
 
 
-async def _settled_last_id(table: Covered, conn: Any, settle_seconds: float) -> int:
+async def _settled_last_id(table: Covered, conn: Any, settle_seconds: float, previous: JournalEntry | None) -> int:
     cutoff = utcnow() - timedelta(seconds=settle_seconds)
+    if table.time_column is None:
+        # No recording time (a tombstone's deleted_at is VK's, possibly hours old): the ids a digest saw
+        # are settled once that digest is settle_seconds old, as no transaction holding one is still open.
+        part = previous.params.get(table.name) if previous is not None and isinstance(previous.params, dict) else None
+        if not isinstance(part, dict):
+            return 0
+        return int(part.get("seen", 0) if previous.created_at <= cutoff else part.get("last_id", 0))
     row = (
         await table.model.filter(**{f"{table.time_column}__lte": cutoff})
         .using_db(conn)
@@ -143,20 +156,23 @@ async def record_digest(*, settle_seconds: float = SETTLE_SECONDS, connection: A
     from tortoise import connections
 
     conn = connection or connections.get("default")
+    previous = await JournalEntry.filter(action=DIGEST_ACTION).using_db(conn).order_by("-id").first()
     digest: dict[str, Any] = {}
     for table in COVERED:
-        last_id = await _settled_last_id(table, conn, settle_seconds)
+        last_id = await _settled_last_id(table, conn, settle_seconds, previous)
         tree = await _walk(table, conn, last_id, [], lambda *_: None)
         digest[table.name] = {
             "rows": tree.size,
             "last_id": last_id,
             "root": base64.b64encode(tree.root()).decode(),
         }
-    previous = await JournalEntry.filter(action=DIGEST_ACTION).using_db(conn).order_by("-id").first()
+        if table.time_column is None:
+            seen = await table.model.all().using_db(conn).order_by("-id").first().values_list("id", flat=True)
+            digest[table.name]["seen"] = max(int(seen or 0), last_id)
     if previous is not None and previous.params == digest:
         return None
     if previous is None and not any(part["rows"] for part in digest.values()):
-        return None  # nothing to digest yet
+        return None  # nothing to digest yet (tombstone ids seen are noted by the first digest with rows)
     return await journal.record(DIGEST_ACTION, actor_kind=ActorKind.SYSTEM, params=digest)
 
 
@@ -212,6 +228,23 @@ async def _verify_table(table: Covered, digests: list[JournalEntry], conn: Any) 
 
     await _walk(table, conn, max(stops), list(stops), on_stop)
     return found[0] if found else None
+
+
+async def tombstone_text_not_in_versions(*, connection: Any = None) -> int | None:
+    """The first tombstone whose last text is none of its item's versions' texts (rewritten), or None.
+
+    A tombstone's last_text is the item's text when it was deleted (so one of its versions'), or empty for
+    a placeholder whose text has not arrived, or the text that arrived (the item's, then).
+    """
+    from tortoise import connections
+
+    conn = connection or connections.get("default")
+    rows = await conn.execute_query_dict(
+        "SELECT t.id FROM item_tombstone t JOIN item i ON i.id = t.item_id WHERE NOT (t.last_text = ''"
+        " OR t.last_text = i.text OR EXISTS (SELECT 1 FROM item_version v WHERE v.item_id = t.item_id"
+        " AND v.text = t.last_text)) ORDER BY t.id LIMIT 1"
+    )
+    return int(rows[0]["id"]) if rows else None
 
 
 async def item_text_not_in_versions(*, connection: Any = None) -> int | None:
