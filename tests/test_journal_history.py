@@ -9,7 +9,7 @@ import pytest
 from tortoise import connections
 
 from proxy.audit import checkpoints, history, journal, merkle
-from proxy.models import ItemTombstone, JournalEntry, RawEvent
+from proxy.models import ActorKind, ItemTombstone, JournalEntry, Outcome, RawEvent
 from tests.audit_fixtures import GROUP_ID, at, make_base, make_deleted_comment_story
 from tests.test_journal_checkpoints import KEY, _run_cli
 
@@ -138,3 +138,36 @@ async def test_rewritten_tombstone_is_found(db: str, keyed: object, tmp_path: Pa
     await ItemTombstone.filter(item_id=item_id).update(last_text="Хлеб отличный")
     code, out, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
     assert code == 1 and "item tombstone 1: its last text is none of its item's versions': it was rewritten" in err
+
+
+async def test_outcome_emptied_back_to_pending_is_found(db: str, keyed: object, tmp_path: Path) -> None:
+    await _history()
+    done = await journal.record("reply.send", actor_kind=ActorKind.SYSTEM, outcome=Outcome.PENDING)
+    waiting = await journal.record("reply.send", actor_kind=ActorKind.SYSTEM, outcome=Outcome.PENDING)
+    await journal.set_outcome(done.id, Outcome.DONE, "sent")
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
+    digest = await JournalEntry.get(action=history.DIGEST_ACTION)
+    filled = await JournalEntry.filter(outcome_at__isnull=False).count()  # the story's own, and `done`
+    assert digest.params[history.OUTCOMES] == {"filled": filled, "pending": [waiting.id]}
+    # Filled after the digest, as outcomes are: no breach.
+    await journal.set_outcome(waiting.id, Outcome.FAILED, "VK refused")
+    code, out, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
+    assert (code, err) == (0, ""), out
+    # Behind the triggers, the done outcome is emptied (MAC too): it looks pending, or as if it never had one.
+    for outcome in ("'pending'", "NULL"):
+        statement = (
+            f"UPDATE journal_entry SET outcome = {outcome}, outcome_detail = NULL, outcome_at = NULL,"
+            f" outcome_mac = NULL WHERE id = {done.id}"
+        )
+        if db.startswith("postgres"):
+            await _behind_the_triggers(db, "journal_entry", statement)
+        else:
+            await connections.get("default").execute_script(f"DROP TRIGGER IF EXISTS journal_entry_outcome_once; {statement}")
+        for args in (("--checkpoints", str(tmp_path)), ()):
+            code, _, err = await _run_cli(db, "journal", "verify", *args)
+            assert code == 1
+            assert (
+                f"journal outcomes (digest in journal entry {digest.id}): {filled} entries before it had a filled"
+                f" outcome (done or failed) when it was made and 1 of those pending then have one since, but only"
+                f" {filled} have one now: 1 outcome(s) were emptied back to pending behind the triggers"
+            ) in err

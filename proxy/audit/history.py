@@ -20,13 +20,15 @@ from datetime import timedelta
 from typing import Any
 
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
 from proxy.audit import journal, merkle
 from proxy.audit.backup import canonical_value
 from proxy.clock import utcnow
-from proxy.models import ActorKind, ItemTombstone, ItemVersion, JournalEntry, RawEvent
+from proxy.models import ActorKind, ItemTombstone, ItemVersion, JournalEntry, Outcome, RawEvent
 
 DIGEST_ACTION = "audit.digest"
+OUTCOMES = "journal_outcomes"  # the digest's part about the journal's own outcomes
 SETTLE_SECONDS = 300
 PAGE_SIZE = 1000
 
@@ -169,11 +171,87 @@ async def record_digest(*, settle_seconds: float = SETTLE_SECONDS, connection: A
         if table.time_column is None:
             seen = await table.model.all().using_db(conn).order_by("-id").first().values_list("id", flat=True)
             digest[table.name]["seen"] = max(int(seen or 0), last_id)
-    if previous is not None and previous.params == digest:
-        return None
     if previous is None and not any(part["rows"] for part in digest.values()):
         return None  # nothing to digest yet (tombstone ids seen are noted by the first digest with rows)
-    return await journal.record(DIGEST_ACTION, actor_kind=ActorKind.SYSTEM, params=digest)
+    if connection is not None:
+        return await _record_with_outcomes(digest, previous, connection)
+    async with in_transaction() as tx:
+        return await _record_with_outcomes(digest, previous, tx)
+
+
+async def _record_with_outcomes(
+    digest: dict[str, Any], previous: JournalEntry | None, conn: Any
+) -> JournalEntry | None:
+    """Add the journal's outcomes to the digest and journal it, holding the chain's lock so that the
+    counted entries are exactly those before the digest entry.
+
+    A filled outcome never becomes pending again, so the digest notes how many entries before it have one
+    and which are pending: `verify_outcomes` then finds an outcome emptied behind the triggers. Counted
+    first, pending listed second: an outcome filled between the two is in neither, which can only make
+    the later count higher than expected, never lower.
+    """
+    await journal.lock_chain(conn)
+    filled = await JournalEntry.filter(outcome_at__isnull=False).using_db(conn).count()
+    pending = await (
+        JournalEntry.filter(outcome=Outcome.PENDING, outcome_at__isnull=True)
+        .using_db(conn)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    digest = {**digest, OUTCOMES: {"filled": filled, "pending": list(pending)}}
+    if previous is not None and previous.params == digest:
+        return None
+    return await journal.record(DIGEST_ACTION, actor_kind=ActorKind.SYSTEM, params=digest, connection=conn)
+
+
+class Watch:
+    """Sees every entry of a verified walk in order: keeps the digests, and for each the number of entries
+    before it whose outcome is filled now (what verify_outcomes compares with the digest's count)."""
+
+    def __init__(self, *, from_first_entry: bool = True) -> None:
+        # A walk from an archived entry's hash (--start-hash) cannot count the entries before it.
+        self.from_first_entry = from_first_entry
+        self.digests: list[JournalEntry] = []
+        self.filled_before: dict[int, int] = {}
+        self._filled = 0
+
+    def __call__(self, entry: JournalEntry) -> None:
+        if entry.action == DIGEST_ACTION:
+            self.digests.append(entry)
+            self.filled_before[entry.id] = self._filled
+        if entry.outcome_at is not None:
+            self._filled += 1
+
+
+async def verify_outcomes(watch: Watch, *, connection: Any = None) -> DigestBreach | None:
+    """Every outcome filled when a digest was made is still filled: the entries before each digest with a
+    filled outcome now number at least its count plus those of its pending ones filled since."""
+    from tortoise import connections
+
+    if not watch.from_first_entry:
+        return None
+    conn = connection or connections.get("default")
+    parts = [(d, d.params.get(OUTCOMES)) for d in watch.digests if isinstance(d.params, dict)]
+    parts = [(d, part) for d, part in parts if isinstance(part, dict)]
+    asked = sorted({entry_id for _, part in parts for entry_id in part.get("pending", [])})
+    filled_since: set[int] = set()
+    for start in range(0, len(asked), PAGE_SIZE):
+        chunk = asked[start : start + PAGE_SIZE]
+        filled_since |= set(
+            await JournalEntry.filter(id__in=chunk, outcome_at__isnull=False).using_db(conn).values_list("id", flat=True)
+        )
+    for digest, part in parts:
+        filled, since = int(part.get("filled", 0)), len(set(part.get("pending", [])) & filled_since)
+        now = watch.filled_before.get(digest.id, 0)
+        if now < filled + since:
+            return DigestBreach(
+                "journal outcomes",
+                digest.id,
+                f"{filled} entries before it had a filled outcome (done or failed) when it was made and {since} of"
+                f" those pending then have one since, but only {now} have one now: {filled + since - now}"
+                " outcome(s) were emptied back to pending behind the triggers",
+            )
+    return None
 
 
 @dataclass(frozen=True)
