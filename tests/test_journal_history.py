@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 from tortoise import connections
 
-from proxy.audit import checkpoints, history, journal
-from proxy.models import JournalEntry, RawEvent
-from tests.audit_fixtures import GROUP_ID, make_base, make_deleted_comment_story
+from proxy.audit import checkpoints, history, journal, merkle
+from proxy.models import ActorKind, ItemTombstone, JournalEntry, Outcome, RawEvent
+from tests.audit_fixtures import GROUP_ID, at, make_base, make_deleted_comment_story
 from tests.test_journal_checkpoints import KEY, _run_cli
+
+EMPTY_ROOT = base64.b64encode(merkle.EMPTY_ROOT).decode()
 
 
 @pytest.fixture
@@ -45,15 +48,21 @@ async def test_digest_then_all_good(db: str, keyed: object, tmp_path: Path) -> N
     digest = await JournalEntry.get(action=history.DIGEST_ACTION)
     assert digest.params["item_version"]["rows"] == 3 and digest.params["raw_event"]["rows"] == 3
     assert issued.checkpoint.size == await JournalEntry.all().count()  # the digest is in the checkpoint
+    # Tombstones have no recording time: the ids the first digest saw are digested by the next one.
+    assert digest.params["item_tombstone"] == {"rows": 0, "last_id": 0, "root": EMPTY_ROOT, "seen": 1}
     await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
-    assert await JournalEntry.filter(action=history.DIGEST_ACTION).count() == 1  # nothing new: no new digest
+    assert (await JournalEntry.filter(action=history.DIGEST_ACTION).order_by("-id").first()).params[
+        "item_tombstone"
+    ]["rows"] == 1
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
+    assert await JournalEntry.filter(action=history.DIGEST_ACTION).count() == 2  # nothing new: no new digest
     # Processing results are not digested: changing them is no breach.
     await RawEvent.filter(event_id="ev-1").update(status="failed", detail="retried")
     code, out, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
     assert (code, err) == (0, "")
-    assert out.splitlines()[-1] == "item versions and raw events match the 1 digest in the journal"
+    assert out.splitlines()[-1] == "item versions, raw events and tombstones match the 2 digests in the journal"
     code, out, _ = await _run_cli(db, "journal", "verify")
-    assert code == 0 and out.endswith("match the 1 digest in the journal\n")
+    assert code == 0 and out.endswith("match the 2 digests in the journal\n")
 
 
 async def test_rewritten_item_version_is_found(db: str, keyed: object, tmp_path: Path) -> None:
@@ -106,3 +115,59 @@ async def test_young_rows_wait_for_the_next_digest(db: str, keyed: object, tmp_p
     await _history()
     await checkpoints.issue(KEY, directory=tmp_path, webhook=None)  # every row is younger than 5 minutes
     assert not await JournalEntry.filter(action=history.DIGEST_ACTION).exists()
+
+
+async def test_rewritten_tombstone_is_found(db: str, keyed: object, tmp_path: Path) -> None:
+    item_id = await _history()
+    for _ in range(2):  # the second digest covers the tombstone the first one saw
+        await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
+    # Filled legitimately after a digest (a restoration, an attribution): no breach.
+    await ItemTombstone.filter(item_id=item_id).update(restored_at=None, restored_by_id=None, deleted_via="proxy")
+    code, out, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
+    assert (code, err) == (0, ""), out
+    digest = await JournalEntry.filter(action=history.DIGEST_ACTION).order_by("-id").first()
+    # Rewriting when or by whom in VK it was deleted is found by the digest.
+    await ItemTombstone.filter(item_id=item_id).update(deleted_at=at(1, 1))
+    code, out, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
+    assert code == 1
+    assert f"item_tombstone (digest in journal entry {digest.id}): its 1 rows up to id 1 do not match the 1" in err
+    await ItemTombstone.filter(item_id=item_id).update(deleted_at=at(2, 10))
+    code, _, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
+    assert (code, err) == (0, "")
+    # Its last text, filled later for a placeholder, must be one of the item's versions' texts.
+    await ItemTombstone.filter(item_id=item_id).update(last_text="Хлеб отличный")
+    code, out, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
+    assert code == 1 and "item tombstone 1: its last text is none of its item's versions': it was rewritten" in err
+
+
+async def test_outcome_emptied_back_to_pending_is_found(db: str, keyed: object, tmp_path: Path) -> None:
+    await _history()
+    done = await journal.record("reply.send", actor_kind=ActorKind.SYSTEM, outcome=Outcome.PENDING)
+    waiting = await journal.record("reply.send", actor_kind=ActorKind.SYSTEM, outcome=Outcome.PENDING)
+    await journal.set_outcome(done.id, Outcome.DONE, "sent")
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None, settle_seconds=0)
+    digest = await JournalEntry.get(action=history.DIGEST_ACTION)
+    filled = await JournalEntry.filter(outcome_at__isnull=False).count()  # the story's own, and `done`
+    assert digest.params[history.OUTCOMES] == {"filled": filled, "pending": [waiting.id]}
+    # Filled after the digest, as outcomes are: no breach.
+    await journal.set_outcome(waiting.id, Outcome.FAILED, "VK refused")
+    code, out, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
+    assert (code, err) == (0, ""), out
+    # Behind the triggers, the done outcome is emptied (MAC too): it looks pending, or as if it never had one.
+    for outcome in ("'pending'", "NULL"):
+        statement = (
+            f"UPDATE journal_entry SET outcome = {outcome}, outcome_detail = NULL, outcome_at = NULL,"
+            f" outcome_mac = NULL WHERE id = {done.id}"
+        )
+        if db.startswith("postgres"):
+            await _behind_the_triggers(db, "journal_entry", statement)
+        else:
+            await connections.get("default").execute_script(f"DROP TRIGGER IF EXISTS journal_entry_outcome_once; {statement}")
+        for args in (("--checkpoints", str(tmp_path)), ()):
+            code, _, err = await _run_cli(db, "journal", "verify", *args)
+            assert code == 1
+            assert (
+                f"journal outcomes (digest in journal entry {digest.id}): {filled} entries before it had a filled"
+                f" outcome (done or failed) when it was made and 1 of those pending then have one since, but only"
+                f" {filled} have one now: 1 outcome(s) were emptied back to pending behind the triggers"
+            ) in err

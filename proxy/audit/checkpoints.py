@@ -269,11 +269,10 @@ async def verify_against_checkpoints(
     pending = [k for k in kept if k.checkpoint.size > 0]
     matched: list[tuple[str, int]] = []  # (file, id of its last entry) of each checkpoint that matched
     last_entry: list[int] = []
-    digests: list[JournalEntry] = []
+    watch = history.Watch(from_first_entry=start_hash == GENESIS_HASH)
 
     def observe(entry: JournalEntry) -> None:
-        if entry.action == history.DIGEST_ACTION:
-            digests.append(entry)
+        watch(entry)
         tree.append(leaf(entry.hash))
         last_entry[:] = [entry.id]
         while pending and pending[0].checkpoint.size == tree.size and not found:
@@ -313,16 +312,23 @@ async def verify_against_checkpoints(
                 + (f"entries after entry {last_entry[0]} were removed" if last_entry else "every entry was removed"),
             ),
         )
-    breach = await verify_history(digests, connection=connection)
-    return CheckpointReport(chain, len(kept), breach, len(digests))
+    breach = await verify_history(watch, connection=connection)
+    return CheckpointReport(chain, len(kept), breach, len(watch.digests))
 
 
-async def verify_history(digests: list[JournalEntry], *, connection: Any = None) -> Breach | None:
-    """The history tables against the digests the verified chain holds, and items against their versions."""
-    found = await history.verify_digests(digests, connection=connection)
+async def verify_history(watch: history.Watch, *, connection: Any = None) -> Breach | None:
+    """The history tables and the journal's outcomes against the digests the verified chain holds (`watch`
+    saw its walk), and items and tombstones against their versions."""
+    found = await history.verify_digests(watch.digests, connection=connection) or await history.verify_outcomes(
+        watch, connection=connection
+    )
     if found is not None:
         return Breach(None, None, str(found))
     item_id = await history.item_text_not_in_versions(connection=connection)
     if item_id is not None:
         return Breach(None, None, f"item {item_id}: its text is none of its versions': it was rewritten in place")
+    tombstone_id = await history.tombstone_text_not_in_versions(connection=connection)
+    if tombstone_id is not None:
+        reason = f"item tombstone {tombstone_id}: its last text is none of its item's versions': it was rewritten"
+        return Breach(None, None, reason)
     return None

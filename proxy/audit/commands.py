@@ -17,7 +17,7 @@ from proxy.settings import JOURNAL_KEY_HINT, Settings
 
 async def cmd_journal_verify(args: argparse.Namespace, settings: Settings) -> int:
     from proxy.audit.checkpoints import verify_history
-    from proxy.audit.history import DIGEST_ACTION
+    from proxy.audit.history import Watch
     from proxy.audit.verify import verify_chain
 
     if args.page_size < 1:
@@ -28,15 +28,10 @@ async def cmd_journal_verify(args: argparse.Namespace, settings: Settings) -> in
     key = settings.journal_key
     if args.checkpoints is not None:
         return await _verify_with_checkpoints(args, settings, start)
-    digests: list[Any] = []
-
-    def keep_digests(entry: Any) -> None:
-        if entry.action == DIGEST_ACTION:
-            digests.append(entry)
-
+    watch = Watch(from_first_entry=start == GENESIS_HASH)
     async with db.database(settings.database_url):
-        report = await verify_chain(page_size=args.page_size, start_hash=start, key=key, observe=keep_digests)
-        breach = await verify_history(digests) if report.broken is None else None
+        report = await verify_chain(page_size=args.page_size, start_hash=start, key=key, observe=watch)
+        breach = await verify_history(watch) if report.broken is None else None
     _print_chain_problems(report)
     if breach is not None:
         print(str(breach), file=sys.stderr)
@@ -44,7 +39,7 @@ async def cmd_journal_verify(args: argparse.Namespace, settings: Settings) -> in
         return 1
     print(f"journal verified: {report.count} entries, head {report.head_hash}")
     _print_mac_coverage(report)
-    _print_digests(len(digests))
+    _print_digests(len(watch.digests))
     return 0
 
 
@@ -97,7 +92,7 @@ def _print_mac_coverage(report: Any) -> None:
 
 def _print_digests(count: int) -> None:
     if count:
-        print(f"item versions and raw events match the {count} digest{'s' if count != 1 else ''} in the journal")
+        print(f"item versions, raw events and tombstones match the {count} digest{'s' if count != 1 else ''} in the journal")
 
 
 def _verifier(public_key: str | None, settings: Settings) -> Any:

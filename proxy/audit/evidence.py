@@ -6,8 +6,14 @@ journal and its RFC 9162 inclusion proof against the checkpoint's root. `verify_
 else (no database, no private key): it checks the signature, recomputes every hash and proof, and
 refuses a file any byte of which was changed (the file must be in its canonical form).
 
+It also holds every version of the items concerned (those its entries name, and the conversation's or
+author's items), each row with its SHA-256 and, for a row the newest history digest before the checkpoint
+covers, its inclusion proof against that digest's item_version root; the digest is a journal entry of the
+package, so it is proven by the checkpoint in turn. A version recorded after that digest is listed, not
+proven.
+
 What it proves: the checkpoint's signer had, at that size, a journal holding these entries at these
-positions, with this content. The package as a whole (ids, outcomes, the scope) is signed too, with the
+positions, with this content, and had digested these item versions with exactly these texts. The package as a whole (ids, outcomes, the scope) is signed too, with the
 same key, when it is made where the key is configured: then no byte of it can change unnoticed. An
 outcome is filled after its entry's hash, so only that package signature vouches for it.
 """
@@ -25,7 +31,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.expressions import Q
 
-from proxy.audit import merkle
+from proxy.audit import history, merkle
 from proxy.audit.checkpoints import Checkpoint, CheckpointError, read_checkpoints
 from proxy.audit.journal import canonical_body, canonical_bytes, entry_hash
 from proxy.audit.signing import (
@@ -38,10 +44,11 @@ from proxy.audit.signing import (
     sign_note,
     strict_b64decode,
 )
-from proxy.models import Conversation, Item, JournalEntry
+from proxy.models import Conversation, Item, ItemVersion, JournalEntry
 
 FORMAT = "proxy-journal-evidence/1"
-FIELDS = frozenset({"format", "public_key", "checkpoint", "scope", "entries", "package_signature"})
+FIELDS = frozenset({"format", "public_key", "checkpoint", "scope", "entries", "item_versions", "package_signature"})
+VERSIONS = history.covered("item_version")
 PAGE_SIZE = 5000
 
 
@@ -85,6 +92,12 @@ async def build_package(
         )
     position = {entry_id: index for index, entry_id in enumerate(ids)}
     entries = await JournalEntry.filter(await _scope_filter(scope, conn), id__lte=ids[-1]).using_db(conn).order_by("id")
+    digest = (
+        await JournalEntry.filter(action=history.DIGEST_ACTION, id__lte=ids[-1]).using_db(conn).order_by("-id").first()
+    )
+    item_versions = await _item_versions(entries, scope, digest, conn)
+    if digest is not None and item_versions["digest_entry"] == digest.id and all(e.id != digest.id for e in entries):
+        entries = sorted([*entries, digest], key=lambda e: e.id)  # the versions' proofs lead to its root
     for e in entries:
         if entry_hash(e) != e.hash:
             raise EvidenceError(f"journal entry {e.id} does not match its hash: run `proxy journal verify` to see why")
@@ -109,7 +122,49 @@ async def build_package(
             }
             for e in entries
         ],
+        "item_versions": item_versions,
     }
+
+
+async def _item_versions(
+    entries: list[JournalEntry], scope: dict[str, int], digest: JournalEntry | None, conn: Any
+) -> dict[str, Any]:
+    """Every version of the items concerned (those the entries name, and the conversation's or author's),
+    each with its inclusion proof in the item versions digested by `digest` (a journal entry the package
+    holds), or none for a version recorded after it."""
+    item_ids = {e.item_id for e in entries if e.item_id is not None}  # type: ignore[attr-defined]
+    if set(scope) in ({"conversation_id"}, {"author_id"}):
+        item_ids |= set(await Item.filter(**scope).using_db(conn).values_list("id", flat=True))
+    versions = await ItemVersion.filter(item_id__in=sorted(item_ids)).using_db(conn).order_by("id") if item_ids else []
+    part = digest.params.get(VERSIONS.name) if digest is not None and isinstance(digest.params, dict) else None
+    found: dict[int, tuple[int, dict[str, Any]]] = {}
+    proofs: dict[int, list[bytes]] = {}
+    if part and part.get("rows"):
+        hashed, found = await history.leaves_and_rows(
+            VERSIONS, int(part["last_id"]), {v.id for v in versions}, connection=conn
+        )
+        if (
+            len(hashed) != part["rows"]
+            or base64.b64encode(merkle.TreeBuilder.of_hashes(hashed).root()).decode() != part["root"]
+        ):
+            raise EvidenceError(
+                f"the item versions no longer match their digest in journal entry {digest.id if digest else '?'}:"
+                " run `proxy journal verify` to see why"
+            )
+        proofs = merkle.inclusion_proofs(hashed, [index for index, _ in found.values()])
+    listed = []
+    for version in versions:
+        index, body = found.get(version.id, (None, history.row_body(VERSIONS, version)))
+        listed.append(
+            {
+                "row": body,
+                "digest": hashlib.sha256(history.leaf_bytes(body)).hexdigest(),
+                "index": index,
+                "proof": [base64.b64encode(p).decode() for p in proofs[index]] if index is not None else None,
+            }
+        )
+    proving = digest is not None and any(v["index"] is not None for v in listed)
+    return {"digest_entry": digest.id if proving and digest else None, "versions": listed}
 
 
 async def _scope_filter(scope: dict[str, int], conn: Any) -> Q:
@@ -157,6 +212,16 @@ class Proven:
     checkpoint: Checkpoint
     entries: list[dict[str, Any]]
     whole_file_signed: bool
+    versions: ProvenVersions | None = None
+
+
+@dataclass(frozen=True)
+class ProvenVersions:
+    """Item versions of a package: those proven to be rows of a digest the checkpoint holds, and the rest."""
+
+    digest_entry: dict[str, Any] | None
+    proven: list[dict[str, Any]]
+    unproven: list[dict[str, Any]]
 
 
 def verify_package(data: bytes, trusted: Verifier | None = None) -> Proven:
@@ -179,6 +244,7 @@ def verify_package(data: bytes, trusted: Verifier | None = None) -> Proven:
         checkpoint = Checkpoint.parse(open_note(package["checkpoint"], verifier))
         for entry in package["entries"]:
             _check_entry(entry, checkpoint)
+        versions = _check_versions(package.get("item_versions"), package["entries"])
         signed = "package_signature" in package
         if signed and open_note(package["package_signature"], verifier) != _package_note_text(package):
             raise EvidenceError("the package's own signature is for other contents: it was edited")
@@ -186,7 +252,7 @@ def verify_package(data: bytes, trusted: Verifier | None = None) -> Proven:
         raise EvidenceError(str(exc)) from None
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise EvidenceError(f"malformed package: {exc}") from None
-    return Proven(verifier.name, verifier.key_id.hex(), checkpoint, package["entries"], signed)
+    return Proven(verifier.name, verifier.key_id.hex(), checkpoint, package["entries"], signed, versions)
 
 
 def _check_entry(entry: dict[str, Any], checkpoint: Checkpoint) -> None:
@@ -202,6 +268,40 @@ def _check_entry(entry: dict[str, Any], checkpoint: Checkpoint) -> None:
         )
 
 
+def _check_versions(section: Any, entries: list[dict[str, Any]]) -> ProvenVersions | None:
+    """Each version's digest is its row's, and each with a proof is a row of the item versions digested in
+    the package's digest entry (itself proven against the checkpoint)."""
+    if section is None:
+        return None
+    digest_entry = None
+    root, size = b"", 0
+    if section["digest_entry"] is not None:
+        digest_entry = next((e for e in entries if e["id"] == section["digest_entry"]), None)
+        if digest_entry is None or digest_entry["content"]["action"] != history.DIGEST_ACTION:
+            raise EvidenceError(f"the item versions' digest entry {section['digest_entry']} is not in the package")
+        part = digest_entry["content"]["params"][VERSIONS.name]
+        root, size = strict_b64decode(part["root"]), int(part["rows"])
+    proven, unproven = [], []
+    for version in section["versions"]:
+        row = version["row"]
+        leaf = history.leaf_bytes(row)
+        if hashlib.sha256(leaf).hexdigest() != version["digest"]:
+            raise EvidenceError(f"item version {row.get('id')}: its row does not match its digest: it was changed")
+        if version["index"] is None:
+            unproven.append(row)
+            continue
+        if digest_entry is None:
+            raise EvidenceError(f"item version {row.get('id')}: a proof but no digest to prove it against")
+        proof = [strict_b64decode(p) for p in version["proof"]]
+        if not merkle.verify_inclusion(int(version["index"]), size, merkle.leaf_hash(leaf), proof, root):
+            raise EvidenceError(
+                f"item version {row.get('id')}: its proof does not lead to the root digested in journal entry"
+                f" {digest_entry['id']}: it is not a row the journal digested"
+            )
+        proven.append(row)
+    return ProvenVersions(digest_entry, proven, unproven)
+
+
 def describe(proven: Proven) -> list[str]:
     """What a verified package proves, in plain words."""
     lines = [
@@ -213,13 +313,16 @@ def describe(proven: Proven) -> list[str]:
         content = entry["content"]
         who = f"operator {content['operator_id']}" if content.get("operator_id") else str(content.get("actor_kind"))
         target = ", ".join(
-            f"{name} {content[f'{name}_id']}" for name in ("community", "conversation", "item") if content.get(f"{name}_id")
+            f"{name} {content[f'{name}_id']}"
+            for name in ("community", "conversation", "item")
+            if content.get(f"{name}_id")
         )
         text = f": {content['text']!r}" if content.get("text") else ""
         lines.append(
             f"  #{entry['index'] + 1} (id {entry['id']}) {content['created_at']} {who} {content['action']}"
             f"{' on ' + target if target else ''}{text}"
         )
+    lines.extend(_describe_versions(proven.versions))
     if proven.whole_file_signed:
         lines.append(
             "The whole file (entry ids, outcomes, the scope) is signed by the same key: it is as the journal"
@@ -231,3 +334,27 @@ def describe(proven: Proven) -> list[str]:
             " entries' content and positions."
         )
     return lines
+
+
+def _describe_versions(versions: ProvenVersions | None) -> list[str]:
+    if versions is None or not (versions.proven or versions.unproven):
+        return []
+    lines = []
+    if versions.proven and versions.digest_entry is not None:
+        lines.append(
+            f"These {len(versions.proven)} item versions are, byte for byte, rows of the item versions digested in"
+            f" entry #{versions.digest_entry['index'] + 1} (id {versions.digest_entry['id']}) above: each text is"
+            " what the proxy had recorded for that version, unchanged since that digest:"
+        )
+        lines.extend(_version_line(row) for row in versions.proven)
+    if versions.unproven:
+        lines.append(
+            f"These {len(versions.unproven)} item versions were recorded after the last digest the checkpoint holds:"
+            " they are listed, not proven (make a checkpoint later for a package that proves them):"
+        )
+        lines.extend(_version_line(row) for row in versions.unproven)
+    return lines
+
+
+def _version_line(row: dict[str, Any]) -> str:
+    return f"  item {row.get('item_id')} version {row.get('number')} ({row.get('valid_from')}): {row.get('text')!r}"

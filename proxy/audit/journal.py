@@ -100,7 +100,7 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")
 
 
-async def _lock_chain(connection: Any) -> None:
+async def lock_chain(connection: Any) -> None:
     """Serialise writers so that two concurrent entries never claim the same predecessor."""
     if connection.capabilities.dialect == "postgres":
         await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_JOURNAL_LOCK_ID])
@@ -141,7 +141,7 @@ async def record(
                 at=at,
                 connection=conn,
             )
-    await _lock_chain(connection)
+    await lock_chain(connection)
     last = await JournalEntry.all().using_db(connection).order_by("-id").only("hash").first()
     created_at = at or utcnow()
     entry = JournalEntry(
