@@ -37,7 +37,7 @@ async def test_a_manager_downloads_what_the_command_writes(client, keyed: object
     manager = await Operator.get(login="max")
     await log_in(client, manager)
     page = await (await client.get(f"/conversations/{conversation_id}")).text()
-    assert f'href="/evidence?conversation={conversation_id}"' in page and "Скачать доказательства" in page
+    assert f'href="/evidence?conversation={conversation_id}"' in page and "Доказательства: этот разговор" in page
     author = await Author.get(vk_id=AUTHOR_VK_ID)
     assert f'href="/evidence?author={author.id}"' in page
     timeline = await (await client.get(f"/timeline?operator={manager.id}")).text()
