@@ -154,7 +154,7 @@ async def _seed(database: BenchDatabase, key: JournalKey, timings: dict[str, flo
                     from_vk_id, text, attachments, forwarded, created_at, version_count, is_deleted, recorded_at)
                 SELECT $1, $2 + (g % $3), 'message', 'message:' || (100000000 + g % $3) || ':' || g, g, 'in',
                     $4 + (g % $5), 100000000 + g % $5,
-                    'Сообщение ' || g || ': здравствуйте, где мой заказ? Номер заказа ' || (g * 7919 % 1000000),
+                    'Сообщение ' || g || ': здравствуйте, где мой заказ? Номер заказа ' || (g::bigint * 7919 % 1000000),
                     '[]', '[]', t, 1, false, t
                 FROM generate_series(1, $6) g,
                      LATERAL (SELECT $7::timestamptz + make_interval(secs => g::float8 * $8 / $6) AS t) AS at
