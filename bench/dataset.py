@@ -2,13 +2,12 @@
 
 Sizes follow the issue: 100 operators, 200,000 conversations (100,000 of them open), 1,000,000 reaction
 samples, and a journal of up to 1,000,000 entries. Journal entries are chained with the proxy's own hash
-function (proxy.audit.journal.canonical_content), continuing from the last entry already there, so the
+function (proxy.audit.journal.entry_hash), continuing from the last entry already there, so the
 bench journal is hash-valid, not just the right size.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -20,7 +19,7 @@ import asyncpg
 
 from bench.database import BenchDatabase
 from bench.processes import proxy_env, run_command
-from proxy.audit.journal import GENESIS_HASH, canonical_content
+from proxy.audit.journal import GENESIS_HASH, entry_hash, entry_mac, outcome_mac
 
 OPERATORS = 100
 CONVERSATIONS = 200_000
@@ -37,7 +36,7 @@ JOURNAL_BATCH = 50_000
 JOURNAL_COLUMNS = [
     "created_at", "actor_kind", "operator_id", "vk_user_id", "action", "community_id",
     "conversation_id", "item_id", "text", "params", "outcome", "outcome_detail", "outcome_at",
-    "prev_hash", "hash",
+    "prev_hash", "hash", "mac", "outcome_mac",
 ]  # fmt: skip
 
 
@@ -255,17 +254,7 @@ class Dataset:
         start, end = period()
         conn = await self.database.connect()
         try:
-            prev_hash = (
-                await conn.fetchval("SELECT hash FROM journal_entry ORDER BY id DESC LIMIT 1") or GENESIS_HASH
-            )
-            index = self.journal_entries
-            while index < entries:
-                batch: list[tuple] = []
-                for i in range(index, min(entries, index + JOURNAL_BATCH)):
-                    record, prev_hash = _journal_record(i, ids, start, prev_hash)
-                    batch.append(record)
-                await conn.copy_records_to_table("journal_entry", records=batch, columns=JOURNAL_COLUMNS)
-                index += len(batch)
+            await append_journal(conn, ids, start, self.journal_entries, entries)
             await conn.execute("VACUUM ANALYZE journal_entry")  # as autovacuum would have (see above)
         finally:
             await conn.close()
@@ -277,7 +266,41 @@ class Dataset:
 ACTIONS = ("reply.send", "conversation.close", "comment.delete", "note.add", "vk.reply")
 
 
-def _journal_record(i: int, ids: Ids, start: datetime, prev_hash: str) -> tuple[tuple, str]:
+async def append_journal(
+    conn: asyncpg.Connection,
+    ids: Ids,
+    start: datetime,
+    first: int,
+    entries: int,
+    *,
+    secret: bytes | None = None,
+    conversations: int = CONVERSATIONS,
+) -> None:
+    """Generated entries number `first` to `entries` - 1, chained on the last entry there, by COPY.
+
+    With `secret` (a journal key's MAC secret) each entry carries its MAC and its outcome's, as the
+    proxy writes them with a key configured; entries refer to `conversations` conversations from
+    ids.first_conversation_id on.
+    """
+    prev_hash = await conn.fetchval("SELECT hash FROM journal_entry ORDER BY id DESC LIMIT 1") or GENESIS_HASH
+    index = first
+    while index < entries:
+        batch: list[tuple] = []
+        for i in range(index, min(entries, index + JOURNAL_BATCH)):
+            record, prev_hash = _journal_record(i, ids, start, prev_hash, secret, conversations)
+            batch.append(record)
+        await conn.copy_records_to_table("journal_entry", records=batch, columns=JOURNAL_COLUMNS)
+        index += len(batch)
+
+
+def _journal_record(
+    i: int,
+    ids: Ids,
+    start: datetime,
+    prev_hash: str,
+    secret: bytes | None = None,
+    conversations: int = CONVERSATIONS,
+) -> tuple[tuple, str]:
     """Entry number i and its hash: one per 2.5 s from the period's start, the text and params varied."""
     action = ACTIONS[i % len(ACTIONS)]
     outside = action == "vk.reply"
@@ -288,20 +311,24 @@ def _journal_record(i: int, ids: Ids, start: datetime, prev_hash: str) -> tuple[
         vk_user_id=100_500 + i % 7 if outside else None,
         action=action,
         community_id=ids.community_id,
-        conversation_id=(ids.first_conversation_id or 0) + i % CONVERSATIONS
+        conversation_id=(ids.first_conversation_id or 0) + i % conversations
         if ids.first_conversation_id
         else None,
         item_id=None,
         text=f'Добрый день! Ответ на обращение №{i}: заказ передан в доставку, "трек" пришлём, ok',
         params={"random_id": 1_000_000_000 + i, "channel": "message"},
         prev_hash=prev_hash,
+        mac=None,
     )
-    digest = hashlib.sha256(canonical_content(entry)).hexdigest()  # type: ignore[arg-type]
+    if secret is not None:
+        entry.mac = entry_mac(entry, secret)  # type: ignore[arg-type]
+    digest = entry_hash(entry)  # type: ignore[arg-type]
     outcome = "done"
+    done_mac = outcome_mac(secret, digest, outcome, None, entry.created_at) if secret is not None else None
     record = (
         entry.created_at, entry.actor_kind, entry.operator_id, entry.vk_user_id, entry.action,
         entry.community_id, entry.conversation_id, None, entry.text, json.dumps(entry.params), outcome,
-        None, entry.created_at, prev_hash, digest,
+        None, entry.created_at, prev_hash, digest, entry.mac, done_mac,
     )  # fmt: skip
     return record, digest
 

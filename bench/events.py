@@ -47,3 +47,22 @@ def callback_body(index: int, group_id: int, secret: str, *, run: str = "", peer
         message["text"] = f"Сообщение {index}: здравствуйте, где мой заказ?"
     event.update(group_id=group_id, event_id=f"bench{run}{index:09d}", v=API_VERSION, secret=secret)
     return json.dumps(event, ensure_ascii=False).encode()
+
+
+def reply_body(index: int, group_id: int, secret: str, *, run: str = "") -> bytes:
+    """Event number `index`: a message_reply an admin wrote directly in VK (each one a `vk.reply` journal
+    entry), to one of PEERS dialogs, never matching an outbox row (random_id 0)."""
+    peer = 300_000_000 + index % PEERS
+    event = copy.deepcopy(_sample("message_reply-1.json"))
+    message = event["object"]
+    message.update(
+        date=int(time.time()),
+        from_id=-group_id,
+        peer_id=peer,
+        id=5_000_000 + index,
+        conversation_message_id=index + 1,
+        admin_author_id=400_000_000 + index % 7,
+    )
+    message["text"] = f"Ответ {index}: заказ передан в доставку, трек пришлём сегодня"
+    event.update(group_id=group_id, event_id=f"reply{run}{index:09d}", v=API_VERSION, secret=secret)
+    return json.dumps(event, ensure_ascii=False).encode()

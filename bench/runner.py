@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report
-from bench.cases import export, flood, inbox, ingest, live, outbox, reply, stats, team
+from bench.cases import export, flood, inbox, ingest, journal_scale, live, outbox, reply, stats, team
 from bench.context import Context
 from bench.database import BenchDatabase
 from bench.dataset import Dataset
@@ -33,6 +33,11 @@ CASES: dict[str, tuple[str, Case]] = {
     "team": ("Live team: an incident with 0, 25 and 100 open inboxes or 100 conversation pages", team.run),
     "outbox": ("Outbox", outbox.run),
     "reply": ("Outbox: click to VK", reply.run),
+    # On databases of its own (a keyed journal and its restore), so it depends on no case before it.
+    "journal_scale": (
+        "Journal at scale: checkpoints, verification, backup and restore; the keyed chain's cost on ingest",
+        journal_scale.run,
+    ),
 }
 
 

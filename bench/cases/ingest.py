@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable
 
 import aiohttp
 
@@ -49,13 +50,26 @@ def median_round(rounds: list[LoadResult]) -> LoadResult:
 
 
 async def _load(
-    base_url: str, concurrency: int, run: str, round_number: int = 0, server_pid: int | None = None
+    base_url: str,
+    concurrency: int,
+    run: str,
+    round_number: int = 0,
+    server_pid: int | None = None,
+    *,
+    body_of: Callable[..., bytes] = callback_body,
+    first_index: int = 0,
+    max_seconds: float = MAX_SECONDS,
 ) -> LoadResult:
+    """One round: warm-up, then the measured load, with the CPU each side used per answer.
+
+    `body_of(index, group_id, secret, run=...)` makes each event (the ingest mix by default); a caller
+    that runs several loads on one database gives each its own `first_index`, so none re-sends another's.
+    """
     url = f"{base_url}/callback/vk/{BENCH_GROUP_ID}"
-    base = LEVEL_BASE.get(concurrency, 0) + round_number * (MAX_REQUESTS + WARMUP)
+    base = first_index + LEVEL_BASE.get(concurrency, 0) + round_number * (MAX_REQUESTS + WARMUP)
 
     async def post(session: aiohttp.ClientSession, index: int) -> bool:
-        body = callback_body(index, BENCH_GROUP_ID, BENCH_SECRET, run=run)
+        body = body_of(index, BENCH_GROUP_ID, BENCH_SECRET, run=run)
         async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
             return response.status == 200 and await response.text() == "ok"
 
@@ -69,7 +83,7 @@ async def _load(
             post,
             concurrency=concurrency,
             max_requests=MAX_REQUESTS,
-            max_seconds=MAX_SECONDS,
+            max_seconds=max_seconds,
             first_index=base,
         )
         after = _cpu(server_pid, database)
