@@ -268,12 +268,12 @@ def register(sub: Any) -> None:
         "--public-key",
         help="the journal's public key (or a file holding it) to check checkpoints with; default: the configured key's",
     )
-    p.set_defaults(func=cmd_journal_verify)
+    p.set_defaults(func=cmd_journal_verify, time_limit=None)
 
     p = journal.add_parser("checkpoint", help="sign the journal's current state into a new file in DIR")
     p.add_argument("directory", help="where checkpoints are kept (created if missing); files are never overwritten")
     p.add_argument("--webhook", help="also POST the checkpoint here (default: PROXY_JOURNAL_CHECKPOINT_WEBHOOK)")
-    p.set_defaults(func=cmd_journal_checkpoint)
+    p.set_defaults(func=cmd_journal_checkpoint, time_limit=None)
 
     key = journal.add_parser("key", help="the journal's signing key").add_subparsers(
         dest="journal_key_command", required=True
@@ -300,7 +300,7 @@ def register(sub: Any) -> None:
     subject.add_argument("--operator", type=int, help="every entry by this operator id")
     subject.add_argument("--author", type=int, help="every entry about this author's items or conversations (author id)")
     p.add_argument("--public-key", help="the journal's public key (or a file); default: the configured key's")
-    p.set_defaults(func=cmd_journal_evidence)
+    p.set_defaults(func=cmd_journal_evidence, time_limit=None)
 
     evidence = sub.add_parser("evidence", help="evidence packages").add_subparsers(
         dest="evidence_command", required=True
@@ -314,9 +314,9 @@ def register(sub: Any) -> None:
     export = sub.add_parser("export", help="export data").add_subparsers(dest="export_command", required=True)
     p = export.add_parser("backup", help="every table as JSON lines, with a manifest of counts and checksums")
     p.add_argument("directory", help="an empty or new directory")
-    p.set_defaults(func=cmd_export_backup)
+    p.set_defaults(func=cmd_export_backup, time_limit=None)
 
     imp = sub.add_parser("import", help="import data").add_subparsers(dest="import_command", required=True)
     p = imp.add_parser("backup", help="load a backup into an empty, migrated database")
     p.add_argument("directory")
-    p.set_defaults(func=cmd_import_backup)
+    p.set_defaults(func=cmd_import_backup, time_limit=None)

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             journal.use_key(settings.journal_key)
         result = args.func(args, settings)
         if asyncio.iscoroutine(result):
-            result = asyncio.run(_bounded(result, settings))
+            result = asyncio.run(bounded(result, getattr(args, "time_limit", COMMAND_TIME_LIMIT)))
         return int(result or 0)
     except (CommandError, SettingsError, AccountError, CommunityError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -70,10 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
-async def _bounded(coro: Awaitable[int], settings: Settings) -> int:
-    # A database that never answers must not hang a command forever.
+# A database that never answers must not hang a command forever. Commands that work through the whole
+# history (backup, restore, verify, checkpoint: minutes per million rows, docs/benchmarks.md
+# "journal_scale") set `time_limit=None`: they are busy, not waiting, and a bound would cut off a large
+# restore half way.
+COMMAND_TIME_LIMIT = 600.0
+
+
+async def bounded(coro: Awaitable[int], seconds: float | None) -> int:
+    """Run a command's coroutine, cut off after `seconds` (None: no limit)."""
     try:
-        async with asyncio.timeout(600):
+        async with asyncio.timeout(seconds):
             return await coro
     except TimeoutError:
-        raise CommandError("the database did not answer within 10 minutes") from None
+        raise CommandError(f"the database did not answer within {seconds / 60:g} minutes") from None
