@@ -20,6 +20,7 @@ from web.views import (
     admin_tokens,
     audit,
     auth,
+    checkpoint_verification,
     checkpoints,
     conversation,
     evidence,
@@ -77,6 +78,8 @@ ROUTES = [
     (GET, "/audit/deleted.csv", audit.deleted_csv, None),
     (GET, "/journal", audit.journal_view, "journal"),
     (GET, "/journal/checkpoints", checkpoints.checkpoints_view, "checkpoints"),
+    (GET, "/journal/checkpoints/verification", checkpoint_verification.verification_status, None),
+    (POST, "/journal/checkpoints/verify", checkpoint_verification.verify_now, None),
     (GET, "/evidence", evidence.evidence_download, "evidence"),
     (GET, "/deleted", audit.deleted_view, "deleted"),
     (POST, "/deleted/{item_id:\\d+}/restore", audit.restore_view, None),
@@ -118,3 +121,4 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     app.router.add_static("/static/", static_dir, name="static")
     live.prepare_streams(app)
     manager_live.prepare_streams(app)
+    checkpoint_verification.prepare_verifications(app)

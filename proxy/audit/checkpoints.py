@@ -30,7 +30,14 @@ from tortoise.transactions import in_transaction
 from proxy.audit import history, merkle
 from proxy.audit.journal import GENESIS_HASH
 from proxy.audit.signing import JournalKey, NoteError, Verifier, open_note, sign_note, strict_b64decode
-from proxy.audit.verify import DEFAULT_PAGE_SIZE, ChainReport, verify_chain
+from proxy.audit.verify import (
+    DEFAULT_PAGE_SIZE,
+    ChainReport,
+    digest_lines,
+    mac_coverage_lines,
+    problem_lines,
+    verify_chain,
+)
 from proxy.models import JournalEntry
 
 log = logging.getLogger(__name__)
@@ -214,6 +221,22 @@ class CheckpointReport:
     @property
     def ok(self) -> bool:
         return self.breach is None and self.chain.ok
+
+    def lines(self) -> list[str]:
+        """What `proxy journal verify --checkpoints` prints of it, line by line (on stderr unless ok)."""
+        if self.breach is not None:
+            lines = [str(self.breach)]
+            if self.chain.broken is not None:
+                lines.append(f"{self.chain.count} entries before it match")
+            return lines + problem_lines(self.chain, with_break=False)
+        if not self.chain.ok:
+            return problem_lines(self.chain)
+        matched = "1 signed checkpoint matches" if self.checkpoints == 1 else f"{self.checkpoints} signed checkpoints match"
+        return [
+            f"journal verified: {self.chain.count} entries, head {self.chain.head_hash}; {matched}",
+            *mac_coverage_lines(self.chain),
+            *digest_lines(self.digests),
+        ]
 
 
 def checkpoint_files(directory: Path) -> Iterator[Path]:

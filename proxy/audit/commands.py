@@ -54,45 +54,31 @@ async def _verify_with_checkpoints(args: argparse.Namespace, settings: Settings,
             )
         except CheckpointError as exc:
             raise CommandError(str(exc)) from None
-    if report.breach is not None:
-        print(str(report.breach), file=sys.stderr)
-        if report.chain.broken is not None:
-            print(f"{report.chain.count} entries before it match", file=sys.stderr)
-        _print_chain_problems(report.chain, with_break=False)
-        return 1
-    _print_chain_problems(report.chain)
-    if not report.ok:
-        return 1
-    matched = "1 signed checkpoint matches" if report.checkpoints == 1 else f"{report.checkpoints} signed checkpoints match"
-    print(f"journal verified: {report.chain.count} entries, head {report.chain.head_hash}; {matched}")
-    _print_mac_coverage(report.chain)
-    _print_digests(report.digests)
-    return 0
+    stream = sys.stdout if report.ok else sys.stderr
+    for line in report.lines():
+        print(line, file=stream)
+    return 0 if report.ok else 1
 
 
 def _print_chain_problems(report: Any, *, with_break: bool = True) -> None:
-    if with_break and report.broken is not None:
-        print(f"journal entry {report.broken.entry_id}: {report.broken.reason}", file=sys.stderr)
-        print(f"{report.count} entries before it match", file=sys.stderr)
-    if report.missing_guards:
-        print(
-            "database guards missing or disabled: "
-            + ", ".join(report.missing_guards)
-            + " (history can be rewritten; run `proxy migrate` or restore them)",
-            file=sys.stderr,
-        )
+    from proxy.audit.verify import problem_lines
+
+    for line in problem_lines(report, with_break=with_break):
+        print(line, file=sys.stderr)
 
 
 def _print_mac_coverage(report: Any) -> None:
-    if report.keyed_from is None:
-        return  # no entry has a MAC: the output is what it always was
-    checked = "checked with the journal key" if report.macs_checked else "not checked (no journal key configured)"
-    print(f"entries from {report.keyed_from} on carry MACs, {checked}")
+    from proxy.audit.verify import mac_coverage_lines
+
+    for line in mac_coverage_lines(report):
+        print(line)
 
 
 def _print_digests(count: int) -> None:
-    if count:
-        print(f"item versions, raw events and tombstones match the {count} digest{'s' if count != 1 else ''} in the journal")
+    from proxy.audit.verify import digest_lines
+
+    for line in digest_lines(count):
+        print(line)
 
 
 def _verifier(public_key: str | None, settings: Settings) -> Any:

@@ -133,3 +133,34 @@ def _check(entry: JournalEntry, expected_prev: str, *, first: bool) -> str | Non
     if computed != entry.hash:
         return f"content does not match its hash (stored {entry.hash}, computed {computed}): the entry was altered"
     return None
+
+
+# What the report says, in the words `proxy journal verify` prints (and the checkpoints page shows).
+
+
+def problem_lines(report: ChainReport, *, with_break: bool = True) -> list[str]:
+    """The first break (and how much matched before it) and any missing guard, one line each."""
+    lines = []
+    if with_break and report.broken is not None:
+        lines.append(f"journal entry {report.broken.entry_id}: {report.broken.reason}")
+        lines.append(f"{report.count} entries before it match")
+    if report.missing_guards:
+        lines.append(
+            "database guards missing or disabled: "
+            + ", ".join(report.missing_guards)
+            + " (history can be rewritten; run `proxy migrate` or restore them)"
+        )
+    return lines
+
+
+def mac_coverage_lines(report: ChainReport) -> list[str]:
+    if report.keyed_from is None:
+        return []  # no entry has a MAC: the output is what it always was
+    checked = "checked with the journal key" if report.macs_checked else "not checked (no journal key configured)"
+    return [f"entries from {report.keyed_from} on carry MACs, {checked}"]
+
+
+def digest_lines(count: int) -> list[str]:
+    if not count:
+        return []
+    return [f"item versions, raw events and tombstones match the {count} digest{'s' if count != 1 else ''} in the journal"]

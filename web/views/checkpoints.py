@@ -19,6 +19,7 @@ from proxy.audit.checkpoints import Checkpoint, CheckpointError, checkpoint_file
 from proxy.audit.signing import NoteError, Verifier, open_note
 from web.auth import OPERATOR
 from web.i18n import gettext as _
+from web.views.checkpoint_verification import status_context
 from web.partials import render
 
 SHOWN = 20
@@ -36,6 +37,7 @@ async def checkpoints_view(request: web.Request) -> web.StreamResponse:
         "public_key": key.verifier.text() if key is not None else None,
         "directory": directory,
         "checkpoints": [],
+        **status_context(request),
     }
     if key is not None and directory:
         context["checkpoints"] = await asyncio.to_thread(_newest, Path(directory), key.verifier)
