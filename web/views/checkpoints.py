@@ -19,8 +19,8 @@ from proxy.audit.checkpoints import Checkpoint, CheckpointError, checkpoint_file
 from proxy.audit.signing import NoteError, Verifier, open_note
 from web.auth import OPERATOR
 from web.i18n import gettext as _
-from web.views.checkpoint_verification import status_context
 from web.partials import render
+from web.views.checkpoint_verification import status_context
 
 SHOWN = 20
 
