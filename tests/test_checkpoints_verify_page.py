@@ -141,3 +141,29 @@ async def test_without_a_checkpoint_directory_there_is_no_button(aiohttp_client,
     assert client.app[VERIFICATIONS].last is None
     await client.close()
     await proxy_db.close_database()
+
+
+async def test_a_check_running_at_shutdown_is_cancelled_and_journaled(
+    aiohttp_client, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    _, _, token = await _manager_with_a_checkpoint(client, tmp_path)
+    entered = asyncio.Event()
+
+    async def never_ends(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(checkpoint_verification, "verify_against_checkpoints", never_ends)
+    await client.post("/journal/checkpoints/verify", data={"csrf_token": token})
+    await entered.wait()
+    verifications = client.app[VERIFICATIONS]
+    await client.close()  # the server stops
+    assert not verifications.running
+    assert verifications.last is not None and verifications.last.lines == ("cancelled: the proxy stopped",)
+    await proxy_db.open_database(settings.database_url)
+    try:
+        checked = await JournalEntry.filter(action="journal.verify").get()
+        assert (checked.outcome, checked.outcome_detail) == (Outcome.FAILED, "cancelled: the proxy stopped")
+    finally:
+        await proxy_db.close_database()
