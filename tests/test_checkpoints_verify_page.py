@@ -104,14 +104,14 @@ async def test_a_post_without_the_csrf_token_starts_nothing(client, tmp_path: Pa
 async def test_one_check_at_a_time(client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, _, token = await _manager_with_a_checkpoint(client, tmp_path)
     entered, release = asyncio.Event(), asyncio.Event()
-    real = checkpoint_verification.verify_against_checkpoints
+    real = checkpoint_verification._verify_in_own_process
 
     async def held(*args: Any, **kwargs: Any) -> Any:
         entered.set()
         await release.wait()
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(checkpoint_verification, "verify_against_checkpoints", held)
+    monkeypatch.setattr(checkpoint_verification, "_verify_in_own_process", held)
     headers = {"HX-Request": "true"}
     first = await client.post("/journal/checkpoints/verify", data={"csrf_token": token}, headers=headers)
     assert first.status == 200
@@ -154,7 +154,7 @@ async def test_a_check_running_at_shutdown_is_cancelled_and_journaled(
         entered.set()
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(checkpoint_verification, "verify_against_checkpoints", never_ends)
+    monkeypatch.setattr(checkpoint_verification, "_verify_in_own_process", never_ends)
     await client.post("/journal/checkpoints/verify", data={"csrf_token": token})
     await entered.wait()
     verifications = client.app[VERIFICATIONS]
