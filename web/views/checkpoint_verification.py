@@ -15,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +31,7 @@ from proxy.models import ActorKind, Operator, Outcome
 from proxy.settings import Settings
 from web.auth import OPERATOR
 from web.i18n import gettext as _
+from web.journal_process import run_journal_command
 from web.partials import render, wants_partial
 
 log = logging.getLogger(__name__)
@@ -126,30 +125,10 @@ class Verifications:
 async def _verify_in_own_process(
     settings: Settings, directory: str
 ) -> tuple[bool, int | None, tuple[str, ...]]:
-    """`proxy journal verify --checkpoints DIR` as a child process: a million entries are minutes of CPU,
-    which must not be taken from the event loop that serves the operators. Its words are the command's.
-    """
-    key = settings.journal_key
-    assert key is not None
-    env = {name: value for name, value in os.environ.items() if name != "PROXY_JOURNAL_KEY_FILE"}
-    # The child reads its settings from the environment: this instance's database and key (the key's
-    # text goes through the environment only, never a command line that `ps` would show).
-    env.update(
-        DATABASE_URL=settings.database_url, PROXY_JOURNAL_KEY=key.text(), PROXY_SECRET_KEY=settings.secret_key
-    )
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy", "journal", "verify", "--checkpoints", directory,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        output, _ = await child.communicate()
-    except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):
-            child.kill()
-        await child.wait()
-        raise
-    lines = tuple(line for line in output.decode("utf-8", "replace").splitlines() if line.strip())
-    return child.returncode == 0, _entries_checked(lines), lines
+    """`proxy journal verify --checkpoints DIR` as a child process (web/journal_process.py)."""
+    status, output = await run_journal_command(settings, "verify", "--checkpoints", directory)
+    lines = tuple(line for line in output.splitlines() if line.strip())
+    return status == 0, _entries_checked(lines), lines
 
 
 def _entries_checked(lines: tuple[str, ...]) -> int | None:
