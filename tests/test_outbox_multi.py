@@ -43,9 +43,13 @@ def postgres_only(db_url: str) -> None:
 
 
 # The emulator stamps a call's arrival after reading its body, on the event loop this test shares with
-# the database polling and two HTTP fronts: a stall there packs a few stamps together. VK allows for
-# clock granularity too, so calls are counted in windows this much shorter than a second.
-SLACK_SECONDS = 0.1
+# the database polling and two HTTP fronts, while the instances' worker threads compete for two cores: a
+# stall there packs stamps together (CI once saw 4 user-token calls booked 0.37 s apart arrive within
+# 0.9 s; VK refused the extra one with error 6 and the row was retried, as in production). So calls are
+# counted in windows of 0.7 s, which still catches the defect this test exists for: two instances pacing a
+# token each on its own would each start 2 calls in any 0.7 s (3 a second, 0.37 s apart), 4 in all, and
+# 13 community-token calls each (20 a second), 26 in all.
+SLACK_SECONDS = 0.3
 
 
 def _most_in_a_second(world: World, token: str) -> int:
@@ -138,7 +142,7 @@ async def test_two_instances_keep_one_tokens_rate_limit_and_send_each_row_once(
 
     community_token, admin_token = world.group.community_token, world.group.admin_token
     print(  # the figures docs/reliability.md quotes (pytest -s shows them)
-        f"two instances: calls per instance {[f.calls for f in fronts]}, most in 0.9 s / 1 s: community "
+        f"two instances: calls per instance {[f.calls for f in fronts]}, most in 0.7 s / 1 s: community "
         f"token {_most_in_a_second(world, community_token)} / {world.state.max_calls_in_window(community_token)}"
         f", user token {_most_in_a_second(world, admin_token)} / {world.state.max_calls_in_window(admin_token)}"
         f", refused {_refused(world, community_token)}+{_refused(world, admin_token)}"
