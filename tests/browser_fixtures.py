@@ -32,6 +32,9 @@ __all__ = [
     "log_in",
     "log_in_page",
     "screenshot_path",
+    "VIEWPORTS",
+    "horizontal_overflow",
+    "shoot_in_every_view",
 ]
 
 PASSWORD = "correct horse battery"
@@ -135,3 +138,39 @@ def screenshot_path(name: str) -> str:
     path = ARTIFACTS / name
     path.parent.mkdir(parents=True, exist_ok=True)
     return str(path)
+
+
+# The two widths every page is checked at: a common laptop and a common phone.
+VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+UI_LOCALES = ("ru", "en")
+
+
+async def horizontal_overflow(page: Any) -> int:
+    """How many CSS pixels the page is wider than its viewport (0 when nothing sticks out)."""
+    return int(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+async def shoot_in_every_view(
+    browser: Any, base_url: str, operator: Operator, path: str, name: str, *, ready: str = "main"
+) -> dict[tuple[str, str], str]:
+    """Screenshots of one page in Russian and English, at desktop and phone width.
+
+    Logs in as `operator` (their language set to each locale in turn), opens `path`, waits for the
+    `ready` selector and saves `test-artifacts/{name}-{locale}-{view}.png` (a name under "guide/" is a
+    picture of docs/guide.md). Returns the files by (locale, view)."""
+    saved: dict[tuple[str, str], str] = {}
+    for locale in UI_LOCALES:
+        operator.locale = locale
+        await operator.save(update_fields=["locale"])
+        for view, viewport in VIEWPORTS.items():
+            page = await browser.new_page(viewport=viewport)
+            try:
+                await log_in_page(page, base_url, operator)
+                await page.goto(base_url + path.lstrip("/"))
+                await page.wait_for_selector(ready)
+                file = screenshot_path(f"{name}-{locale}-{view}.png")
+                await page.screenshot(path=file, full_page=True)
+                saved[(locale, view)] = file
+            finally:
+                await page.close()
+    return saved
