@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from .api import create_emulator_app
 from .delivery import VK_RETRY_SCHEDULE, CallbackDelivery, DeliveryAttempt
+from .demo_traffic import DemoTraffic
 from .faults import Fault, FaultPlan, LongPollFault
 from .keys import DELIVERY_KEY, STATE_KEY
 from .longpoll import HUB_KEY
 from .runner import RunningEmulator, start_emulator
-from .scenario import DemoTraffic, Scenario, World, build_demo_world
+from .scenario import Scenario, World, build_demo_world
 from .state import (
     API_VERSION,
     CallbackConfig,

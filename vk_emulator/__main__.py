@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .api import create_emulator_app
-from .scenario import DemoTraffic, build_demo_world
+from .demo_traffic import DemoTraffic
+from .scenario import build_demo_world
 from .state import CallbackConfig, EmulatorState
 
 

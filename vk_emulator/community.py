@@ -194,6 +194,11 @@ class Group:
         self.next_ids[counter] = value + 1
         return value
 
+    def is_banned(self, user_id: int, now: int) -> bool:
+        """Whether the user is in the blacklist at `now` (a ban with an end date lapses then, as in VK)."""
+        ban = self.bans.get(user_id)
+        return ban is not None and (ban.end_date == 0 or now < ban.end_date)
+
     def first_ts(self) -> int:
         """The oldest ts a long-poll client may still ask for."""
         return self.events[0][0] if self.events else self.next_ts

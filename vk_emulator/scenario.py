@@ -1,4 +1,4 @@
-"""Simulated community members and admins, and background demo traffic.
+"""Simulated community members and admins (the demo's traffic: demo_traffic.py).
 
 `Scenario` acts on the emulated VK as people do in VK itself: members write, comment, edit and delete;
 community admins answer, delete and ban directly in VK (bypassing the proxy). Each action emits the
@@ -7,8 +7,6 @@ event VK would send.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -255,74 +253,3 @@ class World:
             item=state.add_target(group, "market", "Товар"),
             topic=state.add_target(group, "board", "Тема"),
         )
-
-
-class DemoTraffic:
-    """Members writing messages and comments at a steady pace with realistic Russian text."""
-
-    def __init__(
-        self,
-        state: EmulatorState,
-        group: Group,
-        *,
-        per_minute: float = 4.0,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.state = state
-        self.group = group
-        self.per_minute = per_minute
-        self.rng = rng or random.Random()
-        self.scenario = Scenario(state)
-        self._task: asyncio.Task[None] | None = None
-
-    def _members(self) -> list[User]:
-        return [u for u in self.state.users.values() if u.id != self.group.admin_user_id]
-
-    def step(self) -> None:
-        """Perform one random member action now."""
-        members = self._members()
-        if not members:
-            return
-        user = self.rng.choice(members)
-        roll = self.rng.random()
-        targets = list(self.group.targets.values())
-        if roll < 0.45 or not targets:
-            self.scenario.member_writes_message(self.group, user, self.rng.choice(DEMO_MESSAGES))
-            return
-        own = [c for c in self.group.comments.values() if c.from_id == user.id and not c.deleted]
-        if roll > 0.95 and own:
-            self.scenario.member_deletes(self.group, self.rng.choice(own))
-            return
-        if roll > 0.9 and own:
-            comment = self.rng.choice(own)
-            self.scenario.member_edits(self.group, comment, comment.text + " (upd)")
-            return
-        target = self.rng.choice(targets)
-        reply_to = None
-        siblings = self.state.live_comments(self.group, target.kind, target.id)
-        if target.kind != "board" and siblings and self.rng.random() < 0.3:
-            reply_to = self.rng.choice(siblings)
-        self.scenario.member_comments(
-            self.group, user, target, self.rng.choice(DEMO_COMMENTS), reply_to, kind=target.kind
-        )
-
-    async def run(self, max_actions: int | None = None) -> None:
-        """Act every 60/per_minute seconds on average, until cancelled or after `max_actions`."""
-        done = 0
-        while max_actions is None or done < max_actions:
-            await asyncio.sleep(self.rng.expovariate(self.per_minute / 60.0))
-            self.step()
-            done += 1
-
-    def start(self) -> None:
-        """Run in the background on the current loop."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="vk-emulator-demo-traffic")
-
-    async def stop(self) -> None:
-        """Stop the background task."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

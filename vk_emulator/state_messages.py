@@ -39,7 +39,10 @@ class MessagesState(StateCore):
     def incoming_message(
         self, group: Group, user_id: int, text: str, attachments: list[dict[str, Any]] | None = None
     ) -> Message:
-        """A user writes to the community: emits message_new and allows replies, as VK does."""
+        """A user writes to the community: emits message_new and allows replies, as VK does. A member the
+        community has blacklisted cannot write to it (error 902, no event)."""
+        if group.is_banned(user_id, self.now()):
+            raise VkFault(902)
         message = self._add_message(
             group, user_id, from_id=user_id, out=0, text=text, attachments=list(attachments or [])
         )
@@ -78,7 +81,7 @@ class MessagesState(StateCore):
                 return group.messages[existing]
         if not text and not attachments:
             raise bad_param("message is empty")
-        if peer_id in group.bans:
+        if group.is_banned(peer_id, self.now()):
             raise VkFault(900)
         if peer_id > 0 and not group.messages_allowed.get(peer_id, False):
             raise VkFault(901)

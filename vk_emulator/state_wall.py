@@ -6,7 +6,7 @@ from typing import Any
 
 from .community import Comment, Group, Target
 from .state_core import StateCore
-from .vk_basics import EVENT_PREFIX, TARGET_FIELD, CommentKind, bad_param
+from .vk_basics import EVENT_PREFIX, TARGET_FIELD, CommentKind, VkFault, bad_param
 
 
 class WallState(StateCore):
@@ -82,6 +82,9 @@ class WallState(StateCore):
                 return group.comments[(kind, existing)]
         if not text and not attachments:
             raise bad_param("message is empty")
+        if from_id > 0 and group.is_banned(from_id, self.now()):
+            # A blacklisted member cannot comment in the community: VK refuses and sends no event.
+            raise VkFault(213)
         self.target(group, kind, target_id)
         parents: list[int] = []
         reply_to_user = None

@@ -57,6 +57,8 @@ ERROR_TEXTS: dict[int, str] = {
     29: "Rate limit reached",
     100: "One of the parameters specified was missing or invalid",
     113: "Invalid user id",
+    # What VK answers a blacklisted member's comment (wall.createComment and the like).
+    213: "Access to status replies denied",
     900: "Can't send messages for users from blacklist",
     901: "Can't send messages for users without permission",
     902: "Can't send messages to this user due to their privacy settings",
