@@ -2,8 +2,10 @@
 
 When the service runs with PROXY_DEMO and no community has real VK tokens, this starts the VK emulator
 in-process (on PROXY_DEMO_EMULATOR_PORT), builds the demo world, registers (or refreshes) the demo
-community in callback mode pointing at this service, and lets simulated members write a few messages
-and comments a minute. Everything then flows as it would from VK: Callback API POSTs, ingest, inbox.
+community in callback mode pointing at this service, and lets simulated members and community admins
+act in it, one action every PROXY_DEMO_STEP_SECONDS (vk_emulator/demo_traffic.py: a round of every kind
+of action, admins acting directly in VK included). Everything then flows as it would from VK: Callback
+API POSTs, ingest, inbox, journal. The pages say the community is emulated (proxy/emulation.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import secrets
 
 from proxy.crypto import encrypt_token
+from proxy.emulation import DEMO_GROUP_ID
 from proxy.models import Channel, Community, CommunityMode, Item
 from proxy.settings import Settings
 from vk_emulator import (
@@ -29,9 +32,7 @@ __all__ = ["DEMO_GROUP_ID", "has_real_community", "start_demo", "warm_up_then_ru
 
 log = logging.getLogger(__name__)
 
-DEMO_GROUP_ID = 200_000_001
 DEMO_NAME = "Демо: магазин «Северный ветер»"
-DEMO_ACTIONS_PER_MINUTE = 6.0
 # Actions right after start-up, so the inbox is not empty for the first minute.
 DEMO_WARM_UP_ACTIONS = 4
 # Faster than VK's schedule, so events sent while the service starts arrive within seconds.
@@ -105,7 +106,7 @@ async def start_demo(settings: Settings) -> tuple[RunningEmulator, DemoTraffic]:
         state, port=settings.demo_emulator_port, retry_schedule=DEMO_RETRY_SCHEDULE
     )
     await _register(settings, group, secret, confirmation)
-    return emulator, DemoTraffic(state, group, per_minute=DEMO_ACTIONS_PER_MINUTE)
+    return emulator, DemoTraffic(state, group, per_minute=60.0 / settings.demo_step_seconds)
 
 
 async def warm_up_then_run(traffic: DemoTraffic) -> None:

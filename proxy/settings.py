@@ -106,6 +106,9 @@ class Settings:
     workers: bool = True
     vk_api_base: str | None = None
     demo_emulator_port: int = 8090
+    # Seconds between two actions of the demo's traffic (proxy/demo.py): a round of every kind takes
+    # twelve of them.
+    demo_step_seconds: float = 8.0
     # The largest Callback API body accepted (413 past it), how long its body may take to arrive, and how
     # long a refused callback waits for its answer.
     callback_max_bytes: int = MAX_CALLBACK_BYTES
@@ -164,6 +167,7 @@ class Settings:
             workers=_bool(env, "PROXY_WORKERS", True),
             vk_api_base=env.get("PROXY_VK_API_BASE") or None,
             demo_emulator_port=_int(env, "PROXY_DEMO_EMULATOR_PORT", 8090),
+            demo_step_seconds=_seconds(env, "PROXY_DEMO_STEP_SECONDS", 8.0),
             callback_max_bytes=callback_max_bytes,
             callback_read_seconds=_seconds(env, "PROXY_CALLBACK_READ_SECONDS", CALLBACK_READ_SECONDS),
             callback_refusal_delay=_seconds(

@@ -5,7 +5,7 @@ messages and comments, edits and deletions by their authors, spam, and what the 
 directly in VK, behind the proxy's back (answers as the community, comment deletions, bans), which the
 proxy notices and journals. So the traffic follows a fixed round (`DEMO_ROUND`) of every kind of action,
 again and again, with the texts and the people drawn by a seeded random generator: one round takes
-`len(DEMO_ROUND)` steps, at `per_minute` steps a minute (the demo's pace is PROXY_DEMO_ACTIONS_PER_MINUTE,
+`len(DEMO_ROUND)` steps, at `per_minute` steps a minute (the demo sets it from PROXY_DEMO_STEP_SECONDS,
 docs/guide.md "Trying it out").
 
 Bans hold: a member blacklisted in the emulator (by an admin in VK, by the scenario, or by an operator
@@ -169,17 +169,23 @@ class DemoTraffic:
         targets = list(self.group.targets.values())
         if not members or not targets:
             return "idle" if not reply else None
-        user = self.rng.choice(members)
+        parent = None
         if reply:
-            parents = [c for c in self._live_member_comments() if c.from_id != user.id and c.kind != "board"]
+            parents = [c for c in self._live_member_comments() if c.kind != "board"]
             if not parents:
                 return None
             parent = self.rng.choice(parents)
+            members = [u for u in members if u.id != parent.from_id] or members
             target = self.group.targets[(parent.kind, parent.target_id)]
         else:
-            parent, target = None, self.rng.choice(targets)
+            target = self.rng.choice(targets)
         self.scenario.member_comments(
-            self.group, user, target, self.rng.choice(DEMO_COMMENTS), parent, kind=target.kind
+            self.group,
+            self.rng.choice(members),
+            target,
+            self.rng.choice(DEMO_COMMENTS),
+            parent,
+            kind=target.kind,
         )
         return "reply_comment" if reply else "comment"
 

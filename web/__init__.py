@@ -13,7 +13,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from proxy.appkeys import SETTINGS
 from proxy.crypto import derive_key
-from web import attachments, i18n
+from web import attachments, i18n, vk_links
 from web.auth import OPERATOR, SCOPE, auth_middleware
 from web.csrf import CSRF_TOKEN, csrf_middleware
 from web.params import plain_parameters_middleware
@@ -55,6 +55,7 @@ def setup_web(app: web.Application) -> None:
     env.globals["static"] = lambda path: f"/static/{path}"
     i18n.install(env)
     attachments.install(env, settings.image_hosts)
+    vk_links.install(env, settings)
     setup_session(
         app,
         EncryptedCookieStorage(

@@ -1,0 +1,42 @@
+"""Whether a community is real or emulated, and the one rule for links to VK's own pages.
+
+A community is emulated when this service's VK calls go to an emulator (PROXY_VK_API_BASE, which
+PROXY_DEMO sets to its in-process emulator) or when it is the demo's made-up community. Its people,
+posts and ids exist only in the emulator: a link to vk.com would open a stranger's page, or none. So
+every link to VK goes through `vk_url`, which answers None for an emulated community; pages then show
+the id as text (web/vk_links.py installs it as the templates' `vk_url(community, path)`).
+"""
+
+from __future__ import annotations
+
+from proxy.models import Community, Network
+from proxy.settings import Settings
+
+__all__ = ["DEMO_GROUP_ID", "VK_WEB", "author_path", "is_emulated", "vk_is_emulated", "vk_url"]
+
+# The demo community's VK id (proxy/demo.py registers it): made up, whatever the settings say now.
+DEMO_GROUP_ID = 200_000_001
+VK_WEB = "https://vk.com/"
+
+
+def vk_is_emulated(settings: Settings) -> bool:
+    """Whether this service talks to an emulated VK instead of VK itself."""
+    return settings.demo or settings.vk_api_base is not None
+
+
+def is_emulated(settings: Settings, community: Community) -> bool:
+    """Whether this community's VK is an emulator (its ids are nobody's on vk.com)."""
+    return vk_is_emulated(settings) or community.vk_group_id == DEMO_GROUP_ID
+
+
+def author_path(vk_id: int) -> str:
+    """The path of a VK user's (positive id) or community's (negative id) page."""
+    return f"club{-vk_id}" if vk_id < 0 else f"id{vk_id}"
+
+
+def vk_url(settings: Settings, community: Community | None, path: str) -> str | None:
+    """`https://vk.com/{path}` for a real VK community; None for an emulated one, one on another network,
+    or none at all."""
+    if community is None or community.network != Network.VK or is_emulated(settings, community):
+        return None
+    return VK_WEB + path.lstrip("/")
