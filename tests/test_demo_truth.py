@@ -8,8 +8,6 @@ import asyncio
 import dataclasses
 import random
 import re
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -36,23 +34,17 @@ from proxy.models import (
     ItemVersion,
     JournalEntry,
     Operator,
-    Role,
 )
 from proxy.runtime.app import create_app
 from proxy.settings import Settings
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import csrf_token, log_in
+from tests.demo_fixtures import *  # noqa: F403
 from vk_emulator import DemoTraffic, EmulatorState, World, build_demo_world, start_emulator
 from vk_emulator.demo_traffic import DEMO_ROUND
 
 BANNER = "Demo: VK is emulated, no real community is connected"
 BANNER_RU = "Демо: VK эмулируется, настоящее сообщество не подключено"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the one rule for links to VK -----------------------------------------------------------------
@@ -123,35 +115,13 @@ async def test_no_profile_link_for_an_emulated_community(
 # --- the demo as `make run` starts it ---------------------------------------------------------------
 
 
-@pytest.fixture
-async def demo_server(aiohttp_server: Any, settings: Settings, db: str) -> AsyncIterator[TestServer]:
-    """The service with PROXY_DEMO on its own ports: the demo community is registered and its emulator
-    posts the callbacks to this server (the traffic's steady pace an hour, so only the warm-up acts)."""
-    port, emulator_port = free_port(), free_port()
-    demo_settings = dataclasses.replace(
-        settings,
-        demo=True,
-        demo_emulator_port=emulator_port,
-        vk_api_base=f"http://127.0.0.1:{emulator_port}",
-        public_url=f"http://127.0.0.1:{port}",
-        demo_step_seconds=3600.0,
-    )
-    server = await aiohttp_server(create_app(demo_settings), port=port)
-    yield server
-    await server.close()
-
-
-async def _admin() -> Operator:
-    return await Operator.create(
-        login="adam", display_name="Adam", password_hash="x", role=Role.ADMIN, locale="en"
-    )
-
-
-async def test_demo_pages_say_vk_is_emulated(aiohttp_client: Any, demo_server: TestServer) -> None:
+async def test_demo_pages_say_vk_is_emulated(
+    aiohttp_client: Any, demo_server: TestServer, demo_admin: Operator
+) -> None:
     client = await aiohttp_client(demo_server)
     login = await (await client.get("/login")).text()
     assert BANNER_RU in login  # the login page speaks the default language
-    await log_in(client, await _admin())
+    await log_in(client, demo_admin)
     inbox = await (await client.get("/")).text()
     assert 'id="demo-banner"' in inbox and BANNER in inbox
     # The banner is its own element above the header, which keeps the navigation.
@@ -165,10 +135,10 @@ async def test_demo_pages_say_vk_is_emulated(aiohttp_client: Any, demo_server: T
 
 
 async def test_demo_connection_test_says_it_talked_to_the_emulator(
-    aiohttp_client: Any, demo_server: TestServer
+    aiohttp_client: Any, demo_server: TestServer, demo_admin: Operator
 ) -> None:
     client = await aiohttp_client(demo_server)
-    await log_in(client, await _admin())
+    await log_in(client, demo_admin)
     demo = await Community.get(vk_group_id=DEMO_GROUP_ID)
     token = await csrf_token(client)
     response = await client.post(
@@ -185,9 +155,11 @@ async def test_demo_connection_test_says_it_talked_to_the_emulator(
     assert entry is not None and entry.params["results"]["emulator"] == "warning"
 
 
-async def test_demo_author_card_links_nowhere(aiohttp_client: Any, demo_server: TestServer) -> None:
+async def test_demo_author_card_links_nowhere(
+    aiohttp_client: Any, demo_server: TestServer, demo_admin: Operator
+) -> None:
     client = await aiohttp_client(demo_server)
-    await log_in(client, await _admin())
+    await log_in(client, demo_admin)
     # The demo's warm-up writes at once: wait for its first member to reach the inbox.
     conversation = None
     for _ in range(150):
