@@ -6,7 +6,7 @@ directly in VK, behind the proxy's back (answers as the community, comment delet
 proxy notices and journals. So the traffic follows a fixed round (`DEMO_ROUND`) of every kind of action,
 again and again, with the texts and the people drawn by a seeded random generator: one round takes
 `len(DEMO_ROUND)` steps, at `per_minute` steps a minute (the demo sets it from PROXY_DEMO_STEP_SECONDS,
-docs/guide.md "Trying it out").
+docs/guide.md "Trying it out: the demo").
 
 Bans hold: a member blacklisted in the emulator (by an admin in VK, by the scenario, or by an operator
 through the proxy's groups.ban) is never written as again; once a round the scenario lets the last banned
