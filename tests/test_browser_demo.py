@@ -27,7 +27,7 @@ from tests.demo_fixtures import *  # noqa: F403
 pytestmark = pytest.mark.browser
 WAIT_MS = 30_000
 BANNERS = {
-    "ru": "Демо: VK эмулируется, настоящее сообщество не подключено",
+    "ru": "Демо: VK эмулируется, настоящего сообщества нет",
     "en": "Demo: VK is emulated, no real community is connected",
 }
 

@@ -44,7 +44,7 @@ from vk_emulator import DemoTraffic, EmulatorState, World, build_demo_world, sta
 from vk_emulator.demo_traffic import DEMO_ROUND
 
 BANNER = "Demo: VK is emulated, no real community is connected"
-BANNER_RU = "Демо: VK эмулируется, настоящее сообщество не подключено"
+BANNER_RU = "Демо: VK эмулируется, настоящего сообщества нет"
 
 
 # --- the one rule for links to VK -----------------------------------------------------------------
