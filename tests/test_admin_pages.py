@@ -356,7 +356,9 @@ async def test_test_connection_reports_vk_errors_in_words(admin_client, communit
     assert "check-warning" in body  # the admin token works, but belongs to another VK id than saved
     [entry] = await journal("community.test")
     assert entry.outcome == Outcome.FAILED and "VK error 5" in entry.outcome_detail
-    assert entry.params["results"] == {"emulator": "warning", "community_token": "failed", "admin_token": "warning"}
+    assert entry.params["results"] == {
+        "emulator": "warning", "community_token": "failed", "admin_token": "warning"
+    }
 
     # A user who does not manage the community: VK refuses with error 15.
     stranger = world.state.add_user("Чужой", "Человек")
