@@ -399,7 +399,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
 
 
 async def series_json(request: web.Request) -> web.Response:
-    """GET /stats/series.json: one column per figure, one entry per hour or day of the period.
+    """GET /stats/series.json: one column per figure, one entry per hour, day, week or month of the period.
 
     `t` is the bucket's local wall-clock start (team time zone) written as if it were UTC, in seconds:
     the chart shows it as UTC, so the axis reads local time without the browser knowing the zone.
