@@ -14,6 +14,7 @@ from tortoise.models import Model
 
 # One definition of where an item lives in VK, for the domain events and the tables alike.
 from proxy.events import Channel, Network  # noqa: F401 (re-exported: migrations and queries name them here)
+from proxy.search_terms import search_terms
 
 
 class Role(StrEnum):
@@ -276,10 +277,17 @@ class ItemVersion(Model):
     forwarded_text = fields.TextField(default="", db_default="")
     valid_from = fields.DatetimeField()  # VK's date or update_time
     recorded_at = fields.DatetimeField(auto_now_add=True)
+    # The stems of text and forwarded_text (proxy/search_terms.py): what incident search matches.
+    search_terms = fields.TextField(default="", db_default="")
 
     class Meta:
         table = "item_version"
         unique_together = (("item", "number"),)
+
+    async def save(self, *args, **kwargs) -> None:  # type: ignore[override]
+        if not self._saved_in_db:  # a version is never updated: its terms are written with it
+            self.search_terms = search_terms(self.text, self.forwarded_text)
+        await super().save(*args, **kwargs)
 
 
 class ItemTombstone(Model):
@@ -406,6 +414,9 @@ class JournalEntry(Model):
     mac = fields.CharField(max_length=64, null=True)
     # HMAC of `hash` and the outcome, filled with the outcome when a key is configured.
     outcome_mac = fields.CharField(max_length=64, null=True)
+    # The stems of text (proxy/search_terms.py): what incident search matches. Not covered by the hash:
+    # derived from `text`, which is.
+    search_terms = fields.TextField(default="", db_default="")
 
     class Meta:
         table = "journal_entry"
@@ -416,6 +427,11 @@ class JournalEntry(Model):
             Index(fields=("action", "created_at")),
             Index(fields=("created_at",)),
         )
+
+    async def save(self, *args, **kwargs) -> None:  # type: ignore[override]
+        if not self._saved_in_db:  # the triggers let nothing but the outcome change after insert
+            self.search_terms = search_terms(self.text)
+        await super().save(*args, **kwargs)
 
 
 class OutboxRow(Model):

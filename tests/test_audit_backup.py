@@ -110,6 +110,7 @@ async def test_manifest_and_lines(db: str, tmp_path: Path) -> None:
         "item_id": 1,
         "number": 1,
         "recorded_at": json.loads(first_version)["recorded_at"],
+        "search_terms": "хлеб черств",
         "text": "Хлеб черствый",
         "valid_from": "2025-03-02T09:00:00.000000+00:00",
     }

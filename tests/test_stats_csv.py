@@ -205,8 +205,8 @@ async def test_bad_parameters_are_400_with_a_reason(client, query: str, reason: 
     assert await _get(client, f"/stats/operators.csv?{query}") == (400, reason)
     # A community that does not exist answers like one outside an operator's scope (proxy/access.py).
     assert await _get(client, f"/stats/operators.csv?{PERIOD}&community=999") == (404, NOT_FOUND)
-    assert await _get(client, f"/stats/timeseries.csv?{PERIOD}&bucket=week") == (
+    assert await _get(client, f"/stats/timeseries.csv?{PERIOD}&bucket=year") == (
         400,
-        "bucket must be one of: hour, day, got 'week'",
+        "bucket must be one of: hour, day, week, month, got 'year'",
     )
     assert not await JournalEntry.filter(action="export.csv").exists()

@@ -279,8 +279,8 @@ async def test_a_community_that_does_not_exist_is_not_found(client) -> None:
         ("/stats?from=2024-03-06&to=2024-03-04", "from (2024-03-06) must not be after to (2024-03-04)"),
         ("/stats?community=abc", "community must be an id (a whole number), got 'abc'"),
         ("/stats?sort=nope", "sort must be a column of operators.csv (with - for descending), got 'nope'"),
-        ("/stats?bucket=week", "bucket must be one of: hour, day, got 'week'"),
-        ("/stats/series.json?bucket=week", "bucket must be one of: hour, day, got 'week'"),
+        ("/stats?bucket=year", "bucket must be one of: hour, day, week, month, got 'year'"),
+        ("/stats/series.json?bucket=year", "bucket must be one of: hour, day, week, month, got 'year'"),
         ("/stats/series.json?to=yesterday", "to must be a date like 2025-03-01, got 'yesterday'"),
         (
             "/stats/series.json?from=2023-01-01&to=2024-01-02&bucket=hour",

@@ -50,6 +50,7 @@ from proxy.stats import StatsParamError
 from proxy.stats.drill import METRICS
 from proxy.stats.operators import OPERATORS_CSV_HEADER
 from proxy.stats.period import Period, period_of
+from proxy.stats.timeseries import BUCKETS
 from web.i18n import gettext
 
 T = TypeVar("T")
@@ -300,7 +301,7 @@ OPERATOR = Param("operator", ids_up_to(INT32_MAX))
 AUTHOR = Param("author", ids_up_to(INT64_MAX))
 CONVERSATION = Param("conversation", ids_up_to(INT64_MAX))
 # Stats
-BUCKET = Param("bucket", one_of(("hour", "day")))
+BUCKET = Param("bucket", one_of(BUCKETS))
 SORT = Param("sort", sort_column)
 METRIC = Param("metric", one_of(METRICS))
 DRILL_OPERATOR = Param("operator", operator_or_outside)

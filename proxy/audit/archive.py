@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from proxy.audit.search import db_time, in_list, text_matches
+from proxy.audit.search import db_time, in_list, terms_match
 from proxy.db.sql import SqlQuery
 from proxy.models import Channel, DeletedVia, Direction, Item, ItemTombstone, ItemVersion, Operator
 
@@ -120,14 +120,12 @@ async def deleted_items(
     elif filters.state == ArchiveState.RESTORED:
         where.append("i.is_deleted = FALSE")
     if filters.text:
+        # Every text an item has had is one of its versions (the current one, and the one a tombstone
+        # keeps: proxy/audit/history.py checks it), so the versions' terms are all there is to match.
         where.append(
-            "("
-            + text_matches(q, "i.text", filters.text)
-            + " OR EXISTS (SELECT 1 FROM item_version v WHERE v.item_id = i.id AND "
-            + text_matches(q, "v.text", filters.text)
-            + ") OR EXISTS (SELECT 1 FROM item_tombstone tt WHERE tt.item_id = i.id AND "
-            + text_matches(q, "tt.last_text", filters.text)
-            + "))"
+            "EXISTS (SELECT 1 FROM item_version v WHERE v.item_id = i.id AND "
+            + terms_match(q, "v.search_terms", filters.text)
+            + ")"
         )
     if after is not None:
         last_at, last_id = q.p(after[0]), q.p(after[1])

@@ -1,8 +1,8 @@
 """The database's share of keeping history: which triggers must exist, and whether they do.
 
 The triggers themselves are created by migration 0003_audit_guards (the journal's outcome guard is
-recreated by 0011_journal_macs). A later migration that rebuilds one of these tables (SQLite rebuilds a
-table to alter a column) would drop its triggers silently, so `proxy journal verify` also checks that
+recreated by 0011_journal_macs and 0015_search_terms). A later migration that rebuilds one of these
+tables (SQLite rebuilds a table to alter a column) would drop its triggers silently, so `proxy journal verify` also checks that
 every guard is still in place: by its definition, not its name. A trigger of the right name on another
 table, for another event, or calling a function that no longer refuses, counts as missing.
 """
@@ -25,10 +25,10 @@ EXPECTED_TRIGGERS: dict[str, tuple[str, ...]] = {
     "postgres": (*_COMMON, *(f"{table}_no_truncate" for table in _NO_DELETE)),
 }
 
-# The journal_entry columns the outcome guard must keep unchanged on SQLite (0011_journal_macs).
+# The journal_entry columns the outcome guard must keep unchanged on SQLite (0015_search_terms).
 _JOURNAL_FIXED_COLUMNS = (
     "id", "created_at", "actor_kind", "operator_id", "vk_user_id", "action", "community_id",
-    "conversation_id", "item_id", "text", "params", "prev_hash", "hash", "mac",
+    "conversation_id", "item_id", "text", "params", "prev_hash", "hash", "mac", "search_terms",
 )  # fmt: skip
 # PostgreSQL's outcome guard function, whitespace collapsed (0011_journal_macs).
 _POSTGRES_OUTCOME_BODY = (

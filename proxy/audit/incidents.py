@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from proxy.audit.search import clean_search_text, db_time, in_list, text_matches
+from proxy.audit.search import clean_search_text, db_time, in_list, terms_match
 from proxy.db.sql import SqlQuery
 from proxy.models import Operator
 
@@ -322,8 +322,9 @@ async def search(
     """
     text = clean_search_text(text)
     q = SqlQuery()
-    content = [f"({text_matches(q, 'v.text', text)} OR {text_matches(q, 'v.forwarded_text', text)})"]
-    journal = [text_matches(q, "j.text", text)]
+    # A version's terms cover its text and what it quotes or forwards.
+    content = [terms_match(q, "v.search_terms", text)]
+    journal = [terms_match(q, "j.search_terms", text)]
     if community_ids is not None:
         content.append(f"i.community_id IN {in_list(q, community_ids)}")
         journal.append(f"j.community_id IN {in_list(q, community_ids)}")

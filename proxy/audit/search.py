@@ -1,11 +1,11 @@
 """Text matching and time values for the audit's hand-written SQL, on PostgreSQL and SQLite.
 
-PostgreSQL: full-text search with the 'russian' and 'english' configurations, each backed by a GIN
-expression index (migration 0003_audit_guards). The expression here must stay identical to the
-index's, or the planner will not use the index.
-
-SQLite: a plain substring match. LIKE ignores case for ASCII only, so the lower-case, capitalised and
-upper-case forms of the words are tried too (enough for a Cyrillic word at the start of a sentence).
+A text matches when its stored terms (`search_terms` of item_version and journal_entry, written with
+the row by proxy/search_terms.py, migration 0015) hold every stem of the query's words: word forms
+match («гарантия» finds «гарантии»), and the same query finds the same rows on both databases.
+PostgreSQL reads a GIN index over the terms as an array; the expression here must stay identical to
+the index's (`string_to_array(search_terms, ' ')`), or the planner will not use it. SQLite looks for
+each term between spaces.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proxy.db.sql import SqlQuery
+from proxy.search_terms import query_terms
 
-SEARCH_CONFIGS = ("russian", "english")
 MAX_SEARCH_CHARS = 200
 
 
@@ -33,21 +33,20 @@ def clean_search_text(text: str) -> str:
     return text
 
 
-def text_matches(q: SqlQuery, column: str, text: str) -> str:
-    """An SQL condition: `column` contains `text` (full-text on PostgreSQL, substring on SQLite)."""
+def terms_match(q: SqlQuery, terms_column: str, text: str) -> str:
+    """An SQL condition: the row whose terms are in `terms_column` has every stem of `text`'s words."""
+    terms = query_terms(text)
+    if not terms:
+        return "FALSE" if q.postgres else "0"
     if q.postgres:
-        param = q.p(text)
-        return (
-            "("
-            + " OR ".join(
-                f"to_tsvector('{config}'::regconfig, {column}) @@ "
-                f"websearch_to_tsquery('{config}'::regconfig, {param})"
-                for config in SEARCH_CONFIGS
-            )
-            + ")"
-        )
-    variants = dict.fromkeys((text, text.lower(), text.capitalize(), text.upper()))
-    return "(" + " OR ".join(f"{column} LIKE {q.p(_like_pattern(v))} ESCAPE '\\'" for v in variants) + ")"
+        wanted = ", ".join(q.p(term) for term in terms)
+        return f"(string_to_array({terms_column}, ' ') @> ARRAY[{wanted}]::text[])"
+    spaced = f"(' ' || {terms_column} || ' ')"
+    return (
+        "("
+        + " AND ".join(f"{spaced} LIKE {q.p(_like_pattern(f' {term} '))} ESCAPE '\\'" for term in terms)
+        + ")"
+    )
 
 
 def _like_pattern(text: str) -> str:

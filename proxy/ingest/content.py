@@ -13,6 +13,7 @@ from proxy.db.sql import SqlQuery
 from proxy.events import Direction as EventDirection
 from proxy.events import ItemCreated, ItemEdited, ItemRef, ItemRestored, ThreadRef
 from proxy.models import Channel, Community, Direction, Item
+from proxy.search_terms import search_terms
 
 # Encode JSON columns as the ORM stores them (written here by hand-made INSERTs).
 _ATTACHMENTS = Item._meta.fields_map["attachments"]
@@ -142,8 +143,9 @@ def _item_values(
 
 def _first_version_sql(content: _Content, q: SqlQuery) -> str:
     """The first version of the item a WITH named new_item inserted."""
+    forwarded_text = _forwarded_text(content.forwarded)
     return (
         "INSERT INTO item_version (item_id, number, text, attachments, forwarded, forwarded_text, valid_from, "
-        f"recorded_at) SELECT id, 1, text, attachments, forwarded, {q.p(_forwarded_text(content.forwarded))}, "
-        "created_at, recorded_at FROM new_item"
+        f"recorded_at, search_terms) SELECT id, 1, text, attachments, forwarded, {q.p(forwarded_text)}, "
+        f"created_at, recorded_at, {q.p(search_terms(content.text, forwarded_text))} FROM new_item"
     )

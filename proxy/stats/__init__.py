@@ -8,7 +8,7 @@ Entry points:
 
 - `parse_period(from, to, tz)` -> `Period`;
 - `operator_kpis(period, community_id=)`, `community_figures(period, community_id=, now=)`,
-  `time_series(period, "hour"|"day", community_ids=, operator=, by_community=)`,
+  `time_series(period, "hour"|"day"|"week"|"month", community_ids=, operator=, by_community=)`,
   `rank_operators(kpis)`, `conversation_rows(period, community_id=, operator_id=, now=)`.
 
 Working time in business hours (`proxy.business_hours`) and the SLA breach alerts (`proxy.sla_alerts`)

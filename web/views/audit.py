@@ -58,6 +58,7 @@ from proxy.models import (
     Operator,
     OutboxRow,
 )
+from proxy.search_terms import query_terms, spans_of
 from web import params
 from web.auth import OPERATOR, SCOPE
 from web.csv_stream import record_export, stream_csv
@@ -288,7 +289,7 @@ async def _deleted_context(request: web.Request, query: Mapping[str, str]) -> di
         "csv_url": _url("/audit/deleted.csv", kept),
         "back": urlencode(here),
         "searched": filters.text,
-        "words": _search_words(filters.text),
+        "words": query_terms(filters.text),
         "highlight": highlight,
         **_live(paged=after is not None, until=filters.until),
     }
@@ -374,20 +375,11 @@ class HitGroup:
     hits: list[SearchHit]
 
 
-def highlight(text: str, words: list[str]) -> list[tuple[str, bool]]:
-    """`text` cut into pieces, True for the pieces that are one of `words` (case ignored), for <mark>."""
-    lowered = text.lower()
-    marks: list[tuple[int, int]] = []
-    for word in words:
-        start = lowered.find(word)
-        while word and start >= 0:
-            marks.append((start, start + len(word)))
-            start = lowered.find(word, start + len(word))
+def highlight(text: str, terms: tuple[str, ...]) -> list[tuple[str, bool]]:
+    """`text` cut into pieces, True for the words whose stem is one of `terms` (any form), for <mark>."""
     pieces: list[tuple[str, bool]] = []
     position = 0
-    for start, end in sorted(marks):
-        if start < position:
-            continue  # overlaps a piece already marked
+    for start, end in spans_of(text, terms):
         if start > position:
             pieces.append((text[position:start], False))
         pieces.append((text[start:end], True))
@@ -395,11 +387,6 @@ def highlight(text: str, words: list[str]) -> list[tuple[str, bool]]:
     if position < len(text):
         pieces.append((text[position:], False))
     return pieces
-
-
-def _search_words(text: str) -> list[str]:
-    words = [w.strip("\"'«»").lower() for w in text.split()]
-    return [w for w in words if w and w.lower() not in ("or", "and", "-")]
 
 
 async def search_view(request: web.Request) -> web.StreamResponse:
@@ -443,7 +430,7 @@ async def search_view(request: web.Request) -> web.StreamResponse:
             searched=filters.text,
             truncated=truncated,
             hit_count=min(len(hits), SEARCH_LIMIT),
-            words=_search_words(filters.text),
+            words=query_terms(filters.text),
             highlight=highlight,
         )
     template = "audit/_results.html" if wants_partial(request) else "audit/search.html"

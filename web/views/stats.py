@@ -39,7 +39,7 @@ from proxy.stats.conversations import CONVERSATIONS_CSV_HEADER
 from proxy.stats.operators import OPERATORS_CSV_HEADER, OperatorKpi, operator_csv_row
 from proxy.stats.period import Period, period_of
 from proxy.stats.rankings import RANKINGS_CSV_HEADER
-from proxy.stats.timeseries import HOURLY_CSV_HEADER, TIMESERIES_CSV_HEADER
+from proxy.stats.timeseries import BUCKETS, HOURLY_CSV_HEADER, TIMESERIES_CSV_HEADER, default_bucket
 from web import params
 from web.auth import OPERATOR, SCOPE
 from web.csv_stream import format_cell, record_export, stream_csv
@@ -102,8 +102,6 @@ COMMUNITY_DRILL = {
     "oldest_waiting_s": "unanswered_now",
 }
 
-# A period up to this many days is charted by the hour unless `bucket` says otherwise.
-HOURLY_UP_TO_DAYS = 31
 # A leap year of hours (8,784 points) draws in a few tens of milliseconds; ten years of them would make
 # the browser fetch and draw 88,000 points for a chart nobody can read (timeseries.csv still has them).
 HOURLY_AT_MOST_DAYS = 366
@@ -150,7 +148,7 @@ async def _params(request: web.Request, action: str) -> Params:
     if community_id is not None:
         # require_community refused one that does not exist, like one outside the scope.
         community = await Community.get(id=community_id)
-    bucket = query.get(params.BUCKET, "hour" if period.days <= HOURLY_UP_TO_DAYS else "day")
+    bucket = query.get(params.BUCKET, default_bucket(period))
     if bucket == "hour" and period.days > HOURLY_AT_MOST_DAYS:
         raise params.ParamError(
             f"an hourly chart covers at most {HOURLY_AT_MOST_DAYS} days (this period has {period.days}): choose bucket=day"
@@ -357,7 +355,7 @@ async def _report(request: web.Request, params: Params) -> dict[str, Any]:
         "communities": communities,
         "community_columns": list(COMMUNITY_DRILL),
         "series_url": params.url("/stats/series.json", sort=None),
-        "bucket_links": {b: params.url("/stats", bucket=b) for b in ("hour", "day")},
+        "bucket_links": {b: params.url("/stats", bucket=b) for b in BUCKETS},
         "exports": _exports(params, supervisor),
     }
 
@@ -374,7 +372,8 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     except params.ParamError as exc:
         if wants_partial(request):
             raise web.HTTPBadRequest(text=str(exc)) from None
-        chosen = Params(period=period_of(None, None, tz), community=None, bucket="hour", sort=None)
+        period = period_of(None, None, tz)
+        chosen = Params(period=period, community=None, bucket=default_bucket(period), sort=None)
         context = {"params": chosen, "error": str(exc)}
         status = 400
     else:
@@ -400,7 +399,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
 
 
 async def series_json(request: web.Request) -> web.Response:
-    """GET /stats/series.json: one column per figure, one entry per hour or day of the period.
+    """GET /stats/series.json: one column per figure, one entry per hour, day, week or month of the period.
 
     `t` is the bucket's local wall-clock start (team time zone) written as if it were UTC, in seconds:
     the chart shows it as UTC, so the axis reads local time without the browser knowing the zone.
@@ -499,13 +498,15 @@ async def _export(request: web.Request) -> Export:
     """Parse and check the common parameters (400 with a one-line reason), before anything is written."""
     query = params.query_of(request)
     try:
+        period = params.period(query, request.app[SETTINGS].tz)
         export = Export(
-            period=params.period(query, request.app[SETTINGS].tz),
+            period=period,
             community_id=query(params.COMMUNITY),
             dialect=query.get(params.DIALECT, "csv"),
             operator=request[OPERATOR],
             scope=request[SCOPE],
-            bucket=query.get(params.BUCKET, "hour"),
+            # As the page's chart: the same rows as the chart the link is under.
+            bucket=query.get(params.BUCKET, default_bucket(period)),
             query=query,
         )
     except params.ParamError as exc:

@@ -18,6 +18,7 @@
     sla: "#c62828"
   };
   var HEIGHT = 320;
+  var DAY_STEPS = [1, 2, 7, 14, 28, 56, 91, 182, 364].map(function (days) { return days * 86400; });
   var COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 
   function label(container, name) {
@@ -80,7 +81,8 @@
   function draw(container, data, started) {
     var minutes = data.reaction_median_s.map(function (v) { return v === null ? null : v / 60; });
     var slaMinutes = data.sla_seconds ? data.sla_seconds / 60 : 0;
-    var daily = data.bucket === "day";
+    var daily = data.bucket !== "hour";
+    var step = data.t.length > 1 ? data.t[1] - data.t[0] : 86400;
     var handedOver = performance.now();
     var first = true;
     container.textContent = "";
@@ -93,14 +95,18 @@
       // `t` is local wall-clock time written as UTC: show it as UTC and the axis reads local time.
       tzDate: utc,
       scales: {
-        x: { time: true },
+        // Half a bucket of room at each end, so the first and last bars are drawn whole.
+        x: { time: true, range: function (u, min, max) { return [min - step / 2, max + step / 2]; } },
         count: { range: function (u, min, max) { return [0, Math.max(1, (max || 0) * 1.1)]; } },
         minutes: {
           range: function (u, min, max) { return [0, Math.max(1, (max || 0) * 1.1, slaMinutes * 1.25)]; }
         }
       },
       series: [
-        { label: label(container, "time"), value: daily ? "{DD}.{MM}.{YYYY}" : "{DD}.{MM}.{YYYY} {HH}:{mm}" },
+        {
+          label: label(container, "time"),
+          value: data.bucket === "month" ? "{MM}.{YYYY}" : daily ? "{DD}.{MM}.{YYYY}" : "{DD}.{MM}.{YYYY} {HH}:{mm}"
+        },
         {
           label: label(container, "incoming"),
           scale: "count",
@@ -128,7 +134,8 @@
         }
       ],
       axes: [
-        { values: tickLabels },
+        // Days, weeks and months are never split into hours on the axis.
+        { values: tickLabels, incrs: daily ? DAY_STEPS : undefined },
         { scale: "count", label: label(container, "count"), incrs: COUNT_STEPS, size: 60 },
         { scale: "minutes", side: 1, label: label(container, "minutes"), grid: { show: false }, size: 60 }
       ],
