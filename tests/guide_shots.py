@@ -13,33 +13,36 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from proxy.models import Operator
-from tests.browser_fixtures import UI_LOCALES, VIEWPORTS, log_in_page, save_screenshot, screenshot_path
+from tests.browser_fixtures import UI_LOCALES, VIEWPORTS, save_screenshot, screenshot_path
 
 Prepare = Callable[[Any], Awaitable[None]]
 
 
 async def shoot_guide(
-    browser: Any, base_url: str, operator: Operator, name: str, prepare: Prepare, *, full_page: bool = True
+    page: Any, operator: Operator, name: str, prepare: Prepare, *, full_page: bool = True
 ) -> dict[tuple[str, str], str]:
-    """Log in as `operator` in each language and width, run `prepare(page)`, save `guide/<name>-...png`.
+    """Save `guide/<name>-<locale>-<view>.png` in each language and width, as `operator`.
 
-    The operator's language is put back afterwards, so the test goes on in the language it started in.
-    Returns the files by (locale, view)."""
+    `page` is the test's page, logged in as `operator`: each picture is taken in a fresh browser context
+    of the same session (no new log in, so the journal the pictures show holds only what the test did),
+    brought to the state by `prepare(page)`. The operator's language is put back afterwards, so the test
+    goes on in the language it started in. Returns the files by (locale, view)."""
     saved: dict[tuple[str, str], str] = {}
+    session = await page.context.storage_state()
     language = (await Operator.get(id=operator.id)).locale
     try:
         for locale in UI_LOCALES:
             await Operator.filter(id=operator.id).update(locale=locale)
             for view, viewport in VIEWPORTS.items():
-                page = await browser.new_page(viewport=viewport)
+                context = await page.context.browser.new_context(viewport=viewport, storage_state=session)
                 try:
-                    await log_in_page(page, base_url, operator)
-                    await prepare(page)
+                    shot = await context.new_page()
+                    await prepare(shot)
                     file = screenshot_path(f"guide/{name}-{locale}-{view}.png")
-                    await save_screenshot(page, file, full_page=full_page)
+                    await save_screenshot(shot, file, full_page=full_page)
                     saved[(locale, view)] = file
                 finally:
-                    await page.close()
+                    await context.close()
     finally:
         await Operator.filter(id=operator.id).update(locale=language)
         operator.locale = language

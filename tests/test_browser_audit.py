@@ -97,7 +97,7 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
         await shown.locator("details.history summary").click()
         await shown.locator("details.history ol.states > li").first.wait_for()
 
-    await shoot_guide(browser, base, story.manager, "deleted", history_open)
+    await shoot_guide(page, story.manager, "deleted", history_open)
 
     # Restore it from there: queued for VK, journaled, and the page says where it stands.
     await item.locator("form.restore-form button").click()
@@ -118,7 +118,7 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
     await page.click("header a[href='/journal']")
     await page.wait_for_selector("#journal tbody tr")
     assert await page.locator("h1").text_content() == "Журнал команды"
-    await shoot_guide(browser, base, story.manager, "journal", opening(page.url, "#journal tbody tr"))
+    await shoot_guide(page, story.manager, "journal", opening(page.url, "#journal tbody tr"))
     await page.select_option("#journal-filters select[name=operator]", str(story.operator.id))
     expected = await JournalEntry.filter(operator_id=story.operator.id).order_by("-id")
     await expect(page.locator("#journal tbody tr")).to_have_count(len(expected), timeout=WAIT_MS)
@@ -145,7 +145,7 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
     await group.wait_for(timeout=WAIT_MS)
     assert await group.locator("li.hit").count() == 2  # the author's message and the manager's note
     hits = f"#hits-conversation-{story.other_conversation.id} li.hit"
-    await shoot_guide(browser, base, story.manager, "search", opening(page.url, hits))
+    await shoot_guide(page, story.manager, "search", opening(page.url, hits))
 
     await group.locator("a.timeline-link").click()
     await page.wait_for_selector("#events li.event")
@@ -153,14 +153,14 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
     kinds = await page.eval_on_selector_all("#events li.event", "els => els.map(e => e.classList[1])")
     about = await JournalEntry.filter(conversation_id=story.other_conversation.id).count()
     assert kinds == ["item", "delete"] + ["journal"] * about and about == 5
-    await shoot_guide(browser, base, story.manager, "timeline", opening(page.url, "#events li.event"))
+    await shoot_guide(page, story.manager, "timeline", opening(page.url, "#events li.event"))
 
     # The author's timeline, linked from the deleted-content rows.
     await page.goto(base + "deleted?q=" + "черствый")
     await page.locator(f"#deleted-item-{story.vk_story.id} header a[href^='/timeline?author=']").click()
     await page.wait_for_selector("#events li.event")
     assert "Хронология автора" in await page.locator("h1").text_content()
-    await shoot_guide(browser, base, story.manager, "timeline-author", opening(page.url, "#events li.event"))
+    await shoot_guide(page, story.manager, "timeline-author", opening(page.url, "#events li.event"))
     assert errors == []
 
 
@@ -184,9 +184,7 @@ async def test_operator_journal_refusals_and_bad_filters_in_the_browser(
         "#journal tbody tr", "rows => rows.map(r => Number(r.dataset.entry))"
     )
     assert shown == list(mine)
-    await shoot_guide(
-        browser, base, story.operator, "journal-operator", opening(page.url, "#journal tbody tr")
-    )
+    await shoot_guide(page, story.operator, "journal-operator", opening(page.url, "#journal tbody tr"))
 
     # Filters with nothing to show: said in words.
     await page.fill("#journal-filters input[name=action]", "author.ban")

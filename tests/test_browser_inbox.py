@@ -65,7 +65,7 @@ async def test_operator_works_the_queue_in_the_browser(
     assert await comment_row.locator("[data-since]").count() == 0
     assert await row.locator("[data-since]").count() == 1
     assert not [url for url in requests if "/live" not in url], requests  # the list was never re-fetched
-    await shoot_guide(browser, base, operator, "inbox", opening(base, "#conversation-list tr[data-row]"))
+    await shoot_guide(page, operator, "inbox", opening(base, "#conversation-list tr[data-row]"))
 
     await row.locator("a").click()
     await page.wait_for_selector("#timeline")
@@ -76,7 +76,7 @@ async def test_operator_works_the_queue_in_the_browser(
     assert not [url for url in requests if "/outbox/" in url], "the reply's state was polled"
     sent = [m for m in world.group.messages.values() if m.text.startswith("Здравствуйте! Заказ передан")]
     assert len(sent) == 1 and sent[0].peer_id == member.id
-    await shoot_guide(browser, base, operator, "conversation", opening(page.url, ".outbox-state.sent"))
+    await shoot_guide(page, operator, "conversation", opening(page.url, ".outbox-state.sent"))
 
     await page.goto(base)
     await (

@@ -111,7 +111,7 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
     anna = page.locator(f"#operators-table tr[data-operator='{ex.anna.id}']")
     assert (await anna.locator("td[data-col=handled]").inner_text()).strip() == "2"
     assert "over-sla" in await anna.locator("td[data-col=reaction_p90_s]").get_attribute("class")
-    await shoot_guide(browser, base, ex.maria, "stats", opening(page.url, DRAWN))
+    await shoot_guide(page, ex.maria, "stats", opening(page.url, DRAWN))
 
     # Sorting swaps the table only and puts the order in the address.
     await page.locator("#operators-table a[data-sort=handled]").click()
@@ -138,7 +138,7 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
     await page.locator("a[data-related=reactions]").click()
     await page.wait_for_url("**metric=reactions**")
     assert await page.locator("#drill-table tbody tr").count() == 3
-    await shoot_guide(browser, base, ex.maria, "stats-drill", opening(page.url, "#drill-table tbody tr"))
+    await shoot_guide(page, ex.maria, "stats-drill", opening(page.url, "#drill-table tbody tr"))
     await page.locator(f"#drill-table a[href='/conversations/{ex.a.id}']").first.click()
     await page.wait_for_url(f"**/conversations/{ex.a.id}")
     await page.locator("#timeline").wait_for()
@@ -156,7 +156,7 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
     )
     assert rows == [str(ex.boris.id)]
     assert await page.locator("#communities-table").count() == 0
-    await shoot_guide(browser, base, ex.boris, "stats-operator", opening(page.url, DRAWN))
+    await shoot_guide(page, ex.boris, "stats-operator", opening(page.url, DRAWN))
     assert errors == []
     await page.close()
 
@@ -218,4 +218,4 @@ async def test_a_year_of_hourly_data_is_drawn(browser, stats_server) -> None:  #
         await shot.goto(page.url)
         await shot.locator(DRAWN).wait_for(timeout=60_000)
 
-    await shoot_guide(browser, base, manager, "stats-year", year_drawn, full_page=False)
+    await shoot_guide(page, manager, "stats-year", year_drawn, full_page=False)
