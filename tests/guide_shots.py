@@ -16,6 +16,9 @@ from proxy.models import Operator
 from tests.browser_fixtures import UI_LOCALES, VIEWPORTS, save_screenshot, screenshot_path
 
 Prepare = Callable[[Any], Awaitable[None]]
+# The browser speaks the language of the page, as a person's usually does: its own controls (a date
+# field's placeholder) then match the page.
+BROWSER_LOCALES = {"ru": "ru-RU", "en": "en-US"}
 
 
 async def shoot_guide(
@@ -34,7 +37,9 @@ async def shoot_guide(
         for locale in UI_LOCALES:
             await Operator.filter(id=operator.id).update(locale=locale)
             for view, viewport in VIEWPORTS.items():
-                context = await page.context.browser.new_context(viewport=viewport, storage_state=session)
+                context = await page.context.browser.new_context(
+                    viewport=viewport, storage_state=session, locale=BROWSER_LOCALES[locale]
+                )
                 try:
                     shot = await context.new_page()
                     await prepare(shot)
