@@ -145,7 +145,9 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
     assert errors == []
     await context.close()
 
-    # An operator: their own row, ranking and series; no community figures.
+    # An operator: their own row, ranking and series; no community figures. Boris serves the shop, so his
+    # chart has the shop's incoming volume beside his own replies.
+    await ex.boris.communities.add(ex.community)
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
     errors = _watch_errors(page)
     await log_in_page(page, base, ex.boris)
