@@ -16,8 +16,8 @@ from proxy.models import Operator
 from tests.browser_fixtures import UI_LOCALES, VIEWPORTS, save_screenshot, screenshot_path
 
 Prepare = Callable[[Any], Awaitable[None]]
-# The browser speaks the language of the page, as a person's usually does: its own controls (a date
-# field's placeholder) then match the page.
+# The browser speaks the language of the page, as a person's usually does (navigator.language and
+# Accept-Language; a date field's own placeholder follows Chromium's language, which is not set per page).
 BROWSER_LOCALES = {"ru": "ru-RU", "en": "en-US"}
 
 
