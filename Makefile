@@ -35,10 +35,12 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(PY) -m bench.soak
 
-# The browser tests take the pictures of docs/guide.md; this copies them there.
+# The browser tests take the pictures of docs/guide.md (test-artifacts/guide/<name>-<ru|en>-<desktop|phone>.png);
+# this runs every one of them and puts their pictures in docs/guide/ in place of the old ones.
 guide-screenshots: $(STAMP) browser
-	$(PY) -m pytest -q tests/test_browser_inbox.py tests/test_browser_audit.py tests/test_browser_stats.py tests/test_browser_admin.py tests/test_browser_demo.py
-	mkdir -p docs/guide && cp test-artifacts/guide/*.png docs/guide/
+	rm -rf test-artifacts/guide
+	$(PY) -m pytest -q $(sort $(wildcard tests/test_browser_*.py))
+	mkdir -p docs/guide && rm -f docs/guide/*.png && cp test-artifacts/guide/*.png docs/guide/
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

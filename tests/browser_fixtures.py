@@ -34,6 +34,7 @@ __all__ = [
     "screenshot_path",
     "VIEWPORTS",
     "horizontal_overflow",
+    "save_screenshot",
     "shoot_in_every_view",
 ]
 
@@ -150,6 +151,25 @@ async def horizontal_overflow(page: Any) -> int:
     return int(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
 
 
+# A full-page screenshot stops after this many screens: the rest of a long page repeats what is shown,
+# and the pictures of docs/guide.md stay small.
+MAX_SCREENS = 3
+
+
+async def save_screenshot(page: Any, file: str, *, full_page: bool = True) -> None:
+    """Save a screenshot of the whole page (or only the viewport), cut after MAX_SCREENS screens.
+
+    The picture is as wide as the page, so anything sticking out past the viewport shows."""
+    viewport = page.viewport_size
+    height = int(await page.evaluate("document.documentElement.scrollHeight"))
+    if not full_page or height <= MAX_SCREENS * viewport["height"]:
+        await page.screenshot(path=file, full_page=full_page)
+        return
+    width = max(viewport["width"], int(await page.evaluate("document.documentElement.scrollWidth")))
+    clip = {"x": 0, "y": 0, "width": width, "height": MAX_SCREENS * viewport["height"]}
+    await page.screenshot(path=file, full_page=True, clip=clip)
+
+
 async def shoot_in_every_view(
     browser: Any, base_url: str, operator: Operator, path: str, name: str, *, ready: str = "main"
 ) -> dict[tuple[str, str], str]:
@@ -169,7 +189,7 @@ async def shoot_in_every_view(
                 await page.goto(base_url + path.lstrip("/"))
                 await page.wait_for_selector(ready)
                 file = screenshot_path(f"{name}-{locale}-{view}.png")
-                await page.screenshot(path=file, full_page=True)
+                await save_screenshot(page, file)
                 saved[(locale, view)] = file
             finally:
                 await page.close()

@@ -14,7 +14,8 @@ import pytest
 from proxy.models import ApiToken, CannedResponse, Community, JournalEntry, Operator, Role
 from proxy.runtime.app import create_app
 from tests.browser_fixtures import *  # noqa: F403
-from tests.browser_fixtures import ARTIFACTS, log_in_page
+from tests.browser_fixtures import log_in_page
+from tests.guide_shots import opening, shoot_guide
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 15_000
@@ -35,18 +36,14 @@ async def server(aiohttp_server, vk_settings, community):
     return await aiohttp_server(create_app(vk_settings))
 
 
-def guide(name: str) -> str:
-    folder = ARTIFACTS / "guide"
-    folder.mkdir(parents=True, exist_ok=True)
-    return str(folder / f"{name}.png")
-
-
 async def test_admin_adds_a_community_and_vk_s_confirmation_is_answered(
     browser, server, world, vk_settings, operator
 ) -> None:
     base = str(server.make_url("/"))
     shop = world.state.add_group("Магазин «Ромашка»")
-    admin = await Operator.create(login="ada", display_name="Ада Админова", password_hash="x", role=Role.ADMIN)
+    admin = await Operator.create(
+        login="ada", display_name="Ада Админова", password_hash="x", role=Role.ADMIN
+    )
     page = await browser.new_page(viewport={"width": 1366, "height": 900})
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
@@ -88,26 +85,39 @@ async def test_admin_adds_a_community_and_vk_s_confirmation_is_answered(
     assert await page.locator("#callback-url").input_value() == expected_url
     assert await page.locator("#callback-secret").input_value() == secret
     assert await page.locator("#callback-confirmation").input_value() == CONFIRMATION
-    assert added.business_hours == {"tz": vk_settings.timezone, "days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00"}
+    assert added.business_hours == {
+        "tz": vk_settings.timezone,
+        "days": [0, 1, 2, 3, 4],
+        "start": "09:00",
+        "end": "18:00",
+    }
 
     await page.click("#test-connection")
     await page.locator("#connection-test li.check-ok").nth(1).wait_for(timeout=WAIT_MS)
     assert await page.locator("#connection-test li.check-failed").count() == 0
     html = await page.content()
     assert shop.community_token not in html and shop.admin_token not in html
-    await page.screenshot(path=guide("admin-community"), full_page=True)
+    community_url = page.url
+
+    async def tested(shot) -> None:
+        await shot.goto(community_url)
+        await shot.click("#test-connection")
+        await shot.locator("#connection-test li.check-ok").nth(1).wait_for(timeout=WAIT_MS)
+
+    await shoot_guide(page, admin, "admin-community", tested)
 
     # The check: VK's confirmation request for this community gets the string entered.
     async with aiohttp.ClientSession() as vk:
         async with vk.post(
-            str(server.make_url(f"/callback/vk/{shop.id}")), json={"type": "confirmation", "group_id": shop.id}
+            str(server.make_url(f"/callback/vk/{shop.id}")),
+            json={"type": "confirmation", "group_id": shop.id},
         ) as response:
             assert response.status == 200
             assert await response.text() == CONFIRMATION
 
     await page.click(".crumbs-admin a")
     await page.locator("#communities", has_text=shop.name).wait_for(timeout=WAIT_MS)
-    await page.screenshot(path=guide("admin-communities"), full_page=True)
+    await shoot_guide(page, admin, "admin-communities", opening(page.url, "#communities"))
 
     # An operator account, with access to the new community.
     await page.click(".admin-nav a[href='/admin/operators']")
@@ -122,10 +132,12 @@ async def test_admin_adds_a_community_and_vk_s_confirmation_is_answered(
     await page.click("#operator form[action$='/communities'] button[type=submit]")
     await page.locator(".admin-flash").wait_for(timeout=WAIT_MS)
     assert [c.id for c in await Community.filter(operators__id=pavel.id)] == [added.id]
-    await page.screenshot(path=guide("admin-operator"), full_page=True)
+    await shoot_guide(
+        page, admin, "admin-operator", opening(f"{base}admin/operators/{pavel.id}", "#operator")
+    )
     await page.click(".crumbs-admin a")
     await page.locator("#operators", has_text="pavel").wait_for(timeout=WAIT_MS)
-    await page.screenshot(path=guide("admin-operators"), full_page=True)
+    await shoot_guide(page, admin, "admin-operators", opening(page.url, "#operators"))
 
     # A read-only API token for pavel, shown once.
     await page.click(".admin-nav a[href='/admin/tokens']")
@@ -136,25 +148,45 @@ async def test_admin_adds_a_community_and_vk_s_confirmation_is_answered(
     await page.locator("#new-token").wait_for(timeout=WAIT_MS)
     token = await page.locator("#new-token").input_value()
     assert token.startswith("vkp_") and await ApiToken.filter(operator_id=pavel.id).count() == 1
-    await page.screenshot(path=guide("admin-tokens"), full_page=True)
+
+    async def token_created(shot) -> None:
+        # Shown once: each picture creates pavel's token again in place of the one before.
+        await ApiToken.filter(operator_id=pavel.id).delete()
+        await shot.goto(base + "admin/tokens")
+        again = shot.locator("#tokens form.admin-form")
+        await again.locator("select[name=operator]").select_option(str(pavel.id))
+        await again.locator("input[name=name]").fill("Таблица KPI")
+        await again.locator("button[type=submit]").click()
+        await shot.locator("#new-token").wait_for(timeout=WAIT_MS)
+
+    await shoot_guide(page, admin, "admin-tokens", token_created)
+    assert await ApiToken.filter(operator_id=pavel.id).count() == 1
 
     # A canned response for the new community.
     await page.click(".admin-nav a[href='/admin/canned']")
     create = page.locator("#canned form.admin-form")
     await create.locator("input[name=title]").fill("Доставка")
     await create.locator("select[name=community]").select_option(str(added.id))
-    await create.locator("textarea[name=text]").fill("Здравствуйте! Заказ передан курьеру, он приедет завтра.")
+    await create.locator("textarea[name=text]").fill(
+        "Здравствуйте! Заказ передан курьеру, он приедет завтра."
+    )
     await create.locator("button[type=submit]").click()
     await page.locator(".admin-flash").wait_for(timeout=WAIT_MS)
     await CannedResponse.create(title="Приветствие", text="Здравствуйте! Чем можем помочь?")
     await page.reload()
     await page.locator("#canned", has_text="Приветствие").wait_for(timeout=WAIT_MS)
-    await page.screenshot(path=guide("admin-canned"), full_page=True)
-    await page.goto(base + "admin")
-    await page.screenshot(path=guide("admin-overview"), full_page=True)
+    await shoot_guide(page, admin, "admin-canned", opening(page.url, "#canned"))
+    await shoot_guide(page, admin, "admin-overview", opening(base + "admin", "main"))
 
     actions = [e.action for e in await JournalEntry.filter(operator_id=admin.id).order_by("id")]
-    for action in ("community.add", "community.test", "account.create", "account.communities", "token.create", "canned.save"):
+    for action in (
+        "community.add",
+        "community.test",
+        "account.create",
+        "account.communities",
+        "token.create",
+        "canned.save",
+    ):
         assert action in actions, (action, actions)
     # Chromium logs every 4xx answer; the one refused form (422) is expected, anything else is not.
     assert [e for e in errors if "status of 422" not in e] == []

@@ -2,7 +2,7 @@
 restores it, reads the team's journal, exports one operator's journal as CSV (the file holds the rows
 the page shows), searches content and journal, and follows a timeline.
 
-Screenshots for docs/guide.md go to test-artifacts/guide/.
+Pictures for docs/guide.md go to test-artifacts/guide/, in both languages and at both widths.
 """
 
 from __future__ import annotations
@@ -22,15 +22,10 @@ from tests.audit_pages_fixtures import *  # noqa: F403
 from tests.audit_pages_fixtures import SPAM_TEXT, Story
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import log_in_page, screenshot_path
+from tests.guide_shots import opening, shoot_guide
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 15_000
-
-
-def guide_shot(name: str) -> str:
-    path = Path(screenshot_path("guide")) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return str(path)
 
 
 @pytest.fixture
@@ -94,7 +89,15 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
     texts = await item.locator("details.history ol.states .text").all_text_contents()
     assert texts == ["Купите пылесос недорого", SPAM_TEXT, SPAM_TEXT]
     assert "оператором" in await states.nth(2).text_content()
-    await page.screenshot(path=guide_shot("deleted.png"), full_page=True)
+    deleted_url = page.url
+
+    async def history_open(shot) -> None:
+        await shot.goto(deleted_url)
+        shown = shot.locator(f"#deleted-item-{story.proxy_deleted.id}")
+        await shown.locator("details.history summary").click()
+        await shown.locator("details.history ol.states > li").first.wait_for()
+
+    await shoot_guide(page, story.manager, "deleted", history_open)
 
     # Restore it from there: queued for VK, journaled, and the page says where it stands.
     await item.locator("form.restore-form button").click()
@@ -115,7 +118,7 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
     await page.click("header a[href='/journal']")
     await page.wait_for_selector("#journal tbody tr")
     assert await page.locator("h1").text_content() == "Журнал команды"
-    await page.screenshot(path=guide_shot("journal.png"), full_page=True)
+    await shoot_guide(page, story.manager, "journal", opening(page.url, "#journal tbody tr"))
     await page.select_option("#journal-filters select[name=operator]", str(story.operator.id))
     expected = await JournalEntry.filter(operator_id=story.operator.id).order_by("-id")
     await expect(page.locator("#journal tbody tr")).to_have_count(len(expected), timeout=WAIT_MS)
@@ -141,7 +144,8 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
     group = page.locator(f"#hits-conversation-{story.other_conversation.id}")
     await group.wait_for(timeout=WAIT_MS)
     assert await group.locator("li.hit").count() == 2  # the author's message and the manager's note
-    await page.screenshot(path=guide_shot("search.png"), full_page=True)
+    hits = f"#hits-conversation-{story.other_conversation.id} li.hit"
+    await shoot_guide(page, story.manager, "search", opening(page.url, hits))
 
     await group.locator("a.timeline-link").click()
     await page.wait_for_selector("#events li.event")
@@ -149,14 +153,14 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
     kinds = await page.eval_on_selector_all("#events li.event", "els => els.map(e => e.classList[1])")
     about = await JournalEntry.filter(conversation_id=story.other_conversation.id).count()
     assert kinds == ["item", "delete"] + ["journal"] * about and about == 5
-    await page.screenshot(path=guide_shot("timeline.png"), full_page=True)
+    await shoot_guide(page, story.manager, "timeline", opening(page.url, "#events li.event"))
 
     # The author's timeline, linked from the deleted-content rows.
     await page.goto(base + "deleted?q=" + "черствый")
     await page.locator(f"#deleted-item-{story.vk_story.id} header a[href^='/timeline?author=']").click()
     await page.wait_for_selector("#events li.event")
     assert "Хронология автора" in await page.locator("h1").text_content()
-    await page.screenshot(path=guide_shot("timeline-author.png"), full_page=True)
+    await shoot_guide(page, story.manager, "timeline-author", opening(page.url, "#events li.event"))
     assert errors == []
 
 
@@ -180,7 +184,7 @@ async def test_operator_journal_refusals_and_bad_filters_in_the_browser(
         "#journal tbody tr", "rows => rows.map(r => Number(r.dataset.entry))"
     )
     assert shown == list(mine)
-    await page.screenshot(path=guide_shot("journal-operator.png"), full_page=True)
+    await shoot_guide(page, story.operator, "journal-operator", opening(page.url, "#journal tbody tr"))
 
     # Filters with nothing to show: said in words.
     await page.fill("#journal-filters input[name=action]", "author.ban")

@@ -10,6 +10,7 @@ import pytest
 from proxy.models import Conversation, ConversationStatus, JournalEntry, Operator, OutboxRow, OutboxStatus
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import log_in_page, screenshot_path
+from tests.guide_shots import opening, shoot_guide
 
 pytestmark = pytest.mark.browser
 # Generous: the long poll, the outbox worker and the page each take their turn; none is timed here.
@@ -40,7 +41,9 @@ async def test_operator_works_the_queue_in_the_browser(
     page.on("request", lambda request: requests.append(request.url))
 
     member = world.members[0]
-    comment = world.scenario.member_comments(world.group, world.members[1], world.post, "Когда будет в наличии?")
+    comment = world.scenario.member_comments(
+        world.group, world.members[1], world.post, "Когда будет в наличии?"
+    )
     comment_row = page.locator("#conversation-list tr[data-row]", has_text="Когда будет в наличии?")
     await comment_row.wait_for(timeout=WAIT_MS)  # no reload: the row was pushed and placed
     world.scenario.member_writes_message(world.group, member, "Где мой заказ №48213? <b>срочно</b>")
@@ -62,7 +65,7 @@ async def test_operator_works_the_queue_in_the_browser(
     assert await comment_row.locator("[data-since]").count() == 0
     assert await row.locator("[data-since]").count() == 1
     assert not [url for url in requests if "/live" not in url], requests  # the list was never re-fetched
-    await page.screenshot(path=screenshot_path("guide/inbox.png"), full_page=True)
+    await shoot_guide(page, operator, "inbox", opening(base, "#conversation-list tr[data-row]"))
 
     await row.locator("a").click()
     await page.wait_for_selector("#timeline")
@@ -73,10 +76,14 @@ async def test_operator_works_the_queue_in_the_browser(
     assert not [url for url in requests if "/outbox/" in url], "the reply's state was polled"
     sent = [m for m in world.group.messages.values() if m.text.startswith("Здравствуйте! Заказ передан")]
     assert len(sent) == 1 and sent[0].peer_id == member.id
-    await page.screenshot(path=screenshot_path("guide/conversation.png"), full_page=True)
+    await shoot_guide(page, operator, "conversation", opening(page.url, ".outbox-state.sent"))
 
     await page.goto(base)
-    await page.locator("#conversation-list tr[data-row]", has_text="Когда будет в наличии синий?").locator("a").click()
+    await (
+        page.locator("#conversation-list tr[data-row]", has_text="Когда будет в наличии синий?")
+        .locator("a")
+        .click()
+    )
     await page.wait_for_selector("#conversation-header")
     await page.click("#conversation-header form[action$='/close'] button")
     # Its wait was withdrawn by the deletion: closed, with nothing owed, and it can be reopened.
@@ -97,7 +104,9 @@ async def test_operator_works_the_queue_in_the_browser(
     await page.wait_for_selector("[data-live-url] #conversation-list[data-live-since]")
     world.scenario.member_writes_message(world.group, world.members[2], "Сообщение не для стены")
     world.scenario.member_comments(world.group, world.members[2], world.post, "Комментарий для стены")
-    await page.locator("#conversation-list tr[data-row]", has_text="Комментарий для стены").wait_for(timeout=WAIT_MS)
+    await page.locator("#conversation-list tr[data-row]", has_text="Комментарий для стены").wait_for(
+        timeout=WAIT_MS
+    )
     # The message came first (one long-poll stream, in order): it was pushed, and left out of this view.
     assert await page.locator("#conversation-list", has_text="Сообщение не для стены").count() == 0
 
@@ -112,7 +121,9 @@ async def test_operator_works_the_queue_in_the_browser(
             await page.screenshot(path=screenshot_path(f"live/inbox-{locale}-{name}.png"), full_page=True)
             await page.goto(conversation_url)
             await page.wait_for_selector("#timeline")
-            await page.screenshot(path=screenshot_path(f"live/conversation-{locale}-{name}.png"), full_page=True)
+            await page.screenshot(
+                path=screenshot_path(f"live/conversation-{locale}-{name}.png"), full_page=True
+            )
     assert errors == []
 
 

@@ -3,7 +3,8 @@ with the same parameters, sorting and filters work through htmx, a figure opens 
 year of hourly data is drawn (the drawing time is printed, not asserted).
 
 Runs on SQLite only (a browser run costs seconds; tests/test_stats_pages.py covers both databases).
-Screenshots for docs/guide.md: test-artifacts/guide/stats.png, stats-drill.png, stats-year.png.
+Pictures for docs/guide.md, in both languages and at both widths: test-artifacts/guide/stats-*.png,
+stats-drill-*.png, stats-operator-*.png, stats-year-*.png.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import pytest
 from proxy.models import Community, Operator, Role
 from proxy.runtime.app import create_app
 from proxy.stats.operators import OPERATORS_CSV_HEADER
-from tests.browser_fixtures import ARTIFACTS, browser, log_in_page  # noqa: F401
+from tests.browser_fixtures import browser, log_in_page  # noqa: F401
+from tests.guide_shots import opening, shoot_guide
 from tests.stats_fixtures import MSK, build_worked_example
 from tests.stats_pages_fixtures import seed_year_of_hours
 from web.views.stats import SUMMED
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 15_000
-GUIDE = ARTIFACTS / "guide"
+DRAWN = "#chart[data-chart-state=drawn]"
 
 # Pixels of the chart's canvas: how many are painted at all, and how many are close to the colour of
 # the incoming bars' fill and of the median reaction line (charts.js COLORS).
@@ -75,11 +77,6 @@ def _watch_errors(page) -> list[str]:
     return errors
 
 
-def _guide(name: str) -> str:
-    GUIDE.mkdir(parents=True, exist_ok=True)
-    return str(GUIDE / name)
-
-
 async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, stats_server) -> None:  # noqa: F811
     ex = await build_worked_example()
     base = str(stats_server.make_url("/"))
@@ -114,7 +111,7 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
     anna = page.locator(f"#operators-table tr[data-operator='{ex.anna.id}']")
     assert (await anna.locator("td[data-col=handled]").inner_text()).strip() == "2"
     assert "over-sla" in await anna.locator("td[data-col=reaction_p90_s]").get_attribute("class")
-    await page.screenshot(path=_guide("stats.png"), full_page=True)
+    await shoot_guide(page, ex.maria, "stats", opening(page.url, DRAWN))
 
     # Sorting swaps the table only and puts the order in the address.
     await page.locator("#operators-table a[data-sort=handled]").click()
@@ -141,14 +138,16 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
     await page.locator("a[data-related=reactions]").click()
     await page.wait_for_url("**metric=reactions**")
     assert await page.locator("#drill-table tbody tr").count() == 3
-    await page.screenshot(path=_guide("stats-drill.png"), full_page=True)
+    await shoot_guide(page, ex.maria, "stats-drill", opening(page.url, "#drill-table tbody tr"))
     await page.locator(f"#drill-table a[href='/conversations/{ex.a.id}']").first.click()
     await page.wait_for_url(f"**/conversations/{ex.a.id}")
     await page.locator("#timeline").wait_for()
     assert errors == []
     await context.close()
 
-    # An operator: their own row, ranking and series; no community figures.
+    # An operator: their own row, ranking and series; no community figures. Boris serves the shop, so his
+    # chart has the shop's incoming volume beside his own replies.
+    await ex.boris.communities.add(ex.community)
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
     errors = _watch_errors(page)
     await log_in_page(page, base, ex.boris)
@@ -159,7 +158,7 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
     )
     assert rows == [str(ex.boris.id)]
     assert await page.locator("#communities-table").count() == 0
-    await page.screenshot(path=_guide("stats-operator.png"), full_page=True)
+    await shoot_guide(page, ex.boris, "stats-operator", opening(page.url, DRAWN))
     assert errors == []
     await page.close()
 
@@ -178,7 +177,6 @@ async def test_a_year_of_hourly_data_is_drawn(browser, stats_server) -> None:  #
     chart = page.locator("#chart[data-chart-state=drawn]")
     await chart.wait_for(timeout=60_000)
     page_to_chart = time.perf_counter() - started
-    await page.screenshot(path=_guide("stats-year.png"), full_page=False)
     assert await chart.get_attribute("data-points") == "8760"
     pixels = await page.locator("#chart canvas").evaluate(COUNT_PIXELS)
     assert pixels["incoming"] > 1000 and pixels["median"] > 100, pixels
@@ -217,3 +215,9 @@ async def test_a_year_of_hourly_data_is_drawn(browser, stats_server) -> None:  #
         f"plain redraws {', '.join(f'{t:.1f}' for t in redraws)} ms"
     )
     assert errors == []
+
+    async def year_drawn(shot) -> None:
+        await shot.goto(page.url)
+        await shot.locator(DRAWN).wait_for(timeout=60_000)
+
+    await shoot_guide(page, manager, "stats-year", year_drawn, full_page=False)
