@@ -50,7 +50,7 @@ async def stored(operator: Operator) -> Operator:
 async def test_the_account_page_has_the_form_and_the_top_bar_leads_there(client_for, operator) -> None:
     client = await client_for(operator)
     inbox = await (await client.get("/")).text()
-    assert '<a href="/account">' in inbox
+    assert '<a href="/account" ' in inbox
     # The button moved from the top bar to the account page.
     assert 'action="/sessions/end"' not in inbox
     page = await (await client.get("/account")).text()
