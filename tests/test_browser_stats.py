@@ -83,7 +83,9 @@ def _guide(name: str) -> str:
 async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, stats_server) -> None:  # noqa: F811
     ex = await build_worked_example()
     base = str(stats_server.make_url("/"))
-    context = await browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True, locale="ru-RU")
+    context = await browser.new_context(
+        viewport={"width": 1400, "height": 900}, accept_downloads=True, locale="ru-RU"
+    )
     page = await context.new_page()
     errors = _watch_errors(page)
     await log_in_page(page, base, ex.maria)
