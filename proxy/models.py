@@ -87,7 +87,8 @@ class Operator(Model):
     role = fields.CharEnumField(Role, max_length=16, default=Role.OPERATOR)
     vk_user_id = fields.BigIntField(null=True, unique=True)
     is_active = fields.BooleanField(default=True)
-    locale = fields.CharField(max_length=8, default="ru")
+    # "" follows the browser's language; "ru" or "en" is the person's own choice (migration 0014).
+    locale = fields.CharField(max_length=8, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     # Bumped on disable or password reset so that existing sessions stop working at once.
     session_version = fields.IntField(default=1)

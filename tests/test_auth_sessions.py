@@ -92,7 +92,8 @@ async def test_the_end_all_my_sessions_button_ends_the_others_and_keeps_this_one
     here = await client_for(operator)
     elsewhere = await client_for(operator)
     stolen = await copy_of(aiohttp_client, here)
-    page = await (await here.get("/")).text()
+    # The button is on the account page (the top bar's name opens it), no longer in the top bar.
+    page = await (await here.get("/account")).text()
     assert 'action="/sessions/end"' in page
 
     response = await here.post("/sessions/end", data={"csrf_token": await csrf_token(here)})

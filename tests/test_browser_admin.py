@@ -41,10 +41,9 @@ async def test_admin_adds_a_community_and_vk_s_confirmation_is_answered(
 ) -> None:
     base = str(server.make_url("/"))
     shop = world.state.add_group("Магазин «Ромашка»")
-    admin = await Operator.create(
-        login="ada", display_name="Ада Админова", password_hash="x", role=Role.ADMIN
-    )
-    page = await browser.new_page(viewport={"width": 1366, "height": 900})
+    admin = await Operator.create(login="ada", display_name="Ада Админова", password_hash="x", role=Role.ADMIN)
+    # A Russian-speaking browser: an account that chose no language reads the browser's.
+    page = await browser.new_page(viewport={"width": 1366, "height": 900}, locale="ru-RU")
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))

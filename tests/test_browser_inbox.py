@@ -29,7 +29,7 @@ async def test_operator_works_the_queue_in_the_browser(
     browser, live_server, operator, world, community
 ) -> None:
     base = str(live_server.make_url("/"))
-    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    page = await browser.new_page(viewport={"width": 1280, "height": 800}, locale="ru-RU")
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     await log_in_page(page, base, operator)

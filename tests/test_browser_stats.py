@@ -80,7 +80,9 @@ def _watch_errors(page) -> list[str]:
 async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, stats_server) -> None:  # noqa: F811
     ex = await build_worked_example()
     base = str(stats_server.make_url("/"))
-    context = await browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    context = await browser.new_context(
+        viewport={"width": 1400, "height": 900}, accept_downloads=True, locale="ru-RU"
+    )
     page = await context.new_page()
     errors = _watch_errors(page)
     await log_in_page(page, base, ex.maria)
@@ -148,7 +150,7 @@ async def test_stats_page_shows_a_chart_and_the_table_of_operators_csv(browser, 
     # An operator: their own row, ranking and series; no community figures. Boris serves the shop, so his
     # chart has the shop's incoming volume beside his own replies.
     await ex.boris.communities.add(ex.community)
-    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    page = await browser.new_page(viewport={"width": 1400, "height": 900}, locale="ru-RU")
     errors = _watch_errors(page)
     await log_in_page(page, base, ex.boris)
     await page.goto(base + "stats?from=2024-03-04&to=2024-03-06")
@@ -168,7 +170,7 @@ async def test_a_year_of_hourly_data_is_drawn(browser, stats_server) -> None:  #
     manager = await Operator.create(login="maria", display_name="Maria", password_hash="x", role=Role.MANAGER)
     incoming = await seed_year_of_hours(2023, shop, MSK)
     base = str(stats_server.make_url("/"))
-    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    page = await browser.new_page(viewport={"width": 1400, "height": 900}, locale="ru-RU")
     errors = _watch_errors(page)
     await log_in_page(page, base, manager)
 

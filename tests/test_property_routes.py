@@ -41,7 +41,7 @@ PARAMETER_NAMES = (
     "back", "active", "communities", "role", "vk_user_id", "password", "display_name", "login", "name",
     "title", "vk_group_id", "mode", "secret", "confirmation", "sla_minutes", "bh_on", "bh_tz", "bh_days",
     "bh_start", "bh_end", "admin_vk_user_id", "community_token", "admin_token", "remove_community_token",
-    "remove_admin_token",
+    "remove_admin_token", "current_password", "new_password", "repeat_password", "end_others", "locale",
 )  # fmt: skip
 
 HOSTILE_VALUES = (
@@ -171,7 +171,9 @@ def _allowed_change(
     # A failed log in is journaled, and that is all it writes; a refusal of access is only counted
     # (proxy/refusals.py journals the count once its minute has ended).
     documented = path == "/login" and status in (401, 429)
-    return documented and changed == {"journal_entry"}
+    # A wrong current password on the account page is counted by the log in throttle (web/throttle.py).
+    throttled = path == "/account/password" and status in (422, 429) and changed == {"login_throttle"}
+    return (documented and changed == {"journal_entry"}) or throttled
 
 
 def _short(values: dict[str, str] | None) -> dict[str, str] | None:

@@ -97,10 +97,17 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 
 
 def preferred_locale(request: web.Request) -> str:
-    """The operator's own choice; before log in, the browser's first language we speak."""
+    """The operator's own choice, if they made one (`Operator.locale`: "ru" or "en"); otherwise, and
+    before log in, the browser's first language we speak. Always one of LOCALES: the live streams render
+    in it (`web/views/live.py`), and their updates are rendered in LOCALES only."""
     operator = request.get(OPERATOR)
-    if operator is not None:
+    if operator is not None and operator.locale in LOCALES:
         return operator.locale
+    return browser_locale(request)
+
+
+def browser_locale(request: web.Request) -> str:
+    """The first language of the browser's Accept-Language that we speak, else the default."""
     for part in request.headers.get("Accept-Language", "").split(","):
         language = part.split(";")[0].strip().lower()[:2]
         if language in LOCALES:
@@ -151,6 +158,25 @@ def duration(seconds: float) -> str:
     )
 
 
+# The words a role is called by, in every language we speak ("Administrator" is the first admin's name
+# that `proxy bootstrap` gives): a display name that is one of them says the role already.
+_ROLE_WORDS = {"admin": ("Admin", "Administrator"), "manager": ("Manager",), "operator": ("Operator",)}
+
+
+@cache
+def _names_of_roles() -> frozenset[str]:
+    words = [word for names in _ROLE_WORDS.values() for word in names]
+    return frozenset(
+        translations(locale).gettext(word).casefold() for locale in LOCALES for word in words
+    ) | frozenset(word.casefold() for word in words)
+
+
+def role_adds_to(name: str, role: str) -> bool:
+    """Whether the top bar should name the role beside `name`: a manager's or an admin's role tells what
+    they may do, an operator's is everyone's, and a name that is a role's word says it already."""
+    return str(role) != "operator" and name.strip().casefold() not in _names_of_roles()
+
+
 def install(env: jinja2.Environment) -> None:
     """Give templates `{% trans %}`, `_()`, and the `local_time` and `duration` filters."""
     env.add_extension("jinja2.ext.i18n")
@@ -163,3 +189,4 @@ def install(env: jinja2.Environment) -> None:
     env.filters["local_time"] = local_time
     env.filters["duration"] = duration
     env.globals["current_locale"] = current_locale
+    env.globals["role_adds_to"] = role_adds_to

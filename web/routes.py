@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from web.views import (
+    account,
     actions,
     admin,
     admin_canned,
@@ -43,6 +44,9 @@ ROUTES = [
     (POST, "/login", auth.login_submit, None),
     (POST, "/logout", auth.logout, None),
     (POST, "/sessions/end", auth.end_sessions, None),
+    (GET, "/account", account.account_page, "account"),
+    (POST, "/account/password", account.change_password, None),
+    (POST, "/account/language", account.change_language, None),
     # The inbox, the conversation page and its partials, live updates
     (GET, "/", inbox.index, "index"),
     (GET, "/conversations/next", conversation.next_waiting, None),

@@ -67,7 +67,10 @@ async def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
         FIRST_ADMIN_FILE.write_text(f"login: admin\npassword: {password}\n")
         FIRST_ADMIN_FILE.chmod(0o600)
         print(f"Open {url} and log in as admin with password {password}")
-        print(f"(also saved in {FIRST_ADMIN_FILE}; change it after the first log in)")
+        print(
+            f"(also saved in {FIRST_ADMIN_FILE}; after logging in, change it on your account page: click your"
+        )
+        print(f"name in the top bar, or open {url}account)")
         return 0
 
     return await with_db(settings, body)

@@ -51,6 +51,11 @@ async def operator_create(request: web.Request) -> web.StreamResponse:
     message = _(
         "Account %(login)s created. Give them their password; they can log in now.", login=created.login
     )
+    if created.role == Role.OPERATOR:
+        # An operator reaches only the communities given to them, and a new one has none.
+        message += " " + _(
+            "They have no community yet, so their inbox is empty: choose theirs under Community access."
+        )
     return await done(request, f"/admin/operators/{created.id}", message)
 
 

@@ -41,7 +41,8 @@ async def index(request: web.Request) -> web.StreamResponse:
         "live_since": live_since,
         "page_size": inbox.PAGE_SIZE,
         "next_sla_ms": int(page.next_sla_at.timestamp() * 1000) if page.next_sla_at else "",
-        "now_ms": int(utcnow().timestamp() * 1000),  # the browser's clock may differ: its waits tick from this
+        # The browser's clock may differ: its waits tick from this.
+        "now_ms": int(utcnow().timestamp() * 1000),
     }
     status = 400 if error else 200
     if wants_partial(request):
@@ -50,7 +51,11 @@ async def index(request: web.Request) -> web.StreamResponse:
     communities = Community.filter(is_active=True).order_by("name")
     if allowed is not None:
         communities = communities.filter(id__in=allowed)
-    context.update(communities=await communities, channels=[c.value for c in Channel])
+    # An operator given no community sees nothing at all: the page says why rather than "no conversations".
+    no_communities = allowed is not None and not allowed
+    context.update(
+        communities=await communities, channels=[c.value for c in Channel], no_communities=no_communities
+    )
     return render(request, "inbox/index.html", context, status=status)
 
 
