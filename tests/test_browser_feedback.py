@@ -60,7 +60,9 @@ async def _logged_in(browser, server, operator, *, locale: str = "en", viewport=
     return page, errors
 
 
-async def test_ban_and_delete_show_at_once_then_vk_s_outcome(browser, live_server, operator, world, community) -> None:
+async def test_ban_and_delete_show_at_once_then_vk_s_outcome(
+    browser, live_server, operator, world, community
+) -> None:
     base = str(live_server.make_url("/"))
     page, errors = await _logged_in(browser, live_server, operator)
     conversation, comment = await _open(page, base, live_server, world, "Buy followers cheap")
@@ -71,7 +73,9 @@ async def test_ban_and_delete_show_at_once_then_vk_s_outcome(browser, live_serve
     await page.click("#author-card summary")
     await page.select_option("#author-card select[name=reason]", "1")
     await page.click("#author-card form[action$='/ban'] button[type=submit]")
-    await page.locator("#author-card .action-state.pending, #author-card .action-state.sending").wait_for(timeout=WAIT_MS)
+    await page.locator("#author-card .action-state.pending, #author-card .action-state.sending").wait_for(
+        timeout=WAIT_MS
+    )
     assert "Banning in VK" in await page.locator("#author-card").inner_text()
     await page.locator("#author-card .badge.danger", has_text="Banned").wait_for(timeout=WAIT_MS)
     assert await page.locator("#author-card .action-state").count() == 0
@@ -81,6 +85,7 @@ async def test_ban_and_delete_show_at_once_then_vk_s_outcome(browser, live_serve
     await page.click(f"#item-{item.id} button[hx-post$='/delete']")
     await page.locator(f"#item-{item.id}.moderating").wait_for(timeout=WAIT_MS)
     assert "Deleting in VK" in await page.locator(f"#item-{item.id}").inner_text()
+    await page.screenshot(path=screenshot_path("feedback-delete-pending-en-desktop.png"), full_page=True)
     await page.locator(f"#item-{item.id}.deleted:not(.moderating)").wait_for(timeout=WAIT_MS)
     assert (await OutboxRow.get(method="wall.deleteComment")).status == OutboxStatus.SENT
 
@@ -117,7 +122,9 @@ async def test_the_reply_notice_goes_when_sent_or_becomes_the_failure(
     assert errors == []
 
 
-async def test_closing_without_a_reply_asks_with_reasons(browser, live_server, operator, world, community) -> None:
+async def test_closing_without_a_reply_asks_with_reasons(
+    browser, live_server, operator, world, community
+) -> None:
     base = str(live_server.make_url("/"))
     page, errors = await _logged_in(browser, live_server, operator)
     conversation, comment = await _open(page, base, live_server, world, "Same question again")

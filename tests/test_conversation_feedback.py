@@ -15,7 +15,7 @@ from proxy.access import ActionError
 from proxy.audit import journal, signing
 from proxy.audit.verify import verify_chain
 from proxy.models import Conversation, ConversationClose, ConversationStatus, JournalEntry, OutboxRow
-from proxy.stats.drill import close_reasons, drill
+from proxy.stats import drill as stats_drill
 from proxy.stats.period import parse_period
 from tests.actions_fixtures import drain
 from tests.browser_fixtures import *  # noqa: F403
@@ -37,9 +37,13 @@ async def _part(client, conversation_id: int, part: str) -> str:
     return await (await client.get(f"/conversations/{conversation_id}/{part}", headers=HX)).text()
 
 
-async def test_a_ban_shows_at_once_then_its_outcome(inbox_client, english, mirror, world, vk_settings) -> None:
+async def test_a_ban_shows_at_once_then_its_outcome(
+    inbox_client, english, mirror, world, vk_settings
+) -> None:
     conversation, _, _ = await mirror.comment(world.members[0], world.post, "buy cheap followers")
-    answer = await inbox_client.post(f"/conversations/{conversation.id}/ban", data={"reason": "1"}, headers=english)
+    answer = await inbox_client.post(
+        f"/conversations/{conversation.id}/ban", data={"reason": "1"}, headers=english
+    )
     body = await answer.text()
     row = await OutboxRow.get(method="groups.ban")
     assert answer.status == 200 and f'id="ban-action-{row.id}"' in body
@@ -61,7 +65,9 @@ async def test_a_ban_vk_refuses_says_why(inbox_client, english, mirror, world, v
     assert 'action="/conversations/' + str(conversation.id) + '/ban"' in card  # it can be tried again
 
 
-async def test_a_delete_is_marked_at_once_then_confirmed(inbox_client, english, mirror, world, vk_settings) -> None:
+async def test_a_delete_is_marked_at_once_then_confirmed(
+    inbox_client, english, mirror, world, vk_settings
+) -> None:
     conversation, item, _ = await mirror.comment(world.members[0], world.post, "rude words")
     answer = await inbox_client.post(f"/items/{item.id}/delete", headers=english)
     body = await answer.text()
@@ -103,7 +109,9 @@ async def test_a_restored_comment_keeps_its_deletion_mark(
 
 async def test_the_reply_notice_names_its_row(inbox_client, english, mirror, world) -> None:
     conversation, _, _ = await mirror.comment(world.members[0], world.post, "question")
-    answer = await inbox_client.post(f"/conversations/{conversation.id}/reply", data={"text": "answer"}, headers=english)
+    answer = await inbox_client.post(
+        f"/conversations/{conversation.id}/reply", data={"text": "answer"}, headers=english
+    )
     row = await OutboxRow.get(method="wall.createComment")
     assert f'data-queued-outbox="{row.id}"' in await answer.text()
 
@@ -122,7 +130,10 @@ async def test_closing_without_a_reply_asks_for_a_reason(inbox_client, english, 
             f"/conversations/{conversation.id}/close", data={"close_reason": "bored"}, headers=english
         )
         text = await bad.text()
-        assert bad.status == 422 and "close_reason must be one of: spam, duplicate, no_answer_needed, other" in text
+        assert (
+            bad.status == 422
+            and "close_reason must be one of: spam, duplicate, no_answer_needed, other" in text
+        )
         assert '<details class="close-form" open' in text
         assert await ConversationClose.all().count() == 0
         assert not await JournalEntry.filter(action="conversation.close").exists()
@@ -149,7 +160,9 @@ async def test_a_bad_reason_is_refused_by_the_action_too(mirror, world, operator
     assert await ConversationClose.all().count() == 0 and await JournalEntry.all().count() == entries
 
 
-async def test_closing_with_a_reply_is_one_click_and_keeps_no_reason(mirror, world, operator, vk_settings) -> None:
+async def test_closing_with_a_reply_is_one_click_and_keeps_no_reason(
+    mirror, world, operator, vk_settings
+) -> None:
     conversation, _, _ = await mirror.comment(world.members[0], world.post, "x")
     await Conversation.filter(id=conversation.id).update(waiting_since=None)
     closing = await actions.close_conversation(vk_settings, operator, conversation.id, reason="spam")
@@ -157,13 +170,15 @@ async def test_closing_with_a_reply_is_one_click_and_keeps_no_reason(mirror, wor
     assert "reason" not in (await JournalEntry.get(action="conversation.close")).params
 
 
-async def test_closings_without_a_reply_are_counted_by_reason(client, mirror, world, operator, vk_settings) -> None:
+async def test_closings_without_a_reply_are_counted_by_reason(
+    client, mirror, world, operator, vk_settings
+) -> None:
     for n, reason in enumerate(["spam", "spam", None, "duplicate"]):
         conversation, _, _ = await mirror.comment(world.members[0], world.post, f"question {n}")
         await actions.close_conversation(vk_settings, operator, conversation.id, reason=reason)
     today = (await ConversationClose.first()).closed_at.date().isoformat()
     period = parse_period(today, today, vk_settings.tz)
-    assert await close_reasons(period) == [("spam", 2), ("duplicate", 1), (None, 1)]
-    found = await drill(period, "closed_without_reply")
+    assert await stats_drill.close_reasons(period) == [("spam", 2), ("duplicate", 1), (None, 1)]
+    found = await stats_drill.drill(period, "closed_without_reply")
     assert found.figure == 4 and sum(n for _, n in found.reasons) == 4
-    assert await drill(period, "closings") is not None and (await drill(period, "closings")).reasons == []
+    assert (await stats_drill.drill(period, "closings")).reasons == []
