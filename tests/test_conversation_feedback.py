@@ -171,14 +171,36 @@ async def test_closing_with_a_reply_is_one_click_and_keeps_no_reason(
 
 
 async def test_closings_without_a_reply_are_counted_by_reason(
-    client, mirror, world, operator, vk_settings
+    client_for, mirror, world, operator, manager, vk_settings
 ) -> None:
     for n, reason in enumerate(["spam", "spam", None, "duplicate"]):
         conversation, _, _ = await mirror.comment(world.members[0], world.post, f"question {n}")
         await actions.close_conversation(vk_settings, operator, conversation.id, reason=reason)
-    today = (await ConversationClose.first()).closed_at.date().isoformat()
+    today = (await ConversationClose.first()).closed_at.astimezone(vk_settings.tz).date().isoformat()
     period = parse_period(today, today, vk_settings.tz)
     assert await stats_drill.close_reasons(period) == [("spam", 2), ("duplicate", 1), (None, 1)]
+    assert await stats_drill.close_reasons(period, stats_drill.Who(operator_id=manager.id)) == []
     found = await stats_drill.drill(period, "closed_without_reply")
     assert found.figure == 4 and sum(n for _, n in found.reasons) == 4
     assert (await stats_drill.drill(period, "closings")).reasons == []
+
+    manager.locale = "en"
+    await manager.save(update_fields=["locale"])
+    client = await client_for(manager)
+    page = await (
+        await client.get(f"/stats/drill?metric=closed_without_reply&from={today}&to={today}")
+    ).text()
+    table = page[page.index('id="close-reasons"') : page.index("</table>", page.index('id="close-reasons"'))]
+    for reason, label, count in (
+        ("spam", "Spam", 2),
+        ("duplicate", "Duplicate", 1),
+        ("", "no reason given", 1),
+    ):
+        assert re.search(
+            rf'data-reason="{reason}"><td>(<span class="muted">)?{label}.*?<td class="num">{count}</td>',
+            table,
+        )
+    csv = await (await client.get(f"/stats/conversations.csv?from={today}&to={today}")).text()
+    header, *rows = csv.splitlines()
+    column = header.split(",").index("close_reason")
+    assert sorted(row.split(",")[column] for row in rows) == ["", "duplicate", "spam", "spam"]
