@@ -14,6 +14,7 @@ from proxy import actions
 from proxy.access import ActionError
 from proxy.audit import journal, signing
 from proxy.audit.verify import verify_chain
+from proxy.clock import utcnow
 from proxy.models import Conversation, ConversationClose, ConversationStatus, JournalEntry, OutboxRow
 from proxy.stats import drill as stats_drill
 from proxy.stats.period import parse_period
@@ -48,8 +49,8 @@ async def test_a_ban_shows_at_once_then_its_outcome(
     row = await OutboxRow.get(method="groups.ban")
     assert answer.status == 200 and f'id="ban-action-{row.id}"' in body
     assert "Banning in VK…" in body and 'action="/conversations/' + str(conversation.id) + '/ban"' not in body
-    # VK's answer is pushed with the author card (the outcome names only the conversation).
-    assert "author" in AFFECTS["outbox_updated"]
+    # VK's answer is pushed as the author card (web/views/live.py author_outcome_publisher).
+    assert AFFECTS["author_changed"] == {"author"}
     assert await drain(vk_settings) == 1
     card = await _part(inbox_client, conversation.id, "author")
     assert "Banned" in card and "Banning in VK" not in card and "ban-action-" not in card
@@ -204,3 +205,25 @@ async def test_closings_without_a_reply_are_counted_by_reason(
     header, *rows = csv.splitlines()
     column = header.split(",").index("close_reason")
     assert sorted(row.split(",")[column] for row in rows) == ["", "duplicate", "spam", "spam"]
+
+
+async def test_a_ban_s_outcome_tells_the_author_card_and_a_reply_s_does_not(
+    mirror, world, operator, vk_settings
+) -> None:
+    from proxy import outbox
+
+    conversation, _, _ = await mirror.comment(world.members[0], world.post, "spam")
+    await actions.reply(vk_settings, operator, conversation.id, "please stop")
+    told: list[tuple[str, int | None]] = []
+    for _ in range(2):  # one row of a conversation at a time: the reply, then the ban
+        if _ == 1:
+            await actions.ban_author(vk_settings, operator, conversation.id, reason=1, comment="", until=None)
+        ids = await outbox.claim()
+        await outbox.deliver_claimed(
+            vk_settings,
+            ids,
+            now=utcnow(),
+            on_change=lambda cid: told.append(("changed", cid)),
+            on_author_change=lambda cid: told.append(("author", cid)),
+        )
+    assert told == [("changed", conversation.id), ("changed", conversation.id), ("author", conversation.id)]

@@ -75,8 +75,7 @@ AFFECTS: dict[str, frozenset[str]] = {
     "item_edited": frozenset({"timeline"}),
     "item_deleted": frozenset({"timeline"}),
     "item_restored": frozenset({"timeline"}),
-    # A ban's or an unban's outcome changes the author card (the row names no method: both are pushed).
-    "outbox_updated": frozenset({"timeline", "header", "author"}),
+    "outbox_updated": frozenset({"timeline", "header"}),
     "conversation_updated": frozenset({"timeline", "header"}),
     "author_blocked": frozenset({"author"}),
     "author_unblocked": frozenset({"author"}),
