@@ -62,6 +62,7 @@ __all__ = [
     "AccessDenied",
     "ActionError",
     "BAN_REASONS",
+    "CLOSE_REASONS",
     "add_note",
     "assign",
     "ban_author",
@@ -81,6 +82,8 @@ NOTE_MAX_CHARS = 16000
 BAN_COMMENT_MAX_CHARS = 2048
 # groups.ban reasons as VK numbers them.
 BAN_REASONS = {0: "other", 1: "spam", 2: "verbal abuse", 3: "strong language", 4: "irrelevant messages"}
+# Why a conversation was closed without a reply (optional; docs/metrics.md "Closed without a reply").
+CLOSE_REASONS = ("spam", "duplicate", "no_answer_needed", "other")
 _UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 
@@ -438,12 +441,16 @@ async def mark_read(settings: Settings, operator: Operator, conversation_id: int
 
 
 async def close_conversation(
-    settings: Settings, operator: Operator, conversation_id: int
+    settings: Settings, operator: Operator, conversation_id: int, *, reason: str | None = None
 ) -> ConversationClose:
     """Close: "with reply" when nobody waits (or a reply through the proxy is queued), else "without reply".
 
+    `reason` (one of CLOSE_REASONS, optional) says why nobody was answered; it is kept in the journal
+    entry and on the closing, and only for a closing without a reply (a closing with one needs no reason).
     For dialogs VK is also told the dialog is answered (messages.markAsAnsweredConversation).
     """
+    if reason is not None and reason not in CLOSE_REASONS:
+        raise ActionError("the reason for closing is one of: " + ", ".join(CLOSE_REASONS))
     conversation = await _accessible_conversation(operator, conversation_id, "conversation.close")
     async with in_transaction() as conn:
         conversation = await conversations.lock(conversation_id, conn)
@@ -471,12 +478,15 @@ async def close_conversation(
         # Nobody waits and no wait of this opening was answered (a withdrawn wait, or nothing was ever
         # asked): the closing counts "with reply" (docs/metrics.md), but the journal says what happened.
         unasked = conversation.waiting_since is None and conversation.awaiting_first_reaction
-        closing = await conversations.close(conversation, at=now, operator_id=operator.id, conn=conn)
+        closing = await conversations.close(
+            conversation, at=now, operator_id=operator.id, conn=conn, reason=reason
+        )
         mark_answered = conversation.channel == Channel.MESSAGE and community.community_token_enc is not None
         await _local_entry(
             conn, operator, "conversation.close", conversation,
             kind=str(closing.kind), close_id=closing.id, vk_mark_answered=mark_answered,
             **({"nothing_to_answer": True} if unasked else {}),
+            **({"reason": closing.reason} if closing.reason else {}),
         )  # fmt: skip
         if mark_answered:
             request = ActionRequest(

@@ -229,9 +229,11 @@ async def community_replied(
 
 
 async def close(
-    conversation: Conversation, *, at: datetime, operator_id: int | None, conn: Any
+    conversation: Conversation, *, at: datetime, operator_id: int | None, conn: Any, reason: str | None = None
 ) -> ConversationClose:
-    """Close: "without reply" if someone is waiting (that period ends, measured), "with reply" otherwise."""
+    """Close: "without reply" if someone is waiting (that period ends, measured), "with reply" otherwise.
+
+    `reason` is kept for a closing without a reply only (proxy/actions.py CLOSE_REASONS)."""
     if conversation.status == ConversationStatus.CLOSED:
         raise ConversationError("the conversation is already closed")
     waiting = conversation.waiting_since is not None
@@ -263,6 +265,7 @@ async def close(
         opened_at=conversation.opened_at,
         closed_at=at,
         duration_seconds=max(0.0, (at - conversation.opened_at).total_seconds()),
+        reason=reason if kind == ClosingKind.WITHOUT_REPLY else None,
         using_db=conn,
     )
 

@@ -32,6 +32,7 @@ from proxy.models import (
     Note,
     Operator,
     OutboxRow,
+    OutboxStatus,
 )
 
 PAGE_SIZE = 50
@@ -288,6 +289,11 @@ class TimelineEntry:
     note: Note | None = None
     outbox: OutboxRow | None = None
     tombstone: ItemTombstone | None = None
+    # The item's latest delete or restore through the proxy while VK has not accepted it (pending,
+    # sending) or after VK refused it (failed); None once VK accepted it (the tombstone tells then).
+    moderation: OutboxRow | None = None
+    # Its deletions that were undone, oldest first: the entry keeps "deleted ..., restored ..." marks.
+    restorations: list[ItemTombstone] = field(default_factory=list)
 
     @property
     def sort_at(self) -> int:
@@ -305,6 +311,9 @@ class AuthorCard:
     bans: list[Ban]
     active_ban: Ban | None
     other_conversations: list[Conversation]
+    # The latest ban or unban of this author through the proxy while VK has not accepted it, or after VK
+    # refused it; None once accepted (the ban list tells then).
+    ban_action: OutboxRow | None = None
 
 
 @dataclass
@@ -381,24 +390,43 @@ async def item_entries(conversation_id: int, item_ids: list[int]) -> list[Timeli
 
 
 async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -> list[TimelineEntry]:
-    """Items as timeline entries, in their order: each with its open tombstone and the reply it echoes."""
-    deleted_ids = [item.id for item in items if item.is_deleted]
+    """Items as timeline entries, in their order: each with its open tombstone, its undone deletions,
+    the reply it echoes, and a delete or restore of it still on its way to VK (or refused)."""
+    ids = [item.id for item in items]
     tombstones: dict[int, ItemTombstone] = {}
-    if deleted_ids:
-        for tombstone in await ItemTombstone.filter(item_id__in=deleted_ids, restored_at__isnull=True).order_by(
-            "deleted_at", "id"
-        ).select_related("deleted_by"):
-            tombstones[tombstone.item_id] = tombstone  # type: ignore[attr-defined]
+    restorations: dict[int, list[ItemTombstone]] = {}
+    moderation: dict[int, OutboxRow] = {}
+    if ids:
+        for tombstone in (
+            await ItemTombstone.filter(item_id__in=ids)
+            .order_by("deleted_at", "id")
+            .select_related("deleted_by", "restored_by")
+        ):
+            if tombstone.restored_at is None:
+                tombstones[tombstone.item_id] = tombstone  # type: ignore[attr-defined]
+            else:
+                restorations.setdefault(tombstone.item_id, []).append(tombstone)  # type: ignore[attr-defined]
+        for row in await OutboxRow.filter(
+            Q(method__endswith=".deleteComment") | Q(method__endswith=".restoreComment"), item_id__in=ids
+        ).order_by("id"):
+            moderation[row.item_id] = row  # type: ignore[attr-defined]  # the latest wins
     return [
         TimelineEntry(
             "item",
             item.created_at,
             item=item,
             outbox=outbox_by_id.get(item.outbox_row_id) if item.outbox_row_id else None,
-            tombstone=tombstones.get(item.id),
+            tombstone=tombstones.get(item.id) if item.is_deleted else None,
+            moderation=_unfinished(moderation.get(item.id)),
+            restorations=restorations.get(item.id, []),
         )
         for item in items
     ]
+
+
+def _unfinished(row: OutboxRow | None) -> OutboxRow | None:
+    """A moderation row VK has not accepted yet, or refused; None once accepted."""
+    return row if row is not None and row.status != OutboxStatus.SENT else None
 
 
 def is_reply(row: OutboxRow) -> bool:
@@ -429,7 +457,22 @@ async def author_card(conversation: Conversation, *, now: datetime | None = None
         .order_by("-last_item_at", "-id")
         .limit(OTHER_CONVERSATIONS_LIMIT)
     )
-    return AuthorCard(author=author, bans=bans, active_ban=active, other_conversations=others)
+    ban_action = (
+        await OutboxRow.filter(
+            community_id=conversation.community_id,  # type: ignore[attr-defined]
+            method__in=("groups.ban", "groups.unban"),
+            conversation__author_id=author.id,
+        )
+        .order_by("-id")
+        .first()
+    )
+    return AuthorCard(
+        author=author,
+        bans=bans,
+        active_ban=active,
+        other_conversations=others,
+        ban_action=_unfinished(ban_action),
+    )
 
 
 async def assignable_operators(community_id: int) -> list[Operator]:

@@ -531,6 +531,8 @@ class ConversationClose(Model):
     opened_at = fields.DatetimeField()
     closed_at = fields.DatetimeField()
     duration_seconds = fields.FloatField()
+    # Why nobody was answered, for a closing without a reply (proxy/actions.py CLOSE_REASONS; migration 0013).
+    reason = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "conversation_close"

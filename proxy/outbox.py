@@ -80,6 +80,8 @@ REPLY_METHODS = ("messages.send", "wall.createComment", "photos.createComment", 
                  "market.createComment", "board.createComment")  # fmt: skip
 
 OnChange = Callable[[int | None], Awaitable[None] | None]
+# Methods whose outcome changes the author card (the ban list), told apart so the page pushes that card too.
+AUTHOR_METHODS = ("groups.ban", "groups.unban")
 # Each network's performer for one round of deliveries (Connections.performers).
 Performers = Mapping[Network, ActionPerformer]
 
@@ -215,19 +217,30 @@ async def deliver_claimed(
     now: datetime,
     on_change: OnChange | None = None,
     opened: Connections | None = None,
+    on_author_change: OnChange | None = None,
 ) -> list[int]:
-    """Perform rows this worker claimed (`claim`) and record each outcome; returns their conversations."""
+    """Perform rows this worker claimed (`claim`) and record each outcome; returns their conversations.
+
+    `on_author_change(conversation_id)` is called too after a ban's or an unban's outcome (AUTHOR_METHODS)."""
     async with connections(settings, opened) as round_connections:
         with round_connections.performers() as performers:
             # One row per conversation is claimed at a time, so concurrent sends never reorder replies.
             about = await asyncio.gather(
-                *(_deliver_one(settings, performers, row_id, now, on_change) for row_id in ids)
+                *(
+                    _deliver_one(settings, performers, row_id, now, on_change, on_author_change)
+                    for row_id in ids
+                )
             )
     return [conversation_id for conversation_id in about if conversation_id is not None]
 
 
 async def _deliver_one(
-    settings: Settings, performers: Performers, row_id: int, now: datetime, on_change: OnChange | None
+    settings: Settings,
+    performers: Performers,
+    row_id: int,
+    now: datetime,
+    on_change: OnChange | None,
+    on_author_change: OnChange | None = None,
 ) -> int | None:
     """Perform one claimed row and record its outcome; returns its conversation's id."""
     row = await OutboxRow.get(id=row_id)
@@ -250,10 +263,11 @@ async def _deliver_one(
         # The row stays `sending`; its lease runs out and it is tried again with the same key.
         log.exception("outbox row %s: recording the outcome failed", row_id)
         return None
-    if on_change is not None:
-        outcome = on_change(row.conversation_id)
-        if inspect.isawaitable(outcome):
-            await outcome
+    for told in (on_change, on_author_change if row.method in AUTHOR_METHODS else None):
+        if told is not None:
+            outcome = told(row.conversation_id)
+            if inspect.isawaitable(outcome):
+                await outcome
     return row.conversation_id  # type: ignore[no-any-return]
 
 
@@ -416,6 +430,8 @@ class OutboxWorker:
         self.rounds = 0  # claims made (each is followed by a sleep unless a full batch was claimed)
         # Called with a conversation id after each outcome is committed (the web layer publishes it).
         self.listeners: list[OnChange] = []
+        # The same, after a ban's or an unban's outcome (the author card changes).
+        self.author_listeners: list[OnChange] = []
         self._wakeup = asyncio.Event()
         self._in_flight = 0  # rows claimed and not yet performed
 
@@ -424,7 +440,13 @@ class OutboxWorker:
         self._wakeup.set()
 
     async def _changed(self, conversation_id: int | None) -> None:
-        for listener in list(self.listeners):
+        await self._tell(self.listeners, conversation_id)
+
+    async def _author_changed(self, conversation_id: int | None) -> None:
+        await self._tell(self.author_listeners, conversation_id)
+
+    async def _tell(self, listeners: list[OnChange], conversation_id: int | None) -> None:
+        for listener in list(listeners):
             try:
                 outcome = listener(conversation_id)
                 if inspect.isawaitable(outcome):
@@ -474,7 +496,12 @@ class OutboxWorker:
     async def _deliver(self, ids: list[int]) -> None:
         try:
             done_in = await deliver_claimed(
-                self.settings, ids, now=utcnow(), on_change=self._changed, opened=self.connections
+                self.settings,
+                ids,
+                now=utcnow(),
+                on_change=self._changed,
+                opened=self.connections,
+                on_author_change=self._author_changed,
             )
             # A conversation's next row could not be claimed beside this one: it can be now.
             if (

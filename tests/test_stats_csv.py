@@ -105,10 +105,10 @@ async def test_conversations_csv(client) -> None:
     assert await _get(client, f"/stats/conversations.csv?{PERIOD}") == (
         200,
         "conversation,community,channel,author,author_vk_id,opened_at,first_reaction_s,replies,closed_at,"
-        "closing_kind,closer,duration_s,sla_met\r\n"
-        f"{a},Shop,message,Ivan Petrov,11,2024-03-06 09:00:00,,0,,,,,no\r\n"
-        f"{b},Shop,wall,Olga Smirnova,12,2024-03-04 11:00:00,,0,2024-03-04 11:30:00,without_reply,boris,1800,\r\n"
-        f"{c},Shop,message,'=Petr,13,2024-03-04 12:00:00,600,2,,,,,yes\r\n",
+        "closing_kind,close_reason,closer,duration_s,sla_met\r\n"
+        f"{a},Shop,message,Ivan Petrov,11,2024-03-06 09:00:00,,0,,,,,,no\r\n"
+        f"{b},Shop,wall,Olga Smirnova,12,2024-03-04 11:00:00,,0,2024-03-04 11:30:00,without_reply,,boris,1800,\r\n"
+        f"{c},Shop,message,'=Petr,13,2024-03-04 12:00:00,600,2,,,,,,yes\r\n",
     )
     # anna replied in A and C (and is C's assignee); B is boris's alone.
     client.session.cookie_jar.clear()  # a new session: log out needs the CSRF token, which this test does not need

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from proxy.actions import CLOSE_REASONS
 from proxy.audit.archive import ArchiveFilter, ArchiveState
 from proxy.audit.reading import JournalFilter
 from proxy.audit.search import MAX_SEARCH_CHARS
@@ -331,6 +332,7 @@ ASSIGNEE = Param("assignee_id", ids_up_to(INT32_MAX))
 BAN_DAYS = Param("days", numbers_between(1, 3650))
 BAN_REASON = Param("reason", numbers_between(0, 99))
 BAN_COMMENT = Param("comment", text, max_length=500)
+CLOSE_REASON = Param("close_reason", one_of(CLOSE_REASONS))
 # Log in
 LOGIN = Param("login", text, max_length=64)
 PASSWORD = Param("password", text, max_length=1000, strip=False)

@@ -27,6 +27,7 @@ CONVERSATIONS_CSV_HEADER = [
     "replies",
     "closed_at",
     "closing_kind",
+    "close_reason",
     "closer",
     "duration_s",
     "sla_met",
@@ -47,6 +48,7 @@ class ConversationRow:
     replies: int
     closed_at: datetime | None
     closing_kind: str | None
+    close_reason: str | None
     closer: str | None
     duration: float | None
     sla_met: bool | None
@@ -63,6 +65,7 @@ class ConversationRow:
             self.replies,
             self.closed_at,
             self.closing_kind,
+            self.close_reason,
             self.closer,
             seconds_cell(self.duration),
             None if self.sla_met is None else ("yes" if self.sla_met else "no"),
@@ -115,6 +118,8 @@ async def _page(
                {q.whole_epoch("cv.opened_at")} AS opened, {q.whole_epoch("cv.closed_at")} AS closed,
                {q.epoch("cv.closed_at")} - {q.epoch("cv.opened_at")} AS duration,
                cv.closing_kind, closer.login AS closer,
+               (SELECT cc.reason FROM conversation_close cc WHERE cc.conversation_id = cv.id
+                 ORDER BY cc.closed_at DESC, cc.id DESC LIMIT 1) AS close_reason,
                {q.whole_epoch("cv.waiting_since")} AS waiting_since,
                (SELECT s.seconds FROM reaction_sample s
                  WHERE {replies_of_this_opening} AND s.is_first = TRUE ORDER BY s.ended_at LIMIT 1) AS first_reaction,
@@ -165,6 +170,7 @@ async def conversation_rows(
                 replies=int(row["replies"]),
                 closed_at=_moment(row["closed"]) if closed else None,
                 closing_kind=row["closing_kind"] if closed else None,
+                close_reason=row["close_reason"] if closed else None,
                 closer=row["closer"] if closed else None,
                 duration=float(row["duration"]) if closed and row["duration"] is not None else None,
                 sla_met=_sla_met(row, now),

@@ -12,7 +12,7 @@ Whose figure: one operator, the "outside the proxy" row, or everyone (the team o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from proxy.clock import utcnow
@@ -109,6 +109,9 @@ class Drill:
     rows: list[DrillRow]
     total_rows: int
     total_events: int
+    # "Closed without a reply" by the reason the operator gave (None: none given), most first; they add
+    # up to the figure. Empty for every other metric.
+    reasons: list[tuple[str | None, int]] = field(default_factory=list)
 
     @property
     def figure(self) -> int:
@@ -293,9 +296,35 @@ async def drill(
                 seconds=seconds,
             )
         )
+    reasons = (
+        await close_reasons(period, who, community_id=community_id)
+        if m.name == "closed_without_reply"
+        else []
+    )
     return Drill(
         metric=m,
         rows=result,
         total_rows=int(totals["n_rows"] or 0),
         total_events=int(totals["n_events"] or 0),
+        reasons=reasons,
     )
+
+
+async def close_reasons(
+    period: Period, who: Who = EVERYONE, *, community_id: int | None = None
+) -> list[tuple[str | None, int]]:
+    """Closings without a reply in the period, counted by the reason given (conversation_close.reason,
+    migration 0013; None: no reason), with the drill's filters and attribution (the closer)."""
+    q = SqlQuery()
+    where = [_in(q, "cc.closed_at", period), "cc.kind = 'without_reply'"]
+    if community_id is not None:
+        where.append(f"cc.community_id = {q.p(community_id)}")
+    if who.outside:
+        where.append("cc.operator_id IS NULL")
+    elif who.operator_id is not None:
+        where.append(f"cc.operator_id = {q.p(who.operator_id)}")
+    rows = await q.rows(
+        f"SELECT cc.reason, COUNT(*) AS n FROM conversation_close cc WHERE {' AND '.join(where)} GROUP BY cc.reason"
+    )
+    counted = [(row["reason"], int(row["n"])) for row in rows]
+    return sorted(counted, key=lambda pair: (-pair[1], pair[0] is None, pair[0] or ""))

@@ -99,9 +99,12 @@ async def reply(request: web.Request) -> web.StreamResponse:
     cid = _conversation_id(request)
     settings, operator = request.app[SETTINGS], request[OPERATOR]
 
+    queued: dict[str, Any] = {}
+
     async def run(form: Any) -> None:
         text = _text(form)
-        await actions.reply(
+        # The notice names the row, so the page can take it away once the reply is sent (conversation.js).
+        queued["reply_sent"] = await actions.reply(
             settings, operator, cid, text, reply_to_item_id=_field(form, params.REPLY_TO)
         )
 
@@ -113,7 +116,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
         run,
         live_event="outbox_updated",
         keep=lambda form: {"reply_text": form.get("text", ""), "reply_to_item_id": form.get("reply_to_item_id")},
-        success={"reply_sent": True},
+        success=queued,
     )
 
 
@@ -139,12 +142,17 @@ def _header_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRes
         async def run(form: Any) -> None:
             if name == "assign":
                 await actions.assign(settings, operator, cid, _field(form, params.ASSIGNEE))
+            elif name == "close_conversation":
+                reason = _field(form, params.CLOSE_REASON)
+                await actions.close_conversation(settings, operator, cid, reason=reason)
             else:
                 await getattr(actions, name)(settings, operator, cid)
 
         # Closing a dialog queues messages.markAsAnsweredConversation; reopening and assigning queue nothing.
         queues = name in ("close_conversation", "mark_read")
-        return await _perform(request, cid, "header", "header_error", run, queues=queues)
+        # A refused close keeps its form open, with the reason to fix next to it.
+        keep = (lambda form: {"close_open": True}) if name == "close_conversation" else None
+        return await _perform(request, cid, "header", "header_error", run, queues=queues, keep=keep)
 
     handler.__name__ = name
     handler.__doc__ = f"POST /conversations/{{id}}/…: {name.replace('_', ' ')}."

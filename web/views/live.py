@@ -192,12 +192,27 @@ def outbox_outcome_publisher(hub: LiveHub) -> Callable[[int | None], Awaitable[N
     return published
 
 
+AUTHOR_CHANGED = "author_changed"
+
+
+def author_outcome_publisher(hub: LiveHub) -> Callable[[int | None], Awaitable[None]]:
+    """An `OutboxWorker.author_listeners` entry: a ban's or an unban's outcome published, so the
+    conversation page is pushed its author card (banned, or VK's refusal)."""
+
+    async def published(conversation_id: int | None) -> None:
+        if conversation_id is not None:
+            await hub.publish(AUTHOR_CHANGED, {"conversation_id": conversation_id})
+
+    return published
+
+
 async def _publish_outbox_outcomes(app: web.Application) -> None:
     # An on_startup callback runs after every cleanup context has started, so the worker is there
     # (when this instance runs one: outbox.outbox_worker_context).
     worker = app[BACKGROUND].get("outbox_worker")
     if worker is not None:
         worker.listeners.append(outbox_outcome_publisher(app[LIVE]))
+        worker.author_listeners.append(author_outcome_publisher(app[LIVE]))
 
 
 def prepare_streams(app: web.Application) -> None:

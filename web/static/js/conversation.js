@@ -106,6 +106,23 @@
     if (window.scrollY !== scrolled) { window.scrollTo(0, scrolled); }
   }
 
+  // The "reply queued" notice of the reply form goes once its reply is sent, or becomes its failure:
+  // the timeline (pushed) shows the row's state as #outbox-<id>.
+  function settleNotices() {
+    document.querySelectorAll("#reply [data-queued-outbox]").forEach(function (notice) {
+      var state = document.getElementById("outbox-" + notice.getAttribute("data-queued-outbox"));
+      if (!state) { return; }
+      if (state.classList.contains("sent")) { notice.remove(); return; }
+      if (state.classList.contains("failed")) {
+        notice.className = "error";
+        notice.setAttribute("role", "alert");
+        var reason = state.querySelector(".reason");
+        notice.textContent = notice.getAttribute("data-failed") + (reason ? ": " + reason.textContent : "");
+        notice.removeAttribute("data-queued-outbox");
+      }
+    });
+  }
+
   function applyDeferred() {
     setTimeout(function () {
       Object.keys(deferred).forEach(function (target) { swap(target, deferred[target]); });
@@ -134,6 +151,7 @@
       if (String(data.conversation_id) !== root.getAttribute("data-conversation-id")) { return; }
       if (data.action === "replace") { swap(data.target, data.html); }
       if (data.action === "upsert") { upsert(data); }
+      settleNotices();
     });
     source.addEventListener("resync", function (event) {
       lastEventId = event.lastEventId || lastEventId;
@@ -156,6 +174,7 @@
     // An action's answer swapped in by htmx is newer than a push held back for its target.
     document.addEventListener("htmx:afterSwap", function (event) {
       if (event.detail.target) { delete deferred[event.detail.target.id]; }
+      settleNotices();  // the reply's outcome may have been pushed before its form's answer came back
     });
     connect();
   });
