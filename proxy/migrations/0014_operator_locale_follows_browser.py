@@ -25,7 +25,7 @@ async def follow_the_browser(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0011_journal_macs")]
+    dependencies = [("models", "0013_close_reason")]
 
     operations = [
         ops.AlterField(

@@ -115,7 +115,7 @@ async def fill_search_terms(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0011_journal_macs")]
+    dependencies = [("models", "0014_operator_locale_follows_browser")]
 
     operations = [
         ops.AddField(
