@@ -91,7 +91,8 @@ async def test_manager_journal_with_filters_links_and_export(client_for, story: 
     assert await ids(f"community={story.community.id}&action=vk.") == [outside.id]
     # A community that does not exist answers like one that is not yours (tests/test_not_yours.py).
     missing = await client.get(f"/journal?community={story.community.id + 1000}", headers=HX)
-    assert missing.status == 404 and await missing.text() == "Not found."
+    # htmx gets the error page's one line, in the reader's language (web/error_pages.py).
+    assert missing.status == 404 and await missing.text() == "Не найдено"
     assert await ids("from=2000-01-01&to=2000-01-02") == []
     today = datetime.now(UTC).date()
     assert set(await ids(f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}")) == set(every)

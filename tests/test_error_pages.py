@@ -51,7 +51,9 @@ async def test_another_communitys_conversation_is_the_same_page_and_the_refusal_
     theirs, theirs_html = await _page(client, f"/conversations/{conversation.id}")
     missing, missing_html = await _page(client, "/conversations/987654")
     assert theirs.status == missing.status == 404
-    assert "Не найдено" in theirs_html and "private matter" not in theirs_html
+    assert (
+        "Не найдено" in theirs_html and "private matter" not in theirs_html and "Not found" not in theirs_html
+    )
     assert theirs_html == missing_html
     assert await refusals.flush() >= 1
     assert await JournalEntry.filter(action="access.denied", operator_id=outsider.id).exists()

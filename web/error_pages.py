@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp_jinja2
 from aiohttp import web
 
+from proxy.access import NOT_FOUND
 from web.auth import OPERATOR, SCOPE
 from web.csrf import CSRF_TOKEN
 from web.i18n import gettext as _
@@ -73,8 +74,8 @@ def explained(text: str | None, cause: BaseException | None) -> str:
     if isinstance(cause, ParamError):
         return _(cause.message, **cause.params)
     text = (text or "").strip()
-    if not text or text in _DEFAULT_TEXTS:
-        return ""
+    if not text or text in _DEFAULT_TEXTS or text == NOT_FOUND:
+        return ""  # the title says it
     return _(text)
 
 
