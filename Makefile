@@ -37,7 +37,7 @@ soak: $(STAMP)
 
 # The browser tests take the pictures of docs/guide.md; this copies them there.
 guide-screenshots: $(STAMP) browser
-	$(PY) -m pytest -q tests/test_browser_inbox.py tests/test_browser_audit.py tests/test_browser_stats.py tests/test_browser_admin.py
+	$(PY) -m pytest -q tests/test_browser_inbox.py tests/test_browser_audit.py tests/test_browser_stats.py tests/test_browser_admin.py tests/test_browser_journal_readable.py
 	mkdir -p docs/guide && cp test-artifacts/guide/*.png docs/guide/
 
 lint: $(STAMP)

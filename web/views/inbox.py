@@ -41,9 +41,7 @@ async def index(request: web.Request) -> web.StreamResponse:
         "live_since": live_since,
         "page_size": inbox.PAGE_SIZE,
         "next_sla_ms": int(page.next_sla_at.timestamp() * 1000) if page.next_sla_at else "",
-        "now_ms": int(
-            utcnow().timestamp() * 1000
-        ),  # the browser's clock may differ: its waits tick from this
+        "now_ms": int(utcnow().timestamp() * 1000),  # the browser's clock may differ: its waits tick from this
     }
     status = 400 if error else 200
     if wants_partial(request):
