@@ -83,6 +83,17 @@ ATTEMPTS = {
     "admin.change": N_("changing the settings"),
     "stats.drill": N_("the rows behind a figure"),
 }
+# Why a refusal was journaled (proxy/access.py, admin_access.py, stats/scoped.py, web/views/audit.py), marked
+# for the catalog: the journal keeps the English, the page says it in the reader's language.
+REFUSAL_REASONS = (
+    N_("only admins may do this"),
+    N_("only managers and admins may do this"),
+    N_("operators may export only their own journal"),
+    N_("operators may read only their own journal"),
+    N_("operators may read only their own timeline"),
+    N_("operators see only their own figures"),
+    N_("you have no access to this community"),
+)
 _MASCULINE_IN_A = frozenset(
     "никита илья кузьма фома лука савва данила гаврила миша саша женя паша дима ваня петя коля толя лёша "
     "алёша серёжа витя вова слава гоша гриша юра костя федя nikita ilya ilia sasha misha dima vanya kolya "
