@@ -101,9 +101,8 @@ def _same_site(request: web.Request) -> bool:
 
 
 def flash_text(status: int, reason: str) -> str:
-    """The one line an htmx request gets (app.js shows it in #flash)."""
-    title = _(TITLES.get(status, TITLES[500]))
-    return f"{title}: {reason}" if reason and reason != title else title
+    """The one line an htmx request gets (app.js shows it in #flash): the reason, else what happened."""
+    return reason or _(TITLES.get(status, TITLES[500]))
 
 
 def _is_error_text(response: web.StreamResponse) -> bool:
