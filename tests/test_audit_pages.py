@@ -91,7 +91,8 @@ async def test_manager_journal_with_filters_links_and_export(client_for, story: 
     assert await ids(f"community={story.community.id}&action=vk.") == [outside.id]
     # A community that does not exist answers like one that is not yours (tests/test_not_yours.py).
     missing = await client.get(f"/journal?community={story.community.id + 1000}", headers=HX)
-    assert missing.status == 404 and await missing.text() == "Not found."
+    # htmx gets the error page's one line, in the reader's language (web/error_pages.py).
+    assert missing.status == 404 and await missing.text() == "Не найдено"
     assert await ids("from=2000-01-01&to=2000-01-02") == []
     today = datetime.now(UTC).date()
     assert set(await ids(f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}")) == set(every)
@@ -503,7 +504,8 @@ async def test_timeline_paging(client_for, story: Story) -> None:
     url = f"/timeline?operator={story.manager.id}"
     while url:
         html = await (await client.get(url)).text()
-        texts += re.findall(r'<div class="text">(n\d+)</div>', html)
+        # Each event's text as stored, in its technical details (the sentence quotes it shortened).
+        texts += re.findall(r'<dd class="text">(n\d+)</dd>', html)
         found = re.search(r'href="(/timeline\?[^"]*after=[\d.]+)"', html)
         url = found.group(1).replace("&amp;", "&") if found else ""
     assert texts == [f"n{n}" for n in range(210)]

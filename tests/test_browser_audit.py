@@ -45,12 +45,12 @@ async def audit_server(aiohttp_server, vk_settings, story: Story):
 async def _journal_rows_on_page(page) -> list[tuple[str, str, str, str]]:
     """(id, action, text, outcome) of each row the journal page shows."""
     return await page.eval_on_selector_all(
-        "#journal tbody tr",
+        "#journal li.journal-line",
         """rows => rows.map(r => [
             r.dataset.entry,
-            r.querySelector('td.action code').textContent,
-            (r.querySelector('td.details .text') || {textContent: ''}).textContent,
-            (r.querySelector('td.outcome .badge') ? r.querySelector('td.outcome .badge').className.split(' ').pop() : ''),
+            r.dataset.action,
+            (r.querySelector('details.technical dd.text') || {textContent: ''}).textContent,
+            (r.querySelector('.line-meta .badge.outcome') ? r.querySelector('.line-meta .badge.outcome').className.split(' ').pop() : ''),
         ])""",
     )
 
@@ -116,12 +116,12 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
 
     # The team's journal, then one operator's: filtered in place, the address follows.
     await page.click("header a[href='/journal']")
-    await page.wait_for_selector("#journal tbody tr")
+    await page.wait_for_selector("#journal li.journal-line")
     assert await page.locator("h1").text_content() == "Журнал команды"
     await shoot_guide(page, story.manager, "journal", opening(page.url, "#journal tbody tr"))
     await page.select_option("#journal-filters select[name=operator]", str(story.operator.id))
     expected = await JournalEntry.filter(operator_id=story.operator.id).order_by("-id")
-    await expect(page.locator("#journal tbody tr")).to_have_count(len(expected), timeout=WAIT_MS)
+    await expect(page.locator("#journal li.journal-line")).to_have_count(len(expected), timeout=WAIT_MS)
     await page.wait_for_url(f"**/journal?*operator={story.operator.id}*", timeout=WAIT_MS)
     assert parse_qs(urlsplit(page.url).query)["operator"] == [str(story.operator.id)]
     shown = await _journal_rows_on_page(page)
@@ -175,13 +175,13 @@ async def test_operator_journal_refusals_and_bad_filters_in_the_browser(
     assert await page.locator("header a[href='/deleted']").count() == 0  # not offered to operators
 
     await page.click("header a[href='/journal']")
-    await page.wait_for_selector("#journal tbody tr")
+    await page.wait_for_selector("#journal li.journal-line")
     assert await page.locator("h1").text_content() == "Мой журнал"
     mine = (
         await JournalEntry.filter(operator_id=story.operator.id).order_by("-id").values_list("id", flat=True)
     )
     shown = await page.eval_on_selector_all(
-        "#journal tbody tr", "rows => rows.map(r => Number(r.dataset.entry))"
+        "#journal li.journal-line", "rows => rows.map(r => Number(r.dataset.entry))"
     )
     assert shown == list(mine)
     await shoot_guide(page, story.operator, "journal-operator", opening(page.url, "#journal tbody tr"))

@@ -16,6 +16,7 @@ from proxy.crypto import derive_key
 from web import attachments, i18n, vk_links
 from web.auth import OPERATOR, SCOPE, auth_middleware
 from web.csrf import CSRF_TOKEN, csrf_middleware
+from web.error_pages import error_pages_middleware
 from web.params import plain_parameters_middleware
 from web.refusal import refusal_middleware
 from web.request_metrics import request_seconds_middleware
@@ -74,6 +75,7 @@ def setup_web(app: web.Application) -> None:
     app.middlewares.append(security_headers_middleware)
     app.middlewares.append(auth_middleware)
     app.middlewares.append(i18n.locale_middleware)
+    app.middlewares.append(error_pages_middleware)  # the error page, in the reader's language
     app.middlewares.append(csrf_middleware)
     app.middlewares.append(plain_parameters_middleware)
     app.middlewares.append(refusal_middleware)

@@ -16,7 +16,7 @@ import contextlib
 import contextvars
 import io
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 from babel import Locale
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -137,10 +137,18 @@ def rendering_in(locale: str, tz: ZoneInfo | None) -> Iterator[None]:
         _locale.reset(locale_token)
 
 
-def local_time(value: datetime | str | None, format: str = "short") -> str:
-    """A stored UTC time, shown in the team's time zone in the current locale.
+# One way to write a date and one to write a date and time per locale, on every page (a format name such
+# as "short" or "medium" asks for the same): 5 December 2026 / 5 декабря 2026, and "…, 12:00".
+DATE_PATTERN = "d MMMM y"
+DATE_TIME_PATTERN = "d MMMM y, HH:mm"
+_FORMAT_NAMES = ("short", "medium", "long", "full")
 
-    An ISO 8601 string is a time kept inside stored JSON (a forwarded message's date)."""
+
+def local_time(value: datetime | str | None, format: str = "short") -> str:
+    """A stored UTC time, shown in the team's time zone in the current locale's one date-time format.
+
+    An ISO 8601 string is a time kept inside stored JSON (a forwarded message's date). A format other
+    than a name ("HH:mm:ss") is a babel pattern, for a time of day alone."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
@@ -148,7 +156,23 @@ def local_time(value: datetime | str | None, format: str = "short") -> str:
             value = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return format_datetime(value, format, tzinfo=_tz.get(), locale=babel_locale(current_locale()))
+    pattern = DATE_TIME_PATTERN if format in _FORMAT_NAMES else format
+    return format_datetime(value, pattern, tzinfo=_tz.get(), locale=babel_locale(current_locale()))
+
+
+def local_date(value: date | datetime | str | None) -> str:
+    """A calendar day in the current locale's one date format (a time is first put in the team's zone)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        tz = _tz.get()
+        value = (value.astimezone(tz) if tz is not None else value).date()
+    return format_date(value, DATE_PATTERN, locale=babel_locale(current_locale()))
 
 
 def duration(seconds: float) -> str:
@@ -178,7 +202,7 @@ def role_adds_to(name: str, role: str) -> bool:
 
 
 def install(env: jinja2.Environment) -> None:
-    """Give templates `{% trans %}`, `_()`, and the `local_time` and `duration` filters."""
+    """Give templates `{% trans %}`, `_()`, and the `local_time`, `local_date` and `duration` filters."""
     env.add_extension("jinja2.ext.i18n")
     # Jinja's new-style wrappers fill the placeholders (and escape them) themselves.
     env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -187,6 +211,7 @@ def install(env: jinja2.Environment) -> None:
         newstyle=True,
     )
     env.filters["local_time"] = local_time
+    env.filters["local_date"] = local_date
     env.filters["duration"] = duration
     env.globals["current_locale"] = current_locale
     env.globals["role_adds_to"] = role_adds_to

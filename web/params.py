@@ -82,6 +82,13 @@ class ParamError(ValueError):
         super().__init__(message % params if params else message)
 
 
+def explain(exc: Exception) -> str:
+    """A refused parameter in the reader's language (a ParamError with its values; other errors as they are)."""
+    if isinstance(exc, ParamError):
+        return gettext(exc.message, **exc.params)
+    return str(exc)
+
+
 def shown(raw: str) -> str:
     """A refused value as a message quotes it: short, and without the characters that were refused."""
     clean = "".join(c if c.isprintable() else "?" for c in raw[:40])

@@ -3,7 +3,8 @@
 Something outside the operator's scope (NotFound) answers exactly like something that does not exist:
 404 "Not found.", whatever the page, partial, export or action; a refusal by role (AccessDenied) answers
 403 with its reason. Views that catch a refusal to answer in their own shape raise `refused(exc)`; one
-that is not caught reaches the middleware below.
+that is not caught reaches the middleware below. A browser is then shown the error page in its reader's
+language (web/error_pages.py); htmx and programs get the text.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -136,3 +136,9 @@ async def iter_journal_values(
         if len(page) < page_size:
             return
         before_id = page[-1][0]
+
+
+async def entries_by_id(ids: Iterable[int]) -> dict[int, JournalEntry]:
+    """The entries with these ids (a timeline's journal events, to be shown with their parameters)."""
+    wanted = set(ids)
+    return {e.id: e for e in await JournalEntry.filter(id__in=wanted)} if wanted else {}

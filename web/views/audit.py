@@ -45,7 +45,7 @@ from proxy.audit.incidents import (
     search,
     timeline,
 )
-from proxy.audit.reading import OthersJournal, journal_page, readable_journal
+from proxy.audit.reading import OthersJournal, entries_by_id, journal_page, readable_journal
 from proxy.clock import utcnow
 from proxy.models import (
     ActorKind,
@@ -63,6 +63,7 @@ from web import params
 from web.auth import OPERATOR, SCOPE
 from web.csv_stream import record_export, stream_csv
 from web.i18n import gettext as _
+from web.journal_sentences import journal_lines, timeline_lines
 from web.partials import render, wants_partial
 from web.refusal import refused
 
@@ -208,6 +209,7 @@ async def journal_view(request: web.Request) -> web.StreamResponse:
     entries = entries[:JOURNAL_PAGE_SIZE]
     context.update(
         entries=entries,
+        lines=await journal_lines(entries, operators, communities),
         more=more,
         paged=before is not None,
         first_url=_url("/journal", kept),
@@ -504,6 +506,12 @@ async def timeline_view(request: web.Request) -> web.StreamResponse:
         subject=subject,
         subject_id=subject_id,
         events=events,
+        lines=await timeline_lines(
+            events,
+            await entries_by_id(e.ref_id for e in events if e.kind == "journal"),
+            operators,
+            communities,
+        ),
         authors=await _authors(e.author_id for e in events),
         more=more,
         paged=after is not None,

@@ -27,7 +27,7 @@ async def index(request: web.Request) -> web.StreamResponse:
         cursor = query(params.INBOX_AFTER)
         page = await inbox.inbox_page(scope, filters, cursor=cursor)
     except (params.ParamError, inbox.InboxError) as exc:
-        error, filters, cursor = str(exc), inbox.InboxFilter(), None
+        error, filters, cursor = params.explain(exc), inbox.InboxFilter(), None
         page = inbox.InboxPage([], None)
     query = filters.to_query()
     context = {
