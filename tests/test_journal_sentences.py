@@ -7,6 +7,7 @@ in the entry's "Technical details", and journal.csv is unchanged (tests/test_aud
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -15,13 +16,13 @@ from markupsafe import Markup
 
 from proxy import actions
 from proxy.audit import journal
-from proxy.models import ActorKind, JournalEntry, Operator, Outcome
+from proxy.models import ActorKind, Community, JournalEntry, Operator, Outcome
 from tests.actions_fixtures import drain
 from tests.audit_pages_fixtures import *  # noqa: F403
 from tests.audit_pages_fixtures import Story
 from tests.browser_fixtures import *  # noqa: F403
 from web.i18n import rendering_in
-from web.journal_sentences import Names, feminine, sentence
+from web.journal_sentences import Names, feminine, names_for, sentence
 
 HX = {"HX-Request": "true"}
 
@@ -146,7 +147,7 @@ async def test_the_journal_reads_as_sentences_with_the_codes_one_click_away(
     words = _words(html)
     assert "«Добрый день! Открываемся в девять утра" in words and "…»" in words
     assert "удалила комментарий автора" in visible
-    assert 'href="https://vk.com/wall' in visible  # the post, in VK
+    assert "https://vk.com/" not in html  # the community is emulated: its posts are nobody's on vk.com
     assert f'href="/conversations/{dialog.id}"' in visible  # the conversation, in the proxy
     assert (
         "забанила автора" in visible
@@ -202,3 +203,26 @@ async def test_a_conversation_timeline_reads_as_sentences(client_for, story: Sto
     assert "написал" in visible and re.search(r"удалила? комментарий автора", visible)
     assert "<code>comment.delete</code>" in html and "comment.delete" not in _words(html)
     assert not re.search(r"\d{4}-\d\d-\d\d", _words(html))  # dates in words, not ISO
+
+
+async def test_a_real_communitys_post_and_people_link_to_vk_and_an_emulated_ones_do_not(
+    story: Story, vk_settings, world, mirror
+) -> None:
+    """One rule for links to VK (proxy/emulation.py): the journal links a real community's post and a VK
+    admin to vk.com, and an emulated community's to nothing."""
+    dialog, item, _ = await mirror.comment(world.members[0], world.post, "Где заказ?")
+    entry = SimpleNamespace(
+        id=1, outcome=None, outcome_detail=None, created_at=datetime.now(UTC), actor_kind=ActorKind.OUTSIDE,
+        operator_id=None, vk_user_id=777, action="vk.delete", community_id=dialog.community_id,
+        conversation_id=dialog.id, item_id=item.id, text="Где заказ?", params={},
+    )  # fmt: skip
+    real = dataclasses.replace(vk_settings, vk_api_base=None, demo=False)
+    # The emulator's first group has the demo community's id, which is emulated whatever the settings.
+    await Community.filter(id=dialog.community_id).update(vk_group_id=12345)
+    said = {}
+    for name, settings in (("real", real), ("emulated", vk_settings)):
+        names = await names_for([entry], {}, {}, settings)  # type: ignore[list-item]
+        with rendering_in("en", UTC):
+            said[name] = str(sentence(entry, names))  # type: ignore[arg-type]
+    assert 'href="https://vk.com/wall' in said["real"] and 'href="https://vk.com/id777"' in said["real"]
+    assert "vk.com" not in said["emulated"] and "id777" in said["emulated"]

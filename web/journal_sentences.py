@@ -15,14 +15,16 @@ nominative after a noun ("автору Иван Сидоров"), which reads co
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from proxy.audit.incidents import TimelineEvent
-from proxy.models import ActorKind, Author, Channel, Conversation, Item, JournalEntry, Operator
+from proxy.emulation import author_path, vk_url
+from proxy.models import ActorKind, Author, Channel, Community, Conversation, Item, JournalEntry, Operator
+from proxy.settings import Settings
 from web.i18n import current_locale, duration, local_time, translations
 from web.i18n import gettext as _
 from web.params import N_
@@ -136,10 +138,6 @@ def shortened(text: str, limit: int = QUOTE_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def _vk_profile(vk_id: int) -> str:
-    return f"https://vk.com/id{vk_id}" if vk_id > 0 else f"https://vk.com/club{-vk_id}"
-
-
 @dataclass(frozen=True)
 class Names:
     """What the sentences name, loaded once for a page of entries or events."""
@@ -150,12 +148,21 @@ class Names:
     items: Mapping[int, Item]
     authors: Mapping[int, Author]  # by the proxy's id
     authors_by_vk: Mapping[int, Author]
+    # The communities named, with the settings: whether a VK page may be linked (proxy/emulation.py).
+    community_rows: Mapping[int, Community] = field(default_factory=dict)
+    settings: Settings | None = None  # None: no link to VK at all
+
+    def vk_href(self, community_id: int | None, path: str) -> str | None:
+        """A link to a VK page of a community's world; None for an emulated or unknown community."""
+        community = self.community_rows.get(community_id) if community_id else None
+        return vk_url(self.settings, community, path) if self.settings is not None else None
 
 
 async def names_for(
     entries: Iterable[JournalEntry | TimelineEvent],
     operators: Mapping[int, Operator],
     communities: Mapping[int, str],
+    settings: Settings,
 ) -> Names:
     """Everything the sentences of `entries` name: four reads, whatever their number."""
     entries = list(entries)
@@ -181,7 +188,10 @@ async def names_for(
     by_vk = {a.vk_id: a for a in authors.values()}
     if vk_ids - set(by_vk):
         by_vk.update({a.vk_id: a for a in await Author.filter(vk_id__in=vk_ids - set(by_vk))})
-    return Names(operators, communities, conversations, items, authors, by_vk)
+    community_ids = {c.community_id for c in conversations.values()}  # type: ignore[attr-defined]
+    community_ids |= {e.community_id for e in entries if getattr(e, "community_id", None)}  # type: ignore[misc]
+    rows = {c.id: c for c in await Community.filter(id__in=community_ids)} if community_ids else {}
+    return Names(operators, communities, conversations, items, authors, by_vk, rows, settings)
 
 
 # --- the parts of a sentence ------------------------------------------------------------------------
@@ -201,35 +211,42 @@ def _actor(entry: JournalEntry, names: Names) -> tuple[Markup, bool]:
         return _operator(names, entry.operator_id)  # type: ignore[attr-defined]
     if entry.actor_kind == ActorKind.OUTSIDE:
         if entry.vk_user_id:
-            return _say(N_("A community admin (%(vk)s)"), vk=_vk_link(entry.vk_user_id, names)), False
+            admin = _vk_link(entry.vk_user_id, names, entry.community_id)  # type: ignore[attr-defined]
+            return _say(N_("A community admin (%(vk)s)"), vk=admin), False
         return Markup(_("Someone in VK")), False
     return Markup(_("The proxy")), False
 
 
-def _vk_link(vk_id: int, names: Names) -> Markup:
+def _vk_link(vk_id: int, names: Names, community_id: int | None) -> Markup:
     author = names.authors_by_vk.get(vk_id)
     label = _bdi(author.name) if author and author.name else f"id{vk_id}"
-    return _link(_vk_profile(vk_id), label, outside=True)
+    href = names.vk_href(community_id, author_path(vk_id))
+    return _link(href, label, outside=True) if href else Markup(label)
 
 
-def _author(author: Author | None, conversation: Conversation | None) -> Markup:
+def _author(author: Author | None, conversation: Conversation | None, names: Names) -> Markup:
     """A VK author, linked to the conversation in the proxy (or to VK when there is none)."""
     if author is None:
         return Markup(_("the author"))
     label = _bdi(author.name) if author.name else f"id{author.vk_id}"
     if conversation is not None:
         return _link(f"/conversations/{conversation.id}", label)
-    return _link(_vk_profile(author.vk_id), label, outside=True)
+    href = names.vk_href(None, author_path(author.vk_id))  # no conversation, so no community to judge by
+    return _link(href, label, outside=True) if href else Markup(label)
 
 
-def _place(conversation: Conversation | None) -> Markup:
+def _place(conversation: Conversation | None, names: Names) -> Markup:
     if conversation is None:
         return Markup("")
     channel = Channel(conversation.channel)
     path = VK_OBJECT_PATHS.get(channel)
-    start, end = Markup(""), Markup("")
+    start, end, href = Markup(""), Markup(""), None
     if path and conversation.vk_owner_id is not None and conversation.vk_object_id is not None:
-        href = f"https://vk.com/{path}{conversation.vk_owner_id}_{conversation.vk_object_id}"
+        href = names.vk_href(
+            conversation.community_id,  # type: ignore[attr-defined]
+            f"{path}{conversation.vk_owner_id}_{conversation.vk_object_id}",
+        )
+    if href:
         start, end = (
             Markup('<a href="{}" rel="noopener noreferrer" target="_blank">').format(href),
             Markup("</a>"),
@@ -287,8 +304,8 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         author_row = names.authors.get(item.author_id)  # type: ignore[attr-defined]
     elif conversation is not None:
         author_row = conversation.author
-    author = _author(author_row, conversation)
-    where = _place(conversation)
+    author = _author(author_row, conversation, names)
+    where = _place(conversation, names)
     quote = _quote(entry.text, entry.conversation_id, entry.item_id)  # type: ignore[attr-defined]
     community = _bdi(names.communities.get(entry.community_id, f"#{entry.community_id}"))  # type: ignore[attr-defined]
     login = _bdi(str(p.get("login", "")))
@@ -305,7 +322,7 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         return say(N_("%(who)s restored a comment by %(author)s %(where)s: %(text)s"))
     if action in ("author.ban", "vk.ban"):
         if action == "vk.ban":
-            parts["author"] = _vk_target(p, names)
+            parts["author"] = _vk_target(p, names, entry.community_id)
         until = _until(p.get("end_date") if action == "author.ban" else p.get("until"))
         reason = _reason(p.get("reason"))
         if action == "author.ban":
@@ -317,10 +334,10 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         return say(N_("%(who)s lifted the ban on %(author)s"))
     if action == "vk.unban":
         return say(
-            N_("%(who)s lifted the ban on %(author)s in VK, outside the proxy"), author=_vk_target(p, names)
+            N_("%(who)s lifted the ban on %(author)s in VK, outside the proxy"), author=_vk_target(p, names, entry.community_id)
         )
     if action == "ban.expired":
-        return _say(N_("The ban on %(author)s ended"), author=_vk_target(p, names))
+        return _say(N_("The ban on %(author)s ended"), author=_vk_target(p, names, entry.community_id))
     if action == "conversation.mark_read":
         return say(N_("%(who)s marked the messages of %(author)s as read"))
     if action == "conversation.mark_answered":
@@ -355,7 +372,7 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         old, new = p.get("level_old"), p.get("level_new")
         return say(
             N_("%(who)s changed the community role of %(user)s in VK: %(old)s → %(new)s"),
-            user=_vk_target(p, names),
+            user=_vk_target(p, names, entry.community_id),
             old=_(OFFICER_LEVELS.get(old, N_("no role"))) if isinstance(old, int) else "?",  # type: ignore[arg-type]
             new=_(OFFICER_LEVELS.get(new, N_("no role"))) if isinstance(new, int) else "?",  # type: ignore[arg-type]
         )
@@ -421,7 +438,7 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         return _say(
             N_("The account %(login)s was linked to the VK user %(vk)s"),
             login=login,
-            vk=_vk_link(p["vk_user_id"], names) if isinstance(p.get("vk_user_id"), int) else "?",
+            vk=_vk_link(p["vk_user_id"], names, None) if isinstance(p.get("vk_user_id"), int) else "?",
         )
     if action == "token.create":
         return say(N_("%(who)s created the API token %(name)s for %(login)s"), name=_bdi(str(p.get("name", ""))), login=login)  # fmt: skip
@@ -453,9 +470,9 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
     return _with_text(say(N_("%(who)s: %(action)s"), action=Markup("<code>{}</code>").format(action)), entry)
 
 
-def _vk_target(p: Mapping[str, Any], names: Names) -> Markup:
+def _vk_target(p: Mapping[str, Any], names: Names, community_id: int | None) -> Markup:
     user_id = p.get("user_id")
-    return _vk_link(user_id, names) if isinstance(user_id, int) else Markup(_("the author"))
+    return _vk_link(user_id, names, community_id) if isinstance(user_id, int) else Markup(_("the author"))
 
 
 def _role(value: object) -> str:
@@ -488,9 +505,12 @@ class JournalLine:
 
 
 async def journal_lines(
-    entries: list[JournalEntry], operators: Mapping[int, Operator], communities: Mapping[int, str]
+    entries: list[JournalEntry],
+    operators: Mapping[int, Operator],
+    communities: Mapping[int, str],
+    settings: Settings,
 ) -> list[JournalLine]:
-    names = await names_for(entries, operators, communities)
+    names = await names_for(entries, operators, communities, settings)
     return [JournalLine(e, sentence(e, names), outcome_words(e)) for e in entries]
 
 
@@ -517,8 +537,8 @@ def event_sentence(event: TimelineEvent, names: Names, entry: JournalEntry | Non
     if entry is not None:
         return sentence(entry, names)
     conversation = names.conversations.get(event.conversation_id) if event.conversation_id else None
-    author = _author(names.authors.get(event.author_id) if event.author_id else None, conversation)
-    where = _place(conversation)
+    author = _author(names.authors.get(event.author_id) if event.author_id else None, conversation, names)
+    where = _place(conversation, names)
     text = _quote(event.text, event.conversation_id, event.item_id)
     who, female = _operator(names, event.operator_id) if event.operator_id else (Markup(""), False)
     if event.kind == "item":
@@ -546,9 +566,10 @@ async def timeline_lines(
     entries: Mapping[int, JournalEntry],
     operators: Mapping[int, Operator],
     communities: Mapping[int, str],
+    settings: Settings,
 ) -> list[TimelineLine]:
     """`entries`: the journal entries of the journal events, by id (their params make the sentence)."""
-    names = await names_for([*events, *entries.values()], operators, communities)
+    names = await names_for([*events, *entries.values()], operators, communities, settings)
     lines = []
     for event in events:
         entry = entries.get(event.ref_id) if event.kind == "journal" else None

@@ -209,7 +209,7 @@ async def journal_view(request: web.Request) -> web.StreamResponse:
     entries = entries[:JOURNAL_PAGE_SIZE]
     context.update(
         entries=entries,
-        lines=await journal_lines(entries, operators, communities),
+        lines=await journal_lines(entries, operators, communities, request.app[SETTINGS]),
         more=more,
         paged=before is not None,
         first_url=_url("/journal", kept),
@@ -511,6 +511,7 @@ async def timeline_view(request: web.Request) -> web.StreamResponse:
             await entries_by_id(e.ref_id for e in events if e.kind == "journal"),
             operators,
             communities,
+            request.app[SETTINGS],
         ),
         authors=await _authors(e.author_id for e in events),
         more=more,
