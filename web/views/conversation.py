@@ -14,6 +14,7 @@ from web import params
 from web.auth import OPERATOR, SCOPE
 from web.partials import render, wants_partial
 from web.views.conversation_live import CONVERSATION_BROADCASTER, present
+from web.views.conversation_parent import parent_context
 
 PARTS = {
     "header": "conversation/_header.html",
@@ -42,7 +43,9 @@ async def accessible_conversation(request: web.Request, conversation_id: int) ->
     return conversation  # type: ignore[return-value]
 
 
-async def conversation_context(request: web.Request, conversation: Conversation, **extra: Any) -> dict[str, Any]:
+async def conversation_context(
+    request: web.Request, conversation: Conversation, **extra: Any
+) -> dict[str, Any]:
     """What the conversation page and each of its partials need."""
     from proxy.canned import list_canned  # written alongside the actions; imported where used
 
@@ -66,8 +69,11 @@ async def render_conversation(
     """The partial `part` for htmx, the whole page otherwise (so every URL works without JavaScript)."""
     conversation = await accessible_conversation(request, conversation_id)
     context = await conversation_context(request, conversation, **extra)
-    template = PARTS[part] if wants_partial(request) else "conversation/page.html"
-    return render(request, template, context, status=status)
+    if wants_partial(request):
+        return render(request, PARTS[part], context, status=status)
+    # What the thread hangs on: the whole page only (conversation/_parent.html is not a pushed partial).
+    context.update(await parent_context(request, conversation))
+    return render(request, "conversation/page.html", context, status=status)
 
 
 async def page(request: web.Request) -> web.StreamResponse:
