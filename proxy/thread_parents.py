@@ -4,7 +4,8 @@ conversation page: its text, first image, date and address on the network.
 A parent comes from the events that carry it whole (the connector's `parent_of_post`: VK's
 wall_post_new), recorded by ingest in the event's transaction, or else is fetched once from the network
 (`CommunityClient.parents`) by a background worker, never on a page's request: the page records that it
-wants it (a "pending" row) and shows a placeholder with the link until then. A fetch that fails is tried
+wants it (a "pending" row) and shows a placeholder with the link until then; pages open on it are pushed
+the result (`conversation_updated`). A fetch that fails is tried
 again after a wait that doubles (`RETRY_SECONDS` up to `MAX_RETRY_SECONDS`), so pages opened meanwhile
 ask nothing of the network; a parent the network no longer has is "missing" for good.
 
@@ -20,12 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from proxy.communities import MissingToken
-from proxy.connectors.base import NetworkError, Parent, ParentRef
+from proxy.communities import MissingToken, admin_token, community_token
+from proxy.connectors.base import CommunityClient, NetworkError, Parent, ParentRef
 from proxy.connectors.registry import Connections, connector_for
 from proxy.db.sql import SqlQuery
+from proxy.live import LiveHub
 from proxy.models import Channel, Community, Conversation
-from proxy.networks import community_client, connections
+from proxy.networks import community_account, connections
 from proxy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ INTERVAL_SECONDS = 5.0
 RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 3600.0
 MAX_TEXT = 20_000
+# Conversations under one parent pushed again when it is loaded, at most.
+PUSHED_CONVERSATIONS = 20
 State = Literal["pending", "loaded", "missing"]
 _COMMENTED = frozenset({Channel.WALL, Channel.PHOTO, Channel.VIDEO, Channel.MARKET, Channel.BOARD})
 
@@ -164,6 +168,20 @@ async def want(community: Community, ref: ParentRef) -> None:
     )
 
 
+def _reader(settings: Settings, opened: Connections, community: Community) -> CommunityClient:
+    """The community's client with every token it has: the connector picks the one its network serves
+    these reads to (MissingToken when it has none)."""
+    tokens: dict[str, str] = {}
+    for name, decrypt in (("community_token", community_token), ("admin_token", admin_token)):
+        try:
+            tokens[name] = decrypt(settings, community)
+        except MissingToken:
+            continue
+    if not tokens:
+        raise MissingToken(f"community {community.name} has no token to read what its comments are under")
+    return opened.community(community.network, community_account(community, **tokens))
+
+
 def retry_delay(attempts: int) -> float:
     """How long to wait after the `attempts`-th failed fetch."""
     return min(RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS)
@@ -182,10 +200,39 @@ async def _failed(ids: list[int], now: float) -> None:
         )
 
 
+async def _push(live: LiveHub | None, community: Community, refs: list[ParentRef]) -> None:
+    """The conversations under these parents (the most recently active ones) are published as changed, so
+    pages open on them get their header, with the parent, again. Whether anyone has one open is not
+    asked: a page read before the fetch ended and whose stream opens after it is replayed the change."""
+    if live is None:
+        return
+    for ref in refs:
+        ids = (
+            await Conversation.filter(
+                community_id=community.id,
+                channel=ref.channel,
+                vk_owner_id=ref.owner_id,
+                vk_object_id=ref.object_id,
+            )
+            .order_by("-last_item_at", "-id")
+            .limit(PUSHED_CONVERSATIONS)
+            .values_list("id", flat=True)
+        )
+        for conversation_id in ids:
+            await live.publish(
+                "conversation_updated", {"community_id": community.id, "conversation_id": conversation_id}
+            )
+
+
 async def fetch_due(
-    settings: Settings, *, opened: Connections | None = None, now: float | None = None
+    settings: Settings,
+    *,
+    opened: Connections | None = None,
+    now: float | None = None,
+    live: LiveHub | None = None,
 ) -> int:
-    """Fetch the pending parents that are due, one community at a time; how many were asked about."""
+    """Fetch the pending parents that are due, one community at a time; how many were asked about.
+    With `live`, pages open on their conversations are pushed the result."""
     now = time.time() if now is None else now
     q = SqlQuery()
     due = await q.rows(
@@ -209,15 +256,14 @@ async def fetch_due(
                 ]
             }
             try:
-                found = await community_client(settings, current, community).parents(
-                    [r for _, r in refs.values()]
-                )
+                found = await _reader(settings, current, community).parents([r for _, r in refs.values()])
             except (NetworkError, MissingToken) as exc:
                 log.warning(
                     "thread parents: fetch for community %s failed, will retry: %s", community_id, exc
                 )
                 await _failed(ids, now)
                 continue
+            settled = [ref for _, ref in refs.values()]
             for parent in found:
                 await _upsert_loaded(community, parent)
                 refs.pop(parent_key(parent.ref), None)
@@ -227,15 +273,18 @@ async def fetch_due(
                     f"UPDATE thread_parent SET state = 'missing', updated_at = {q.p(now)} "
                     f"WHERE id = {q.p(row_id)} AND state = 'pending'"
                 )
+            await _push(live, community, settled)
     return len(due)
 
 
-async def keep_parents_fetched(settings: Settings, opened: Connections, wakeup: asyncio.Event) -> None:
+async def keep_parents_fetched(
+    settings: Settings, opened: Connections, wakeup: asyncio.Event, live: LiveHub | None = None
+) -> None:
     """Fetch due parents round after round, forever (the runtime runs it while workers are on); a page
     that wants a parent sets `wakeup` so the fetch starts at once."""
     while True:
         try:
-            asked = await fetch_due(settings, opened=opened)
+            asked = await fetch_due(settings, opened=opened, live=live)
         except Exception:
             log.exception("thread parents: round failed, will retry")
             asked = 0

@@ -133,11 +133,11 @@ async def test_a_comment_conversation_shows_what_it_is_under(
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     await log_in_page(page, base, operator)
-    await page.goto(f"{base}conversations/{video.id}")
-    await page.wait_for_selector("#thread-parent")
-    await _until(lambda: _parents_loaded(2))
-    await page.reload()
-    await page.wait_for_selector('#thread-parent[data-parent-state="loaded"]')
+    response = await page.goto(f"{base}conversations/{video.id}")
+    assert 'data-parent-state="pending"' in await response.text()
+    # Loaded meanwhile, it is pushed into the open page (no reload).
+    await page.wait_for_selector('#thread-parent[data-parent-state="loaded"]', timeout=WAIT_MS)
+    assert await _parents_loaded(2)
     assert (
         await page.locator("#thread-parent .thread-parent-text").inner_text()
     ).strip() == video_target.text

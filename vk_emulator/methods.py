@@ -562,4 +562,3 @@ def board_get_topics(call: Call) -> Any:
         for t in page
     ]
     return {"count": total, "items": items}
-

@@ -86,7 +86,12 @@ async def ingest(
 
 
 async def _in_transaction(
-    community: Community, raw: dict[str, Any], key: str, event: DomainEvent, source: Source, received: datetime
+    community: Community,
+    raw: dict[str, Any],
+    key: str,
+    event: DomainEvent,
+    source: Source,
+    received: datetime,
 ) -> IngestResult:
     """The general path: the raw event and its effect in one transaction."""
     # Stored with the status it will most likely keep, so the common case never updates the row.

@@ -211,7 +211,7 @@ async def thread_parents_context(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     task = asyncio.create_task(
-        thread_parents.keep_parents_fetched(settings, app[CONNECTIONS], app[PARENT_WAKEUP]),
+        thread_parents.keep_parents_fetched(settings, app[CONNECTIONS], app[PARENT_WAKEUP], app[LIVE]),
         name="thread-parents",
     )
     app[BACKGROUND]["thread-parents"] = task

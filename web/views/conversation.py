@@ -8,7 +8,7 @@ from aiohttp import web
 
 from proxy import inbox
 from proxy.access import require_row
-from proxy.appkeys import LIVE
+from proxy.appkeys import LIVE, PARENT_WAKEUP
 from proxy.models import Conversation
 from web import params
 from web.auth import OPERATOR, SCOPE
@@ -58,6 +58,8 @@ async def conversation_context(
         "viewers": present(request.app[LIVE], conversation.id),
         "me": request[OPERATOR].id,
         "canned": await list_canned(conversation.community_id),  # type: ignore[attr-defined]
+        # What the thread hangs on, in the header (conversation/_parent.html).
+        **await parent_context(conversation, request.app.get(PARENT_WAKEUP)),
     }
     context.update(extra)
     return context
@@ -69,11 +71,8 @@ async def render_conversation(
     """The partial `part` for htmx, the whole page otherwise (so every URL works without JavaScript)."""
     conversation = await accessible_conversation(request, conversation_id)
     context = await conversation_context(request, conversation, **extra)
-    if wants_partial(request):
-        return render(request, PARTS[part], context, status=status)
-    # What the thread hangs on: the whole page only (conversation/_parent.html is not a pushed partial).
-    context.update(await parent_context(request, conversation))
-    return render(request, "conversation/page.html", context, status=status)
+    template = PARTS[part] if wants_partial(request) else "conversation/page.html"
+    return render(request, template, context, status=status)
 
 
 async def page(request: web.Request) -> web.StreamResponse:

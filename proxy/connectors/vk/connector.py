@@ -72,8 +72,11 @@ class VkCommunityClient:
         return checks
 
     async def parents(self, refs: Sequence[ParentRef]) -> list[Parent]:
-        """Posts, photos, videos, goods and topics comments hang on (proxy/connectors/vk/parents.py)."""
-        return await parents.fetch_parents(self.client(), self.account.group_id, refs)
+        """Posts, photos, videos, goods and topics comments hang on (proxy/connectors/vk/parents.py): on
+        the admin's user token when given (VK serves photos, videos and goods by id to user tokens),
+        else on the community token."""
+        kind = TokenNeed.ADMIN if self.account.admin_token is not None else TokenNeed.COMMUNITY
+        return await parents.fetch_parents(self.client(kind), self.account.group_id, refs)
 
     def long_poll(
         self, sink: LongPollSink, http: aiohttp.ClientSession, *, start_ts: str | None, wait: int
