@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -19,3 +20,5 @@ LIVE = web.AppKey("live", LiveHub)
 OUTBOX_WAKEUPS = web.AppKey("outbox_wakeups", Wakeups)
 # The clients of every network (rate limiters, worker threads), closed with the app (proxy/networks.py).
 CONNECTIONS = web.AppKey("connections", Connections)
+# Set when a conversation page asks for a thread's parent, so the fetcher (proxy/thread_parents.py) starts.
+PARENT_WAKEUP = web.AppKey("parent_wakeup", asyncio.Event)

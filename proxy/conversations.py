@@ -88,8 +88,12 @@ async def get_or_open(
     at: datetime,
     author_id: int | None,
     conn: Any,
+    thread_author: bool = False,
 ) -> Conversation:
-    """The conversation at this address, created (open, not waiting) if it does not exist yet; locked."""
+    """The conversation at this address, created (open, not waiting) if it does not exist yet; locked.
+
+    `thread_author`: `author_id` wrote the thread's top-level comment, so it is the conversation's
+    author even when a reply seen earlier named another (`author_of_thread`)."""
     # One statement: insert if absent; otherwise the no-op update takes the row's lock (as SELECT ... FOR
     # UPDATE would) and fills in an author not known before. Two events of one new thread arriving at
     # once create one row: the second waits for the first to commit, then updates its row.
@@ -100,9 +104,22 @@ async def get_or_open(
     rows = await q.rows(
         f"INSERT INTO conversation ({columns}) VALUES ({placeholders}) "
         "ON CONFLICT (community_id, key) DO UPDATE "
-        "SET author_id = COALESCE(conversation.author_id, EXCLUDED.author_id) RETURNING *"
+        f"SET author_id = {author_of_thread(thread_author)} RETURNING *"
     )
     return Conversation._init_from_db(**rows[0])
+
+
+def author_of_thread(thread_author: bool) -> str:
+    """The SQL of a conversation's author when an item of its thread arrives (ON CONFLICT DO UPDATE).
+
+    A comment thread belongs to whoever wrote its top-level comment. A reply may arrive first (VK
+    delivered it first, or the top-level comment was deleted before the proxy saw it: a video's or a
+    wall's delete event names no author), and then names the author only until the top-level comment
+    comes; any other item fills in an author not known before and changes no one.
+    """
+    if thread_author:
+        return "COALESCE(EXCLUDED.author_id, conversation.author_id)"
+    return "COALESCE(conversation.author_id, EXCLUDED.author_id)"
 
 
 def author_wrote_changes(conversation: Conversation, *, at: datetime, preview: str) -> list[str]:
@@ -117,7 +134,14 @@ def author_wrote_changes(conversation: Conversation, *, at: datetime, preview: s
         conversation.closing_kind = None
         conversation.closed_by_id = None  # type: ignore[attr-defined]
         conversation.awaiting_first_reaction = True
-        fields += ["status", "opened_at", "closed_at", "closing_kind", "closed_by_id", "awaiting_first_reaction"]
+        fields += [
+            "status",
+            "opened_at",
+            "closed_at",
+            "closing_kind",
+            "closed_by_id",
+            "awaiting_first_reaction",
+        ]
     if conversation.waiting_since is None:
         conversation.waiting_since = at
         conversation.sla_breach_notified_at = None
@@ -137,6 +161,7 @@ def author_wrote_upsert_sql(
     author_sql: str,
     source_sql: str,
     q: SqlQuery,
+    thread_author: bool = False,
 ) -> str:
     """`get_or_open` followed by `author_wrote_changes`, as one PostgreSQL INSERT ... SELECT ... FROM
     `source_sql` ... ON CONFLICT DO UPDATE ... RETURNING id (to fold into a data-modifying WITH).
@@ -146,12 +171,14 @@ def author_wrote_upsert_sql(
     tests/test_ingest_one_statement.py runs the same events through both and compares the rows.
     """
     values = opening_values(community, address, at=at, author_id=None)
-    values.update(waiting_since=at, sla_breach_notified_at=None, last_item_at=at, preview=preview[:PREVIEW_LENGTH])
+    values.update(
+        waiting_since=at, sla_breach_notified_at=None, last_item_at=at, preview=preview[:PREVIEW_LENGTH]
+    )
     expressions = {name: author_sql if name == "author_id" else q.p(value) for name, value in values.items()}
     closed = f"conversation.status = '{ConversationStatus.CLOSED.value}'"
     later = "(conversation.last_item_at IS NULL OR EXCLUDED.last_item_at >= conversation.last_item_at)"
     changes = {
-        "author_id": "COALESCE(conversation.author_id, EXCLUDED.author_id)",
+        "author_id": author_of_thread(thread_author),
         # Reopened if closed.
         "status": f"'{ConversationStatus.OPEN.value}'",
         "opened_at": f"CASE WHEN {closed} THEN EXCLUDED.opened_at ELSE conversation.opened_at END",
@@ -220,7 +247,12 @@ async def community_replied(
     sample = None
     if conversation.waiting_since is not None and at >= conversation.waiting_since:
         sample = await _end_waiting(
-            conversation, at=at, operator_id=operator_id, outside_proxy=outside_proxy, ended_by="reply", conn=conn
+            conversation,
+            at=at,
+            operator_id=operator_id,
+            outside_proxy=outside_proxy,
+            ended_by="reply",
+            conn=conn,
         )
         fields += ["waiting_since", "awaiting_first_reaction"]
     if fields:
@@ -282,7 +314,14 @@ async def reopen(conversation: Conversation, *, at: datetime, conn: Any) -> None
     conversation.awaiting_first_reaction = True
     await conversation.save(
         using_db=conn,
-        update_fields=["status", "opened_at", "closed_at", "closing_kind", "closed_by_id", "awaiting_first_reaction"],
+        update_fields=[
+            "status",
+            "opened_at",
+            "closed_at",
+            "closing_kind",
+            "closed_by_id",
+            "awaiting_first_reaction",
+        ],
     )
 
 

@@ -243,8 +243,8 @@ OTHERS: dict[str, tuple[RawEventStatus, list[tuple[str, int]], int, int]] = {
     "message_typing_state-1.json": (RawEventStatus.IGNORED, [], 0, 0),
     "user_block-1.json": (RawEventStatus.PROCESSED, [("vk.ban", 578716413)], 1, 1),
     "user_unblock-1.json": (RawEventStatus.PROCESSED, [("vk.unban", 578716413)], 1, 0),
-    "wall_post_new-1.json": (RawEventStatus.IGNORED, [], 0, 0),
-    "wall_post_new-2.json": (RawEventStatus.IGNORED, [], 0, 0),
+    "wall_post_new-1.json": (RawEventStatus.PROCESSED, [], 0, 0),
+    "wall_post_new-2.json": (RawEventStatus.PROCESSED, [], 0, 0),
 }
 
 

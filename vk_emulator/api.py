@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from . import control
+from . import parents as _parents  # noqa: F401 (registers the methods reading objects by id)
 from .delivery import VK_RETRY_SCHEDULE, CallbackDelivery
 from .keys import DELIVERY_KEY, STATE_KEY
 from .longpoll import HUB_KEY, LongPollHub, handle_a_check

@@ -73,6 +73,8 @@ class Target:
     text: str
     date: int
     from_id: int
+    # A post's attachments as VK gives them (wall.getById, wall_post_new); none for the other kinds.
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import targets_by_id
 from .params import Params
 from .state import (
     CommentKind,
@@ -511,6 +512,9 @@ def wall_get(call: Call) -> Any:
 @method("video.get")
 def video_get(call: Call) -> Any:
     group, page, total = _targets(call, "video", 100, 200)
+    by_id = targets_by_id.wanted(call, "videos", "video")  # "-1_2,-1_3": these videos only
+    if by_id is not None:
+        page, total = by_id, len(by_id)
     items = [
         {
             "id": t.id,
@@ -518,6 +522,7 @@ def video_get(call: Call) -> Any:
             "title": t.text,
             "date": t.date,
             "comments": _comment_count(group, "video", t.id),
+            "image": targets_by_id.image_sizes(t),
         }
         for t in page
     ]
@@ -543,6 +548,9 @@ def photos_get_all(call: Call) -> Any:
 @method("board.getTopics")
 def board_get_topics(call: Call) -> Any:
     group, page, total = _targets(call, "board", 40, 100)
+    by_id = targets_by_id.wanted(call, "topic_ids", "board", with_owner=False)  # "2,3": these topics only
+    if by_id is not None:
+        page, total = by_id, len(by_id)
     items = [
         {
             "id": t.id,

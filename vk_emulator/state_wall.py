@@ -15,12 +15,24 @@ class WallState(StateCore):
     # --- targets ----------------------------------------------------------------------------
 
     def add_target(
-        self, group: Group, kind: CommentKind, text: str = "", *, from_id: int | None = None
+        self,
+        group: Group,
+        kind: CommentKind,
+        text: str = "",
+        *,
+        from_id: int | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> Target:
         """Create a post, photo, video, market item or board topic owned by the community."""
         counter = "wall" if kind == "wall" else f"{kind}_target"
         target = Target(
-            kind, group.take_id(counter), group.owner_id, text, self.now(), from_id or group.owner_id
+            kind,
+            group.take_id(counter),
+            group.owner_id,
+            text,
+            self.now(),
+            from_id or group.owner_id,
+            list(attachments or []),
         )
         group.targets[(kind, target.id)] = target
         if kind == "wall":
@@ -39,13 +51,14 @@ class WallState(StateCore):
                     "created_by": group.admin_user_id,
                     "can_delete": 1,
                     "comments": {"count": 0},
+                    **({"attachments": list(target.attachments)} if target.attachments else {}),
                 },
             )
         return target
 
-    def add_post(self, group: Group, text: str) -> Target:
+    def add_post(self, group: Group, text: str, attachments: list[dict[str, Any]] | None = None) -> Target:
         """A wall post by the community (emits wall_post_new)."""
-        return self.add_target(group, "wall", text)
+        return self.add_target(group, "wall", text, attachments=attachments)
 
     def target(self, group: Group, kind: CommentKind, target_id: int) -> Target:
         """A commentable object, or error 100 like VK for an unknown one."""

@@ -227,6 +227,27 @@ class AuthorProfile:
     photo_url: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ParentRef:
+    """What a comment thread hangs on: a post, photo, video, product or board topic (`channel` as in
+    `proxy.events.Channel`), by its owner and id on the network."""
+
+    channel: str
+    owner_id: int
+    object_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parent:
+    """A thread's parent as the network shows it: its text (a title and a description joined), the
+    address of its first image ("" when none) and when it was posted (None when the network does not say)."""
+
+    ref: ParentRef
+    text: str
+    image_url: str = ""
+    posted_at: datetime | None = None
+
+
 CheckStatus = Literal["ok", "warning", "failed"]
 
 
@@ -287,6 +308,11 @@ class CommunityClient(Protocol):
         """Check the tokens given (community token checks first, the admin token last)."""
         ...
 
+    async def parents(self, refs: Sequence[ParentRef]) -> list[Parent]:
+        """The parents found of those asked about (community token); one the network no longer has is
+        left out. Raises NetworkError when a call fails as a whole."""
+        ...
+
     def long_poll(
         self, sink: LongPollSink, http: aiohttp.ClientSession, *, start_ts: str | None, wait: int
     ) -> LongPoll:
@@ -330,6 +356,14 @@ class Connector(Protocol):
     callback_route: str
     # Calls a second the network allows per token of each kind.
     rate_limits: Mapping[TokenNeed, int]
+
+    def parent_url(self, ref: ParentRef) -> str:
+        """The address of a thread's parent on the network, for people to open."""
+        ...
+
+    def parent_of_post(self, event: DomainEvent) -> Parent | None:
+        """The parent an event carries whole (VK: a community's wall_post_new), or None."""
+        ...
 
     def callback_handler(self, sink: CallbackSink, limits: InboundLimits) -> Handler:
         """The webhook's aiohttp handler: checks what was sent, normalizes it, hands it to `sink`."""

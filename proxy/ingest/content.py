@@ -76,6 +76,11 @@ def _address(thread: ThreadRef) -> ThreadAddress:
     )
 
 
+def _tops_its_thread(content: _Content) -> bool:
+    """Whether the item is its thread's top-level comment (its writer is the conversation's author)."""
+    return content.thread.root_id is not None and content.thread.root_id == content.ref.item_id
+
+
 def _preview(content: _Content | Item) -> str:
     """What the inbox shows of an item: its text; else its attachments' kinds and what it forwards."""
     if content.text:

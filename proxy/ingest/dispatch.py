@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from proxy import metrics
+from proxy import metrics, thread_parents
 from proxy.clock import utcnow
 from proxy.events import (
     AuthorBlocked,
@@ -26,6 +26,7 @@ from proxy.events import (
     ItemRestored,
     OfficersEdited,
     Unsupported,
+    WallPostCreated,
 )
 from proxy.ingest import one_statement
 from proxy.ingest.bans import _author_blocked, _author_unblocked
@@ -85,7 +86,12 @@ async def ingest(
 
 
 async def _in_transaction(
-    community: Community, raw: dict[str, Any], key: str, event: DomainEvent, source: Source, received: datetime
+    community: Community,
+    raw: dict[str, Any],
+    key: str,
+    event: DomainEvent,
+    source: Source,
+    received: datetime,
 ) -> IngestResult:
     """The general path: the raw event and its effect in one transaction."""
     # Stored with the status it will most likely keep, so the common case never updates the row.
@@ -128,6 +134,10 @@ async def _apply(
     if isinstance(event, OfficersEdited):
         await _journal_officers_edit(community, event, received, conn)
         return _Effect(changed=True)
+    if isinstance(event, WallPostCreated):
+        # The post is what its comments hang on: the conversation page shows it (proxy/thread_parents.py).
+        await thread_parents.record_from_event(community, event, conn)
+        return _Effect(changed=True)
     effect = _effect_without_rows(event)
     assert effect is not None, event
     return effect
@@ -141,6 +151,7 @@ _WITH_ROWS = (
     AuthorBlocked,
     AuthorUnblocked,
     OfficersEdited,
+    WallPostCreated,
 )
 
 
@@ -152,5 +163,5 @@ def _effect_without_rows(event: DomainEvent) -> _Effect | None:
         return _Effect(status=RawEventStatus.WARNING, detail=event.warning)
     if isinstance(event, Unsupported):
         return _Effect(status=RawEventStatus.IGNORED, detail=event.reason)
-    # Known events that the proxy keeps raw only: wall posts, typing, read marks, allow/deny.
+    # Known events that the proxy keeps raw only: typing, read marks, allow/deny.
     return _Effect(status=RawEventStatus.IGNORED, detail=f"{event.name}: stored raw only")

@@ -23,6 +23,7 @@ from proxy.ingest.content import (
     _forwarded_text,
     _item_values,
     _preview,
+    _tops_its_thread,
     _vk_id,
 )
 from proxy.ingest.done_in_vk import _in_person, _journal_vk_delete, _record_arrival
@@ -53,10 +54,16 @@ async def _locked_item(
 
 
 async def _open_conversation(
-    community: Community, thread: ThreadRef, content_author: int | None, at: datetime, conn: Any
+    community: Community,
+    thread: ThreadRef,
+    content_author: int | None,
+    at: datetime,
+    conn: Any,
+    *,
+    thread_author: bool = False,
 ) -> Conversation:
     return await conversations.get_or_open(
-        community, _address(thread), at=at, author_id=content_author, conn=conn
+        community, _address(thread), at=at, author_id=content_author, conn=conn, thread_author=thread_author
     )
 
 
@@ -77,7 +84,9 @@ async def _create_item(
     one statement.
     """
     author_id = await _author(content.author_id, conn, known) if content.direction == Direction.IN else None
-    conversation = await _open_conversation(community, content.thread, author_id, at, conn)
+    conversation = await _open_conversation(
+        community, content.thread, author_id, at, conn, thread_author=_tops_its_thread(content)
+    )
     changed = conversation_fields(conversation) if conversation_fields else []
     values = _item_values(community, content, at, conversation.id, author_id, edited_at=edited_at)
     q = SqlQuery(conn)
@@ -116,9 +125,16 @@ async def _fill_placeholder(
 ) -> Conversation:
     """A placeholder (an item known only from its deletion) gets its content and real thread."""
     author_id = await _author(content.author_id, conn) if content.direction == Direction.IN else None
+    tops = _tops_its_thread(content)
     if conversation.key != content.thread.key:
-        conversation = await _open_conversation(community, content.thread, author_id, at, conn)
+        conversation = await _open_conversation(
+            community, content.thread, author_id, at, conn, thread_author=tops
+        )
         item.conversation_id = conversation.id  # type: ignore[attr-defined]
+    elif tops and author_id is not None and conversation.author_id != author_id:  # type: ignore[attr-defined]
+        # The placeholder held the thread's place without an author; a reply may have named its own.
+        conversation.author_id = author_id  # type: ignore[attr-defined]
+        await conversation.save(using_db=conn, update_fields=["author_id"])
     item.direction = content.direction
     item.author_id = author_id  # type: ignore[attr-defined]
     item.from_vk_id = content.author_id

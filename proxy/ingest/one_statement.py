@@ -18,7 +18,14 @@ from proxy.db.sql import SqlQuery
 from proxy.events import Channel as EventChannel
 from proxy.events import Direction as EventDirection
 from proxy.events import DomainEvent, ItemCreated
-from proxy.ingest.content import _address, _content, _first_version_sql, _item_values, _preview
+from proxy.ingest.content import (
+    _address,
+    _content,
+    _first_version_sql,
+    _item_values,
+    _preview,
+    _tops_its_thread,
+)
 from proxy.ingest.outcome import IngestResult, _Effect
 from proxy.ingest.raw_events import _raw_values
 from proxy.models import Community, RawEventStatus
@@ -79,10 +86,13 @@ async def _new_incoming_item(
         author_sql="(SELECT id FROM the_author)",
         source_sql="claimed",
         q=q,
+        thread_author=_tops_its_thread(content),
     )
     # Only comments can be written in person (_in_person); operator.vk_user_id is unique, so indexed.
-    in_person = "FALSE" if content.ref.channel is EventChannel.MESSAGE else (
-        f"EXISTS (SELECT 1 FROM operator WHERE vk_user_id = {author_vk_id})"
+    in_person = (
+        "FALSE"
+        if content.ref.channel is EventChannel.MESSAGE
+        else (f"EXISTS (SELECT 1 FROM operator WHERE vk_user_id = {author_vk_id})")
     )
     statement = (
         f"WITH existing AS (SELECT 1 FROM item WHERE community_id = {community_id} "

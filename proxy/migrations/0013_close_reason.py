@@ -12,7 +12,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0011_journal_macs")]
+    dependencies = [("models", "0012_thread_parents")]
 
     operations = [
         ops.AddField(

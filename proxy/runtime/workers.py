@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from proxy import author_profiles, demo, inbound, refusals, sla_alerts
-from proxy.appkeys import BACKGROUND, CONNECTIONS, LIVE, OUTBOX_WAKEUPS, SETTINGS
+from proxy import author_profiles, demo, inbound, refusals, sla_alerts, thread_parents
+from proxy.appkeys import BACKGROUND, CONNECTIONS, LIVE, OUTBOX_WAKEUPS, PARENT_WAKEUP, SETTINGS
 from proxy.audit import checkpoints, journal
 from proxy.live import asyncpg_dsn
 from proxy.outbox import OUTBOX_CHANNEL, OutboxWorker
@@ -50,7 +50,9 @@ async def journal_key_context(app: web.Application) -> AsyncIterator[None]:
     task = http = None
     if settings.workers and settings.journal_key is not None and settings.journal_checkpoint_interval > 0:
         http = aiohttp.ClientSession()
-        task = asyncio.create_task(checkpoints.issue_every_interval(settings, http), name="journal-checkpoints")
+        task = asyncio.create_task(
+            checkpoints.issue_every_interval(settings, http), name="journal-checkpoints"
+        )
         app[BACKGROUND]["journal_checkpoints"] = task
     try:
         yield
@@ -172,7 +174,9 @@ async def author_profiles_context(app: web.Application) -> AsyncIterator[None]:
     if not settings.workers:
         yield
         return
-    task = asyncio.create_task(author_profiles.keep_names_filled(settings, app[CONNECTIONS]), name="author-profiles")
+    task = asyncio.create_task(
+        author_profiles.keep_names_filled(settings, app[CONNECTIONS], app[LIVE]), name="author-profiles"
+    )
     try:
         yield
     finally:
@@ -198,6 +202,25 @@ async def live_listener_context(app: web.Application) -> AsyncIterator[None]:
 
 
 # In start order (stopped in reverse), all after the database's context.
+async def thread_parents_context(app: web.Application) -> AsyncIterator[None]:
+    """The fetcher of comment threads' parents, when this instance runs workers (the wakeup is always
+    there: pages set it whether or not a fetcher listens here)."""
+    app[PARENT_WAKEUP] = asyncio.Event()
+    settings = app[SETTINGS]
+    if not settings.workers:
+        yield
+        return
+    task = asyncio.create_task(
+        thread_parents.keep_parents_fetched(settings, app[CONNECTIONS], app[PARENT_WAKEUP], app[LIVE]),
+        name="thread-parents",
+    )
+    app[BACKGROUND]["thread-parents"] = task
+    try:
+        yield
+    finally:
+        await _stop(task)
+
+
 CONTEXTS: tuple[CleanupContext, ...] = (
     journal_key_context,  # stops last: every entry journaled until then carries the MAC
     refusals_context,  # stops just before the database closes: its last counts go in
@@ -206,6 +229,7 @@ CONTEXTS: tuple[CleanupContext, ...] = (
     demo_context,
     sla_alerts_context,
     author_profiles_context,
+    thread_parents_context,
     longpoll_context,
     live_listener_context,
 )

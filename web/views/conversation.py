@@ -8,12 +8,13 @@ from aiohttp import web
 
 from proxy import inbox
 from proxy.access import require_row
-from proxy.appkeys import LIVE
+from proxy.appkeys import LIVE, PARENT_WAKEUP
 from proxy.models import Conversation
 from web import params
 from web.auth import OPERATOR, SCOPE
 from web.partials import render, wants_partial
 from web.views.conversation_live import CONVERSATION_BROADCASTER, present
+from web.views.conversation_parent import parent_context
 
 PARTS = {
     "header": "conversation/_header.html",
@@ -42,7 +43,9 @@ async def accessible_conversation(request: web.Request, conversation_id: int) ->
     return conversation  # type: ignore[return-value]
 
 
-async def conversation_context(request: web.Request, conversation: Conversation, **extra: Any) -> dict[str, Any]:
+async def conversation_context(
+    request: web.Request, conversation: Conversation, **extra: Any
+) -> dict[str, Any]:
     """What the conversation page and each of its partials need."""
     from proxy.canned import list_canned  # written alongside the actions; imported where used
 
@@ -55,6 +58,8 @@ async def conversation_context(request: web.Request, conversation: Conversation,
         "viewers": present(request.app[LIVE], conversation.id),
         "me": request[OPERATOR].id,
         "canned": await list_canned(conversation.community_id),  # type: ignore[attr-defined]
+        # What the thread hangs on, in the header (conversation/_parent.html).
+        **await parent_context(conversation, request.app.get(PARENT_WAKEUP)),
     }
     context.update(extra)
     return context

@@ -56,6 +56,7 @@ from aiohttp import web
 from proxy import inbox
 from proxy.live import PRESENCE_CHANGED, RESYNC_EVENT, LiveHub, LiveMessage, Viewer
 from web import i18n
+from web.views.conversation_parent import parent_context
 from web.views.inbox_live import BATCH_SECONDS, HUB_QUEUE_SIZE, KEEPALIVE_FRAME, REPLAY_SIZE, sse_frame
 
 log = logging.getLogger(__name__)
@@ -390,6 +391,8 @@ class ConversationBroadcaster:
         if "author" in parts and conversation.author_id:  # type: ignore[attr-defined]
             card = await inbox.author_card(conversation)
         assignable = await inbox.assignable_operators(conversation.community_id) if "header" in parts else []  # type: ignore[attr-defined]
+        if "header" in parts:
+            context.update(await parent_context(conversation, None))
         context["view"] = inbox.ConversationView(
             conversation=conversation,
             entries=entries,

@@ -25,13 +25,15 @@ from proxy.connectors.base import (
     Handler,
     InboundLimits,
     LongPollSink,
+    Parent,
+    ParentRef,
     PlannedCall,
     SharedLimits,
     TokenNeed,
 )
 from proxy.events import DomainEvent, Network
 
-from . import actions, check, fetch, profiles
+from . import actions, check, fetch, parents, profiles
 from .client import RATE_LIMITS, VkClient, VkRuntime
 from .endpoint import make_callback_handler
 from .longpoll import LongPollConsumer
@@ -69,11 +71,20 @@ class VkCommunityClient:
             checks.append(await check.admin_check(self.client(TokenNeed.ADMIN), self.account))
         return checks
 
+    async def parents(self, refs: Sequence[ParentRef]) -> list[Parent]:
+        """Posts, photos, videos, goods and topics comments hang on (proxy/connectors/vk/parents.py): on
+        the admin's user token when given (VK serves photos, videos and goods by id to user tokens),
+        else on the community token."""
+        kind = TokenNeed.ADMIN if self.account.admin_token is not None else TokenNeed.COMMUNITY
+        return await parents.fetch_parents(self.client(kind), self.account.group_id, refs)
+
     def long_poll(
         self, sink: LongPollSink, http: aiohttp.ClientSession, *, start_ts: str | None, wait: int
     ) -> LongPollConsumer:
         """The community's Bots Long Poll loop."""
-        return LongPollConsumer(self.client(), self.account.group_id, http, sink, start_ts=start_ts, wait=wait)
+        return LongPollConsumer(
+            self.client(), self.account.group_id, http, sink, start_ts=start_ts, wait=wait
+        )
 
 
 class VkNetworkClients:
@@ -117,9 +128,18 @@ class VkConnector:
         {TokenNeed.COMMUNITY: RATE_LIMITS["community"], TokenNeed.ADMIN: RATE_LIMITS["user"]}
     )
 
+    def parent_url(self, ref: ParentRef) -> str:
+        return parents.parent_url(ref)
+
+    def parent_of_post(self, event: DomainEvent) -> Parent | None:
+        return parents.parent_of_post(event)
+
     def callback_handler(self, sink: CallbackSink, limits: InboundLimits) -> Handler:
         return make_callback_handler(
-            sink, max_bytes=limits.max_bytes, read_seconds=limits.read_seconds, refusal_delay=limits.refusal_delay
+            sink,
+            max_bytes=limits.max_bytes,
+            read_seconds=limits.read_seconds,
+            refusal_delay=limits.refusal_delay,
         )
 
     def plan(self, request: ActionRequest) -> PlannedCall:
