@@ -118,7 +118,7 @@ async def test_manager_investigates_in_the_browser(browser, audit_server, story:
     await page.click("header a[href='/journal']")
     await page.wait_for_selector("#journal li.journal-line")
     assert await page.locator("h1").text_content() == "Журнал команды"
-    await shoot_guide(page, story.manager, "journal", opening(page.url, "#journal tbody tr"))
+    await shoot_guide(page, story.manager, "journal", opening(page.url, "#journal li.journal-line"))
     await page.select_option("#journal-filters select[name=operator]", str(story.operator.id))
     expected = await JournalEntry.filter(operator_id=story.operator.id).order_by("-id")
     await expect(page.locator("#journal li.journal-line")).to_have_count(len(expected), timeout=WAIT_MS)
@@ -184,7 +184,7 @@ async def test_operator_journal_refusals_and_bad_filters_in_the_browser(
         "#journal li.journal-line", "rows => rows.map(r => Number(r.dataset.entry))"
     )
     assert shown == list(mine)
-    await shoot_guide(page, story.operator, "journal-operator", opening(page.url, "#journal tbody tr"))
+    await shoot_guide(page, story.operator, "journal-operator", opening(page.url, "#journal li.journal-line"))
 
     # Filters with nothing to show: said in words.
     await page.fill("#journal-filters input[name=action]", "author.ban")

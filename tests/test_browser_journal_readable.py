@@ -43,7 +43,7 @@ async def readable_server(aiohttp_server, vk_settings, world, mirror, story: Sto
 
 async def test_the_journal_reads_as_sentences_in_the_browser(browser, readable_server, story: Story) -> None:
     base = str(readable_server.make_url("/"))
-    page = await browser.new_page(viewport={"width": 1366, "height": 900})
+    page = await browser.new_page(viewport={"width": 1366, "height": 900}, locale="ru-RU")
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     await log_in_page(page, base, story.manager)
@@ -83,7 +83,7 @@ async def test_a_missing_conversation_in_the_browser_is_the_error_page(
     browser, readable_server, story: Story
 ) -> None:
     base = str(readable_server.make_url("/"))
-    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    page = await browser.new_page(viewport={"width": 390, "height": 844}, locale="ru-RU")
     await log_in_page(page, base, story.operator)
     response = await page.goto(base + "conversations/987654")
     assert response is not None and response.status == 404
