@@ -58,7 +58,7 @@ async def test_the_journal_refreshes_on_a_notice(
     await page.goto(base + "journal")
     # The stream is open: the marker says "live".
     await page.wait_for_selector("[data-manager-live=journal] [data-live-on]:not([hidden])", timeout=WAIT_MS)
-    assert await page.locator("code", has_text="note.add").count() == 0
+    assert await page.locator("li.journal-line[data-action='note.add']").count() == 0
 
     await actions.add_note(vk_settings, manager, conversation.id, "проверить возврат")
     await app[LIVE].publish(
@@ -66,7 +66,7 @@ async def test_the_journal_refreshes_on_a_notice(
     )
     await asyncio.wait_for(signals._pending["journal"].arrived.wait(), WAIT_MS / 1000)  # the signal heard it
     assert await signals.flush("journal") == 1
-    await page.wait_for_selector("code:has-text('note.add')", timeout=WAIT_MS)
+    await page.wait_for_selector("li.journal-line[data-action='note.add']", timeout=WAIT_MS)
 
     # For the eye: the live marker of the journal and of the statistics, both languages, desktop and phone.
     for locale in ("ru", "en"):
