@@ -107,8 +107,12 @@ async def _new_item_or_interval(queue: asyncio.Queue[LiveMessage] | None) -> Non
     loop = asyncio.get_running_loop()
     deadline = loop.time() + INTERVAL_SECONDS
     while (left := deadline - loop.time()) > 0:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives as
+        # the queue hands over a message (gh-86296), and a worker that ignores its cancel holds shutdown
+        # for the whole interval (a test of this worker hung on it).
         try:
-            message = await asyncio.wait_for(queue.get(), left)
+            async with asyncio.timeout(left):
+                message = await queue.get()
         except TimeoutError:
             return
         if message.name == NEW_ITEM:

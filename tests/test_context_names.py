@@ -61,5 +61,6 @@ async def test_a_new_item_starts_a_naming_round_at_once(
             assert (await Author.get(id=author.id)).name == f"{member.first_name} {member.last_name}"
         finally:
             worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            async with asyncio.timeout(WAIT_SECONDS):  # a worker that ignored its cancel fails, not hangs
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
