@@ -104,6 +104,11 @@ async def test_every_main_page_fits_a_phone_and_a_laptop(browser, layout_server,
         "deleted": ("/deleted", "#deleted"),
         "search": ("/search?q=хлеб", "#results"),
         "admin": ("/admin", "main"),
+        "admin-communities": ("/admin/communities", "main"),
+        "admin-operators": ("/admin/operators", "main"),
+        "admin-tokens": ("/admin/tokens", "main"),
+        "admin-canned": ("/admin/canned", "main"),
+        "account": ("/account", "main"),
     }
     overflow, rooms, fits = {}, {}, {}
     for locale, view in ((locale, view) for locale in UI_LOCALES for view in VIEWPORTS):
