@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,9 +89,14 @@ Performers = Mapping[Network, ActionPerformer]
 # Due rows (pending and due, or sending with an expired lease), the first open row of each conversation,
 # at most the token's in-flight allowance per community and token kind (`place` counts this claim's
 # rows, the subquery the rows other claims hold).
+# The outer WHERE repeats the due condition on purpose. The subquery reads the statement's snapshot; a row
+# another instance's claim committed after that snapshot is no longer locked, so SKIP LOCKED does not skip
+# it, and PostgreSQL re-checks only the outer conditions against the row's newest version. Without them
+# both claims took the row and VK got the call twice (tests/test_outbox_multi.py, the racing claims).
 _CLAIM_SQL = """
 SELECT id FROM outbox
-WHERE id IN (
+WHERE ((status = 'pending' AND next_attempt_at <= {due}) OR (status = 'sending' AND locked_until < {expired}))
+AND id IN (
     SELECT due.id FROM (
         SELECT o.id, o.community_id, o.token_kind,
                ROW_NUMBER() OVER (PARTITION BY o.community_id, o.token_kind ORDER BY o.next_attempt_at, o.id)
@@ -144,13 +150,17 @@ def backoff(attempts: int) -> timedelta:
 
 async def select_due(conn: Any, *, limit: int, now: datetime) -> list[int]:
     """Ids of due rows, locked for the caller's transaction; rows another worker holds are skipped."""
-    names = ("due", "expired", "held", "admin_allowance", "community_allowance", "limit")
-    if conn.capabilities.dialect == "postgres":
-        sql = _CLAIM_SQL.format(**{n: f"${i}" for i, n in enumerate(names, 1)}) + "FOR UPDATE SKIP LOCKED"
-    else:
-        sql = _CLAIM_SQL.format(**dict.fromkeys(names, "?"))
     allowance = {kind: slowest_rate(kind) * IN_FLIGHT_SECONDS for kind in TokenNeed}
-    values = [now, now, now, allowance[TokenNeed.ADMIN], allowance[TokenNeed.COMMUNITY], limit]
+    by_name = {
+        "due": now, "expired": now, "held": now, "admin_allowance": allowance[TokenNeed.ADMIN],
+        "community_allowance": allowance[TokenNeed.COMMUNITY], "limit": limit,
+    }  # fmt: skip
+    if conn.capabilities.dialect == "postgres":
+        numbered = {name: f"${n}" for n, name in enumerate(by_name, 1)}
+        sql, values = _CLAIM_SQL.format(**numbered) + "FOR UPDATE SKIP LOCKED", list(by_name.values())
+    else:  # SQLite's `?` takes the values in the order the names appear
+        sql = _CLAIM_SQL.format(**dict.fromkeys(by_name, "?"))
+        values = [by_name[name] for name in re.findall(r"\{(\w+)\}", _CLAIM_SQL)]
     _, rows = await conn.execute_query(sql, values)
     return [row["id"] for row in rows]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from proxy import actions
@@ -125,9 +125,10 @@ async def test_the_stream_carries_a_notice_and_refuses_the_archive_to_an_operato
     stream.close()
 
 
-async def test_a_report_of_the_past_has_no_live_marker(client_for, manager, community) -> None:
+async def test_a_report_of_the_past_has_no_live_marker(client_for, manager, community, settings) -> None:
     client = await client_for(manager)
-    today = utcnow().date()
+    # The team's today: from 21:00 UTC Moscow is already a day ahead, and "today" in UTC is the past there.
+    today = datetime.now(settings.tz).date()
     now_page = await (await client.get("/stats")).text()
     assert 'data-manager-live="stats"' in now_page and 'data-live-target="#report-figures"' in now_page
     assert "manager_live.js" in now_page

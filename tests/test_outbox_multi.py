@@ -10,6 +10,7 @@ long anything took.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import itertools
 import sys
@@ -385,3 +386,48 @@ async def test_a_row_queued_on_another_instance_wakes_this_worker_at_once(
 async def _reconnected(listener: Any) -> None:
     while not (listener.reconnects >= 1 and listener.connected.is_set()):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
+
+
+# --- concurrent claims ----------------------------------------------------------------------------------
+
+
+async def test_claims_racing_on_other_instances_never_take_one_row_twice(
+    db_url: str, vk_settings: Settings, operator: Operator, mirror: Mirror, world: World
+) -> None:
+    """A claim that started reading before another claim committed must not take the rows that one took.
+
+    On PostgreSQL the claim locks with FOR UPDATE SKIP LOCKED: a row the other claim has committed is not
+    locked any more, so only a condition re-checked on the row's newest version keeps it out. CI once saw
+    a whole batch of 50 replies sent by both instances (VK kept one message each thanks to random_id).
+    """
+    postgres_only(db_url)
+    conversation, _, _ = await mirror.message(world.members[0], "Вопрос")
+    first = await actions.reply(vk_settings, operator, conversation.id, "Ответ")
+    template = {
+        f: getattr(first, f)
+        for f in ("community_id", "journal_entry_id", "operator_id", "method", "params", "token_kind", "text")
+    }
+    now = outbox.utcnow()
+    rounds, per_round, claimers = 8, 150, 6
+    taken: list[int] = []
+    for round_no in range(rounds):
+        await OutboxRow.filter(id=first.id).update(status=OutboxStatus.SENT)  # out of the way
+        await OutboxRow.bulk_create(
+            [
+                OutboxRow(**template, idempotency_key=f"race-{round_no}-{n}", next_attempt_at=now)
+                for n in range(per_round)
+            ]
+        )
+
+        async def claim_until_empty() -> list[int]:
+            mine: list[int] = []
+            while ids := await outbox.claim(limit=5):
+                mine += ids
+            return mine
+
+        for mine in await asyncio.gather(*(claim_until_empty() for _ in range(claimers))):
+            taken += mine
+        await OutboxRow.filter(status=OutboxStatus.SENDING).update(status=OutboxStatus.SENT)
+    twice = sorted(i for i, count in collections.Counter(taken).items() if count > 1)
+    assert twice == [], f"{len(twice)} rows claimed by two claims at once"
+    assert len(taken) == rounds * per_round
