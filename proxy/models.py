@@ -55,6 +55,7 @@ class ActorKind(StrEnum):
     OUTSIDE = "outside"  # a community admin directly in VK, bypassing the proxy
     SYSTEM = "system"  # the proxy itself (security refusals, sync, workers)
     API = "api"  # a personal API token (read-only exports)
+    RULE = "rule"  # an automatic moderation rule (proxy/rules/): never credited to an operator
 
 
 class Outcome(StrEnum):
@@ -251,6 +252,8 @@ class Item(Model):
     is_deleted = fields.BooleanField(default=False)
     deleted_at = fields.DatetimeField(null=True)
     recorded_at = fields.DatetimeField(auto_now_add=True)
+    # A reply a moderation rule sent (a canned response): not an operator's, not outside the proxy.
+    sent_by_rule_id = fields.IntField(null=True)
 
     class Meta:
         table = "item"
@@ -310,6 +313,8 @@ class ItemTombstone(Model):
     restored_by: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "models.Operator", related_name="restorations", null=True, on_delete=fields.RESTRICT
     )
+    # The moderation rule whose action this deletion was (never credited to an operator).
+    deleted_by_rule_id = fields.IntField(null=True)
 
     class Meta:
         table = "item_tombstone"
@@ -352,6 +357,8 @@ class Ban(Model):
     )
     admin_vk_id = fields.BigIntField(null=True)
     lifted_at = fields.DatetimeField(null=True)
+    # The moderation rule whose action this ban was (never credited to an operator).
+    banned_by_rule_id = fields.IntField(null=True)
 
     class Meta:
         table = "ban"
@@ -472,6 +479,8 @@ class OutboxRow(Model):
     result_item_key = fields.CharField(max_length=128, null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    # Set when a moderation rule queued the row (operator is then NULL): proxy/rules/.
+    rule_id = fields.IntField(null=True)
 
     class Meta:
         table = "outbox"
@@ -563,3 +572,88 @@ class TeamSetting(Model):
 
     class Meta:
         table = "team_setting"
+
+
+class RuleMode(StrEnum):
+    OFF = "off"
+    DRY_RUN = "dry_run"  # records what it would have done, does nothing
+    ON = "on"
+
+
+class ModerationRule(Model):
+    """An automatic moderation rule (proxy/rules/): conditions on an incoming item, actions, a mode.
+
+    Never deleted (its hits and the journal name it); `archived` takes it out of the lists. Every change
+    of name, conditions, actions or mode is a new `version`, journaled with the whole definition.
+    """
+
+    id = fields.IntField(primary_key=True)
+    # NULL: every community (team-wide).
+    community: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="rules", null=True, on_delete=fields.RESTRICT
+    )
+    name = fields.CharField(max_length=100)
+    mode = fields.CharEnumField(RuleMode, max_length=16, default=RuleMode.DRY_RUN)
+    conditions = fields.JSONField(default=dict)
+    actions = fields.JSONField(default=list)
+    version = fields.IntField(default=1)
+    archived = fields.BooleanField(default=False)
+    created_by: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "models.Operator", related_name="rules_created", null=True, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField()
+    # Set when evaluating the rule failed (a regular expression ran out of time, say): the rule is
+    # skipped for that item and the error is shown on the rules page. Cleared by the next change.
+    last_error = fields.TextField(null=True)
+    last_error_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "moderation_rule"
+
+
+class RuleHit(Model):
+    """One rule matching one item: what matched and what the rule did (or would have, in dry run)."""
+
+    id = fields.BigIntField(primary_key=True)
+    rule: fields.ForeignKeyRelation[ModerationRule] = fields.ForeignKeyField(
+        "models.ModerationRule", related_name="hits", on_delete=fields.RESTRICT
+    )
+    rule_version = fields.IntField()
+    mode = fields.CharEnumField(RuleMode, max_length=16)  # dry_run or on, when it matched
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="rule_hits", on_delete=fields.RESTRICT
+    )
+    item: fields.ForeignKeyRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name="rule_hits", on_delete=fields.RESTRICT
+    )
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name="rule_hits", on_delete=fields.RESTRICT
+    )
+    matched = fields.TextField(default="")  # the words, link or pattern that matched, for people
+    actions = fields.JSONField(default=list)  # what was done (or would have been): [{"do": ..., ...}]
+    journal_entry: fields.ForeignKeyNullableRelation[JournalEntry] = fields.ForeignKeyField(
+        "models.JournalEntry", related_name="rule_hits", null=True, on_delete=fields.RESTRICT
+    )
+    item_recorded_at = fields.DatetimeField()  # when the proxy took the item in
+    created_at = fields.DatetimeField()  # when the rule acted (queued its actions)
+    # An operator undid the rule's action (restored the comment, lifted the ban): a false positive.
+    undone_at = fields.DatetimeField(null=True)
+    undone_by: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "models.Operator", related_name="rule_undos", null=True, on_delete=fields.RESTRICT
+    )
+
+    class Meta:
+        table = "rule_hit"
+        unique_together = (("rule", "item"),)
+        indexes = (Index(fields=("rule_id", "created_at")), Index(fields=("item_id",)))
+
+
+class RuleCheck(Model):
+    """An incoming item the rules were evaluated on, once across every instance (the row is the claim)."""
+
+    item_id = fields.BigIntField(primary_key=True, generated=False)
+    checked_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rule_check"
