@@ -19,6 +19,8 @@ class InputError(Exception):
     """
 
     def __init__(self, message: str, *, field: str | None = None, **params: object) -> None:
+        if field is not None and "%(field)s" in message:  # the field named in the message is the one at fault
+            params = {"field": field, **params}
         self.message = message
         self.field = field
         self.params = params

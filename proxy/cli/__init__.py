@@ -14,7 +14,7 @@ from collections.abc import Awaitable
 
 from proxy import key_command, sync
 from proxy.audit import commands as audit_commands
-from proxy.cli import accounts, communities, service
+from proxy.cli import accounts, communities, rules, service
 from proxy.cli.common import Parser, Registrar
 from proxy.cli_errors import CommandError
 from proxy.settings import Settings, SettingsError
@@ -23,6 +23,7 @@ COMMAND_GROUPS: tuple[Registrar, ...] = (
     service.register,  # migrate, bootstrap, serve
     accounts.register_users,  # user add, user link-vk
     communities.register,  # community add
+    rules.register,  # rule list|show|add|update|mode|archive|test
     accounts.register_tokens,  # token create
     audit_commands.register,  # journal verify|checkpoint|key, export backup, import backup
     sync.register,  # sync

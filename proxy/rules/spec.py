@@ -65,6 +65,22 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
         ) from None
 
 
+def _refuse_nul(raw: Any, field: str) -> None:
+    """PostgreSQL's text and jsonb cannot hold U+0000, so a rule carrying one would be stored on SQLite
+    and fail as a database error on PostgreSQL: refused here on both, as input. (A walk, not recursion:
+    the input may be nested as deep as a JSON parser allows.)"""
+    pending = [raw]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            raise InputError("%(part)s contains the NUL character", field=field, part=field)
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
 def _strings(raw: Any, field: str, *, limit: int, max_chars: int) -> list[str]:
     if raw is None:
         return []
@@ -143,6 +159,7 @@ def parse_conditions(raw: Any) -> dict[str, Any]:
         raw = {}
     if not isinstance(raw, dict):
         raise InputError("the conditions must be an object", field="conditions")
+    _refuse_nul(raw, "conditions")
     unknown = sorted(set(raw) - set(CONDITION_KEYS))
     if unknown:
         raise InputError("unknown condition %(name)s; known: %(known)s", field="conditions",
@@ -213,6 +230,7 @@ def parse_actions(raw: Any) -> list[dict[str, Any]]:
     """
     if not isinstance(raw, list) or not raw:
         raise InputError("a rule needs at least one action", field="actions")
+    _refuse_nul(raw, "actions")
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for action in raw:
@@ -254,6 +272,7 @@ def parse_actions(raw: Any) -> list[dict[str, Any]]:
 
 
 def parse_name(raw: Any) -> str:
+    _refuse_nul(raw, "name")
     name = str(raw or "").strip()
     if not name:
         raise InputError("a rule needs a name", field="name")
