@@ -37,7 +37,9 @@ def _json(raw: str, what: str) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise CommandError(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise CommandError(
+            f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
     except RecursionError:
         raise CommandError(f"{what} is nested too deeply") from None
 
@@ -60,7 +62,9 @@ def _split(values: list[str] | None) -> list[str]:
 def _repeated(raw: str) -> dict[str, Any]:
     count, sep, minutes = raw.partition(":")
     if not sep:
-        raise CommandError(f"--repeated takes COUNT:MINUTES (3:10: three times within ten minutes), not {raw!r}")
+        raise CommandError(
+            f"--repeated takes COUNT:MINUTES (3:10: three times within ten minutes), not {raw!r}"
+        )
     return {"count": count, "window_minutes": minutes}
 
 
@@ -123,7 +127,7 @@ def conditions_from(args: argparse.Namespace, current: dict[str, Any] | None = N
     if base is None and not flags and not dropped:
         return None
     if base is not None and not isinstance(base, dict):
-        raise CommandError("the conditions must be a JSON object, such as {\"words\": [\"casino\"]}")
+        raise CommandError('the conditions must be a JSON object, such as {"words": ["casino"]}')
     merged = {**(base or {}), **flags}
     for name in dropped:
         if name not in merged:
@@ -168,7 +172,9 @@ async def _community_id(reference: str | None) -> int | None:
     try:
         number = int(reference)
     except ValueError:
-        raise CommandError(f"--community takes a VK group id, the community's id or all, not {reference!r}") from None
+        raise CommandError(
+            f"--community takes a VK group id, the community's id or all, not {reference!r}"
+        ) from None
     community = await find_community(number)
     if community is None:
         raise CommandError(f"no community with group id or id {number}")
@@ -270,7 +276,9 @@ async def cmd_rule_add(args: argparse.Namespace, settings: Settings) -> int:
     conditions = conditions_from(args)
     actions = actions_from(args)
     if conditions is None:
-        raise CommandError("a rule needs conditions: --conditions JSON, --conditions-file F or flags (--words ...)")
+        raise CommandError(
+            "a rule needs conditions: --conditions JSON, --conditions-file F or flags (--words ...)"
+        )
     if actions is None:
         raise CommandError("a rule needs actions: --actions JSON or flags (--action delete, --ban DAYS ...)")
 
@@ -350,13 +358,21 @@ async def cmd_rule_archive(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_definition_flags(p: argparse.ArgumentParser, *, update: bool) -> None:
     given = p.add_argument_group("conditions (JSON whole, or flags; a flag replaces that condition)")
-    given.add_argument("--conditions", metavar="JSON", help='e.g. \'{"words": ["casino"], "channels": ["wall"]}\'')
+    given.add_argument(
+        "--conditions", metavar="JSON", help='e.g. \'{"words": ["casino"], "channels": ["wall"]}\''
+    )
     given.add_argument("--conditions-file", metavar="FILE", help="the conditions as a JSON file")
     given.add_argument("--words", action="append", metavar="A,B", help="any of these words, in any form")
-    given.add_argument("--phrase", action="append", metavar="PHRASE", help="these words in this order (repeatable)")
-    given.add_argument("--pattern", action="append", metavar="REGEX", help="a regular expression (repeatable)")
+    given.add_argument(
+        "--phrase", action="append", metavar="PHRASE", help="these words in this order (repeatable)"
+    )
+    given.add_argument(
+        "--pattern", action="append", metavar="REGEX", help="a regular expression (repeatable)"
+    )
     given.add_argument("--domain-deny", action="append", metavar="DOMAIN", help="a link to this domain")
-    given.add_argument("--domain-allow", action="append", metavar="DOMAIN", help="a link to a domain not listed")
+    given.add_argument(
+        "--domain-allow", action="append", metavar="DOMAIN", help="a link to a domain not listed"
+    )
     given.add_argument("--any-link", action="store_true", help="any link")
     given.add_argument("--phone", action="store_true", help="a phone number")
     given.add_argument("--mention", action="store_true", help="a mention of someone")
@@ -370,13 +386,19 @@ def _add_definition_flags(p: argparse.ArgumentParser, *, update: bool) -> None:
     if update:
         given.add_argument("--drop-condition", action="append", metavar="NAME", help="remove this condition")
     acts = p.add_argument_group("actions (JSON whole, or flags)")
-    acts.add_argument("--actions", metavar="JSON", help='e.g. \'[{"do": "delete"}, {"do": "ban", "days": 7}]\'')
-    acts.add_argument("--action", action="append", choices=PLAIN_ACTIONS, help="delete, ban (forever), alert, flag")
+    acts.add_argument(
+        "--actions", metavar="JSON", help='e.g. \'[{"do": "delete"}, {"do": "ban", "days": 7}]\''
+    )
+    acts.add_argument(
+        "--action", action="append", choices=PLAIN_ACTIONS, help="delete, ban (forever), alert, flag"
+    )
     acts.add_argument("--ban", type=int, metavar="DAYS", help="ban the author for DAYS (0: forever)")
     acts.add_argument("--ban-reason", type=int, metavar="0-4", help="VK's ban reason (1: spam, the default)")
     acts.add_argument("--ban-comment", metavar="TEXT", help="the ban's comment, shown to the author")
     acts.add_argument("--note", metavar="TEXT", help="add this internal note to the conversation")
-    acts.add_argument("--assign", type=int, metavar="OPERATOR_ID", help="assign the conversation to this operator")
+    acts.add_argument(
+        "--assign", type=int, metavar="OPERATOR_ID", help="assign the conversation to this operator"
+    )
     acts.add_argument("--reply", type=int, metavar="CANNED_ID", help="reply with this canned response")
 
 
