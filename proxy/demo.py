@@ -2,7 +2,8 @@
 
 When the service runs with PROXY_DEMO and no community has real VK tokens, this starts the VK emulator
 in-process (on PROXY_DEMO_EMULATOR_PORT), builds the demo world, registers (or refreshes) the demo
-community in callback mode pointing at this service, and lets simulated members and community admins
+community in callback mode pointing at this service, gives it a few moderation rules in dry run
+(proxy/demo_rules.py), and lets simulated members and community admins
 act in it, one action every PROXY_DEMO_STEP_SECONDS (vk_emulator/demo_traffic.py: a round of every kind
 of action, admins acting directly in VK included). Everything then flows as it would from VK: Callback
 API POSTs, ingest, inbox, journal. The pages say the community is emulated (proxy/emulation.py).
@@ -15,6 +16,7 @@ import logging
 import secrets
 
 from proxy.crypto import encrypt_token
+from proxy.demo_rules import ensure_demo_rules
 from proxy.emulation import DEMO_GROUP_ID
 from proxy.models import Channel, Community, CommunityMode, Item
 from proxy.settings import Settings
@@ -105,7 +107,8 @@ async def start_demo(settings: Settings) -> tuple[RunningEmulator, DemoTraffic]:
     emulator = await start_emulator(
         state, port=settings.demo_emulator_port, retry_schedule=DEMO_RETRY_SCHEDULE
     )
-    await _register(settings, group, secret, confirmation)
+    community = await _register(settings, group, secret, confirmation)
+    await ensure_demo_rules(community)
     return emulator, DemoTraffic(state, group, per_minute=60.0 / settings.demo_step_seconds)
 
 

@@ -31,6 +31,42 @@ DEMO_SPAM: list[str] = [
     "Выиграй айфон: переходи по ссылке в профиле!",
 ]
 
+# Spam that the demo community's moderation rules catch (proxy/demo_rules.py), by what gives it away: a
+# link to a made-up casino site, money-for-nothing phrases, a phone number, one text posted again and again.
+# Every text has Cyrillic in it: the demo's traffic is Russian throughout.
+DEMO_RULE_SPAM: dict[str, list[str]] = {
+    "link": [
+        "Казино с бонусом 200% на первый депозит: https://lucky-spin-casino.example/ru",
+        "Забирай фрибеты, пока дают: zolotoy-bonus.example/promo",
+    ],
+    "phrases": [
+        "Заработок без вложений от 3000 ₽ в день, подробности в личке!",
+        "Крипта растёт каждый день, подписывайтесь на канал и зарабатывайте с нами",
+        "Лучшее онлайн казино, бонус за регистрацию",
+    ],
+    "phone": [
+        "Отдам дешевле, чем в магазине, звоните: +7 912 345-67-89",
+        "Продаю такую же куртку, пишите в WhatsApp 8 (921) 555-12-34",
+    ],
+    "repeated": [
+        "Загляни ко мне на страницу, там подарок для каждого!",
+        "Смотрите мой профиль, там всё самое интересное",
+    ],
+}
+# A spammer of the repeated kind posts the same text this many times, one comment a comment step (the demo
+# rule counts three within ten minutes; a round of the traffic takes under two at the default pace).
+DEMO_REPEAT_COUNT = 3
+# How often a member's comment step is a spammer's instead: the repeated kind posts three, so about one
+# comment in eight is spam.
+DEMO_RULE_SPAM_CHANCE = 1 / 12
+
+DEMO_RULE_SPAMMERS: list[tuple[str, str]] = [
+    ("Бонус", "Казино"),
+    ("Лёгкий", "Заработок"),
+    ("Выгодно", "Продам"),
+    ("Подарки", "Всем"),
+]
+
 DEMO_SPAMMERS: list[tuple[str, str]] = [
     ("Заработок", "Онлайн"),
     ("Бонусы", "Каждый день"),
@@ -97,6 +133,10 @@ class DemoTraffic:
         self._spam: Comment | None = None
         self._spammer: User | None = None
         self._spammer_ids: set[int] = set()
+        # The spam the rules catch, as posted (DEMO_RULE_SPAM), and the repeated kind's campaign under way.
+        self.rule_spam: list[Comment] = []
+        self._rule_spam_round = 0
+        self._repeating: tuple[User, str, int] | None = None
         self._task: asyncio.Task[None] | None = None
         self._kinds: dict[str, Callable[[], str | None]] = {
             "message": self._message,
@@ -140,6 +180,7 @@ class DemoTraffic:
             and not self._banned(c.from_id)
             and (of is None or c.from_id == of.id)
             and c is not self._spam
+            and c.from_id not in self._spammer_ids
         ]
 
     # --- one action ---------------------------------------------------------------------------
@@ -169,6 +210,8 @@ class DemoTraffic:
         targets = list(self.group.targets.values())
         if not members or not targets:
             return "idle" if not reply else None
+        if self._rule_spam_comment(targets):
+            return "reply_comment" if reply else "comment"
         parent = None
         if reply:
             parents = [c for c in self._live_member_comments() if c.kind != "board"]
@@ -188,6 +231,32 @@ class DemoTraffic:
             kind=target.kind,
         )
         return "reply_comment" if reply else "comment"
+
+    def _rule_spam_comment(self, targets: list[Target]) -> bool:
+        """Now and then a spammer's comment instead of a member's (DEMO_RULE_SPAM, in turn by kind);
+        a repeated campaign under way goes on first. Whether it posted."""
+        if self._repeating is None and self.rng.random() >= DEMO_RULE_SPAM_CHANCE:
+            return False
+        if self._repeating is not None:
+            spammer, text, left = self._repeating
+            self._repeating = (spammer, text, left - 1) if left > 1 else None
+            if self._banned(spammer.id):  # an operator banned them through the proxy: the campaign ends
+                self._repeating = None
+                return False
+        else:
+            kind = list(DEMO_RULE_SPAM)[self._rule_spam_round % len(DEMO_RULE_SPAM)]
+            first, last = DEMO_RULE_SPAMMERS[self._rule_spam_round % len(DEMO_RULE_SPAMMERS)]
+            self._rule_spam_round += 1
+            spammer = self.state.add_user(first, last)
+            self._spammer_ids.add(spammer.id)
+            text = self.rng.choice(DEMO_RULE_SPAM[kind])
+            if kind == "repeated":
+                self._repeating = (spammer, text, DEMO_REPEAT_COUNT - 1)
+        target = self.rng.choice(targets)
+        self.rule_spam.append(
+            self.scenario.member_comments(self.group, spammer, target, text, kind=target.kind)
+        )
+        return True
 
     def _reply_comment(self) -> str | None:
         return self._comment(reply=True)
