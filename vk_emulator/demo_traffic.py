@@ -37,7 +37,7 @@ DEMO_SPAM: list[str] = [
 DEMO_RULE_SPAM: dict[str, list[str]] = {
     "link": [
         "Казино с бонусом 200% на первый депозит: https://lucky-spin-casino.example/ru",
-        "Забирай фрибеты, пока дают: zolotoy-bonus.example/promo",
+        "Забирай фрибеты, пока дают: https://zolotoy-bonus.example/promo",
     ],
     "phrases": [
         "Заработок без вложений от 3000 ₽ в день, подробности в личке!",
@@ -233,8 +233,10 @@ class DemoTraffic:
         return "reply_comment" if reply else "comment"
 
     def _rule_spam_comment(self, targets: list[Target]) -> bool:
-        """Now and then a spammer's comment instead of a member's (DEMO_RULE_SPAM, in turn by kind);
-        a repeated campaign under way goes on first. Whether it posted."""
+        """Now and then, from the second round on, a spammer's comment instead of a member's
+        (DEMO_RULE_SPAM, in turn by kind); a repeated campaign under way goes on first. Whether it posted."""
+        if self.steps <= len(DEMO_ROUND):  # the first round shows every kind of action, the reply included
+            return False
         if self._repeating is None and self.rng.random() >= DEMO_RULE_SPAM_CHANCE:
             return False
         if self._repeating is not None:

@@ -353,6 +353,78 @@ async def cmd_rule_archive(args: argparse.Namespace, settings: Settings) -> int:
     return await with_db(settings, body)
 
 
+async def _test_candidate(args: argparse.Namespace, rule: Any, settings: Settings, ruleset: Any) -> Any:
+    """What the rule is tried on: a stored item as the worker would see it, or a text as a new comment."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from proxy.clock import utcnow
+    from proxy.models import Item
+    from proxy.rules.matching import Candidate
+    from proxy.rules.worker import _candidate
+
+    tz = ZoneInfo(settings.timezone)
+    if args.item is not None:
+        rows = await Item.filter(id=args.item).values(
+            "id", "community_id", "conversation_id", "channel", "text", "attachments", "author_id",
+            "created_at", "recorded_at", author_vk_id="author__vk_id",
+        )  # fmt: skip
+        if not rows:
+            raise CommandError(f"no item {args.item}")
+        return await _candidate(rows[0], ruleset, tz)
+    now = utcnow()
+    return Candidate(
+        community_id=rule.community_id if rule.community_id is not None else 0,
+        channel=args.channel,
+        text=args.text,
+        attachment_kinds=frozenset(_split(args.attachments)),
+        author_vk_id=args.author,
+        is_new_author=args.new_author,
+        local_hour=args.hour if args.hour is not None else now.astimezone(tz).hour,
+        # The author's earlier copies of this text, a minute apart, just before this one.
+        same_text_times=tuple(now - timedelta(minutes=n + 1) for n in range(max(args.times - 1, 0))),
+        arrived_at=now,
+    )
+
+
+async def cmd_rule_test(args: argparse.Namespace, settings: Settings) -> int:
+    """Evaluate one rule, whatever its mode, as the worker would; nothing is recorded and nothing done."""
+    from types import SimpleNamespace
+
+    from proxy.rules.matching import RuleSet
+
+    if (args.text is None) == (args.item is None):
+        raise CommandError("give what to test the rule on: --text TEXT or --item ITEM_ID")
+
+    async def body() -> int:
+        rule = await _rule(args.rule_id)
+        # Off and archived rules are left out of the worker's set; a test tries the rule as if it ran.
+        trial = SimpleNamespace(
+            id=rule.id, version=rule.version, name=rule.name, community_id=rule.community_id,
+            mode="dry_run", archived=False, conditions=rule.conditions, actions=rule.actions,
+            updated_at=rule.updated_at,
+        )  # fmt: skip
+        ruleset = RuleSet.compile([trial])
+        if rule.id in ruleset.broken:
+            raise CommandError(f"rule {rule.id} does not compile: {ruleset.broken[rule.id]}")
+        candidate = await _test_candidate(args, rule, settings, ruleset)
+        if rule.community_id is not None and candidate.community_id != rule.community_id:
+            print(f"no match: rule {rule.id} is for community {rule.community_id}, the item is in another")
+            return 0
+        hits, failures = ruleset.evaluate(candidate)
+        if failures:
+            raise CommandError(f"rule {rule.id} failed on this text: {failures[0].error}")
+        if not hits:
+            print(f"no match: rule {rule.id} ({rule.name}) would do nothing")
+            return 0
+        would = ", ".join(str(action["do"]) for action in hits[0].rule.actions)
+        print(f"match: {hits[0].matched}")
+        print(f"rule {rule.id} ({rule.name}) would: {would} (mode {rule.mode}; nothing was done)")
+        return 0
+
+    return await with_db(settings, body)
+
+
 # --- registering them -----------------------------------------------------------------------------
 
 
@@ -407,6 +479,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         dest="rule_command", required=True, parser_class=Parser
     )
     modes = ("off", "dry_run", "on")
+    channel_names = ("message", "wall", "photo", "video", "market", "board")
     p = rule.add_parser("list", help="the rules: id, mode, version, community, name")
     p.add_argument("--community", metavar="ID", help="this community's rules and the team-wide ones")
     p.add_argument("--archived", action="store_true", help="the archived rules instead")
@@ -436,6 +509,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("rule_id", type=int)
     p.add_argument("mode", choices=modes)
     p.set_defaults(func=cmd_rule_mode)
+
+    p = rule.add_parser("test", help="try a rule on a text or a stored item, doing nothing")
+    p.add_argument("rule_id", type=int)
+    p.add_argument("--text", help="a new comment with this text")
+    p.add_argument("--item", type=int, metavar="ITEM_ID", help="an item already stored, as the worker saw it")
+    p.add_argument(
+        "--channel", choices=channel_names, default="wall", help="where the text is (default: wall)"
+    )
+    p.add_argument("--hour", type=int, choices=range(24), metavar="0-23", help="arrival hour, team time")
+    p.add_argument("--author", type=int, metavar="VK_ID", help="the author's VK id")
+    p.add_argument("--new-author", action="store_true", help="the author's first item in the community")
+    p.add_argument("--attachments", action="append", metavar="KIND,..", help="the text's attachments")
+    p.add_argument("--times", type=int, default=1, metavar="N", help="the author's Nth copy of this text")
+    p.set_defaults(func=cmd_rule_test)
 
     p = rule.add_parser("archive", help="take a rule out of use for good (its hits and journal stay)")
     p.add_argument("rule_id", type=int)
