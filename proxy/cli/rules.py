@@ -124,7 +124,7 @@ def conditions_from(args: argparse.Namespace, current: dict[str, Any] | None = N
     if args.hours is not None:
         flags["hours"] = _hours(args.hours)
     dropped = _split(getattr(args, "drop_condition", None))
-    if base is None and not flags and not dropped:
+    if args.conditions is None and args.conditions_file is None and not flags and not dropped:
         return None
     if base is not None and not isinstance(base, dict):
         raise CommandError('the conditions must be a JSON object, such as {"words": ["casino"]}')
