@@ -19,8 +19,9 @@ _COMMENTS = [c.value for c in Channel if c != Channel.MESSAGE]
 
 # VK's own domains (and its link shortener): a link anywhere else in a comment is worth a look.
 DEMO_ALLOWED_DOMAINS = ["vk.com", "vk.ru", "vk.cc", "vk.me", "vkvideo.ru"]
-DEMO_SPAM_WORDS = ["заработок", "казино", "крипта", "подписывайтесь", "casino", "crypto"]
-DEMO_SPAM_PHRASES = ["без вложений"]
+# Every condition of a rule must hold, so the phrase is one of the "words" (any of them will do): a
+# "phrases" condition beside them would ask for both.
+DEMO_SPAM_WORDS = ["заработок", "без вложений", "казино", "крипта", "подписывайтесь", "casino", "crypto"]
 
 DEMO_RULES: tuple[dict[str, Any], ...] = (
     {
@@ -30,7 +31,7 @@ DEMO_RULES: tuple[dict[str, Any], ...] = (
     },
     {
         "name": "Спам-фразы",
-        "conditions": {"words": DEMO_SPAM_WORDS, "phrases": DEMO_SPAM_PHRASES},
+        "conditions": {"words": DEMO_SPAM_WORDS},
         "actions": [{"do": "delete"}, {"do": "ban", "days": 7, "reason": 1, "comment": "Спам"}],
     },
     {
