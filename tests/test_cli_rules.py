@@ -236,6 +236,13 @@ async def test_a_refused_change_leaves_the_rule_as_it_was(db_url: str, proxy) ->
         (["rule", "mode", "1", "loud"], "invalid choice: 'loud'"),
         (["rule", "show", "9"], "no rule 9"),
         (["rule", "archive", "9"], "no rule 9"),
+        (
+            ["rule", "show", "99999999999"],
+            "not an id: 99999999999",
+        ),  # past the column: not the database's error
+        (["rule", "list", "--community", "99999999999"], "--community takes a VK group id"),
+        (["rule", "test", "1", "--item", "99999999999999999999"], "not an id"),
+        (["rule", "mode", "--", "-1", "on"], "not an id: -1"),
     ]:
         status, _, err = await proxy(*argv)
         assert status == 2 and message in err, (argv, err)

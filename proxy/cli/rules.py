@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,25 @@ def _read_json_file(path: str, what: str) -> Any:
     except UnicodeDecodeError:
         raise CommandError(f"{path} is not UTF-8 text") from None
     return _json(raw, f"{what} ({path})")
+
+
+# The largest id a rule (an integer column) and an item (a big integer) can have: a larger number is no
+# rule or item, said as such instead of as the database's complaint about the number.
+MAX_RULE_ID = 2**31 - 1
+MAX_ITEM_ID = 2**63 - 1
+
+
+def _id_of(limit: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"not an id: {raw} (from 1 to {limit})")
+        return value
+
+    return parse
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -170,8 +190,8 @@ async def _community_id(reference: str | None) -> int | None:
     if reference is None or reference == "all":
         return None
     try:
-        number = int(reference)
-    except ValueError:
+        number = _id_of(MAX_RULE_ID)(reference)
+    except argparse.ArgumentTypeError:
         raise CommandError(
             f"--community takes a VK group id, the community's id or all, not {reference!r}"
         ) from None
@@ -487,7 +507,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_rule_list)
 
     p = rule.add_parser("show", help="a rule's definition and figures (hits, undos) as JSON")
-    p.add_argument("rule_id", type=int)
+    p.add_argument("rule_id", type=_id_of(MAX_RULE_ID))
     p.set_defaults(func=cmd_rule_show)
 
     p = rule.add_parser("add", help="a new rule (in dry run unless --mode says otherwise)")
@@ -498,7 +518,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_rule_add)
 
     p = rule.add_parser("update", help="change a rule: a new version (what is not given stays)")
-    p.add_argument("rule_id", type=int)
+    p.add_argument("rule_id", type=_id_of(MAX_RULE_ID))
     p.add_argument("--name")
     p.add_argument("--community", metavar="ID", help="a VK group id, the community's id, or all")
     p.add_argument("--mode", choices=modes)
@@ -506,14 +526,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_rule_update)
 
     p = rule.add_parser("mode", help="switch a rule off, to dry run, or on")
-    p.add_argument("rule_id", type=int)
+    p.add_argument("rule_id", type=_id_of(MAX_RULE_ID))
     p.add_argument("mode", choices=modes)
     p.set_defaults(func=cmd_rule_mode)
 
     p = rule.add_parser("test", help="try a rule on a text or a stored item, doing nothing")
-    p.add_argument("rule_id", type=int)
+    p.add_argument("rule_id", type=_id_of(MAX_RULE_ID))
     p.add_argument("--text", help="a new comment with this text")
-    p.add_argument("--item", type=int, metavar="ITEM_ID", help="an item already stored, as the worker saw it")
+    p.add_argument(
+        "--item",
+        type=_id_of(MAX_ITEM_ID),
+        metavar="ITEM_ID",
+        help="an item already stored, as the worker saw it",
+    )
     p.add_argument(
         "--channel", choices=channel_names, default="wall", help="where the text is (default: wall)"
     )
@@ -525,5 +550,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_rule_test)
 
     p = rule.add_parser("archive", help="take a rule out of use for good (its hits and journal stay)")
-    p.add_argument("rule_id", type=int)
+    p.add_argument("rule_id", type=_id_of(MAX_RULE_ID))
     p.set_defaults(func=cmd_rule_archive)
