@@ -9,15 +9,25 @@ links, attachments, repeats, authors, channels and hours, spread over team-wide 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
+from bench.cases import ingest
+from bench.cases.common import LOAD_HEADER, load_row
 from bench.context import Context
+from bench.dataset import BENCH_GROUP_ID
+from bench.events import callback_body
+from bench.load import LoadResult
 from bench.results import BenchResult, Figure
+from proxy import db
 from proxy.rules.matching import PATTERN_TIME_LIMIT_SECONDS, Candidate, RuleSet
+from proxy.rules.store import create_rule
 
 SEED = 23
 RULES = 1_000
@@ -29,6 +39,12 @@ COMMUNITIES = (1, 2, 3, 4)
 EVALUATION_TARGET_MS = 0.1  # p50 for a short comment, from the brief: "well under 0.1 ms"
 HOSTILE_PATTERN = r"(x+x+)+y\b"
 HOSTILE_REPEATS = 5
+INGEST_SENDERS = 64  # the level the ingest benchmark's target applies at
+INGEST_ROUNDS = 3  # per side, alternating
+INGEST_SECONDS = 10.0
+INGEST_TARGET_RATIO = 0.9
+INGEST_INDEX_BASE = {False: 100_000_000, True: 120_000_000}  # events no other case sends
+CATCH_UP_SECONDS = 120.0
 
 _RU_SYLLABLES = "ба ва га да жа за ка ла ма на па ра са та фа ха ца ча ша ле ме не ре се те ви ки ли ми ни ри си ти ло мо но ро со то лу му ну ру су ту ры ны мы".split()  # noqa: E501
 _EN_SYLLABLES = "ba be bi bo bu ca co cu da de di do fa fe fi fo ga ge go la le li lo ma me mi mo na ne ni no pa pe pi po ra re ri ro sa se si so ta te ti to ver ing er".split()  # noqa: E501
@@ -242,6 +258,114 @@ def hostile_times() -> tuple[list[float], int]:
     return times, hits
 
 
+@cache
+def _ingest_texts() -> tuple[str, ...]:
+    return tuple(item.text for item in item_mix())
+
+
+def rules_body(index: int, group_id: int, secret: str, *, run: str = "") -> bytes:
+    """The ingest mix's event `index`, its text taken from the item mix (rule words, links, long ones)."""
+    event = json.loads(callback_body(index, group_id, secret, run=run))
+    texts = _ingest_texts()
+    obj = event["object"].get("message", event["object"])
+    obj["text"] = texts[index % len(texts)]
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+async def _insert_rules(context: Context) -> int:
+    """The 1,000 rules, on the bench community and team-wide, through the store (as the demo's are)."""
+    conn = await context.database.connect()
+    try:
+        community_id = await conn.fetchval("SELECT id FROM community WHERE vk_group_id = $1", BENCH_GROUP_ID)
+        await conn.execute("DELETE FROM moderation_rule WHERE name LIKE 'bench rule %' AND id NOT IN "
+                           "(SELECT rule_id FROM rule_hit)")  # fmt: skip
+    finally:
+        await conn.close()
+    async with db.database(context.database.dsn):
+        for rule in rule_mix(communities=(community_id,)):
+            await create_rule(None, **rule)
+    return community_id
+
+
+async def _switch_rules(context: Context, modes: dict[int, str] | None) -> dict[int, str]:
+    """Every bench rule off (modes None) or back to its mode; the rules worker picks the change up within
+    its stamp interval. Written straight to the table: a benchmark's switch, not an admin's change, so no
+    version and no journal entry. Returns the modes the rules had."""
+    conn = await context.database.connect()
+    try:
+        rows = await conn.fetch("SELECT id, mode FROM moderation_rule WHERE name LIKE 'bench rule %'")
+        before = {row["id"]: row["mode"] for row in rows}
+        wanted = modes or dict.fromkeys(before, "off")
+        await conn.execute(
+            "UPDATE moderation_rule r SET mode = w.mode, updated_at = now() "
+            "FROM unnest($1::int[], $2::text[]) AS w(id, mode) WHERE r.id = w.id",
+            list(wanted), list(wanted.values()),
+        )  # fmt: skip
+    finally:
+        await conn.close()
+    await asyncio.sleep(2.5)  # the worker's stamp check (every second) and one round
+    return before
+
+
+async def _catch_up(context: Context, since: datetime) -> tuple[float, int, int]:
+    """Seconds until the rules worker has evaluated every item taken in since `since`; items, hits."""
+    conn = await context.database.connect()
+    started = time.perf_counter()
+    try:
+        while True:
+            left = await conn.fetchval(
+                "SELECT count(*) FROM item i WHERE i.direction = 'in' AND i.recorded_at >= $1 "
+                "AND NOT EXISTS (SELECT 1 FROM rule_check c WHERE c.item_id = i.id)",
+                since,
+            )
+            if not left or time.perf_counter() - started > CATCH_UP_SECONDS:
+                break
+            await asyncio.sleep(0.5)
+        checked = await conn.fetchval(
+            "SELECT count(*) FROM rule_check c JOIN item i ON i.id = c.item_id WHERE i.recorded_at >= $1",
+            since,
+        )
+        hits = await conn.fetchval("SELECT count(*) FROM rule_hit WHERE item_recorded_at >= $1", since)
+    finally:
+        await conn.close()
+    return time.perf_counter() - started, int(checked), int(hits)
+
+
+async def ingest_with_rules(
+    context: Context, rows: list[list[str]], notes: list[str]
+) -> dict[bool, LoadResult]:
+    """Ingest at INGEST_SENDERS senders into one proxy with workers on, rounds alternating between the
+    1,000 rules switched off (none active: the rules worker has nothing to do) and on; the median round
+    of each. After a round with rules, the worker is waited for until it has evaluated every item."""
+    await context.dataset.base()
+    await _insert_rules(context)
+    modes = await _switch_rules(context, None)
+    rounds: dict[bool, list[LoadResult]] = {False: [], True: []}
+    async with context.proxy(PROXY_WORKERS="true") as server:
+        for round_number in range(INGEST_ROUNDS):
+            order = (False, True) if round_number % 2 == 0 else (True, False)
+            for with_rules in order:
+                if with_rules:
+                    await _switch_rules(context, modes)
+                since = datetime.now(UTC)
+                run = await ingest._load(
+                    server.base_url, INGEST_SENDERS, f"rules{int(with_rules)}", round_number, server.pid,
+                    body_of=rules_body, first_index=INGEST_INDEX_BASE[with_rules], max_seconds=INGEST_SECONDS,
+                )  # fmt: skip
+                rounds[with_rules].append(run)
+                label = f"{'1,000' if with_rules else 'no'} active rules (round {round_number + 1})"
+                rows.append(load_row(label, run))
+                if with_rules:
+                    seconds, checked, hits = await _catch_up(context, since)
+                    notes.append(
+                        f"Round {round_number + 1} with rules: {run.completed:,} events answered, the worker "
+                        f"evaluated {checked:,} items ({hits:,} hits) and was done {seconds:.1f} s after the "
+                        "load ended."
+                    )
+                    await _switch_rules(context, None)
+    return {with_rules: ingest.median_round(runs) for with_rules, runs in rounds.items()}
+
+
 async def run(context: Context) -> BenchResult:
     result = BenchResult("rules", "")
     items = item_mix()
@@ -291,4 +415,27 @@ async def run(context: Context) -> BenchResult:
         f"times; each time the rule failed at its limit and the other rule still hit ({still_hit} hit). "
         f"Every run (ms): {', '.join(f'{t:.1f}' for t in hostile)}."
     )
+    load_rows, ingest_notes = [LOAD_HEADER], []
+    measured = await ingest_with_rules(context, load_rows, ingest_notes)
+    without, with_rules = measured[False], measured[True]
+    ratio = with_rules.rate / without.rate if without.rate else None
+    result.figures += [
+        Figure(f"ingest events/s with 1,000 active rules, {INGEST_SENDERS} senders", with_rules.rate, "events/s",
+               ceiling=without.rate, ceiling_name="the same proxy, no active rule",
+               target=f">= {INGEST_TARGET_RATIO} of no rules",
+               met=ratio >= INGEST_TARGET_RATIO if ratio is not None else None),
+        Figure(f"ingest p99 latency with 1,000 active rules, {INGEST_SENDERS} senders", with_rules.p99_ms, "ms",
+               ceiling=without.p99_ms, ceiling_name="the same proxy, no active rule"),
+    ]  # fmt: skip
+    result.tables.append(("Ingest with and without the rules (workers on in every round)", load_rows))
+    result.notes.append(
+        f"Ingest: one proxy with PROXY_WORKERS=true (the rules worker evaluates each new item in the server "
+        f"process), {INGEST_SENDERS} senders, {INGEST_ROUNDS} rounds each way alternating, each "
+        f"{ingest.WARMUP} warm-up requests then up to {ingest.MAX_REQUESTS:,} requests or {INGEST_SECONDS:.0f} s; "
+        "a figure is the round with the median rate. The 1,000 rules are stored through "
+        "proxy.rules.store.create_rule (mode on with the action flag, one in four in dry run, so hits are "
+        "recorded and nothing is sent to VK) and switched off for the rounds without rules. The events are "
+        "the ingest mix with their texts taken from the item mix above."
+    )
+    result.notes += ingest_notes
     return result
