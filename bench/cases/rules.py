@@ -28,6 +28,7 @@ from bench.results import BenchResult, Figure
 from proxy import db
 from proxy.rules.matching import PATTERN_TIME_LIMIT_SECONDS, Candidate, RuleSet
 from proxy.rules.store import create_rule
+from proxy.search_terms import stems
 
 SEED = 23
 RULES = 1_000
@@ -64,8 +65,10 @@ def _word(rng: random.Random, russian: bool) -> str:
     return "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
 
 
+@cache
 def vocabulary(seed: int = SEED) -> tuple[list[str], list[str]]:
-    """Rule words (5,000, distinct) and everyday words the items are made of (2,000, none a rule word)."""
+    """Rule words (5,000, distinct) and everyday words the items are made of (2,000): no form of an
+    everyday word shares a stem with a rule word, so items hit rules where the mix puts a rule word in."""
     rng = random.Random(seed)
     rule_words = list(SPAM_WORDS)
     seen = set(rule_words)
@@ -74,10 +77,12 @@ def vocabulary(seed: int = SEED) -> tuple[list[str], list[str]]:
         if word not in seen:
             seen.add(word)
             rule_words.append(word)
+    rule_stems = {stem for word in rule_words for stem in stems(word)}
     everyday: list[str] = []
     while len(everyday) < 2_000:
         word = _word(rng, russian=rng.random() < 0.7)
-        if word not in seen:
+        forms = [word + suffix for suffix in (_RU_SUFFIXES if word[0] >= "а" else _EN_SUFFIXES)]
+        if word not in seen and not any(stem in rule_stems for form in forms for stem in stems(form)):
             seen.add(word)
             everyday.append(word)
     return rule_words, everyday
@@ -132,8 +137,9 @@ def rule_mix(seed: int = SEED, communities: tuple[int, ...] = COMMUNITIES) -> li
                for _ in range(DOMAINS)]  # fmt: skip
     for number in range(DOMAINS // 2):
         add({"domains_deny": domains[number * 2 : number * 2 + 2]})
-    for _ in range(10):
-        add({"domains_allow": ["vk.com", "vk.cc", "example.org"], "new_author": True})
+    for number in range(10):
+        add({"domains_allow": ["vk.com", "vk.cc", "example.org"], "new_author": True,
+             "channels": [_CHANNELS[number % len(_CHANNELS)]]})  # fmt: skip
     # The rest: phrases, phones, mentions, attachments, repeats, authors, channels and hours.
     while len(rules) < RULES:
         kind = len(rules) % 8
@@ -150,7 +156,7 @@ def rule_mix(seed: int = SEED, communities: tuple[int, ...] = COMMUNITIES) -> li
         elif kind == 5:
             add({"authors": [rng.randint(1, 10**9) for _ in range(50)]})
         elif kind == 6:
-            add({"any_link": True, "new_author": True, "channels": ["wall", "photo"]})
+            add({"any_link": True, "new_author": True, "words": [rng.choice(rule_words) for _ in range(3)]})
         else:
             add(
                 {
@@ -236,9 +242,10 @@ def evaluation_times(ruleset: RuleSet, items: list[Candidate], rounds: int = 3) 
     return [statistics.median(times) for times in per_item]
 
 
-def hostile_times() -> tuple[list[float], int]:
-    """Milliseconds until a catastrophically backtracking pattern is cut off on a 10 KB comment, and how
-    many of the other rules still hit."""
+def hostile_times() -> tuple[list[float], list[float], int]:
+    """Milliseconds until a catastrophically backtracking pattern is cut off on a 10 KB comment, on the
+    clock and in this process's CPU time (on a busy machine the clock also counts time the process waited
+    for a core), and how many of the other rules still hit."""
     hostile = _Stored(1, {"name": "hostile", "community_id": None, "mode": "on",
                           "conditions": {"patterns": [HOSTILE_PATTERN]}, "actions": [{"do": "flag"}]})  # fmt: skip
     other = _Stored(2, {"name": "other", "community_id": None, "mode": "on",
@@ -247,15 +254,16 @@ def hostile_times() -> tuple[list[float], int]:
     item = item_mix(1)[0]
     text = "x" * 10_237 + "yz"  # RE2 finds "x…y" (its form drops \b), so `regex` runs and backtracks
     candidate = Candidate(**{**item.__dict__, "text": text + " xxxyz"})
-    times, hits = [], 0
+    times, cpu, hits = [], [], 0
     for _ in range(HOSTILE_REPEATS):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         found, failures = ruleset.evaluate(candidate)
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
         if not failures:
             raise RuntimeError("the hostile pattern was not cut off")
         hits = len(found)
-    return times, hits
+    return times, cpu, hits
 
 
 @cache
@@ -332,7 +340,7 @@ async def _catch_up(context: Context, since: datetime) -> tuple[float, int, int]
 
 
 async def ingest_with_rules(
-    context: Context, rows: list[list[str]], notes: list[str]
+    context: Context, rows: list[list[str]], notes: list[str], worker: list[tuple[int, float]]
 ) -> dict[bool, LoadResult]:
     """Ingest at INGEST_SENDERS senders into one proxy with workers on, rounds alternating between the
     1,000 rules switched off (none active: the rules worker has nothing to do) and on; the median round
@@ -357,6 +365,7 @@ async def ingest_with_rules(
                 rows.append(load_row(label, run))
                 if with_rules:
                     seconds, checked, hits = await _catch_up(context, since)
+                    worker.append((checked, run.elapsed + seconds))
                     notes.append(
                         f"Round {round_number + 1} with rules: {run.completed:,} events answered, the worker "
                         f"evaluated {checked:,} items ({hits:,} hits) and was done {seconds:.1f} s after the "
@@ -396,13 +405,15 @@ async def run(context: Context) -> BenchResult:
                met=_percentile(full_short, 0.5) < EVALUATION_TARGET_MS),
     ]  # fmt: skip
     result.tables.append(("Rule evaluation per item (each item's median of 3 passes after a warm-up)", rows))
-    hostile, still_hit = hostile_times()
+    hostile, hostile_cpu, still_hit = hostile_times()
     limit_ms = PATTERN_TIME_LIMIT_SECONDS * 1000
-    result.figures.append(
-        Figure("hostile pattern on a 10 KB comment: time to cut-off (median)", statistics.median(hostile), "ms",
-               ceiling=limit_ms, ceiling_name="the pattern's time limit",
-               target="within its limit (ratio about 1)", met=statistics.median(hostile) <= limit_ms * 1.5)
-    )  # fmt: skip
+    result.figures += [
+        Figure("hostile pattern on a 10 KB comment: CPU time to cut-off (median)", statistics.median(hostile_cpu),
+               "ms", ceiling=limit_ms, ceiling_name="the pattern's time limit",
+               target="within its limit (+10%)", met=statistics.median(hostile_cpu) <= limit_ms * 1.1),
+        Figure("hostile pattern on a 10 KB comment: clock time to cut-off (median)", statistics.median(hostile),
+               "ms", ceiling=limit_ms, ceiling_name="the pattern's time limit"),
+    ]  # fmt: skip
     result.notes.append(
         f"Rule set: {len(full.rules):,} rules compiled in {compile_ms:.0f} ms (words {WORDS:,}, patterns "
         f"{PATTERNS}, domains {DOMAINS}; seed {SEED}); items: {len(items):,} ({len(short):,} short comments "
@@ -413,10 +424,10 @@ async def run(context: Context) -> BenchResult:
     result.notes.append(
         f"Hostile pattern /{HOSTILE_PATTERN}/ against {10_240:,} characters of x…yz, {HOSTILE_REPEATS} "
         f"times; each time the rule failed at its limit and the other rule still hit ({still_hit} hit). "
-        f"Every run (ms): {', '.join(f'{t:.1f}' for t in hostile)}."
+        f"Every run, clock / CPU ms: {', '.join(f'{t:.1f} / {c:.1f}' for t, c in zip(hostile, hostile_cpu, strict=True))}."
     )
-    load_rows, ingest_notes = [LOAD_HEADER], []
-    measured = await ingest_with_rules(context, load_rows, ingest_notes)
+    load_rows, ingest_notes, worker = [LOAD_HEADER], [], []
+    measured = await ingest_with_rules(context, load_rows, ingest_notes, worker)
     without, with_rules = measured[False], measured[True]
     ratio = with_rules.rate / without.rate if without.rate else None
     result.figures += [
@@ -426,6 +437,11 @@ async def run(context: Context) -> BenchResult:
                met=ratio >= INGEST_TARGET_RATIO if ratio is not None else None),
         Figure(f"ingest p99 latency with 1,000 active rules, {INGEST_SENDERS} senders", with_rules.p99_ms, "ms",
                ceiling=without.p99_ms, ceiling_name="the same proxy, no active rule"),
+        # Whether the rules keep up: items the worker evaluated a second, from the start of a round's load
+        # to its last item evaluated, beside the rate the items arrived at.
+        Figure("rules worker: items evaluated per second, 1,000 rules",
+               sum(c for c, _ in worker) / sum(t for _, t in worker) if worker else None, "items/s",
+               ceiling=with_rules.rate, ceiling_name="ingest events/s with the rules (the arrival rate)"),
     ]  # fmt: skip
     result.tables.append(("Ingest with and without the rules (workers on in every round)", load_rows))
     result.notes.append(
