@@ -152,7 +152,7 @@ def rule_mix(seed: int = SEED, communities: tuple[int, ...] = COMMUNITIES) -> li
         elif kind == 3:
             add({"attachments": [rng.choice(_ATTACHMENT_KINDS)], "hours": {"from": 23, "to": 6}})
         elif kind == 4:
-            add({"repeated": {"count": 3, "window_minutes": 10}})
+            add({"repeated": {"count": rng.randint(2, 5), "window_minutes": rng.choice((5, 10, 30, 60))}})
         elif kind == 5:
             add({"authors": [rng.randint(1, 10**9) for _ in range(50)]})
         elif kind == 6:
@@ -276,7 +276,9 @@ def rules_body(index: int, group_id: int, secret: str, *, run: str = "") -> byte
     event = json.loads(callback_body(index, group_id, secret, run=run))
     texts = _ingest_texts()
     obj = event["object"].get("message", event["object"])
-    obj["text"] = texts[index % len(texts)]
+    # Drawn, not cycled: cycling the texts in step with the authors (also cycled) made every author repeat
+    # the same text from one round to the next, which the `repeated` rules then caught on every item.
+    obj["text"] = texts[random.Random(index).randrange(len(texts))]
     return json.dumps(event, ensure_ascii=False).encode()
 
 
