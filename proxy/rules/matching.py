@@ -59,10 +59,24 @@ _STEM_CACHE: dict[str, str | None] = {}
 _STEM_CACHE_LIMIT = 200_000
 
 
+# Snowball leaves a soft vowel on some Russian stems and not on others of the same word («лотерея» ->
+# "лотере", «лотереи» -> "лотер"): a rule's word must match every form, so a trailing vowel, й or ь after
+# three letters is dropped from both the rule's stems and the text's.
+# Likewise a fleeting vowel before the last consonant («заработок», «заработка»; «отец», «отца») is dropped.
+_SOFT_ENDING = re.compile(r"(?<=[\u0400-\u04ff]{3})[аеиоуыэюяйь]+$")
+_FLEETING_VOWEL = re.compile(r"(?<=[\u0400-\u04ff]{3})[оеё](?=[кцлнр]$)")
+
+
+def word_forms(text: str) -> list[str]:
+    """The text's words as rules compare them: Snowball stems, Russian ones without a soft ending or a
+    fleeting vowel (one form for every case of the word, on the rule's side and the text's alike)."""
+    return [_FLEETING_VOWEL.sub("", _SOFT_ENDING.sub("", stem)) for stem in stems(text)]
+
+
 def _stem_of(word: str) -> str | None:
     stem = _STEM_CACHE.get(word, "")
     if stem == "":
-        found = stems(word)
+        found = word_forms(word)
         stem = found[0] if len(found) == 1 else None
         if len(_STEM_CACHE) >= _STEM_CACHE_LIMIT:
             _STEM_CACHE.clear()
@@ -715,7 +729,7 @@ class RuleSet:
                 sequences: list[tuple[tuple[str, ...], str]] = []
                 texts: list[str] = []
                 for word in value:
-                    found = tuple(stems(word))
+                    found = tuple(word_forms(word))
                     if kind == "words" and len(found) == 1:
                         single.add(found[0])
                     elif found:
