@@ -26,9 +26,8 @@ from bench.events import callback_body
 from bench.load import LoadResult
 from bench.results import BenchResult, Figure
 from proxy import db
-from proxy.rules.matching import PATTERN_TIME_LIMIT_SECONDS, Candidate, RuleSet
+from proxy.rules.matching import PATTERN_TIME_LIMIT_SECONDS, Candidate, RuleSet, word_forms
 from proxy.rules.store import create_rule
-from proxy.search_terms import stems
 
 SEED = 23
 RULES = 1_000
@@ -77,12 +76,12 @@ def vocabulary(seed: int = SEED) -> tuple[list[str], list[str]]:
         if word not in seen:
             seen.add(word)
             rule_words.append(word)
-    rule_stems = {stem for word in rule_words for stem in stems(word)}
+    rule_stems = {stem for word in rule_words for stem in word_forms(word)}
     everyday: list[str] = []
     while len(everyday) < 2_000:
         word = _word(rng, russian=rng.random() < 0.7)
         forms = [word + suffix for suffix in (_RU_SUFFIXES if word[0] >= "а" else _EN_SUFFIXES)]
-        if word not in seen and not any(stem in rule_stems for form in forms for stem in stems(form)):
+        if word not in seen and not any(stem in rule_stems for form in forms for stem in word_forms(form)):
             seen.add(word)
             everyday.append(word)
     return rule_words, everyday
