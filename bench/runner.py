@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report
-from bench.cases import export, flood, inbox, ingest, journal_scale, live, outbox, reply, stats, team
+from bench.cases import export, flood, inbox, ingest, journal_scale, live, outbox, reply, rules, stats, team
 from bench.context import Context
 from bench.database import BenchDatabase
 from bench.dataset import Dataset
@@ -38,6 +38,8 @@ CASES: dict[str, tuple[str, Case]] = {
         "Journal at scale: checkpoints, verification, backup and restore; the keyed chain's cost on ingest",
         journal_scale.run,
     ),
+    # Evaluation in this process, then ingest with the rules worker on: the base data set only.
+    "rules": ("Moderation rules: evaluation, a hostile pattern, ingest with 1,000 rules", rules.run),
 }
 
 

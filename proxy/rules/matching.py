@@ -304,9 +304,10 @@ class _PatternSet:
 
     def add(self, pattern: str) -> int:
         if pattern not in self._index:
+            compiled = compile_pattern(pattern)
             self._index[pattern] = len(self.patterns)
             self.patterns.append(pattern)
-            self.compiled.append(compile_pattern(pattern))
+            self.compiled.append(compiled)
         return self._index[pattern]
 
     def build(self) -> None:
@@ -344,7 +345,10 @@ class _PatternSet:
         """The patterns that may match the text: those the RE2 set found, and those it cannot judge."""
         if self._set is None:
             return self.always
-        found = self._set.Match(text)
+        try:
+            found = self._set.Match(text)
+        except Exception:  # RE2 gave up on this text (its memory limit, say): every pattern runs
+            return set(range(len(self.patterns)))
         if not found:
             return self.always
         return self.always | {self._members[i] for i in found}
