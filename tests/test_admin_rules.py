@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from proxy import actions
+from proxy import actions, refusals
 from proxy.clock import utcnow
 from proxy.models import (
     Community,
@@ -121,7 +121,7 @@ HOSTILE = [
     ({"community": "999999"}, "this community does not exist"),
     ({"community": "abc"}, "choose a community from the list"),
     ({"mode": "turbo"}, "the mode is one of"),
-    ({"phrases": "a\n" * 1001}, "at most 1000"),
+    ({"phrases": "\n".join(f"p{i}" for i in range(1001))}, "at most 1000"),
     ({"words": "\n".join(f"w{i}" for i in range(2000)), "domains_deny": ""}, None),
 ]
 
@@ -208,8 +208,11 @@ async def test_only_admins(client_for: Any, community: Community, admin: Operato
     await rule.refresh_from_db()
     assert rule.version == 1 and rule.mode == RuleMode.DRY_RUN and not rule.archived
     assert await ModerationRule.all().count() == 1 and await rule_changes() == changes
-    # The refusals are journaled.
-    assert await JournalEntry.filter(operator_id=person.id, action="admin.change").count() == 4
+    # The refusals are journaled (counted, then written once per kind and minute).
+    await refusals.flush()
+    denied = await JournalEntry.filter(action="access.denied", operator_id=person.id)
+    assert sum(e.params["count"] for e in denied) == 8
+    assert {t for e in denied for t in e.params["targets"]} >= {"/admin/rules", f"/admin/rules/{rule.id}/mode"}
 
 
 # --- hits and undo ---------------------------------------------------------------------------------
@@ -232,11 +235,13 @@ async def test_the_hits_page_and_undoing_a_deletion(
                                    conditions={"words": ["скидка"]}, actions=["delete"])  # fmt: skip
     _, item, _ = await mirror.comment(world.members[0], world.post, "Огромная скидка тут <b>x</b>")
     _, quiet, _ = await mirror.comment(world.members[1], world.post, "Скидка в пробном режиме")
-    hit = await _hit(rule, item, matched="words: скидка")
-    await _hit(rule, quiet, mode=RuleMode.DRY_RUN, matched="words: скидка")
     # The rule's deletion went through: its outbox row was sent and the comment is deleted.
     row = await actions.delete_comment(vk_settings, admin, item.id)
-    await OutboxRow.filter(id=row.id).update(rule_id=rule.id, status=OutboxStatus.SENT, sent_at=utcnow())
+    await OutboxRow.filter(id=row.id).update(rule_id=rule.id, operator_id=None, status=OutboxStatus.SENT,
+                                             sent_at=utcnow())  # fmt: skip
+    hit = await _hit(rule, item, matched="words: скидка", actions_done=[{"do": "delete", "outbox_id": row.id,
+                                                                         "queued": True}])  # fmt: skip
+    await _hit(rule, quiet, mode=RuleMode.DRY_RUN, matched="words: скидка")
     item.is_deleted = True
     await item.save(update_fields=["is_deleted"])
 
@@ -251,6 +256,11 @@ async def test_the_hits_page_and_undoing_a_deletion(
     assert restore.operator_id == admin.id and restore.item_id == item.id  # type: ignore[attr-defined]
     entry = await JournalEntry.filter(action="comment.restore").get()
     assert entry.operator_id == admin.id  # type: ignore[attr-defined]
+    # The restore undid the rule's deletion: a false positive, counted on the list.
+    await hit.refresh_from_db()
+    assert hit.undone_at is not None and hit.undone_by_id == admin.id  # type: ignore[attr-defined]
+    page = await (await admin_client.get("/admin/rules")).text()
+    assert '<td class="num undone-count">1</td>' in page
     # Undoing twice is refused by the operator action itself, and said so.
     status, _, _ = await post(admin_client, f"/admin/rules/{rule.id}/hits/{hit.id}/undo", {})
     assert status == 303
@@ -262,16 +272,18 @@ async def test_undoing_a_ban(admin_client: TestClient, admin: Operator, mirror: 
     rule = await store.create_rule(admin, name="Trolls", community_id=None, mode="on",
                                    conditions={"authors": [world.members[0].id]}, actions=["ban"])  # fmt: skip
     conversation, item, _ = await mirror.comment(world.members[0], world.post, "troll")
-    hit = await _hit(rule, item, actions_done=[{"do": "ban", "days": None, "reason": 1, "comment": ""}])
     row = await actions.ban_author(vk_settings, admin, conversation.id, reason=1, comment="", until=None)
-    await OutboxRow.filter(id=row.id).update(rule_id=rule.id, item_id=item.id, status=OutboxStatus.SENT,
-                                             sent_at=utcnow())  # fmt: skip
+    await OutboxRow.filter(id=row.id).update(rule_id=rule.id, status=OutboxStatus.SENT, sent_at=utcnow())
+    hit = await _hit(rule, item, actions_done=[{"do": "ban", "days": None, "reason": 1, "comment": "",
+                                                "outbox_id": row.id, "queued": True}])  # fmt: skip
     page = await (await admin_client.get(f"/admin/rules/{rule.id}/hits")).text()
     assert "lift the ban" in page or "снять бан" in page.lower()
     status, _, _ = await post(admin_client, f"/admin/rules/{rule.id}/hits/{hit.id}/undo", {})
     assert status == 303
     unban = await OutboxRow.filter(method="groups.unban").get()
     assert unban.operator_id == admin.id  # type: ignore[attr-defined]
+    await hit.refresh_from_db()
+    assert hit.undone_by_id == admin.id  # type: ignore[attr-defined]
 
 
 async def test_an_undone_hit_shows_who_undid_it_and_offers_no_undo(
@@ -297,7 +309,7 @@ async def test_the_list_shows_each_rules_figures(admin_client: TestClient, admin
                                    conditions={"words": ["скидка"]}, actions=["delete"])  # fmt: skip
     for n in range(4):
         _, item, _ = await mirror.comment(world.members[n % len(world.members)], world.post, f"скидка {n}")
-        hit = await _hit(rule, item)
+        hit = await _hit(rule, item, actions_done=[{"do": "delete", "outbox_id": 10**9 + n, "queued": True}])
         if n == 0:
             await RuleHit.filter(id=hit.id).update(undone_at=utcnow(), undone_by_id=admin.id)
     await ModerationRule.filter(id=rule.id).update(last_error="pattern timed out", last_error_at=utcnow())

@@ -20,8 +20,6 @@ from proxy.db.sql import SqlQuery, percentile
 from proxy.models import Item, OutboxRow, RuleHit, RuleMode
 from proxy.stats.period import Period
 
-# The actions that reach VK; the others (assign, note, alert, flag) stay inside the proxy.
-VK_ACTIONS = ("delete", "ban", "reply")
 HITS_PAGE_SIZE = 50
 
 
@@ -50,15 +48,15 @@ EMPTY = RuleFigures()
 
 
 def _acted_sql(q: SqlQuery, alias: str) -> str:
-    """SQL: the hit was in "on" and one of its actions goes to VK.
+    """SQL: the hit was in "on" and one of its actions was queued for VK.
 
-    The actions are JSON; their text is compared with the spaces taken out, since PostgreSQL writes
-    `"do": "ban"` where SQLite keeps `"do":"ban"`.
+    proxy/rules/acting.py writes an `outbox_id` into each action it queued (delete, ban, reply) and
+    none into the others; the JSON's text is searched with the spaces taken out, since PostgreSQL
+    writes `"outbox_id": 5` where SQLite keeps `"outbox_id":5`.
     """
     text = f"REPLACE(CAST({alias}.actions AS TEXT), ' ', '')"
-    patterns = ['%"do":"' + kind + '"%' for kind in VK_ACTIONS]
-    kinds = " OR ".join(f"{text} LIKE {q.p(pattern)}" for pattern in patterns)
-    return f"({alias}.mode = {q.p(RuleMode.ON.value)} AND ({kinds}))"
+    queued = q.p('%"outbox_id":%')
+    return f"({alias}.mode = {q.p(RuleMode.ON.value)} AND {text} LIKE {queued})"
 
 
 def _in_period(q: SqlQuery, column: str, period: Period) -> str:
@@ -126,11 +124,13 @@ async def _accepted(period: Period, rule_ids: list[int] | None) -> dict[int, tup
     q = SqlQuery()
     sent = q.p("sent")
     where = _in_period(q, "h.created_at", period) + _rules_filter(q, "h.rule_id", rule_ids)
-    # A hit's first action VK accepted; a rule's rows are told apart by (rule_id, item_id).
+    # A hit's first action VK accepted. A rule's rows name the item, except a ban's, which names the
+    # conversation (a ban queued before the item arrived is another hit's).
     samples = f"""
         SELECT h.rule_id, MIN({q.epoch("o.sent_at")}) - MIN({q.epoch("h.item_recorded_at")}) AS v
         FROM rule_hit h
-        JOIN outbox o ON o.rule_id = h.rule_id AND o.item_id = h.item_id
+        JOIN outbox o ON o.rule_id = h.rule_id AND (o.item_id = h.item_id OR (o.item_id IS NULL
+             AND o.conversation_id = h.conversation_id AND o.created_at >= h.item_recorded_at))
         WHERE {where} AND o.status = {sent} AND o.sent_at IS NOT NULL
         GROUP BY h.id, h.rule_id
     """
@@ -200,6 +200,11 @@ def _split_matched(matched: str) -> list[str]:
     return pieces
 
 
+def outbox_ids(hit: RuleHit) -> list[int]:
+    """The outbox rows the hit's actions queued (proxy/rules/acting.py records their ids)."""
+    return [int(a["outbox_id"]) for a in hit.actions or [] if isinstance(a, dict) and a.get("outbox_id")]
+
+
 def undo_kind(hit: RuleHit, item: Item, rows: list[OutboxRow]) -> str | None:
     if hit.undone_at is not None or hit.mode != RuleMode.ON:
         return None
@@ -227,13 +232,11 @@ async def rule_hits(
     )
     more = len(hits) > limit
     hits = hits[:limit]
-    rows_by_item: dict[int, list[OutboxRow]] = {}
-    if hits:
-        for row in await OutboxRow.filter(rule_id=rule_id, item_id__in=[h.item_id for h in hits]).order_by("id"):  # type: ignore[attr-defined]
-            rows_by_item.setdefault(row.item_id, []).append(row)  # type: ignore[attr-defined]
+    wanted = {oid for hit in hits for oid in outbox_ids(hit)}
+    by_id = {row.id: row for row in await OutboxRow.filter(id__in=wanted)} if wanted else {}
     shown = []
     for hit in hits:
-        rows = rows_by_item.get(hit.item_id, [])  # type: ignore[attr-defined]
+        rows = [by_id[oid] for oid in outbox_ids(hit) if oid in by_id]
         shown.append(
             HitRow(hit=hit, item=hit.item, text_parts=marked_parts(hit.item.text, hit.matched), outbox=rows,
                    undo=undo_kind(hit, hit.item, rows))  # fmt: skip

@@ -76,7 +76,6 @@ _GENERIC_TLDS = frozenset(
     "tech space website blog icu buzz vip mobi asia tel travel digital email cloud network social "
     "рф рус москва онлайн сайт орг ком укр бел срб дети".split()
 )
-)
 _LABEL = r"[a-z0-9\u0400-\u04ff](?:[a-z0-9\u0400-\u04ff-]{0,61}[a-z0-9\u0400-\u04ff])?"
 _LINK = regex.compile(
     r"(?<![\w@.\-])(?P<scheme>https?://|www\.)?(?P<host>(?:"

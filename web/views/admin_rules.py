@@ -374,7 +374,7 @@ async def rule_hit_undo(request: web.Request) -> web.StreamResponse:
     hit = await RuleHit.get_or_none(id=hit_id, rule_id=rule.id).prefetch_related("item")
     if hit is None:
         raise web.HTTPNotFound(text=_("No such hit."))
-    rows = await OutboxRow.filter(rule_id=rule.id, item_id=hit.item_id)  # type: ignore[attr-defined]
+    rows = await OutboxRow.filter(id__in=rule_figures.outbox_ids(hit) or [0])
     kind = rule_figures.undo_kind(hit, hit.item, rows)
     back = f"/admin/rules/{rule.id}/hits"
     settings, operator = request.app[SETTINGS], request[OPERATOR]
