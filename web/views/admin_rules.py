@@ -174,8 +174,26 @@ def parse_rule_form(form: forms.Form, values: dict[str, Any]) -> RuleForm:
                     actions=chosen)  # fmt: skip
 
 
+def field_labels() -> dict[str, str]:
+    """What spec.py calls a part of a rule, as the form calls it, for its refusals' sentences."""
+    return {
+        "words": _("contains one of these words"), "phrases": _("contains one of these phrases"),
+        "patterns": _("matches one of these patterns"), "domains_deny": _("links to one of these sites"),
+        "domains_allow": _("links to a site not on this list"), "authors": _("comes from one of these authors"),
+        "attachments": _("has an attachment of these kinds"), "channels": _("arrives in"),
+        "repeated": _("is repeated by its author"), "repeated.count": _("times"),
+        "repeated.window_minutes": _("within minutes"), "hours": _("arrives between hours (team time)"),
+        "hours.from": _("from"), "hours.to": _("to"), "ban days": _("Days (empty: for ever)"),
+        "ban reason": _("Reason"), "operator": _("assign to an operator"),
+        "canned response": _("reply with a canned response"),
+    }  # fmt: skip
+
+
 def _form_refusal(exc: Exception, form_name: str) -> dict[str, Any]:
     found = refusal(exc, form_name)
+    if isinstance(exc, InputError) and "field" in exc.params:
+        label = field_labels().get(str(exc.params["field"]), str(exc.params["field"]))
+        found["error"]["text"] = _(exc.message, **{**exc.params, "field": _("“%(name)s”", name=label)})
     field = found["error"]["field"]
     if isinstance(field, str):
         field = field.split(".")[0]
@@ -202,10 +220,11 @@ def seconds_text(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     if seconds < 60:
-        return _("%(n)s s", n=f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}")
+        shown = round(seconds, 1) if seconds < 10 else round(seconds)
+        return _("%(n)s s", n=shown)
     if seconds < 7200:
-        return _("%(n)s min", n=f"{seconds / 60:.0f}")
-    return _("%(n)s h", n=f"{seconds / 3600:.1f}")
+        return _("%(n)s min", n=round(seconds / 60))
+    return _("%(n)s h", n=round(seconds / 3600, 1))
 
 
 def percent_text(rate: float | None) -> str:
