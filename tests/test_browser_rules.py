@@ -113,13 +113,19 @@ async def test_an_admin_writes_a_rule_it_acts_and_the_admin_undoes_it(browser, l
     assert await page.locator(".rule-hits .undone-by").count() == 1
     assert errors == []
 
-    # Nothing sticks out sideways on a phone.
-    phone = await browser.new_page(viewport=VIEWPORTS["phone"])
-    await log_in_page(phone, base, admin)
-    for path in ("admin/rules", "admin/rules/new", f"admin/rules/{rule.id}", f"admin/rules/{rule.id}/hits"):
-        await phone.goto(base + path)
-        await phone.locator("main").wait_for()
-        assert await horizontal_overflow(phone) == 0, path
+    # Nothing sticks out sideways, on a laptop or a phone, in either language.
+    overflow = {}
+    for locale in ("ru", "en"):
+        await Operator.filter(id=admin.id).update(locale=locale)
+        for view, viewport in VIEWPORTS.items():
+            other = await browser.new_page(viewport=viewport)
+            await log_in_page(other, base, admin)
+            for path in ("admin/rules", "admin/rules/new", f"admin/rules/{rule.id}", f"admin/rules/{rule.id}/hits"):
+                await other.goto(base + path)
+                await other.locator("main").wait_for()
+                overflow[(locale, view, path)] = await horizontal_overflow(other)
+            await other.close()
+    assert overflow == dict.fromkeys(overflow, 0)
 
 
 def _refused_form(base: str):
