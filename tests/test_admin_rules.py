@@ -40,7 +40,9 @@ async def admin_client(client_for: Any, admin: Operator) -> TestClient:
     return await client_for(admin)
 
 
-async def post(client: TestClient, url: str, data: list[tuple[str, str]] | dict[str, str]) -> tuple[int, str, Any]:
+async def post(
+    client: TestClient, url: str, data: list[tuple[str, str]] | dict[str, str]
+) -> tuple[int, str, Any]:
     token = await csrf_token(client)
     fields = list(data.items()) if isinstance(data, dict) else list(data)
     fields.append(("csrf_token", token))
@@ -162,7 +164,7 @@ async def test_editing_makes_a_new_version_and_a_refused_edit_changes_nothing(
     response = await admin_client.get(f"/admin/rules/{rule.id}")
     page = await response.text()
     # Both versions, each with its whole definition.
-    assert page.count("<pre class=\"rule-definition\">") == 2 and "Links v2" in page
+    assert page.count('<pre class="rule-definition">') == 2 and "Links v2" in page
 
 
 async def test_the_mode_switch_and_archive(admin_client: TestClient, admin: Operator) -> None:
@@ -194,7 +196,12 @@ async def test_only_admins(client_for: Any, community: Community, admin: Operato
     person = await Operator.create(login=f"p-{role}", password_hash="x", role=role)
     await person.communities.add(community)
     client = await client_for(person)
-    for url in ("/admin/rules", "/admin/rules/new", f"/admin/rules/{rule.id}", f"/admin/rules/{rule.id}/hits"):
+    for url in (
+        "/admin/rules",
+        "/admin/rules/new",
+        f"/admin/rules/{rule.id}",
+        f"/admin/rules/{rule.id}/hits",
+    ):
         assert (await client.get(url, allow_redirects=False)).status == 403, url
     changes = await rule_changes()
     for url, data in (
@@ -212,7 +219,10 @@ async def test_only_admins(client_for: Any, community: Community, admin: Operato
     await refusals.flush()
     denied = await JournalEntry.filter(action="access.denied", operator_id=person.id)
     assert sum(e.params["count"] for e in denied) == 8
-    assert {t for e in denied for t in e.params["targets"]} >= {"/admin/rules", f"/admin/rules/{rule.id}/mode"}
+    assert {t for e in denied for t in e.params["targets"]} >= {
+        "/admin/rules",
+        f"/admin/rules/{rule.id}/mode",
+    }
 
 
 # --- hits and undo ---------------------------------------------------------------------------------
@@ -314,7 +324,7 @@ async def test_the_list_shows_each_rules_figures(admin_client: TestClient, admin
             await RuleHit.filter(id=hit.id).update(undone_at=utcnow(), undone_by_id=admin.id)
     await ModerationRule.filter(id=rule.id).update(last_error="pattern timed out", last_error_at=utcnow())
     page = await (await admin_client.get("/admin/rules")).text()
-    row = page[page.index(f'id="rule-{rule.id}"'):]
+    row = page[page.index(f'id="rule-{rule.id}"') :]
     row = row[: row.index("</tr>")]
     assert "0 / 4" in row and "25%" in row and "pattern timed out" in row
     assert '<td class="num undone-count">1</td>' in row

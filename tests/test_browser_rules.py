@@ -39,7 +39,9 @@ async def until(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> No
 
 async def test_an_admin_writes_a_rule_it_acts_and_the_admin_undoes_it(browser, live_server, world) -> None:
     base = str(live_server.make_url("/"))
-    admin = await Operator.create(login="ada", display_name="Ада Админова", password_hash="x", role=Role.ADMIN)
+    admin = await Operator.create(
+        login="ada", display_name="Ада Админова", password_hash="x", role=Role.ADMIN
+    )
     page = await browser.new_page(viewport=VIEWPORTS["desktop"], locale="ru-RU")
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -120,7 +122,12 @@ async def test_an_admin_writes_a_rule_it_acts_and_the_admin_undoes_it(browser, l
         for view, viewport in VIEWPORTS.items():
             other = await browser.new_page(viewport=viewport)
             await log_in_page(other, base, admin)
-            for path in ("admin/rules", "admin/rules/new", f"admin/rules/{rule.id}", f"admin/rules/{rule.id}/hits"):
+            for path in (
+                "admin/rules",
+                "admin/rules/new",
+                f"admin/rules/{rule.id}",
+                f"admin/rules/{rule.id}/hits",
+            ):
                 await other.goto(base + path)
                 await other.locator("main").wait_for()
                 overflow[(locale, view, path)] = await horizontal_overflow(other)

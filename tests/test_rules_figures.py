@@ -38,7 +38,11 @@ async def _rule(admin: Operator, name: str = "Sales") -> ModerationRule:
 
 async def _hit(rule: ModerationRule, item: Any, *, at: datetime, queued_after: float, mode: RuleMode = RuleMode.ON,
                acted: bool = True, undone: bool = False, outbox_id: int | None = None) -> RuleHit:  # fmt: skip
-    done = [{"do": "delete", "queued": True, "outbox_id": outbox_id or 1}] if acted else [{"do": "flag", "queued": True}]
+    done = (
+        [{"do": "delete", "queued": True, "outbox_id": outbox_id or 1}]
+        if acted
+        else [{"do": "flag", "queued": True}]
+    )
     return await RuleHit.create(
         rule_id=rule.id, rule_version=1, mode=mode, community_id=item.community_id, item_id=item.id,
         conversation_id=item.conversation_id, matched="words: скидка", actions=done,
@@ -111,7 +115,9 @@ async def test_the_figures_take_the_same_queries_for_one_rule_or_many(
     few = len(counter.statements)
     for rule in rules:
         for item in items:
-            await _hit(rule, item, at=NOON, queued_after=2) if not (rule is rules[0] and item is items[0]) else None
+            await _hit(rule, item, at=NOON, queued_after=2) if not (
+                rule is rules[0] and item is items[0]
+            ) else None
     counter.statements.clear()
     figures = await rule_figures(PERIOD)
     assert len(counter.statements) == few == 3
@@ -122,7 +128,9 @@ async def test_the_hits_page_of_a_rule(admin: Operator, mirror: Any, world: Any,
                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     rule = await _rule(admin)
     items = await _items(mirror, world, 5)
-    hits = [await _hit(rule, item, at=NOON + timedelta(minutes=n), queued_after=1) for n, item in enumerate(items)]
+    hits = [
+        await _hit(rule, item, at=NOON + timedelta(minutes=n), queued_after=1) for n, item in enumerate(items)
+    ]
     counter = StatementCounter(monkeypatch)
     page, next_before = await rule_hits(rule.id, limit=3)
     assert [row.hit.id for row in page] == [h.id for h in reversed(hits)][:3]
@@ -135,10 +143,15 @@ async def test_the_hits_page_of_a_rule(admin: Operator, mirror: Any, world: Any,
 
 def test_the_matched_part_is_marked() -> None:
     assert marked_parts("Огромная СКИДКА тут", "words: скидка") == [
-        ("Огромная ", False), ("СКИДКА", True), (" тут", False)
+        ("Огромная ", False),
+        ("СКИДКА", True),
+        (" тут", False),
     ]
     assert marked_parts("see spam.example/x and spam.example", "link: spam.example") == [
-        ("see ", False), ("spam.example", True), ("/x and ", False), ("spam.example", True)
+        ("see ", False),
+        ("spam.example", True),
+        ("/x and ", False),
+        ("spam.example", True),
     ]
     assert marked_parts("nothing here", "pattern: b[uy]{2}") == [("nothing here", False)]
     assert marked_parts("", "words: a") == []

@@ -16,6 +16,7 @@ rule at once, so the rules page costs the same with one rule or a thousand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from proxy.db.sql import SqlQuery, percentile
 from proxy.models import Item, OutboxRow, RuleHit, RuleMode
 from proxy.stats.period import Period
@@ -120,7 +121,9 @@ async def _queued(period: Period, rule_ids: list[int] | None) -> dict[int, tuple
     return await _percentiles(q, samples)
 
 
-async def _accepted(period: Period, rule_ids: list[int] | None) -> dict[int, tuple[float | None, float | None]]:
+async def _accepted(
+    period: Period, rule_ids: list[int] | None
+) -> dict[int, tuple[float | None, float | None]]:
     q = SqlQuery()
     sent = q.p("sent")
     where = _in_period(q, "h.created_at", period) + _rules_filter(q, "h.rule_id", rule_ids)
@@ -227,8 +230,10 @@ async def rule_hits(
     query = RuleHit.filter(rule_id=rule_id)
     if before is not None:
         query = query.filter(id__lt=before)
-    hits = await query.order_by("-id").limit(limit + 1).prefetch_related(
-        "item", "item__author", "community", "undone_by"
+    hits = (
+        await query.order_by("-id")
+        .limit(limit + 1)
+        .prefetch_related("item", "item__author", "community", "undone_by")
     )
     more = len(hits) > limit
     hits = hits[:limit]
@@ -238,7 +243,12 @@ async def rule_hits(
     for hit in hits:
         rows = [by_id[oid] for oid in outbox_ids(hit) if oid in by_id]
         shown.append(
-            HitRow(hit=hit, item=hit.item, text_parts=marked_parts(hit.item.text, hit.matched), outbox=rows,
-                   undo=undo_kind(hit, hit.item, rows))  # fmt: skip
+            HitRow(
+                hit=hit,
+                item=hit.item,
+                text_parts=marked_parts(hit.item.text, hit.matched),
+                outbox=rows,
+                undo=undo_kind(hit, hit.item, rows),
+            )  # fmt: skip
         )
     return shown, (hits[-1].id if more else None)

@@ -66,7 +66,9 @@ def rule_values(rule: ModerationRule) -> dict[str, Any]:
     """The form's strings for a stored rule."""
     values = blank_values()
     conditions, community_id = rule.conditions or {}, rule.community_id  # type: ignore[attr-defined]
-    values.update(name=rule.name, community="" if community_id is None else str(community_id), mode=str(rule.mode))
+    values.update(
+        name=rule.name, community="" if community_id is None else str(community_id), mode=str(rule.mode)
+    )
     for name in LINE_FIELDS:
         values[name] = "\n".join(conditions.get(name, []))
     values["authors"] = "\n".join(str(a) for a in conditions.get("authors", []))
@@ -132,7 +134,9 @@ class RuleForm:
 
 def parse_rule_form(form: forms.Form, values: dict[str, Any]) -> RuleForm:
     """The form in the shape spec.py checks; InputError for what only the form can get wrong."""
-    community_id = forms.optional_int(form, "community", "choose a community from the list", high=params.INT32_MAX)
+    community_id = forms.optional_int(
+        form, "community", "choose a community from the list", high=params.INT32_MAX
+    )
     conditions: dict[str, Any] = {name: values[name] for name in LINE_FIELDS if values[name].strip()}
     if values["authors"].strip():
         conditions["authors"] = values["authors"]
@@ -142,7 +146,9 @@ def parse_rule_form(form: forms.Form, values: dict[str, Any]) -> RuleForm:
     for name in CHOICE_FIELDS:
         if values[name]:
             conditions[name] = values[name]
-    repeated = _pair(values["repeated_count"], values["repeated_minutes"], ("count", "window_minutes"), "repeated")
+    repeated = _pair(
+        values["repeated_count"], values["repeated_minutes"], ("count", "window_minutes"), "repeated"
+    )
     if repeated:
         conditions["repeated"] = repeated
     hours = _pair(values["hours_from"], values["hours_to"], ("from", "to"), "hours")
@@ -277,7 +283,9 @@ async def rule_create(request: web.Request) -> web.StreamResponse:
     except (InputError, ActionError) as exc:
         context = {"rule": None, "values": values, **_form_refusal(exc, "rule"), **await _form_choices()}
         return await show(request, "admin/rule_edit.html", "admin/_rule_form.html", context, status=422)
-    return await done(request, f"/admin/rules/{saved.id}", _("Rule %(name)s added.", name=isolated(saved.name)))
+    return await done(
+        request, f"/admin/rules/{saved.id}", _("Rule %(name)s added.", name=isolated(saved.name))
+    )
 
 
 async def _rule(request: web.Request) -> ModerationRule:
@@ -320,7 +328,9 @@ async def _edit_context(rule: ModerationRule, request: web.Request, **extra: Any
 async def rule_page(request: web.Request) -> web.StreamResponse:
     """GET /admin/rules/{id}: edit, switch, archive a rule; its figures and its versions."""
     rule = await _rule(request)
-    return await show(request, "admin/rule_edit.html", "admin/_rule_form.html", await _edit_context(rule, request))
+    return await show(
+        request, "admin/rule_edit.html", "admin/_rule_form.html", await _edit_context(rule, request)
+    )
 
 
 @admin_only
@@ -339,7 +349,9 @@ async def rule_update(request: web.Request) -> web.StreamResponse:
         context = await _edit_context(rule, request, values=values, **_form_refusal(exc, "rule"))
         status = exc.status if isinstance(exc, ActionError) and exc.status in (404, 409) else 422
         return await show(request, "admin/rule_edit.html", "admin/_rule_form.html", context, status=status)
-    return await done(request, f"/admin/rules/{rule.id}", _("Rule %(name)s saved.", name=isolated(parsed.name)))
+    return await done(
+        request, f"/admin/rules/{rule.id}", _("Rule %(name)s saved.", name=isolated(parsed.name))
+    )
 
 
 @admin_only
@@ -410,4 +422,3 @@ async def rule_hit_undo(request: web.Request) -> web.StreamResponse:
         return await done(request, back, _("Not undone: %(reason)s", reason=explain(exc)))
     request.app[OUTBOX_WAKEUPS].wake()
     return await done(request, back, message)
-
