@@ -328,3 +328,25 @@ async def test_the_list_shows_each_rules_figures(admin_client: TestClient, admin
     row = row[: row.index("</tr>")]
     assert "0 / 4" in row and "25%" in row and "pattern timed out" in row
     assert '<td class="num undone-count">1</td>' in row
+
+
+async def test_the_list_costs_the_same_queries_for_one_rule_or_many(
+    admin_client: TestClient, admin: Operator, community: Community, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_ingest_callback_path import StatementCounter
+
+    async def statements_of_the_list() -> int:
+        counter = StatementCounter(monkeypatch)
+        response = await admin_client.get("/admin/rules")
+        assert response.status == 200
+        monkeypatch.undo()
+        return len(counter.statements)
+
+    await store.create_rule(admin, name="r0", community_id=community.id, conditions={"phone": True}, actions=["flag"])
+    one = await statements_of_the_list()
+    for n in range(1, 40):
+        await store.create_rule(
+            admin, name=f"r{n}", community_id=community.id if n % 2 else None, conditions={"phone": True},
+            actions=["flag"],
+        )  # fmt: skip
+    assert await statements_of_the_list() == one
