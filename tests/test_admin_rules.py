@@ -270,7 +270,7 @@ async def test_the_hits_page_and_undoing_a_deletion(
     await hit.refresh_from_db()
     assert hit.undone_at is not None and hit.undone_by_id == admin.id  # type: ignore[attr-defined]
     page = await (await admin_client.get("/admin/rules")).text()
-    assert '<td class="num undone-count">1</td>' in page
+    assert 'undone-count" data-label="Отменено">1</td>' in page
     # Undoing twice is refused by the operator action itself, and said so.
     status, _, _ = await post(admin_client, f"/admin/rules/{rule.id}/hits/{hit.id}/undo", {})
     assert status == 303
@@ -327,7 +327,7 @@ async def test_the_list_shows_each_rules_figures(admin_client: TestClient, admin
     row = page[page.index(f'id="rule-{rule.id}"') :]
     row = row[: row.index("</tr>")]
     assert "0 / 4" in row and "25%" in row and "pattern timed out" in row
-    assert '<td class="num undone-count">1</td>' in row
+    assert 'undone-count" data-label="Отменено">1</td>' in row
 
 
 async def test_the_list_costs_the_same_queries_for_one_rule_or_many(
