@@ -10,10 +10,12 @@ from datetime import UTC, timedelta
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp import web
 
 from proxy import actions
+from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.models import (
     ActorKind,
@@ -40,6 +42,8 @@ from proxy.stats.operators import OUTSIDE_LABEL
 from proxy.stats.period import Period
 from tests.actions_fixtures import *  # noqa: F403
 from tests.actions_fixtures import Feed, drain
+from tests.databases import _asyncpg_url
+from tests.pg_locks import until_waiting
 from vk_emulator import World
 
 
@@ -72,7 +76,7 @@ async def _evaluate(settings: Settings, compiled: CompiledRules | None = None) -
 
 
 def _deleted_in_vk(world: World, item: Item) -> bool:
-    return world.group.comments[item.vk_id].deleted
+    return world.group.comments[("wall", item.vk_id)].deleted
 
 
 async def test_a_rule_deletes_through_the_outbox_once_and_vks_echo_is_matched(
@@ -291,3 +295,37 @@ async def test_two_instances_evaluating_at_once_act_once_per_item(
     assert await RuleHit.all().count() == 12
     assert await OutboxRow.filter(method="wall.deleteComment").count() == 12
     assert {r.status for r in await OutboxRow.all()} == {OutboxStatus.PENDING}
+
+
+async def test_an_admin_changing_a_rule_while_it_acts_waits_instead_of_deadlocking(
+    vk_settings: Settings, community: Any, world: World, feed: Feed, db_url: str
+) -> None:
+    """The worker writes a hit's journal entry (the journal's lock) and then its rule_hit row (a foreign
+    key on the rule: FOR KEY SHARE); an admin's change locks the rule and then journals. With FOR UPDATE
+    on the rule the two waited for each other; FOR NO KEY UPDATE does not block the key share."""
+    if not db_url.startswith("postgres"):
+        pytest.skip("SQLite runs one write transaction at a time")
+    admin = await Operator.create(login="root", password_hash="x", role="admin")
+    rule = await _rule(community, actions=["flag"])
+    item = await _comment(world, feed, "казино")
+    worker_side = await asyncpg.connect(_asyncpg_url(db_url))
+    watcher = await asyncpg.connect(_asyncpg_url(db_url))
+    try:
+        transaction = worker_side.transaction()
+        await transaction.start()
+        await worker_side.execute("SELECT pg_advisory_xact_lock($1)", journal._JOURNAL_LOCK_ID)
+        change = asyncio.create_task(store.update_rule(admin, rule.id, name="Казино"))
+        await until_waiting(watcher, 1)
+        await worker_side.execute(
+            "INSERT INTO rule_hit (rule_id, rule_version, mode, community_id, item_id, conversation_id, matched,"
+            " actions, item_recorded_at, created_at) VALUES ($1, 1, 'on', $2, $3, $4, '', '[]', now(), now())",
+            rule.id, community.id, item.id, item.conversation_id,  # type: ignore[attr-defined]
+        )  # fmt: skip
+        await transaction.commit()
+        changed = await change
+    finally:
+        await worker_side.close()
+        await watcher.close()
+    # A deadlock would have failed one side (DeadlockDetectedError) instead.
+    assert changed.version == 2
+    assert await RuleHit.filter(rule_id=rule.id).count() == 1

@@ -59,10 +59,24 @@ _STEM_CACHE: dict[str, str | None] = {}
 _STEM_CACHE_LIMIT = 200_000
 
 
+# Snowball leaves a soft vowel on some Russian stems and not on others of the same word («лотерея» ->
+# "лотере", «лотереи» -> "лотер"): a rule's word must match every form, so a trailing vowel, й or ь after
+# three letters is dropped from both the rule's stems and the text's.
+# Likewise a fleeting vowel before the last consonant («заработок», «заработка»; «отец», «отца») is dropped.
+_SOFT_ENDING = re.compile(r"(?<=[\u0400-\u04ff]{3})[аеиоуыэюяйь]+$")
+_FLEETING_VOWEL = re.compile(r"(?<=[\u0400-\u04ff]{3})[оеё](?=[кцлнр]$)")
+
+
+def word_forms(text: str) -> list[str]:
+    """The text's words as rules compare them: Snowball stems, Russian ones without a soft ending or a
+    fleeting vowel (one form for every case of the word, on the rule's side and the text's alike)."""
+    return [_FLEETING_VOWEL.sub("", _SOFT_ENDING.sub("", stem)) for stem in stems(text)]
+
+
 def _stem_of(word: str) -> str | None:
     stem = _STEM_CACHE.get(word, "")
     if stem == "":
-        found = stems(word)
+        found = word_forms(word)
         stem = found[0] if len(found) == 1 else None
         if len(_STEM_CACHE) >= _STEM_CACHE_LIMIT:
             _STEM_CACHE.clear()
@@ -133,11 +147,49 @@ _SAME_ESCAPES = set(".^$*+?()[]{}|\\/-#&~\"'!%,:;<=>@`_ ntrfv0123456789")
 _SAME_ESCAPES -= set("0123456789")
 
 
+# Supersets, in RE2's syntax, of what `regex` reads as a word character (Unicode's Alphabetic, marks,
+# decimal digits, connectors, joiners) and as a space (White_Space); RE2's own \w and \s are ASCII.
+_WIDE_WORD = r"\p{L}\p{N}\p{M}\p{Pc}\p{So}_\x{200C}\x{200D}"
+_WIDE_SPACE = r"\s\p{Z}\x0b\x1c-\x1f\x85"
+_BOUNDS = re.compile(r"\{\d*,?\d*\}")
+
+
+def _group_end(pattern: str, start: int) -> int | None:
+    """The index just past the ")" closing the group opened at `start`; None when it is not closed."""
+    depth, i, n, in_class = 0, start, len(pattern), False
+    while i < n:
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern.startswith("[]", i) or pattern.startswith("[^]", i):
+                i += 2 if pattern[i + 1] == "]" else 3
+                continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
 def re2_form(pattern: str) -> str | None:
-    """The pattern for the RE2 prefilter, matching wherever `regex` would (possibly more); None when RE2
-    cannot be trusted with it (then the pattern is always run)."""
+    """The pattern for the RE2 prefilter: it matches somewhere in every text the pattern matches in under
+    `regex` (and maybe in more), or None when that cannot be had (then the pattern runs on every item).
+
+    What RE2 reads differently is widened: `\\w`, `\\d`, `\\s` become Unicode classes; word boundaries,
+    lookarounds and possessive or atomic parts are dropped (an assertion dropped matches more, never
+    less); a backreference matches anything; `$` also before a last newline, as in Python.
+    """
     out: list[str] = []
-    i, n, in_class, class_start = 0, len(pattern), False, -1
+    i, n, in_class, class_start, negated = 0, len(pattern), False, -1, False
+    prev = ""  # "repeat" right after a quantifier: a "+" then makes it possessive, a "?" lazy
     while i < n:
         char = pattern[i]
         if char == "\\":
@@ -145,29 +197,34 @@ def re2_form(pattern: str) -> str | None:
                 return None
             escape = pattern[i + 1]
             i += 2
-            if escape in "pP":  # \p{L}, \pL: let RE2 reject the names it does not know
+            prev = "atom"
+            if escape in "pPx":  # \p{L}, \x41: RE2 rejects the names and forms it does not know
                 out.append("\\" + escape)
-                continue
-            if escape == "x":
-                out.append("\\x")
-                continue
-            if escape == "w":
-                out.append(r"\p{L}\p{N}_" if in_class else r"[\p{L}\p{N}_]")
+            elif escape in "ws" and in_class and negated:
+                return None  # widening a member of a negated class would narrow the class
+            elif escape == "w":
+                out.append(_WIDE_WORD if in_class else f"[{_WIDE_WORD}]")
             elif escape == "d":
                 out.append(r"\p{Nd}")
             elif escape == "s":
-                out.append(r"\s\p{Z}" if in_class else r"[\s\p{Z}]")
+                out.append(_WIDE_SPACE if in_class else f"[{_WIDE_SPACE}]")
             elif escape in "WS" and not in_class:
-                out.append(r"[^\p{L}\p{N}_]" if escape == "W" else r"[^\s\p{Z}]")
+                # The complement of what both engines agree is a word character, or a space.
+                out.append(r"[^\p{L}\p{Nd}_]" if escape == "W" else r"[^\s\p{Z}]")
             elif escape == "D":
                 out.append(r"\P{Nd}")
             elif escape in "bBmM" and not in_class:
-                continue  # an assertion dropped: the RE2 form matches more, never less
+                if i < n and pattern[i] in "*+?{":
+                    return None  # a quantified assertion: dropping it would quantify what precedes
             elif escape == "A" and not in_class:
                 out.append(r"\A")
             elif escape == "Z" and not in_class:
                 out.append(r"\z")
-            elif escape in _SAME_ESCAPES and escape not in "0123456789":
+            elif escape in "123456789" and not in_class:
+                out.append(r"(?s:.*)")
+                while i < n and pattern[i].isdigit():
+                    i += 1
+            elif escape in _SAME_ESCAPES:
                 out.append("\\" + escape)
             else:
                 return None
@@ -177,27 +234,60 @@ def re2_form(pattern: str) -> str | None:
                 return None  # POSIX classes are ASCII in RE2, Unicode in `regex`
             if char == "]" and i > class_start:
                 in_class = False
+                prev = "atom"
             out.append(char)
             i += 1
             continue
         if char == "[":
             in_class = True
             j = i + 1
-            if j < n and pattern[j] == "^":
+            negated = j < n and pattern[j] == "^"
+            if negated:
                 j += 1
-            class_start = j + 1  # a "]" right at the start is a literal
+            class_start = j  # a "]" right at the start is a literal
             out.append(pattern[i:j])
             i = j
             continue
         if char == "(" and pattern.startswith("(?", i):
-            rest = pattern[i + 2 : i + 4]
-            if not (rest.startswith(":") or rest.startswith("P<") or rest[:1] in "imsU-" and rest[:1] != ""):
-                return None  # lookarounds, atomic groups, comments, branch resets, named by (?<...>)
+            head = pattern[i + 2 : i + 4]
+            if head[:1] in ("=", "!") or head in ("<=", "<!"):
+                end = _group_end(pattern, i)
+                if end is None or (end < n and pattern[end] in "*+?{"):
+                    return None
+                i = end
+                continue
+            if head[:1] == ">":  # atomic: matches a subset of the plain group
+                out.append("(?:")
+                i += 3
+                prev = ""
+                continue
+            if head[:1] == "<":
+                out.append("(?P<")
+                i += 3
+                prev = ""
+                continue
+            if not (head[:1] == ":" or head.startswith("P<") or head[:1] in ("i", "m", "s", "-")):
+                return None  # comments, branch resets, conditionals, verbose and other flags
+        if char in "*+?":
+            if prev == "repeat" and char == "+":  # possessive: it matches a subset of the greedy repeat
+                i += 1
+                continue
+            out.append(char)
+            i += 1
+            prev = "lazy" if prev == "repeat" and char == "?" else "repeat"
+            continue
+        if char == "{" and (bounds := _BOUNDS.match(pattern, i)):
+            out.append(bounds.group(0))
+            i = bounds.end()
+            prev = "repeat"
+            continue
         if char == "$":
             out.append(r"(?:\n?$)")
             i += 1
+            prev = "atom"
             continue
         out.append(char)
+        prev = "atom"
         i += 1
     return "".join(out)
 
@@ -533,6 +623,13 @@ def _repeated_check(count: int, window: timedelta) -> Check:
 # ---------------------------------------------------------------------------------------------------
 # Rules
 
+# What a rule is filed under, most selective first: a rule is looked at only for an item that has its
+# first condition in this order (every condition must hold, so one is enough to find it by).
+_KEYS = (
+    "stems", "domains", "authors", "patterns", "repeated", "new_author", "attachments", "mention", "phone",
+    "links", "hours", "channels", "every",
+)  # fmt: skip
+
 
 class CompiledRule:
     """A stored rule ready to evaluate; `actions` as stored (proxy/rules/spec.py parse_actions)."""
@@ -591,10 +688,10 @@ class RuleSet:
         self.repeat_window: timedelta | None = None
         self.needs_new_author = False
         self._patterns = _PatternSet()
-        self._by_stem: dict[str, list[int]] = {}  # words and the first stem of phrases
-        self._by_domain: dict[str, list[int]] = {}
-        self._by_pattern: dict[int, list[int]] = {}
-        self._direct: list[int] = []  # rules with no indexed condition: checked for every item
+        # Each rule is filed under its most selective condition (_KEYS), by that condition's values: a
+        # word's stem (and a phrase's first), a domain, a pattern's number, an author, an attachment's
+        # kind, an hour, a channel; or, for a yes/no condition, under True.
+        self._index: dict[str, dict[Any, list[int]]] = {kind: {} for kind in _KEYS}
 
     @property
     def is_empty(self) -> bool:
@@ -628,7 +725,7 @@ class RuleSet:
                 sequences: list[tuple[tuple[str, ...], str]] = []
                 texts: list[str] = []
                 for word in value:
-                    found = tuple(stems(word))
+                    found = tuple(word_forms(word))
                     if kind == "words" and len(found) == 1:
                         single.add(found[0])
                     elif found:
@@ -652,61 +749,92 @@ class RuleSet:
                 keys.append(("domains", domains))
             elif kind == "domains_allow":
                 checks.append((kind, _allow_check(frozenset(normalise_domain(d) for d in value))))
+                keys.append(("links", {True}))
             elif kind == "any_link":
                 checks.append((kind, _any_link))
+                keys.append(("links", {True}))
             elif kind == "phone":
                 checks.append((kind, _phone))
+                keys.append(("phone", {True}))
             elif kind == "mention":
                 checks.append((kind, _mention))
+                keys.append(("mention", {True}))
             elif kind == "new_author":
                 checks.append((kind, _new_author))
+                keys.append(("new_author", {True}))
                 self.needs_new_author = True
             elif kind == "attachments":
                 checks.append((kind, _attachments_check(frozenset(value))))
+                keys.append(("attachments", set(value)))
             elif kind == "authors":
-                checks.append((kind, _authors_check(frozenset(int(a) for a in value))))
+                authors = frozenset(int(a) for a in value)
+                checks.append((kind, _authors_check(authors)))
+                keys.append(("authors", authors))
             elif kind == "channels":
                 checks.append((kind, _channels_check(frozenset(value))))
+                keys.append(("channels", set(value)))
             elif kind == "hours":
-                checks.append((kind, _hours_check(int(value["from"]), int(value["to"]))))
+                start, end = int(value["from"]), int(value["to"])
+                checks.append((kind, _hours_check(start, end)))
+                hours = range(start, end) if start < end else [*range(start, 24), *range(0, end)]
+                keys.append(("hours", set(hours)))
             elif kind == "repeated":
                 window = timedelta(minutes=int(value["window_minutes"]))
                 checks.append((kind, _repeated_check(int(value["count"]), window)))
+                keys.append(("repeated", {True}))
                 if self.repeat_window is None or window > self.repeat_window:
                     self.repeat_window = window
-        # Words and phrases first (the most selective), then domains; patterns are found by RE2.
-        keys.sort(key=lambda key: ("stems", "domains", "patterns").index(key[0]))
         compiled = CompiledRule(
             id=rule.id, version=rule.version, name=rule.name,
             community_id=getattr(rule, "community_id", None), mode=mode, actions=actions,
             updated_at=rule.updated_at, checks=checks,
         )  # fmt: skip
+        # Every rule has a condition (parse_conditions insists); a condition of signs only ("$$$") has
+        # no key, and then the rule is filed under a later condition, or under "every item".
+        kind, values = min(keys, key=lambda key: _KEYS.index(key[0]), default=("every", {True}))
         self.rules[rule.id] = compiled
-        if not keys:
-            self._direct.append(rule.id)
-            return
-        kind, values = keys[0]
-        index = {"stems": self._by_stem, "domains": self._by_domain, "patterns": self._by_pattern}[kind]
         for value in values:
-            index.setdefault(value, []).append(rule.id)
+            self._index[kind].setdefault(value, []).append(rule.id)
 
     def _candidates(self, item: _Item) -> set[int]:
-        found = set(self._direct)
-        if self._by_stem:
-            for stem in item.positions:
-                if stem in self._by_stem:
-                    found.update(self._by_stem[stem])
-        if self._by_domain:
-            for domain, _, _ in item.links:
-                for parent in _parents(domain):
-                    if parent in self._by_domain:
-                        found.update(self._by_domain[parent])
-        if self._by_pattern:
+        """The rules one of whose conditions may hold: those filed under something the item has."""
+        found: set[int] = set()
+        index, candidate = self._index, item.candidate
+
+        def add(kind: str, values: Iterable[Any]) -> None:
+            by_value = index[kind]
+            for value in values:
+                rules = by_value.get(value)
+                if rules:
+                    found.update(rules)
+
+        add("every", (True,))
+        if index["stems"]:
+            add("stems", item.positions)
+        if index["domains"]:
+            add("domains", (parent for domain, _, _ in item.links for parent in _parents(domain)))
+        if index["authors"] and candidate.author_vk_id is not None:
+            add("authors", (candidate.author_vk_id,))
+        if index["patterns"]:
             if item._worth is None:
                 item._worth = self._patterns.worth_running(item.text)
-            for index in item._worth:
-                if index in self._by_pattern:
-                    found.update(self._by_pattern[index])
+            add("patterns", item._worth)
+        if index["repeated"] and candidate.same_text_times:
+            add("repeated", (True,))
+        if index["new_author"] and candidate.is_new_author:
+            add("new_author", (True,))
+        if index["attachments"]:
+            add("attachments", candidate.attachment_kinds)
+        if index["hours"]:
+            add("hours", (candidate.local_hour,))
+        if index["channels"]:
+            add("channels", (candidate.channel,))
+        if index["mention"] and item.mentions:
+            add("mention", (True,))
+        if index["phone"] and item.phones:
+            add("phone", (True,))
+        if index["links"] and item.plain_links:
+            add("links", (True,))
         return found
 
     def evaluate(self, candidate: Candidate) -> tuple[list[Hit], list[RuleFailure]]:
