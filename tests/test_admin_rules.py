@@ -209,6 +209,7 @@ async def test_only_admins(client_for: Any, community: Community, admin: Operato
         (f"/admin/rules/{rule.id}", rule_form(name="Taken over")),
         (f"/admin/rules/{rule.id}/mode", {"mode": "on"}),
         (f"/admin/rules/{rule.id}/archive", {}),
+        (f"/admin/rules/{rule.id}/hits/1/undo", {}),
     ):
         status, _, _ = await post(client, url, data)
         assert status == 403, url
@@ -218,7 +219,7 @@ async def test_only_admins(client_for: Any, community: Community, admin: Operato
     # The refusals are journaled (counted, then written once per kind and minute).
     await refusals.flush()
     denied = await JournalEntry.filter(action="access.denied", operator_id=person.id)
-    assert sum(e.params["count"] for e in denied) == 8
+    assert sum(e.params["count"] for e in denied) == 9
     assert {t for e in denied for t in e.params["targets"]} >= {
         "/admin/rules",
         f"/admin/rules/{rule.id}/mode",
@@ -306,6 +307,13 @@ async def test_an_undone_hit_shows_who_undid_it_and_offers_no_undo(
     await RuleHit.filter(id=hit.id).update(undone_at=utcnow(), undone_by_id=admin.id)
     page = await (await admin_client.get(f"/admin/rules/{rule.id}/hits")).text()
     assert "Ada" in page and 'class="secondary outline undo"' not in page
+    # An undone hit, or a dry run's, has nothing left to undo: said so, and nothing is queued.
+    await Operator.filter(id=admin.id).update(locale="en")
+    status, _, _ = await post(admin_client, f"/admin/rules/{rule.id}/hits/{hit.id}/undo", {})
+    assert status == 303
+    page = await (await admin_client.get(f"/admin/rules/{rule.id}/hits")).text()
+    assert "Not undone: there is nothing of this hit to undo" in page
+    assert await OutboxRow.all().count() == 0
     # A hit of another rule is not this rule's to undo.
     other = await store.create_rule(admin, name="Other", community_id=None, conditions={"phone": True},
                                     actions=["flag"])  # fmt: skip
