@@ -23,8 +23,9 @@ class InputError(Exception):
             params = {"field": field, **params}
         self.message = message
         self.field = field
-        self.params = params
-        super().__init__(message % params if params else message)
+        # A message may name its field ("%(field)s must be a whole number": proxy/rules/spec.py).
+        self.params = {"field": field, **params} if "%(field)s" in message else params
+        super().__init__(message % self.params if self.params else message)
 
 
 async def require_admin(operator: Operator, *, action: str, target: str) -> None:

@@ -108,6 +108,8 @@ async def test_every_main_page_fits_a_phone_and_a_laptop(browser, layout_server,
         "admin-operators": ("/admin/operators", "main"),
         "admin-tokens": ("/admin/tokens", "main"),
         "admin-canned": ("/admin/canned", "main"),
+        "admin-rules": ("/admin/rules", "#rules"),
+        "admin-rule-new": ("/admin/rules/new", "#rule-form"),
         "account": ("/account", "main"),
     }
     overflow, rooms, fits = {}, {}, {}

@@ -18,6 +18,7 @@ from web.views import (
     admin_canned,
     admin_communities,
     admin_operators,
+    admin_rules,
     admin_tokens,
     audit,
     auth,
@@ -113,6 +114,15 @@ ROUTES = [
     (GET, "/admin/canned/{id:\\d+}", admin_canned.canned_page, None),
     (POST, "/admin/canned/{id:\\d+}", admin_canned.canned_update, None),
     (POST, "/admin/canned/{id:\\d+}/delete", admin_canned.canned_delete, None),
+    (GET, "/admin/rules", admin_rules.rules_list, None),
+    (POST, "/admin/rules", admin_rules.rule_create, None),
+    (GET, "/admin/rules/new", admin_rules.rule_new, None),
+    (GET, "/admin/rules/{id:\\d+}", admin_rules.rule_page, None),
+    (POST, "/admin/rules/{id:\\d+}", admin_rules.rule_update, None),
+    (POST, "/admin/rules/{id:\\d+}/mode", admin_rules.rule_mode, None),
+    (POST, "/admin/rules/{id:\\d+}/archive", admin_rules.rule_archive, None),
+    (GET, "/admin/rules/{id:\\d+}/hits", admin_rules.rule_hits, None),
+    (POST, "/admin/rules/{id:\\d+}/hits/{hit_id:\\d+}/undo", admin_rules.rule_hit_undo, None),
 ]
 
 
