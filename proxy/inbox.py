@@ -430,7 +430,7 @@ async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -
         ).order_by("id"):
             moderation[row.item_id] = row  # type: ignore[attr-defined]  # the latest wins
         # The rules' marks of the whole page: one read, plus one for rules no hit brought along.
-        for hit in await RuleHit.filter(item_id__in=ids).order_by("id").select_related("rule"):
+        for hit in await RuleHit.filter(item_id__in=ids).order_by("id").select_related("rule", "undone_by"):
             hits.setdefault(hit.item_id, []).append(hit)  # type: ignore[attr-defined]
             rules[hit.rule.id] = hit.rule
         if rule_ids - set(rules):

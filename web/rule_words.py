@@ -37,9 +37,9 @@ WOULD = {
     "flag": N_("flagged it for review"),
 }
 MODES = {
-    RuleMode.OFF.value: N_("off"),
-    RuleMode.DRY_RUN.value: N_("dry run"),
-    RuleMode.ON.value: N_("on"),
+    RuleMode.OFF.value: N_("switched off"),
+    RuleMode.DRY_RUN.value: N_("in dry run"),
+    RuleMode.ON.value: N_("switched on"),
 }
 
 
@@ -124,7 +124,7 @@ def done_list(actions: object, operators: Mapping[int, Operator] | None = None) 
         kind, days = action["do"], action.get("days")
         if kind == "ban":
             parts.append(
-                _plural(N_("author banned for %(num)s day"), N_("author banned for %(num)s days"), days)
+                _plural(N_("author banned for %(num)s day"), "author banned for %(num)s days", days)
                 if isinstance(days, int) and days > 0
                 else _say(N_("author banned for good"))
             )
@@ -146,7 +146,7 @@ def would_list(actions: object, operators: Mapping[int, Operator] | None = None)
         kind, days = action["do"], action.get("days")
         if kind == "ban":
             parts.append(
-                _plural(N_("banned the author for %(num)s day"), N_("banned the author for %(num)s days"), days)
+                _plural(N_("banned the author for %(num)s day"), "banned the author for %(num)s days", days)
                 if isinstance(days, int) and days > 0
                 else _say(N_("banned the author for good"))
             )
