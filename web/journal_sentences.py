@@ -581,7 +581,7 @@ def _rule_sentence(
     else:
         done = _with_text(say(N_("%(rule)s: %(action)s"), action=Markup("<code>{}</code>").format(action)), entry)
     if matched.strip():
-        return _say(N_("%(sentence)s (matched %(matched)s)"), sentence=done, matched=matched_words(matched))
+        return _say(N_("%(sentence)s — matched %(matched)s"), sentence=done, matched=matched_words(matched))
     return done
 
 
