@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,6 +27,7 @@ from proxy.models import (
     Ban,
     Conversation,
     DeletedVia,
+    Direction,
     Item,
     ItemTombstone,
     ModerationRule,
@@ -48,6 +49,7 @@ from web.journal_sentences import Names, sentence
 HX = {"HX-Request": "true"}
 SPAM = "Заходите на casino.example — бонусы каждому!"
 RUDE = "Вы все тут дураки"
+CANNED = "Ссылки на сторонние сайты здесь удаляются."
 
 
 @dataclass
@@ -119,6 +121,14 @@ async def make_ruled(story: Story, world: Any, mirror: Any) -> Ruled:
         community=community, author_id=spam.author_id, banned_at=now, until=until, reason=1,  # type: ignore[attr-defined]
         banned_by_rule_id=links.id,
     )  # fmt: skip
+    # The rule's canned reply under the spam, as VK's echo of it is stored.
+    await first_version(
+        await Item.create(
+            community=community, conversation=conversation, channel=spam.channel, key=f"{spam.key}:reply",
+            vk_id=comment.id + 1000, direction=Direction.OUT, from_vk_id=-world.group.id, text=CANNED,
+            created_at=spam.created_at + timedelta(seconds=5), sent_by_rule_id=links.id, reply_to_key=spam.key,
+        )  # fmt: skip
+    )
     return Ruled(story, admin, links, rude, await Item.get(id=spam.id), rude_item, conversation, comment)
 
 
@@ -194,6 +204,7 @@ async def test_the_journal_is_filtered_to_the_rules_doings(client_for, ruled: Ru
     lines = re.findall(r'<li id="journal-entry-\d+" data-entry="\d+" data-action="([^"]+)"', html)
     assert sorted(lines) == ["author.ban", "comment.delete", "rule.hit", "rule.hit"]
     assert '<option value="rule" selected>Правило модерации</option>' in html
+    assert '<option value="rule."></option>' in html and '<option value="rule.hit"></option>' in html
     english = await _page(client_for, ruled.story.manager, "/journal?actor=rule", "en")
     assert '<option value="rule" selected>Moderation rule</option>' in english
     # In the technical details, a rule's entry names its actor in words, not as a code.
@@ -285,6 +296,11 @@ async def test_the_conversation_page_marks_what_rules_did(client_for, ruled: Rul
         f"Правило «Грубость» (№{ruled.rude.id}, версия 1) в пробном режиме удалило бы комментарий, "
         "пометило бы для проверки · совпало: «дураки»" in _visible(rude.group(0))
     )
+    # The rule's reply is the community's, written by the rule: not an operator's, not outside the proxy.
+    reply = re.search(r'<article class="entry out[^"]*" id="item-\d+".*?</article>', html, re.S)
+    assert reply is not None and CANNED in reply.group(0)
+    assert f"Сообщество · Правило «Спам-ссылки» (№{n})" in _visible(reply.group(0))
+    assert "в обход прокси" not in _visible(reply.group(0))
     # The author card: the ban is the rule's.
     card = re.search(r'<section id="author-card".*?</section>', html, re.S)
     assert card is not None and f"правилом «Спам-ссылки» (№{n})" in _visible(card.group(0))
@@ -384,6 +400,7 @@ async def test_the_conversation_timeline_says_the_rule_deleted_it(client_for, ru
     )
     seen = _visible(html)
     assert f"Удалено правилом «Спам-ссылки» (№{ruled.links.id})" in seen
+    assert f"Правило «Спам-ссылки» (№{ruled.links.id}) ответило под записью на стене: «{CANNED}»" in seen
     assert f"Правило «Спам-ссылки» (№{ruled.links.id}, версия 2) удалило комментарий автора" in seen
 
 

@@ -96,6 +96,13 @@ def by_rule(rule: ModerationRule | None, rule_id: int | None = None, name: str |
     return _say(N_("by the rule “%(name)s” (#%(id)s)"), name=_name_link(rule_id, name), id=rule_id)
 
 
+def rule_label(rule: ModerationRule | None, rule_id: int | None = None) -> Markup:
+    """A rule as the author of what it wrote: «Правило «Спам» (№3)»."""
+    if rule is None:
+        return _say(N_("Rule #%(id)s"), id=rule_id if rule_id is not None else "?")
+    return rule_subject(rule.id, rule.name, None)
+
+
 def mode_words(mode: object) -> str:
     return translations(current_locale()).gettext(MODES[str(mode)]) if str(mode) in MODES else str(mode)
 
@@ -179,6 +186,7 @@ def hit_mark(hit: RuleHit, operators: Mapping[int, Operator] | None = None) -> M
 
 
 def install(env: jinja2.Environment) -> None:
-    """The templates' rule words: `rule_hit_mark(hit)`, `by_rule(rule, rule_id)`."""
+    """The templates' rule words: `rule_hit_mark(hit)`, `by_rule(rule, rule_id, name)`, `rule_label(rule, rule_id)`."""
     env.globals["rule_hit_mark"] = hit_mark
+    env.globals["rule_label"] = rule_label
     env.globals["by_rule"] = by_rule
