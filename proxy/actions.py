@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +58,7 @@ from proxy.models import (
     OutboxStatus,
     Outcome,
 )
+from proxy.rules import undo as rule_undo
 from proxy.settings import Settings
 
 __all__ = [
@@ -85,6 +88,21 @@ BAN_REASONS = {0: "other", 1: "spam", 2: "verbal abuse", 3: "strong language", 4
 # Why a conversation was closed without a reply (optional; docs/metrics.md "Closed without a reply").
 CLOSE_REASONS = ("spam", "duplicate", "no_answer_needed", "other")
 _UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whom an action is journaled and queued under: an operator, or a moderation rule (proxy/rules/),
+    whose entries name the rule and what it matched in their params and credit no operator."""
+
+    kind: ActorKind
+    operator_id: int | None = None
+    rule_id: int | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def of(operator: Operator) -> Actor:
+        return Actor(ActorKind.OPERATOR, operator_id=operator.id)
 
 
 # --- loading and validating -------------------------------------------------------------------------
@@ -135,7 +153,7 @@ async def _new_random_id(conn: Any) -> str:
 async def _queue(
     conn: Any,
     settings: Settings,
-    operator: Operator,
+    actor: Actor,
     community: Community,
     request: ActionRequest,
     *,
@@ -153,8 +171,8 @@ async def _queue(
     _check_token(settings, community, call.token)
     entry = await journal.record(
         journal_action,
-        actor_kind=ActorKind.OPERATOR,
-        operator_id=operator.id,
+        actor_kind=actor.kind,
+        operator_id=actor.operator_id,
         community_id=community.id,
         conversation_id=conversation_id,
         item_id=item_id,
@@ -163,6 +181,7 @@ async def _queue(
             "method": call.method,
             **{k: v for k, v in call.params.items() if k != "message"},
             **(extra or {}),
+            **actor.params,
         },
         outcome=Outcome.PENDING,
         connection=conn,
@@ -170,7 +189,8 @@ async def _queue(
     return await OutboxRow.create(
         community_id=community.id,
         journal_entry_id=entry.id,
-        operator_id=operator.id,
+        operator_id=actor.operator_id,
+        rule_id=actor.rule_id,
         conversation_id=conversation_id,
         item_id=item_id,
         method=call.method,
@@ -185,16 +205,16 @@ async def _queue(
 
 
 async def _local_entry(
-    conn: Any, operator: Operator, action: str, conversation: Conversation, *, text: str = "", **params: Any
+    conn: Any, actor: Actor, action: str, conversation: Conversation, *, text: str = "", **params: Any
 ) -> None:
     await journal.record(
         action,
-        actor_kind=ActorKind.OPERATOR,
-        operator_id=operator.id,
+        actor_kind=actor.kind,
+        operator_id=actor.operator_id,
         community_id=conversation.community_id,
         conversation_id=conversation.id,
         text=text,
-        params=params,
+        params={**params, **actor.params},
         outcome=Outcome.DONE,
         connection=conn,
     )
@@ -231,45 +251,50 @@ async def reply(
 
     In a thread the reply answers the thread's top comment, or `reply_to_item_id` when given.
     """
-    conversation = await _accessible_conversation(operator, conversation_id, "reply.send")
+    await _accessible_conversation(operator, conversation_id, "reply.send")
+    async with in_transaction() as conn:
+        return await queue_reply(
+            conn, settings, Actor.of(operator), conversation_id, text, reply_to_item_id=reply_to_item_id
+        )
+
+
+async def queue_reply(
+    conn: Any,
+    settings: Settings,
+    actor: Actor,
+    conversation_id: int,
+    text: str,
+    *,
+    reply_to_item_id: int | None = None,
+) -> OutboxRow:
+    """`reply` inside the caller's transaction, for an actor already allowed to act here."""
+    conversation = await conversations.lock(conversation_id, conn)
     is_dialog = conversation.channel == Channel.MESSAGE
     text = _text(text, MESSAGE_MAX_CHARS if is_dialog else COMMENT_MAX_CHARS, "reply")
-    async with in_transaction() as conn:
-        conversation = await conversations.lock(conversation_id, conn)
-        community = await Community.get(id=conversation.community_id).using_db(conn)
-        reply_to = None if is_dialog else conversation.vk_root_id
-        if reply_to_item_id is not None:
-            item = (
-                await Item.filter(id=reply_to_item_id, conversation_id=conversation.id).using_db(conn).first()
-            )
-            if item is None:
-                raise ActionError("the message you answer is not in this conversation", 404)
-            if item.is_deleted and not is_dialog:
-                raise ActionError("the comment you answer was deleted", 409)
-            reply_to = item.vk_id or reply_to
-        key = await _new_random_id(conn) if is_dialog else str(uuid.uuid4())
-        request = ActionRequest(
-            kind=ActionKind.REPLY,
-            channel=conversation.channel,
-            group_id=community.vk_group_id,
-            owner_id=conversation.vk_owner_id,
-            object_id=conversation.vk_object_id,
-            reply_to=reply_to,
-            text=text,
-            idempotency_key=key,
-        )
-        row = await _queue(
-            conn,
-            settings,
-            operator,
-            community,
-            request,
-            journal_action="reply.send",
-            conversation_id=conversation.id,
-            item_id=reply_to_item_id,
-            text=text,
-        )
-    return row
+    community = await Community.get(id=conversation.community_id).using_db(conn)
+    reply_to = None if is_dialog else conversation.vk_root_id
+    if reply_to_item_id is not None:
+        item = await Item.filter(id=reply_to_item_id, conversation_id=conversation.id).using_db(conn).first()
+        if item is None:
+            raise ActionError("the message you answer is not in this conversation", 404)
+        if item.is_deleted and not is_dialog:
+            raise ActionError("the comment you answer was deleted", 409)
+        reply_to = item.vk_id or reply_to
+    key = await _new_random_id(conn) if is_dialog else str(uuid.uuid4())
+    request = ActionRequest(
+        kind=ActionKind.REPLY,
+        channel=conversation.channel,
+        group_id=community.vk_group_id,
+        owner_id=conversation.vk_owner_id,
+        object_id=conversation.vk_object_id,
+        reply_to=reply_to,
+        text=text,
+        idempotency_key=key,
+    )
+    return await _queue(
+        conn, settings, actor, community, request,
+        journal_action="reply.send", conversation_id=conversation.id, item_id=reply_to_item_id, text=text,
+    )  # fmt: skip
 
 
 async def _moderate_comment(
@@ -279,42 +304,46 @@ async def _moderate_comment(
     item = await _item(item_id)
     await require_access(operator, item.community_id, action=action, target=f"item:{item_id}")
     async with in_transaction() as conn:
-        conversation, item = await locks.item(item_id, conn)
-        if item.channel == Channel.MESSAGE:
-            raise ActionError("messages cannot be deleted or restored through the proxy, only comments")
-        if restore and not item.is_deleted:
-            raise ActionError("the comment is not deleted", 409)
-        if not restore and item.is_deleted:
-            raise ActionError("the comment is already deleted", 409)
-        verb = "restoreComment" if restore else "deleteComment"
-        if (
-            await OutboxRow.filter(item_id=item.id, method__endswith=verb, status__in=_UNSENT)
-            .using_db(conn)
-            .exists()
-        ):
-            raise ActionError(f"the comment is already being {'restored' if restore else 'deleted'}", 409)
-        community = await Community.get(id=item.community_id).using_db(conn)
-        request = ActionRequest(
-            kind=ActionKind.RESTORE_COMMENT if restore else ActionKind.DELETE_COMMENT,
-            channel=item.channel,
-            group_id=community.vk_group_id,
-            owner_id=conversation.vk_owner_id,
-            object_id=conversation.vk_object_id,
-            item_id=item.vk_id,
-        )
-        row = await _queue(
-            conn,
-            settings,
-            operator,
-            community,
-            request,
-            journal_action=action,
-            conversation_id=conversation.id,
-            item_id=item.id,
-            # The comment's text, so the journal shows what was removed or brought back.
-            text=item.text,
-        )
+        undone: list[int] = []
+        if restore:
+            # A comment a rule deleted, restored by a person: the rule's false positive (proxy/rules/undo.py).
+            await locks.item(item_id, conn)
+            undone = await rule_undo.restored(conn, item_id, operator.id)
+        extra = {"undoes_rules": undone} if undone else None
+        row = await queue_moderation(conn, settings, Actor.of(operator), item_id, restore=restore, extra=extra)
     return row
+
+
+async def queue_moderation(
+    conn: Any, settings: Settings, actor: Actor, item_id: int, *, restore: bool, extra: dict[str, Any] | None = None
+) -> OutboxRow:
+    """Delete or restore a comment inside the caller's transaction, for an actor already allowed to."""
+    action = "comment.restore" if restore else "comment.delete"
+    conversation, item = await locks.item(item_id, conn)
+    if item.channel == Channel.MESSAGE:
+        raise ActionError("messages cannot be deleted or restored through the proxy, only comments")
+    if restore and not item.is_deleted:
+        raise ActionError("the comment is not deleted", 409)
+    if not restore and item.is_deleted:
+        raise ActionError("the comment is already deleted", 409)
+    verb = "restoreComment" if restore else "deleteComment"
+    if await OutboxRow.filter(item_id=item.id, method__endswith=verb, status__in=_UNSENT).using_db(conn).exists():
+        raise ActionError(f"the comment is already being {'restored' if restore else 'deleted'}", 409)
+    community = await Community.get(id=item.community_id).using_db(conn)
+    request = ActionRequest(
+        kind=ActionKind.RESTORE_COMMENT if restore else ActionKind.DELETE_COMMENT,
+        channel=item.channel,
+        group_id=community.vk_group_id,
+        owner_id=conversation.vk_owner_id,
+        object_id=conversation.vk_object_id,
+        item_id=item.vk_id,
+    )
+    return await _queue(
+        conn, settings, actor, community, request,
+        journal_action=action, conversation_id=conversation.id, item_id=item.id,
+        # The comment's text, so the journal shows what was removed or brought back.
+        text=item.text, extra=extra,
+    )  # fmt: skip
 
 
 async def delete_comment(settings: Settings, operator: Operator, item_id: int) -> OutboxRow:
@@ -337,7 +366,24 @@ async def ban_author(
     until: datetime | None,
 ) -> OutboxRow:
     """Queue a ban of the conversation's author (groups.ban, admin user token); `until` None is forever."""
-    conversation = await _accessible_conversation(operator, conversation_id, "author.ban")
+    await _accessible_conversation(operator, conversation_id, "author.ban")
+    async with in_transaction() as conn:
+        return await queue_ban(
+            conn, settings, Actor.of(operator), conversation_id, reason=reason, comment=comment, until=until
+        )
+
+
+async def queue_ban(
+    conn: Any,
+    settings: Settings,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    reason: int,
+    comment: str,
+    until: datetime | None,
+) -> OutboxRow:
+    """`ban_author` inside the caller's transaction, for an actor already allowed to act here."""
     if reason not in BAN_REASONS:
         raise ActionError(
             "the ban reason is one of: " + ", ".join(f"{k} {v}" for k, v in BAN_REASONS.items())
@@ -351,30 +397,28 @@ async def ban_author(
             raise ActionError("the ban end needs a time zone")
         if until <= now:
             raise ActionError("the ban end is in the past")
-    async with in_transaction() as conn:
-        conversation = await conversations.lock(conversation_id, conn)
-        community = await Community.get(id=conversation.community_id).using_db(conn)
-        author_id, vk_id = await _author_vk_id(conversation, conn)
-        banned = Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
-        active = [b for b in await banned.using_db(conn) if b.until is None or b.until > now]
-        if active:
-            raise ActionError("the author is already banned", 409)
-        if await _unsent(conn, community.id, "groups.ban", vk_id):
-            raise ActionError("a ban of this author is already being sent", 409)
-        request = ActionRequest(
-            kind=ActionKind.BAN,
-            channel=conversation.channel,
-            group_id=community.vk_group_id,
-            user_id=vk_id,
-            reason=reason,
-            comment=comment,
-            until=until,
-        )
-        row = await _queue(
-            conn, settings, operator, community, request,
-            journal_action="author.ban", conversation_id=conversation.id, text=comment,
-        )  # fmt: skip
-    return row
+    conversation = await conversations.lock(conversation_id, conn)
+    community = await Community.get(id=conversation.community_id).using_db(conn)
+    author_id, vk_id = await _author_vk_id(conversation, conn)
+    banned = Ban.filter(community_id=community.id, author_id=author_id, lifted_at__isnull=True)
+    active = [b for b in await banned.using_db(conn) if b.until is None or b.until > now]
+    if active:
+        raise ActionError("the author is already banned", 409)
+    if await _unsent(conn, community.id, "groups.ban", vk_id):
+        raise ActionError("a ban of this author is already being sent", 409)
+    request = ActionRequest(
+        kind=ActionKind.BAN,
+        channel=conversation.channel,
+        group_id=community.vk_group_id,
+        user_id=vk_id,
+        reason=reason,
+        comment=comment,
+        until=until,
+    )
+    return await _queue(
+        conn, settings, actor, community, request,
+        journal_action="author.ban", conversation_id=conversation.id, text=comment,
+    )  # fmt: skip
 
 
 async def _unsent(conn: Any, community_id: int, method: str, vk_id: int) -> bool:
@@ -397,9 +441,12 @@ async def unban_author(settings: Settings, operator: Operator, conversation_id: 
         request = ActionRequest(
             kind=ActionKind.UNBAN, channel=conversation.channel, group_id=community.vk_group_id, user_id=vk_id
         )
+        # A ban a rule made, lifted by a person: the rule's false positive (proxy/rules/undo.py).
+        undone = await rule_undo.unbanned(conn, community.id, conversation.author_id, operator.id)  # type: ignore[attr-defined]
         row = await _queue(
-            conn, settings, operator, community, request,
+            conn, settings, Actor.of(operator), community, request,
             journal_action="author.unban", conversation_id=conversation.id,
+            extra={"undoes_rules": undone} if undone else None,
         )  # fmt: skip
     return row
 
@@ -431,7 +478,7 @@ async def mark_read(settings: Settings, operator: Operator, conversation_id: int
             object_id=conversation.vk_object_id,
         )
         row = await _queue(
-            conn, settings, operator, community, request,
+            conn, settings, Actor.of(operator), community, request,
             journal_action="conversation.mark_read", conversation_id=conversation.id,
         )  # fmt: skip
     return row
@@ -483,7 +530,7 @@ async def close_conversation(
         )
         mark_answered = conversation.channel == Channel.MESSAGE and community.community_token_enc is not None
         await _local_entry(
-            conn, operator, "conversation.close", conversation,
+            conn, Actor.of(operator), "conversation.close", conversation,
             kind=str(closing.kind), close_id=closing.id, vk_mark_answered=mark_answered,
             **({"nothing_to_answer": True} if unasked else {}),
             **({"reason": closing.reason} if closing.reason else {}),
@@ -496,7 +543,7 @@ async def close_conversation(
                 object_id=conversation.vk_object_id,
             )
             await _queue(
-                conn, settings, operator, community, request,
+                conn, settings, Actor.of(operator), community, request,
                 journal_action="conversation.mark_answered", conversation_id=conversation.id,
             )  # fmt: skip
     return closing
@@ -511,7 +558,7 @@ async def reopen_conversation(settings: Settings, operator: Operator, conversati
             await conversations.reopen(conversation, at=utcnow(), conn=conn)
         except ConversationError as exc:
             raise ActionError(str(exc), 409) from None
-        await _local_entry(conn, operator, "conversation.reopen", conversation)
+        await _local_entry(conn, Actor.of(operator), "conversation.reopen", conversation)
     return conversation
 
 
@@ -519,28 +566,28 @@ async def assign(
     settings: Settings, operator: Operator, conversation_id: int, assignee_id: int | None
 ) -> Conversation:
     """Assign the conversation to an operator with access to its community, or unassign it (None)."""
-    conversation = await _accessible_conversation(operator, conversation_id, "conversation.assign")
+    await _accessible_conversation(operator, conversation_id, "conversation.assign")
+    async with in_transaction() as conn:
+        return await assign_in(conn, Actor.of(operator), conversation_id, assignee_id)
+
+
+async def assign_in(conn: Any, actor: Actor, conversation_id: int, assignee_id: int | None) -> Conversation:
+    """`assign` inside the caller's transaction, for an actor already allowed to act here."""
+    conversation = await conversations.lock(conversation_id, conn)
     if assignee_id is not None:
-        assignee = await Operator.get_or_none(id=assignee_id)
+        assignee = await Operator.get_or_none(id=assignee_id).using_db(conn)
         if assignee is None:
             raise ActionError("this operator does not exist", 404)
         if not assignee.is_active:
             raise ActionError(f"{assignee.display_name or assignee.login}'s account is disabled")
         if not await can_access(assignee, conversation.community_id):
             raise ActionError(f"{assignee.display_name or assignee.login} has no access to this community")
-    async with in_transaction() as conn:
-        conversation = await conversations.lock(conversation_id, conn)
-        previous = conversation.assignee_id
-        conversation.assignee_id = assignee_id
-        await conversation.save(using_db=conn, update_fields=["assignee_id"])
-        await _local_entry(
-            conn,
-            operator,
-            "conversation.assign",
-            conversation,
-            assignee_id=assignee_id,
-            previous_assignee_id=previous,
-        )
+    previous = conversation.assignee_id
+    conversation.assignee_id = assignee_id
+    await conversation.save(using_db=conn, update_fields=["assignee_id"])
+    await _local_entry(
+        conn, actor, "conversation.assign", conversation, assignee_id=assignee_id, previous_assignee_id=previous
+    )
     return conversation
 
 
@@ -552,5 +599,5 @@ async def add_note(settings: Settings, operator: Operator, conversation_id: int,
         note = await Note.create(
             conversation_id=conversation.id, operator_id=operator.id, text=text, using_db=conn
         )
-        await _local_entry(conn, operator, "note.add", conversation, text=text, note_id=note.id)
+        await _local_entry(conn, Actor.of(operator), "note.add", conversation, text=text, note_id=note.id)
     return note

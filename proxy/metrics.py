@@ -44,3 +44,15 @@ REQUEST_SECONDS = Histogram(
 
 def render() -> bytes:
     return generate_latest(REGISTRY)
+RULE_EVALUATION_SECONDS = Histogram(
+    "proxy_rule_evaluation_seconds",
+    "Time to evaluate every active moderation rule on one incoming item (proxy/rules/worker.py)",
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5),
+    registry=REGISTRY,
+)
+RULE_FAILURES = Counter(
+    "proxy_rule_failures_total",
+    "A moderation rule skipped for an item because evaluating it failed (a pattern ran out of time)",
+    registry=REGISTRY,
+)
+RULE_HITS = Counter("proxy_rule_hits_total", "Moderation rules matching an item", ["mode"], registry=REGISTRY)

@@ -76,7 +76,8 @@ async def vk_deleted(
     # A placeholder's author is unknown until its text arrives: the deleter is classified then.
     via = DeletedVia.PROXY if proxy_row is not None else deleted_via(deleter_vk_id, item.from_vk_id)
     operator_id = proxy_row.operator_id if proxy_row is not None else None  # type: ignore[attr-defined]
-    return await _tombstone(item, at, via, deleter_vk_id, operator_id, conn)
+    rule_id = proxy_row.rule_id if proxy_row is not None else None
+    return await _tombstone(item, at, via, deleter_vk_id, operator_id, conn, rule_id=rule_id)
 
 
 async def operator_deleted(
@@ -86,13 +87,17 @@ async def operator_deleted(
     first: the deletion is the operator's either way."""
     if not item.is_deleted:
         operator_id = row.operator_id  # type: ignore[attr-defined]
-        await _tombstone(item, at, DeletedVia.PROXY, deleter_vk_id, operator_id, conn)
+        await _tombstone(item, at, DeletedVia.PROXY, deleter_vk_id, operator_id, conn, rule_id=row.rule_id)
         return
-    # Ingest recorded the deletion from VK's echo already: make sure it names the operator.
+    # Ingest recorded the deletion from VK's echo already: make sure it names the operator (or the rule).
     await (
         _open_tombstones(item, conn)
-        .filter(deleted_by_id__isnull=True, deleted_at__gte=row.created_at)
-        .update(deleted_via=DeletedVia.PROXY, deleted_by_id=row.operator_id)  # type: ignore[attr-defined]
+        .filter(deleted_by_id__isnull=True, deleted_by_rule_id__isnull=True, deleted_at__gte=row.created_at)
+        .update(
+            deleted_via=DeletedVia.PROXY,
+            deleted_by_id=row.operator_id,  # type: ignore[attr-defined]
+            deleted_by_rule_id=row.rule_id,
+        )
     )
 
 
@@ -151,7 +156,14 @@ def _open_tombstones(item: Item, conn: Any) -> Any:
 
 
 async def _tombstone(
-    item: Item, at: datetime, via: DeletedVia, deleter_vk_id: int | None, operator_id: int | None, conn: Any
+    item: Item,
+    at: datetime,
+    via: DeletedVia,
+    deleter_vk_id: int | None,
+    operator_id: int | None,
+    conn: Any,
+    *,
+    rule_id: int | None = None,
 ) -> ItemTombstone:
     tombstone = await ItemTombstone.create(
         item_id=item.id,
@@ -159,6 +171,7 @@ async def _tombstone(
         deleted_via=via,
         deleter_vk_id=deleter_vk_id,
         deleted_by_id=operator_id,
+        deleted_by_rule_id=rule_id,
         last_text=item.text,
         using_db=conn,
     )
@@ -188,6 +201,7 @@ _ACTIVE = "(community_id, author_id) WHERE lifted_at IS NULL"
 class RecordedBan:
     id: int
     banned_by_id: int | None
+    banned_by_rule_id: int | None = None
 
 
 async def operator_banned(
@@ -201,12 +215,14 @@ async def operator_banned(
     operator_id: int | None,
     admin_vk_id: int | None,
     conn: Any,
+    rule_id: int | None = None,
 ) -> RecordedBan:
     """VK accepted an operator's ban: the active ban is the operator's (if nobody's yet)."""
-    values = _values(community_id, author_id, at, until, reason, comment, operator_id, admin_vk_id)
+    values = _values(community_id, author_id, at, until, reason, comment, operator_id, admin_vk_id, rule_id)
     # VK's echo may have recorded it first: it keeps its terms and its admin, and gets the operator.
     changes = {
         "banned_by_id": "COALESCE(ban.banned_by_id, EXCLUDED.banned_by_id)",
+        "banned_by_rule_id": "COALESCE(ban.banned_by_rule_id, EXCLUDED.banned_by_rule_id)",
         "admin_vk_id": "COALESCE(ban.admin_vk_id, EXCLUDED.admin_vk_id)",
     }
     return await _insert_or_attribute(values, changes, conn)
@@ -223,14 +239,16 @@ async def vk_reported_ban(
     operator_id: int | None,
     admin_vk_id: int | None,
     conn: Any,
+    rule_id: int | None = None,
 ) -> RecordedBan:
     """VK reports a ban (user_block); `operator_id` when it is the echo of an operator's ban.
 
     VK's terms replace those of the active ban (a ban made again in VK changes them); the operator
     already credited with it stays credited.
     """
-    values = _values(community_id, author_id, at, until, reason, comment, operator_id, admin_vk_id)
+    values = _values(community_id, author_id, at, until, reason, comment, operator_id, admin_vk_id, rule_id)
     changes = {
+        "banned_by_rule_id": "COALESCE(ban.banned_by_rule_id, EXCLUDED.banned_by_rule_id)",
         "until": "EXCLUDED.until",
         "reason": "EXCLUDED.reason",
         "comment": "EXCLUDED.comment",
@@ -258,6 +276,7 @@ def _values(
     comment: str,
     operator_id: int | None,
     admin_vk_id: int | None,
+    rule_id: int | None = None,
 ) -> dict[str, Any]:
     return {
         "community_id": community_id,
@@ -269,6 +288,7 @@ def _values(
         "banned_by_id": operator_id,
         "admin_vk_id": admin_vk_id,
         "lifted_at": None,
+        "banned_by_rule_id": rule_id,
     }
 
 
@@ -290,6 +310,6 @@ async def _insert_or_attribute(values: dict[str, Any], changes: dict[str, str], 
         f"INSERT INTO ban ({', '.join(values)}) VALUES ({placeholders}) "
         f"ON CONFLICT {_ACTIVE} DO UPDATE SET "
         + ", ".join(f"{name} = {expression}" for name, expression in changes.items())
-        + " RETURNING id, banned_by_id"
+        + " RETURNING id, banned_by_id, banned_by_rule_id"
     )
-    return RecordedBan(int(rows[0]["id"]), rows[0]["banned_by_id"])
+    return RecordedBan(int(rows[0]["id"]), rows[0]["banned_by_id"], rows[0]["banned_by_rule_id"])

@@ -362,6 +362,9 @@ def _changes_item(method: str) -> bool:
 async def _apply_effects(locked: locks.LockedRow, at: datetime, conn: Any) -> None:
     row, method = locked.row, locked.row.method
     if method in REPLY_METHODS and locked.conversation is not None:
+        if row.rule_id is not None:
+            # A rule's canned reply is not a person answering: the author still waits (docs/metrics.md).
+            return
         # The author's wait ends when VK accepted the reply; a closed conversation stays closed.
         await conversations.community_replied(
             locked.conversation,
@@ -408,6 +411,7 @@ async def _author_banned(row: OutboxRow, conversation: Conversation, at: datetim
         operator_id=row.operator_id,  # type: ignore[attr-defined]
         admin_vk_id=community.admin_vk_user_id,
         conn=conn,
+        rule_id=row.rule_id,
     )
 
 

@@ -34,8 +34,9 @@ async def _author_blocked(
         operator_id=echo.operator_id if echo else None,  # type: ignore[attr-defined]
         admin_vk_id=event.admin_id,
         conn=conn,
+        rule_id=echo.rule_id if echo else None,
     )
-    by_proxy = echo is not None or ban.banned_by_id is not None
+    by_proxy = echo is not None or ban.banned_by_id is not None or ban.banned_by_rule_id is not None
     if not by_proxy:
         await _journal_vk_ban(community, event, received, conn)
     return _Effect(changed=True)

@@ -66,8 +66,12 @@ async def _record_arrival(
     row = None if in_person else await match_outbox_echo(community, event, conn)
     if row is not None:
         item.sent_by_id = row.operator_id  # type: ignore[attr-defined]
+        item.sent_by_rule_id = row.rule_id
         item.outbox_row_id = row.id
-        await item.save(using_db=conn, update_fields=["sent_by_id", "outbox_row_id"])
+        await item.save(using_db=conn, update_fields=["sent_by_id", "sent_by_rule_id", "outbox_row_id"])
+        if row.rule_id is not None:
+            # A rule's canned reply is not a person answering: the author still waits (docs/metrics.md).
+            return
         await conversations.community_replied(
             conversation,
             at=at,

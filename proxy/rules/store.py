@@ -38,6 +38,13 @@ def definition(rule: ModerationRule) -> dict[str, Any]:
     }
 
 
+async def _locked(rule_id: int, conn: Any) -> ModerationRule | None:
+    # FOR NO KEY UPDATE, not FOR UPDATE: the rules worker inserts rule_hit rows naming the rule (a
+    # foreign key: FOR KEY SHARE) while it holds the journal's lock, which this change takes next; a
+    # FOR UPDATE here would make the two wait for each other.
+    return await ModerationRule.filter(id=rule_id).select_for_update(no_key=True).using_db(conn).first()
+
+
 def _mode(raw: Any) -> RuleMode:
     if raw not in _MODES:
         raise InputError("the mode is one of: %(modes)s", field="mode", modes=", ".join(_MODES))
@@ -125,7 +132,7 @@ async def update_rule(by: Operator, rule_id: int, **changes: Any) -> ModerationR
         parsed["community_id"] = changes["community_id"]
     now = utcnow()
     async with in_transaction() as conn:
-        rule = await ModerationRule.filter(id=rule_id).select_for_update().using_db(conn).first()
+        rule = await _locked(rule_id, conn)
         if rule is None:
             raise ActionError("this rule does not exist", 404)
         if rule.archived:
@@ -157,7 +164,7 @@ async def archive_rule(by: Operator, rule_id: int) -> ModerationRule:
     await require_admin(by, action="rule.archive", target=f"rule:{rule_id}")
     now = utcnow()
     async with in_transaction() as conn:
-        rule = await ModerationRule.filter(id=rule_id).select_for_update().using_db(conn).first()
+        rule = await _locked(rule_id, conn)
         if rule is None:
             raise ActionError("this rule does not exist", 404)
         if rule.archived:

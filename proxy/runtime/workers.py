@@ -2,7 +2,7 @@
 
 The workers themselves (what they do) live beside their domain: `outbox.OutboxWorker`,
 `inbound.supervise_longpoll`, `sla_alerts.check_every_interval`, `author_profiles.keep_names_filled`,
-`refusals.flush_each_window`, `demo.warm_up_then_run`, `audit.checkpoints.issue_every_interval`,
+`refusals.flush_each_window`, `demo.warm_up_then_run`, `rules.worker.keep_evaluating`, `audit.checkpoints.issue_every_interval`,
 `rate_limit.SharedRateLimits`, `live.LiveHub.listening`. Here is only when each starts and stops, so that none of those modules depends
 on the application's lifecycle.
 
@@ -27,6 +27,7 @@ from proxy.audit import checkpoints, journal
 from proxy.live import asyncpg_dsn
 from proxy.outbox import OUTBOX_CHANNEL, OutboxWorker
 from proxy.rate_limit import POOL_SIZE, SharedRateLimits
+from proxy.rules import worker as rules_worker
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,22 @@ async def live_listener_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def rules_context(app: web.Application) -> AsyncIterator[None]:
+    """The moderation rules worker (proxy/rules/worker.py), when this instance runs workers."""
+    settings = app[SETTINGS]
+    if not settings.workers:
+        yield
+        return
+    task = asyncio.create_task(
+        rules_worker.keep_evaluating(settings, app[OUTBOX_WAKEUPS], app[LIVE]), name="moderation-rules"
+    )
+    app[BACKGROUND]["rules"] = task
+    try:
+        yield
+    finally:
+        await _stop(task)
+
+
 # In start order (stopped in reverse), all after the database's context.
 async def thread_parents_context(app: web.Application) -> AsyncIterator[None]:
     """The fetcher of comment threads' parents, when this instance runs workers (the wakeup is always
@@ -230,6 +247,7 @@ CONTEXTS: tuple[CleanupContext, ...] = (
     sla_alerts_context,
     author_profiles_context,
     thread_parents_context,
+    rules_context,
     longpoll_context,
     live_listener_context,
 )

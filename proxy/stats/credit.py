@@ -6,7 +6,8 @@ show as "outside the proxy" (docs/metrics.md, "Attribution"). The KPIs (`operato
 figure (`drill.py`) and an operator's own chart (`timeseries.py`) all credit through here, so a figure and
 the list behind it always name the same person.
 
-Restorations and closings name their operator directly (`restored_by_id`, `conversation_close.operator_id`)
+What a moderation rule did (`by_rule` set) is left out of every operator's figures and of "outside the
+proxy" (`by_person`). Restorations and closings name their operator directly (`restored_by_id`, `conversation_close.operator_id`)
 and need no rule.
 """
 
@@ -24,6 +25,12 @@ class Credit:
 
     by_operator: str
     by_vk_user: str
+    by_rule: str
+
+    def by_person(self) -> str:
+        """A condition: a person did it, not a moderation rule. What a rule did is nobody's KPI and not
+        "outside the proxy" either; the rules page counts it (docs/metrics.md, "Moderation rules")."""
+        return f"{self.by_rule} IS NULL"
 
     def join(self, alias: str = "o") -> str:
         """The LEFT JOIN that finds the linked operator, only for rows no operator of the proxy did."""
@@ -43,8 +50,8 @@ class Credit:
 
 
 # An outgoing item (`item AS i`): sent through the proxy, or written in VK by an admin.
-REPLY = Credit("i.sent_by_id", "i.admin_author_vk_id")
+REPLY = Credit("i.sent_by_id", "i.admin_author_vk_id", "i.sent_by_rule_id")
 # A deletion (`item_tombstone AS t`): through the proxy, or by an admin in VK.
-DELETION = Credit("t.deleted_by_id", "t.deleter_vk_id")
+DELETION = Credit("t.deleted_by_id", "t.deleter_vk_id", "t.deleted_by_rule_id")
 # A ban (`ban AS b`): through the proxy, or by an admin in VK.
-BAN = Credit("b.banned_by_id", "b.admin_vk_id")
+BAN = Credit("b.banned_by_id", "b.admin_vk_id", "b.banned_by_rule_id")

@@ -170,15 +170,15 @@ def _events(q: SqlQuery, m: Metric, period: Period, community_id: int | None) ->
 
     name = m.name
     if name == "replies":
-        return items("out", " AND i.sent_by_id IS NOT NULL")
+        return items("out", f" AND i.sent_by_id IS NOT NULL AND {REPLY.by_person()}")
     if name == "replies_outside_proxy":
-        return items("out", " AND i.sent_by_id IS NULL")
+        return items("out", f" AND i.sent_by_id IS NULL AND {REPLY.by_person()}")
     if name == "outgoing":
         return items("out")
     if name == "incoming":
         return items("in")
     if name == "handled":
-        return f"{items('out')} UNION ALL {closings(None)}"
+        return f"{items('out', f' AND {REPLY.by_person()}')} UNION ALL {closings(None)}"
     if name in ("reactions", "slowest"):
         return reactions()
     if name == "first_reactions":
@@ -197,7 +197,8 @@ def _events(q: SqlQuery, m: Metric, period: Period, community_id: int | None) ->
                    {ep("t.deleted_at")} AS at, {no_v} AS v, {DELETION.operator()} AS op
             FROM item_tombstone t JOIN item i ON i.id = t.item_id
             {DELETION.join()}
-            WHERE t.deleted_via IN ('proxy', 'vk_admin') AND {_in(q, "t.deleted_at", period)}{community("i.community_id")}
+            WHERE t.deleted_via IN ('proxy', 'vk_admin') AND {DELETION.by_person()}
+              AND {_in(q, "t.deleted_at", period)}{community("i.community_id")}
         """
     if name == "restored":
         return f"""
@@ -216,7 +217,7 @@ def _events(q: SqlQuery, m: Metric, period: Period, community_id: int | None) ->
                    {ep("b.banned_at")} AS at, {no_v} AS v, {BAN.operator()} AS op
             FROM ban b
             {BAN.join()}
-            WHERE {_in(q, "b.banned_at", period)}{community("b.community_id")}
+            WHERE {BAN.by_person()} AND {_in(q, "b.banned_at", period)}{community("b.community_id")}
         """
     if name == "unanswered_now":
         return f"""

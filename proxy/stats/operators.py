@@ -134,7 +134,7 @@ async def _replies_and_handled(period: Period, community_id: int | None) -> dict
                    CASE WHEN i.sent_by_id IS NULL THEN 2 ELSE 1 END AS kind
             FROM item i
             {REPLY.join()}
-            WHERE i.direction = 'out' AND {reply_filter}
+            WHERE i.direction = 'out' AND {REPLY.by_person()} AND {reply_filter}
             UNION ALL
             SELECT cc.operator_id AS op, cc.conversation_id AS conv, 3 AS kind
             FROM conversation_close cc
@@ -224,7 +224,7 @@ async def _moderation(period: Period, community_id: int | None) -> dict[int | No
             SELECT {DELETION.operator()} AS op, 1 AS kind
             FROM item_tombstone t JOIN item i ON i.id = t.item_id
             {DELETION.join()}
-            WHERE t.deleted_via IN ('proxy', 'vk_admin') AND {deleted}
+            WHERE t.deleted_via IN ('proxy', 'vk_admin') AND {DELETION.by_person()} AND {deleted}
             UNION ALL
             SELECT t.restored_by_id AS op, 2 AS kind
             FROM item_tombstone t JOIN item i ON i.id = t.item_id
@@ -233,7 +233,7 @@ async def _moderation(period: Period, community_id: int | None) -> dict[int | No
             SELECT {BAN.operator()} AS op, 3 AS kind
             FROM ban b
             {BAN.join()}
-            WHERE {banned}
+            WHERE {BAN.by_person()} AND {banned}
         ) moderation
         GROUP BY op
     """
