@@ -442,3 +442,43 @@ async def test_rule_pictures_in_every_view(browser, ruled_server, ruled: Ruled) 
         assert (await marks.first.locator("a.rule-link").get_attribute("href")) == f"/admin/rules/{ruled.links.id}"
     finally:
         await page.close()
+
+
+async def test_what_the_engine_records_reads_too(client_for, ruled: Ruled) -> None:
+    """The engine's own shapes: an action it could not take, a rule's note (a journal entry, no note row), an
+    alert that names only its hit, and an operator's restore that undid the rule."""
+    n = ruled.links.id
+    hit = await RuleHit.get(item_id=ruled.spam_item.id)
+    await RuleHit.filter(id=hit.id).update(
+        actions=[
+            {"do": "delete", "queued": True, "outbox_id": 1},
+            {"do": "ban", "days": 7, "reason": 1, "comment": "", "queued": False, "skipped": "the author is already banned"},
+            {"do": "note", "text": "Спам со ссылкой", "queued": True},
+        ]
+    )  # fmt: skip
+    community_id = ruled.story.community.id
+    await journal.record(
+        "rule.alert", actor_kind=ActorKind.RULE, text=f"Rule «Спам-ссылки» matched in conversation #{ruled.spam_conversation.id}: casino.example",
+        outcome=Outcome.DONE, outcome_detail="posted", params={"hit_entry_id": hit.journal_entry_id},  # type: ignore[attr-defined]
+    )  # fmt: skip
+    await journal.record(
+        "comment.restore", actor_kind=ActorKind.OPERATOR, operator_id=ruled.story.operator.id, community_id=community_id,
+        conversation_id=ruled.spam_conversation.id, item_id=ruled.spam_item.id, text=SPAM, outcome=Outcome.DONE,
+        params={"method": "wall.restoreComment", "owner_id": -1, "comment_id": 1, "undoes_rules": [n]},
+    )  # fmt: skip
+    page = _visible(await _page(client_for, ruled.story.operator, f"/conversations/{ruled.spam_conversation.id}", "ru"))
+    assert (
+        f"Правило «Спам-ссылки» (№{n}, версия 2): удалено, не сделано: бан автора (the author is already banned), "
+        "добавлена заметка: «Спам со ссылкой» · совпало: «casino.example»" in page
+    )
+    html = await _page(client_for, ruled.story.manager, "/journal", "ru")
+    seen = _visible(html)
+    assert (
+        f"Правило «Спам-ссылки» (№{n}, версия 2) отправило оповещение о сообщении автора" in seen
+        and f"«{SPAM}» — совпало: «casino.example»" in seen
+    )
+    assert f"«{SPAM}», отменив действие: правило №{n}" in seen
+    assert f'<a class="rule-link" href="/admin/rules/{n}">правило №{n}</a>' in html
+    english = _visible(await _page(client_for, ruled.story.manager, "/journal", "en"))
+    assert f"Rule “Спам-ссылки” (#{n}, version 2) raised an alert about what" in english
+    assert f", undoing the rule #{n}" in english

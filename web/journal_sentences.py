@@ -47,6 +47,7 @@ from web.rule_words import (
     mode_words,
     rule_object,
     rule_subject,
+    undone_rules,
     would_list,
 )
 
@@ -175,6 +176,8 @@ class Names:
     # Rules that deleted or wrote what timeline events show: by id, and a deletion's rule by tombstone id.
     rules: Mapping[int, ModerationRule] = field(default_factory=dict)
     tombstone_rules: Mapping[int, int] = field(default_factory=dict)
+    # The "rule.hit" entries that "rule.alert" entries name (hit_entry_id): the alert reads by its hit.
+    hit_entries: Mapping[int, JournalEntry] = field(default_factory=dict)
 
     def vk_href(self, community_id: int | None, path: str) -> str | None:
         """A link to a VK page of a community's world; None for an emulated or unknown community."""
@@ -191,6 +194,8 @@ async def names_for(
     """Everything the sentences of `entries` name: four reads, whatever their number (two more when
     timeline events show deletions or replies, to name the rules among their authors)."""
     entries = list(entries)
+    hit_entries = await _alerted_hits(entries)
+    entries += list(hit_entries.values())
     conversation_ids = {e.conversation_id for e in entries if e.conversation_id}
     item_ids = {e.item_id for e in entries if e.item_id}
     vk_ids = set()
@@ -218,8 +223,19 @@ async def names_for(
     rows = {c.id: c for c in await Community.filter(id__in=community_ids)} if community_ids else {}
     tombstone_rules, rules = await _rules_of_events(entries, items)
     return Names(
-        operators, communities, conversations, items, authors, by_vk, rows, settings, rules, tombstone_rules
-    )
+        operators, communities, conversations, items, authors, by_vk, rows, settings, rules, tombstone_rules,
+        hit_entries,
+    )  # fmt: skip
+
+
+async def _alerted_hits(entries: list[JournalEntry | TimelineEvent]) -> dict[int, JournalEntry]:
+    """The hits a rule's alerts were raised for: the alert's own entry names only its hit's entry."""
+    wanted = set()
+    for e in entries:
+        hit_id = (getattr(e, "params", None) or {}).get("hit_entry_id") if getattr(e, "action", "") == "rule.alert" else None
+        if isinstance(hit_id, int):
+            wanted.add(hit_id)
+    return {e.id: e for e in await JournalEntry.filter(id__in=wanted)} if wanted else {}
 
 
 async def _rules_of_events(
@@ -370,7 +386,10 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         return _say(message, female, **{**parts, **more})
 
     if entry.actor_kind == ActorKind.RULE:
-        return _rule_sentence(entry, p, parts, conversation, names)
+        hit = names.hit_entries.get(p.get("hit_entry_id")) if action == "rule.alert" else None  # type: ignore[arg-type]
+        if hit is not None:  # the alert reads as its hit: the rule, the author, where, what matched
+            return _rule_sentence(entry, {**hit.params, **p}, _parts_of(hit, names), names)
+        return _rule_sentence(entry, p, parts, names)
     if action in ("rule.create", "rule.update", "rule.archive"):
         rule = rule_object(p.get("rule_id", "?"), str(p.get("name", entry.text)))
         version, mode = p.get("version", "?"), mode_words(p.get("mode", ""))
@@ -384,7 +403,7 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
     if action == "comment.delete":
         return say(N_("%(who)s deleted a comment by %(author)s %(where)s: %(text)s"))
     if action == "comment.restore":
-        return say(N_("%(who)s restored a comment by %(author)s %(where)s: %(text)s"))
+        return _undoing(say(N_("%(who)s restored a comment by %(author)s %(where)s: %(text)s")), p)
     if action in ("author.ban", "vk.ban"):
         if action == "vk.ban":
             parts["author"] = _vk_target(p, names, entry.community_id)
@@ -396,7 +415,7 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
             done = say(N_("%(who)s banned %(author)s in VK, outside the proxy, until %(until)s (reason: %(reason)s)"), until=until, reason=reason) if until else say(N_("%(who)s banned %(author)s in VK, outside the proxy, for good (reason: %(reason)s)"), reason=reason)  # fmt: skip
         return _with_text(done, entry)
     if action == "author.unban":
-        return say(N_("%(who)s lifted the ban on %(author)s"))
+        return _undoing(say(N_("%(who)s lifted the ban on %(author)s")), p)
     if action == "vk.unban":
         return say(
             N_("%(who)s lifted the ban on %(author)s in VK, outside the proxy"), author=_vk_target(p, names, entry.community_id)
@@ -535,13 +554,29 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
     return _with_text(say(N_("%(who)s: %(action)s"), action=Markup("<code>{}</code>").format(action)), entry)
 
 
-def _rule_sentence(
-    entry: JournalEntry,
-    p: Mapping[str, Any],
-    parts: dict[str, object],
-    conversation: Conversation | None,
-    names: Names,
-) -> Markup:
+def _undoing(said: Markup, p: Mapping[str, Any]) -> Markup:
+    """An operator's restore or unban that undid what rules did (counted as their false positives)."""
+    if not p.get("undoes_rules"):
+        return said
+    return _say(N_("%(sentence)s, undoing %(rules)s"), sentence=said, rules=undone_rules(p["undoes_rules"]))
+
+
+def _parts_of(entry: JournalEntry, names: Names) -> dict[str, object]:
+    """Who, whose item, where and its text, for an entry that is not the one being said."""
+    conversation = names.conversations.get(entry.conversation_id) if entry.conversation_id else None  # type: ignore[attr-defined]
+    item = names.items.get(entry.item_id) if entry.item_id else None  # type: ignore[attr-defined]
+    author_row = names.authors.get(item.author_id) if item is not None and item.author_id else None  # type: ignore[attr-defined]
+    if author_row is None and conversation is not None:
+        author_row = conversation.author
+    return dict(
+        who=_actor(entry, names)[0],
+        author=_author(author_row, conversation, names),
+        where=_place(conversation, names),
+        text=_quote(entry.text, entry.conversation_id, entry.item_id),  # type: ignore[attr-defined]
+    )
+
+
+def _rule_sentence(entry: JournalEntry, p: Mapping[str, Any], parts: dict[str, object], names: Names) -> Markup:
     """What a rule did (or, in dry run, would have done), with what it matched."""
     action = entry.action
     parts = {**parts, "rule": parts["who"]}

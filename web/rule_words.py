@@ -36,6 +36,16 @@ WOULD = {
     "alert": N_("raised an alert"),
     "flag": N_("flagged it for review"),
 }
+# An action a rule could not take (the engine's `skipped`: the comment already deleted, say), by name.
+ACTION_NOUNS = {
+    "delete": N_("deleting the comment"),
+    "ban": N_("banning the author"),
+    "assign": N_("assigning the conversation"),
+    "note": N_("adding the note"),
+    "reply": N_("replying with the canned response"),
+    "alert": N_("raising the alert"),
+    "flag": N_("flagging for review"),
+}
 MODES = {
     RuleMode.OFF.value: N_("switched off"),
     RuleMode.DRY_RUN.value: N_("in dry run"),
@@ -96,6 +106,15 @@ def by_rule(rule: ModerationRule | None, rule_id: int | None = None, name: str |
     return _say(N_("by the rule “%(name)s” (#%(id)s)"), name=_name_link(rule_id, name), id=rule_id)
 
 
+def undone_rules(rule_ids: object) -> Markup:
+    """The rules an operator's restore or unban undid (their ids, linked): "the rule #3, the rule #5"."""
+    ids = [i for i in rule_ids if isinstance(i, int)] if isinstance(rule_ids, list) else []
+    return Markup(", ").join(
+        Markup('<a class="rule-link" href="{}">{}</a>').format(rule_href(i), _say(N_("the rule #%(id)s"), id=i))
+        for i in ids
+    )
+
+
 def rule_label(rule: ModerationRule | None, rule_id: int | None = None) -> Markup:
     """A rule as the author of what it wrote: «Правило «Спам» (№3)»."""
     if rule is None:
@@ -124,12 +143,19 @@ def _actions(actions: object) -> list[dict[str, Any]]:
 
 
 def done_list(actions: object, operators: Mapping[int, Operator] | None = None) -> Markup:
-    """What a rule (mode on) did, as short participles: "deleted, author banned for 7 days"."""
+    """What a rule (mode on) did, as short participles: "deleted, author banned for 7 days"; an action it
+    could not take says so, with the reason; its note is quoted (a rule's note is no `note` row)."""
     operators = operators or {}
     parts: list[Markup] = []
     for action in _actions(actions):
         kind, days = action["do"], action.get("days")
-        if kind == "ban":
+        if action.get("skipped"):
+            noun = _say(ACTION_NOUNS[kind]) if kind in ACTION_NOUNS else Markup("<code>{}</code>").format(kind)
+            reason = translations(current_locale()).gettext(str(action["skipped"]))
+            parts.append(_say(N_("not done: %(action)s (%(reason)s)"), action=noun, reason=reason))
+        elif kind == "note" and str(action.get("text") or "").strip():
+            parts.append(_say(N_("note added: %(text)s"), text=matched_words(str(action["text"]))))
+        elif kind == "ban":
             parts.append(
                 _plural(N_("author banned for %(num)s day"), "author banned for %(num)s days", days)
                 if isinstance(days, int) and days > 0
