@@ -37,8 +37,11 @@ from proxy.models import (
     RuleHit,
     RuleMode,
 )
+from proxy.rules import worker
 from proxy.rules.store import create_rule, update_rule
+from proxy.rules.worker import CompiledRules, evaluate_due
 from proxy.runtime.app import create_app
+from tests.actions_fixtures import Feed, drain
 from tests.audit_pages_fixtures import *  # noqa: F403
 from tests.audit_pages_fixtures import Story, first_version
 from tests.browser_fixtures import *  # noqa: F403
@@ -482,3 +485,36 @@ async def test_what_the_engine_records_reads_too(client_for, ruled: Ruled) -> No
     english = _visible(await _page(client_for, ruled.story.manager, "/journal", "en"))
     assert f"Rule “Спам-ссылки” (#{n}, version 2) raised an alert about what" in english
     assert f", undoing the rule #{n}" in english
+
+
+async def test_what_the_engine_did_on_real_ingest_reads(
+    client_for, vk_settings, community, world, operator, manager, monkeypatch
+) -> None:
+    """The engine acting on an ingested comment (proxy/rules/worker.py), VK's echo taken in: the page, the
+    journal and the archive read what it recorded."""
+    monkeypatch.setattr(worker, "STAMP_SECONDS", 0.0)
+    feed = Feed(world, community)
+    await feed()
+    rule = await create_rule(
+        None, name="Казино", community_id=community.id, mode="on", conditions={"words": ["казино"]},
+        actions=[{"do": "delete"}, {"do": "note", "text": "Реклама казино"}, {"do": "flag"}],
+    )  # fmt: skip
+    world.scenario.member_comments(world.group, world.members[0], world.post, "Лучшее казино тут")
+    await feed()
+    spam = await Item.filter(direction="in").order_by("-id").first()
+    assert spam is not None
+    await evaluate_due(vk_settings, CompiledRules(), now=utcnow() + timedelta(seconds=1))
+    await drain(vk_settings)
+    await feed()  # VK's echo of the deletion
+    n = rule.id
+    html = await _page(client_for, operator, f"/conversations/{spam.conversation_id}", "ru")  # type: ignore[attr-defined]
+    article = re.search(rf'id="item-{spam.id}".*?</article>', html, re.S)
+    assert article is not None
+    seen = _visible(article.group(0))
+    assert f"Правило «Казино» (№{n}, версия 1): удалено, добавлена заметка: «Реклама казино», помечено для проверки · совпало:" in seen
+    assert f"Удалено правилом «Казино» (№{n})" in seen and "оператором" not in seen
+    journal_seen = _visible(await _page(client_for, manager, "/journal?actor=rule", "ru"))
+    for said in ("удалило комментарий автора", "оставило заметку в разговоре с автором", "сработало: совпало"):
+        assert f"Правило «Казино» (№{n}, версия 1) {said}" in journal_seen, said
+    deleted = _visible(await _page(client_for, manager, "/deleted", "ru"))
+    assert f"Удалено правилом «Казино» (№{n})" in deleted
