@@ -191,8 +191,8 @@ async def names_for(
     communities: Mapping[int, str],
     settings: Settings,
 ) -> Names:
-    """Everything the sentences of `entries` name: four reads, whatever their number (two more when
-    timeline events show deletions or replies, to name the rules among their authors)."""
+    """Everything the sentences of `entries` name: four reads, whatever their number (one more for the
+    hits that rules' alerts name, and up to two for the rules behind timeline deletions and replies)."""
     entries = list(entries)
     hit_entries = await _alerted_hits(entries)
     entries += list(hit_entries.values())
