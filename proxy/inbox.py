@@ -29,10 +29,12 @@ from proxy.models import (
     Item,
     ItemTombstone,
     ItemVersion,
+    ModerationRule,
     Note,
     Operator,
     OutboxRow,
     OutboxStatus,
+    RuleHit,
 )
 
 PAGE_SIZE = 50
@@ -294,6 +296,13 @@ class TimelineEntry:
     moderation: OutboxRow | None = None
     # Its deletions that were undone, oldest first: the entry keeps "deleted ..., restored ..." marks.
     restorations: list[ItemTombstone] = field(default_factory=list)
+    # The moderation rules that matched the item (each with its rule), oldest first.
+    rule_hits: list[RuleHit] = field(default_factory=list)
+    # The rules its tombstones (deleted_by_rule_id) and its sending (item.sent_by_rule_id) name, by id.
+    rules: dict[int, ModerationRule] = field(default_factory=dict)
+
+    def rule(self, rule_id: int | None) -> ModerationRule | None:
+        return self.rules.get(rule_id) if rule_id is not None else None
 
     @property
     def sort_at(self) -> int:
@@ -314,6 +323,11 @@ class AuthorCard:
     # The latest ban or unban of this author through the proxy while VK has not accepted it, or after VK
     # refused it; None once accepted (the ban list tells then).
     ban_action: OutboxRow | None = None
+    # The rules that banned (Ban.banned_by_rule_id), by id.
+    ban_rules: dict[int, ModerationRule] = field(default_factory=dict)
+
+    def rule(self, rule_id: int | None) -> ModerationRule | None:
+        return self.ban_rules.get(rule_id) if rule_id is not None else None
 
 
 @dataclass
@@ -396,12 +410,17 @@ async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -
     tombstones: dict[int, ItemTombstone] = {}
     restorations: dict[int, list[ItemTombstone]] = {}
     moderation: dict[int, OutboxRow] = {}
+    hits: dict[int, list[RuleHit]] = {}
+    rules: dict[int, ModerationRule] = {}
     if ids:
+        rule_ids = {item.sent_by_rule_id for item in items if item.sent_by_rule_id}
         for tombstone in (
             await ItemTombstone.filter(item_id__in=ids)
             .order_by("deleted_at", "id")
             .select_related("deleted_by", "restored_by")
         ):
+            if tombstone.deleted_by_rule_id:
+                rule_ids.add(tombstone.deleted_by_rule_id)
             if tombstone.restored_at is None:
                 tombstones[tombstone.item_id] = tombstone  # type: ignore[attr-defined]
             else:
@@ -410,6 +429,12 @@ async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -
             Q(method__endswith=".deleteComment") | Q(method__endswith=".restoreComment"), item_id__in=ids
         ).order_by("id"):
             moderation[row.item_id] = row  # type: ignore[attr-defined]  # the latest wins
+        # The rules' marks of the whole page: one read, plus one for rules no hit brought along.
+        for hit in await RuleHit.filter(item_id__in=ids).order_by("id").select_related("rule", "undone_by"):
+            hits.setdefault(hit.item_id, []).append(hit)  # type: ignore[attr-defined]
+            rules[hit.rule.id] = hit.rule
+        if rule_ids - set(rules):
+            rules.update({r.id: r for r in await ModerationRule.filter(id__in=rule_ids - set(rules))})
     return [
         TimelineEntry(
             "item",
@@ -419,6 +444,8 @@ async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -
             tombstone=tombstones.get(item.id) if item.is_deleted else None,
             moderation=_unfinished(moderation.get(item.id)),
             restorations=restorations.get(item.id, []),
+            rule_hits=hits.get(item.id, []),
+            rules=rules,
         )
         for item in items
     ]
@@ -466,12 +493,14 @@ async def author_card(conversation: Conversation, *, now: datetime | None = None
         .order_by("-id")
         .first()
     )
+    ban_rule_ids = {ban.banned_by_rule_id for ban in bans if ban.banned_by_rule_id}
     return AuthorCard(
         author=author,
         bans=bans,
         active_ban=active,
         other_conversations=others,
         ban_action=_unfinished(ban_action),
+        ban_rules={r.id: r for r in await ModerationRule.filter(id__in=ban_rule_ids)} if ban_rule_ids else {},
     )
 
 

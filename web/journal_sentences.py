@@ -23,11 +23,33 @@ from markupsafe import Markup, escape
 
 from proxy.audit.incidents import TimelineEvent
 from proxy.emulation import author_path, vk_url
-from proxy.models import ActorKind, Author, Channel, Community, Conversation, Item, JournalEntry, Operator
+from proxy.models import (
+    ActorKind,
+    Author,
+    Channel,
+    Community,
+    Conversation,
+    Item,
+    ItemTombstone,
+    JournalEntry,
+    ModerationRule,
+    Operator,
+    RuleMode,
+)
 from proxy.settings import Settings
 from web.i18n import current_locale, duration, local_time, translations
 from web.i18n import gettext as _
 from web.params import N_
+from web.rule_words import (
+    by_rule,
+    done_list,
+    matched_words,
+    mode_words,
+    rule_object,
+    rule_subject,
+    undone_rules,
+    would_list,
+)
 
 QUOTE_CHARS = 90
 
@@ -151,6 +173,11 @@ class Names:
     # The communities named, with the settings: whether a VK page may be linked (proxy/emulation.py).
     community_rows: Mapping[int, Community] = field(default_factory=dict)
     settings: Settings | None = None  # None: no link to VK at all
+    # Rules that deleted or wrote what timeline events show: by id, and a deletion's rule by tombstone id.
+    rules: Mapping[int, ModerationRule] = field(default_factory=dict)
+    tombstone_rules: Mapping[int, int] = field(default_factory=dict)
+    # The "rule.hit" entries that "rule.alert" entries name (hit_entry_id): the alert reads by its hit.
+    hit_entries: Mapping[int, JournalEntry] = field(default_factory=dict)
 
     def vk_href(self, community_id: int | None, path: str) -> str | None:
         """A link to a VK page of a community's world; None for an emulated or unknown community."""
@@ -164,8 +191,11 @@ async def names_for(
     communities: Mapping[int, str],
     settings: Settings,
 ) -> Names:
-    """Everything the sentences of `entries` name: four reads, whatever their number."""
+    """Everything the sentences of `entries` name: four reads, whatever their number (one more for the
+    hits that rules' alerts name, and up to two for the rules behind timeline deletions and replies)."""
     entries = list(entries)
+    hit_entries = await _alerted_hits(entries)
+    entries += list(hit_entries.values())
     conversation_ids = {e.conversation_id for e in entries if e.conversation_id}
     item_ids = {e.item_id for e in entries if e.item_id}
     vk_ids = set()
@@ -191,7 +221,38 @@ async def names_for(
     community_ids = {c.community_id for c in conversations.values()}  # type: ignore[attr-defined]
     community_ids |= {e.community_id for e in entries if getattr(e, "community_id", None)}  # type: ignore[misc]
     rows = {c.id: c for c in await Community.filter(id__in=community_ids)} if community_ids else {}
-    return Names(operators, communities, conversations, items, authors, by_vk, rows, settings)
+    tombstone_rules, rules = await _rules_of_events(entries, items)
+    return Names(
+        operators, communities, conversations, items, authors, by_vk, rows, settings, rules, tombstone_rules,
+        hit_entries,
+    )  # fmt: skip
+
+
+async def _alerted_hits(entries: list[JournalEntry | TimelineEvent]) -> dict[int, JournalEntry]:
+    """The hits a rule's alerts were raised for: the alert's own entry names only its hit's entry."""
+    wanted = set()
+    for e in entries:
+        hit_id = (getattr(e, "params", None) or {}).get("hit_entry_id") if getattr(e, "action", "") == "rule.alert" else None
+        if isinstance(hit_id, int):
+            wanted.add(hit_id)
+    return {e.id: e for e in await JournalEntry.filter(id__in=wanted)} if wanted else {}
+
+
+async def _rules_of_events(
+    entries: list[JournalEntry | TimelineEvent], items: Mapping[int, Item]
+) -> tuple[dict[int, int], dict[int, ModerationRule]]:
+    """The rules behind timeline events: a deletion's (its tombstone's) and an outgoing reply's."""
+    deletions = [e.ref_id for e in entries if isinstance(e, TimelineEvent) and e.kind == "delete" and not e.operator_id]
+    tombstone_rules: dict[int, int] = {}
+    if deletions:
+        tombstone_rules = dict(
+            await ItemTombstone.filter(id__in=deletions, deleted_by_rule_id__isnull=False).values_list(
+                "id", "deleted_by_rule_id"
+            )
+        )
+    rule_ids = set(tombstone_rules.values()) | {i.sent_by_rule_id for i in items.values() if i.sent_by_rule_id}
+    rules = {r.id: r for r in await ModerationRule.filter(id__in=rule_ids)} if rule_ids else {}
+    return tombstone_rules, rules
 
 
 # --- the parts of a sentence ------------------------------------------------------------------------
@@ -214,7 +275,17 @@ def _actor(entry: JournalEntry, names: Names) -> tuple[Markup, bool]:
             admin = _vk_link(entry.vk_user_id, names, entry.community_id)  # type: ignore[attr-defined]
             return _say(N_("A community admin (%(vk)s)"), vk=admin), False
         return Markup(_("Someone in VK")), False
+    if entry.actor_kind == ActorKind.RULE:
+        return _rule_of(entry), False
     return Markup(_("The proxy")), False
+
+
+def _rule_of(entry: JournalEntry) -> Markup:
+    """The rule that wrote an entry, as it was then (its name and version are in the entry)."""
+    rule = (entry.params or {}).get("rule") if isinstance(entry.params, dict) else None
+    if not isinstance(rule, dict) or rule.get("id") is None:
+        return Markup(_("A moderation rule"))
+    return rule_subject(rule["id"], str(rule.get("name", "")), rule.get("version"))
 
 
 def _vk_link(vk_id: int, names: Names, community_id: int | None) -> Markup:
@@ -314,12 +385,25 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
     def say(message: str, **more: object) -> Markup:
         return _say(message, female, **{**parts, **more})
 
+    if entry.actor_kind == ActorKind.RULE:
+        hit = names.hit_entries.get(p.get("hit_entry_id")) if action == "rule.alert" else None  # type: ignore[arg-type]
+        if hit is not None:  # the alert reads as its hit: the rule, the author, where, what matched
+            return _rule_sentence(entry, {**hit.params, **p}, _parts_of(hit, names), names)
+        return _rule_sentence(entry, p, parts, names)
+    if action in ("rule.create", "rule.update", "rule.archive"):
+        rule = rule_object(p.get("rule_id", "?"), str(p.get("name", entry.text)))
+        version, mode = p.get("version", "?"), mode_words(p.get("mode", ""))
+        if action == "rule.create":
+            return say(N_("%(who)s created %(rule)s: version %(version)s, %(mode)s"), rule=rule, version=version, mode=mode)  # fmt: skip
+        if action == "rule.update":
+            return say(N_("%(who)s changed %(rule)s: version %(version)s, %(mode)s"), rule=rule, version=version, mode=mode)  # fmt: skip
+        return say(N_("%(who)s archived %(rule)s (version %(version)s)"), rule=rule, version=version)
     if action == "reply.send":
         return say(N_("%(who)s replied to %(author)s %(where)s: %(text)s"))
     if action == "comment.delete":
         return say(N_("%(who)s deleted a comment by %(author)s %(where)s: %(text)s"))
     if action == "comment.restore":
-        return say(N_("%(who)s restored a comment by %(author)s %(where)s: %(text)s"))
+        return _undoing(say(N_("%(who)s restored a comment by %(author)s %(where)s: %(text)s")), p)
     if action in ("author.ban", "vk.ban"):
         if action == "vk.ban":
             parts["author"] = _vk_target(p, names, entry.community_id)
@@ -331,7 +415,7 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
             done = say(N_("%(who)s banned %(author)s in VK, outside the proxy, until %(until)s (reason: %(reason)s)"), until=until, reason=reason) if until else say(N_("%(who)s banned %(author)s in VK, outside the proxy, for good (reason: %(reason)s)"), reason=reason)  # fmt: skip
         return _with_text(done, entry)
     if action == "author.unban":
-        return say(N_("%(who)s lifted the ban on %(author)s"))
+        return _undoing(say(N_("%(who)s lifted the ban on %(author)s")), p)
     if action == "vk.unban":
         return say(
             N_("%(who)s lifted the ban on %(author)s in VK, outside the proxy"), author=_vk_target(p, names, entry.community_id)
@@ -470,6 +554,72 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
     return _with_text(say(N_("%(who)s: %(action)s"), action=Markup("<code>{}</code>").format(action)), entry)
 
 
+def _undoing(said: Markup, p: Mapping[str, Any]) -> Markup:
+    """An operator's restore or unban that undid what rules did (counted as their false positives)."""
+    if not p.get("undoes_rules"):
+        return said
+    return _say(N_("%(sentence)s, undoing %(rules)s"), sentence=said, rules=undone_rules(p["undoes_rules"]))
+
+
+def _parts_of(entry: JournalEntry, names: Names) -> dict[str, object]:
+    """Who, whose item, where and its text, for an entry that is not the one being said."""
+    conversation = names.conversations.get(entry.conversation_id) if entry.conversation_id else None  # type: ignore[attr-defined]
+    item = names.items.get(entry.item_id) if entry.item_id else None  # type: ignore[attr-defined]
+    author_row = names.authors.get(item.author_id) if item is not None and item.author_id else None  # type: ignore[attr-defined]
+    if author_row is None and conversation is not None:
+        author_row = conversation.author
+    return dict(
+        who=_actor(entry, names)[0],
+        author=_author(author_row, conversation, names),
+        where=_place(conversation, names),
+        text=_quote(entry.text, entry.conversation_id, entry.item_id),  # type: ignore[attr-defined]
+    )
+
+
+def _rule_sentence(entry: JournalEntry, p: Mapping[str, Any], parts: dict[str, object], names: Names) -> Markup:
+    """What a rule did (or, in dry run, would have done), with what it matched."""
+    action = entry.action
+    parts = {**parts, "rule": parts["who"]}
+    matched = str(p.get("matched") or "")
+
+    def say(message: str, **more: object) -> Markup:
+        return _say(message, **{**parts, **more})
+
+    if action == "rule.hit":
+        planned = p.get("actions")
+        if p.get("mode") == RuleMode.DRY_RUN.value:
+            return say(
+                N_("%(rule)s would have %(actions)s (dry run): it matched %(matched)s in what %(author)s wrote %(where)s: %(text)s"),  # fmt: skip
+                actions=would_list(planned, names.operators),
+                matched=matched_words(matched),
+            )
+        return say(
+            N_("%(rule)s matched %(matched)s in what %(author)s wrote %(where)s: %(text)s; actions: %(actions)s"),
+            actions=done_list(planned, names.operators),
+            matched=matched_words(matched),
+        )
+    if action == "comment.delete":
+        done = say(N_("%(rule)s deleted a comment by %(author)s %(where)s: %(text)s"))
+    elif action == "author.ban":
+        until, reason = _until(p.get("end_date")), _reason(p.get("reason"))
+        done = say(N_("%(rule)s banned %(author)s until %(until)s (reason: %(reason)s)"), until=until, reason=reason) if until else say(N_("%(rule)s banned %(author)s for good (reason: %(reason)s)"), reason=reason)  # fmt: skip
+        done = _with_text(done, entry)
+    elif action == "reply.send":
+        done = say(N_("%(rule)s replied to %(author)s %(where)s with a canned response: %(text)s"))
+    elif action == "note.add":
+        done = say(N_("%(rule)s left a note on the conversation with %(author)s: %(text)s"))
+    elif action == "conversation.assign":
+        assignee, _female = _operator(names, p.get("assignee_id"))
+        done = say(N_("%(rule)s assigned the conversation with %(author)s to %(assignee)s"), assignee=assignee)
+    elif action == "rule.alert":
+        done = say(N_("%(rule)s raised an alert about what %(author)s wrote %(where)s: %(text)s"))
+    else:
+        done = _with_text(say(N_("%(rule)s: %(action)s"), action=Markup("<code>{}</code>").format(action)), entry)
+    if matched.strip():
+        return _say(N_("%(sentence)s — matched %(matched)s"), sentence=done, matched=matched_words(matched))
+    return done
+
+
 def _vk_target(p: Mapping[str, Any], names: Names, community_id: int | None) -> Markup:
     user_id = p.get("user_id")
     return _vk_link(user_id, names, community_id) if isinstance(user_id, int) else Markup(_("the author"))
@@ -546,13 +696,21 @@ def event_sentence(event: TimelineEvent, names: Names, entry: JournalEntry | Non
             return _say(N_("%(author)s wrote %(where)s: %(text)s"), author=author, where=where, text=text)
         if event.operator_id:
             return _say(N_("%(who)s replied %(where)s: %(text)s"), female, who=who, where=where, text=text)
+        item = names.items.get(event.item_id) if event.item_id else None
+        if item is not None and item.sent_by_rule_id:
+            rule = names.rules.get(item.sent_by_rule_id)
+            subject = rule_subject(item.sent_by_rule_id, rule.name if rule else "?", None)
+            return _say(N_("%(rule)s replied %(where)s: %(text)s"), rule=subject, where=where, text=text)
         return _say(N_("The community replied in VK, outside the proxy, %(where)s: %(text)s"), where=where, text=text)  # fmt: skip
     if event.kind == "edit":
         editor = who if event.operator_id else author
         return _say(N_("A new version of the text %(where)s (%(who)s): %(text)s"), who=editor, where=where, text=text)  # fmt: skip
     if event.kind == "delete":
         how = Markup(_(DELETED_BY.get(event.detail, N_("by someone VK did not name"))))
-        if event.operator_id:
+        rule_id = names.tombstone_rules.get(event.ref_id) if not event.operator_id else None
+        if rule_id is not None:
+            how = by_rule(names.rules.get(rule_id), rule_id)
+        elif event.operator_id:
             how = _say(N_("%(how)s %(who)s"), how=how, who=who)
         return _say(N_("Deleted %(how)s %(where)s: %(text)s"), how=how, where=where, text=text)
     if event.kind == "restore":

@@ -16,7 +16,16 @@ from enum import StrEnum
 
 from proxy.audit.search import db_time, in_list, terms_match
 from proxy.db.sql import SqlQuery
-from proxy.models import Channel, DeletedVia, Direction, Item, ItemTombstone, ItemVersion, Operator
+from proxy.models import (
+    Channel,
+    DeletedVia,
+    Direction,
+    Item,
+    ItemTombstone,
+    ItemVersion,
+    ModerationRule,
+    Operator,
+)
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -91,6 +100,9 @@ class HistoryState:
     vk_user_id: int | None = None  # the VK user who wrote, edited or deleted it, when VK said
     operator_id: int | None = None  # the operator: through the proxy, or linked to that VK user
     operator_login: str | None = None
+    # The moderation rule that deleted it, or wrote it (a canned reply): never an operator's doing.
+    rule_id: int | None = None
+    rule_name: str | None = None
 
 
 async def deleted_items(
@@ -108,6 +120,9 @@ async def deleted_items(
         where_t.append(f"t.deleted_at < {q.p(filters.until)}")
     if filters.deleted_via is not None:
         where_t.append(f"t.deleted_via = {q.p(filters.deleted_via.value)}")
+        if filters.deleted_via == DeletedVia.PROXY:
+            # "By an operator": a rule's deletion went through the proxy too, but no operator made it.
+            where_t.append("t.deleted_by_rule_id IS NULL")
     where = []
     if filters.community_ids is not None:
         where.append(f"i.community_id IN {in_list(q, filters.community_ids)}")
@@ -194,7 +209,7 @@ async def item_history(item_id: int) -> list[HistoryState]:
 
 
 async def item_histories(item_ids: Iterable[int]) -> dict[int, list[HistoryState]]:
-    """The states of several items at once (three queries whatever their number)."""
+    """The states of several items at once (four queries whatever their number, five when rules acted)."""
     ids = list(dict.fromkeys(item_ids))
     if not ids:
         return {}
@@ -206,8 +221,11 @@ async def item_histories(item_ids: Iterable[int]) -> dict[int, list[HistoryState
     for tombstone in await ItemTombstone.filter(item_id__in=ids).order_by("item_id", "deleted_at", "id"):
         tombstones[tombstone.item_id].append(tombstone)  # type: ignore[attr-defined]
     operators = await _operators()
+    rule_ids = {i.sent_by_rule_id for i in items.values() if i.sent_by_rule_id}
+    rule_ids |= {t.deleted_by_rule_id for ts in tombstones.values() for t in ts if t.deleted_by_rule_id}
+    rules = dict(await ModerationRule.filter(id__in=rule_ids).values_list("id", "name")) if rule_ids else {}
     return {
-        item_id: _states(items[item_id], versions[item_id], tombstones[item_id], operators)
+        item_id: _states(items[item_id], versions[item_id], tombstones[item_id], operators, rules)
         for item_id in ids
         if item_id in items
     }
@@ -232,7 +250,11 @@ async def _operators() -> _Operators:
 
 
 def _states(
-    item: Item, versions: list[ItemVersion], tombstones: list[ItemTombstone], operators: _Operators
+    item: Item,
+    versions: list[ItemVersion],
+    tombstones: list[ItemTombstone],
+    operators: _Operators,
+    rules: dict[int, str],
 ) -> list[HistoryState]:
     states: list[tuple[tuple[datetime, int, int], HistoryState]] = []
     writer_vk_id = item.admin_author_vk_id or item.from_vk_id
@@ -249,12 +271,17 @@ def _states(
             vk_user_id=writer_vk_id,
             operator_id=writer[0],
             operator_login=writer[1],
+            rule_id=item.sent_by_rule_id,
+            rule_name=rules.get(item.sent_by_rule_id) if item.sent_by_rule_id else None,
         )
         states.append(((version.valid_from, _KIND_ORDER[kind], version.number), state))
     for tombstone in tombstones:
+        rule_id = tombstone.deleted_by_rule_id
         deleter = (
             operators.named(tombstone.deleted_by_id)  # type: ignore[attr-defined]
             if tombstone.deleted_by_id  # type: ignore[attr-defined]
+            else (None, None)
+            if rule_id
             else operators.linked(tombstone.deleter_vk_id)
             if tombstone.deleted_via != DeletedVia.AUTHOR
             else (None, None)
@@ -267,6 +294,8 @@ def _states(
             vk_user_id=tombstone.deleter_vk_id,
             operator_id=deleter[0],
             operator_login=deleter[1],
+            rule_id=rule_id,
+            rule_name=rules.get(rule_id) if rule_id else None,
         )
         states.append(((tombstone.deleted_at, _KIND_ORDER[StateKind.DELETED], tombstone.id), state))
         if tombstone.restored_at is not None:

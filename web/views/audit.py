@@ -90,6 +90,7 @@ KNOWN_ACTIONS = (
     "vk.", "vk.reply", "vk.delete", "vk.restore", "vk.ban", "vk.unban", "vk.officers_edit",
     "access.denied", "auth.", "export.csv", "sla.alert", "ban.expired", "callback.bad_secret",
     "account.", "community.", "token.", "canned.",
+    "rule.", "rule.hit", "rule.alert", "rule.create", "rule.update", "rule.archive",
 )  # fmt: skip
 
 
