@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +34,7 @@ from tortoise.transactions import in_transaction
 
 from proxy import conversations, locks, outbox
 from proxy.access import AccessDenied, ActionError, can_access, require_access
+from proxy.actor import Actor
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
@@ -43,7 +42,6 @@ from proxy.connectors.base import ActionKind, ActionRequest, TokenNeed, Unsuppor
 from proxy.connectors.registry import connector_for
 from proxy.conversations import ConversationError
 from proxy.models import (
-    ActorKind,
     Author,
     Ban,
     Channel,
@@ -88,21 +86,6 @@ BAN_REASONS = {0: "other", 1: "spam", 2: "verbal abuse", 3: "strong language", 4
 # Why a conversation was closed without a reply (optional; docs/metrics.md "Closed without a reply").
 CLOSE_REASONS = ("spam", "duplicate", "no_answer_needed", "other")
 _UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Whom an action is journaled and queued under: an operator, or a moderation rule (proxy/rules/),
-    whose entries name the rule and what it matched in their params and credit no operator."""
-
-    kind: ActorKind
-    operator_id: int | None = None
-    rule_id: int | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    @staticmethod
-    def of(operator: Operator) -> Actor:
-        return Actor(ActorKind.OPERATOR, operator_id=operator.id)
 
 
 # --- loading and validating -------------------------------------------------------------------------

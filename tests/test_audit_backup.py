@@ -21,8 +21,8 @@ from tests.audit_fixtures import fill_every_table, make_base
 
 TABLES = {
     "api_token", "author", "ban", "canned_response", "community", "conversation", "conversation_close", "item",
-    "item_tombstone", "item_version", "journal_entry", "note", "operator", "operator_community", "outbox",
-    "raw_event", "reaction_sample", "team_setting",
+    "item_tombstone", "item_version", "journal_entry", "moderation_rule", "note", "operator", "operator_community",
+    "outbox", "raw_event", "reaction_sample", "rule_check", "rule_hit", "team_setting",
 }  # fmt: skip
 
 

@@ -252,7 +252,8 @@ async def test_a_rule_applies_to_items_taken_in_after_its_version(
 async def test_a_broken_rule_is_skipped_and_reported_while_the_others_act(
     vk_settings: Settings, community: Any, world: World, feed: Feed
 ) -> None:
-    hostile = await _rule(community, name="Злой шаблон", conditions={"patterns": [r"(x+x+)+y"]}, actions=["flag"])
+    # A lookahead RE2 cannot read: the RE2 prefilter lets the pattern through and `regex` backtracks on it.
+    hostile = await _rule(community, name="Злой шаблон", conditions={"patterns": [r"(x+x+)+(?=y)"]}, actions=["flag"])
     good = await _rule(community, name="Казино", actions=["flag"])
     spam = await _comment(world, feed, "казино " + "x" * 10_000)
     await _evaluate(vk_settings)

@@ -1,4 +1,4 @@
-"""Each rule's figures (proxy/rules/figures.py) from hits written directly, so they do not depend on the
+"""Each rule's figures (proxy/stats/rules.py) from hits written directly, so they do not depend on the
 engine: hits apart by mode, actions, undos, the false-positive rate, p50/p90 from arrival to queuing
 and to VK's acceptance; the period in team time; a constant number of queries however many rules."""
 
@@ -13,9 +13,9 @@ import pytest
 from proxy import actions
 from proxy.models import ModerationRule, Operator, OutboxRow, OutboxStatus, Role, RuleHit, RuleMode
 from proxy.rules import store
-from proxy.rules.figures import EMPTY, marked_parts, rule_figures, rule_hits
 from proxy.settings import Settings
 from proxy.stats.period import Period
+from proxy.stats.rules import EMPTY, marked_parts, rule_figures, rule_hits
 from tests.actions_fixtures import *  # noqa: F403
 from tests.test_ingest_callback_path import StatementCounter
 

@@ -1,3 +1,3 @@
 """Automatic moderation rules: what a rule may say (spec), storing it (store), matching items (matching),
 the worker that evaluates every incoming item once and acts through the operators' paths (worker,
-acting), undoing a rule's action (undo) and the per-rule figures (figures). docs/rules.md."""
+acting) and undoing a rule's action (undo); the per-rule figures are in proxy/stats/rules.py. docs/rules.md."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from proxy import actions
 from proxy.access import ActionError
-from proxy.actions import Actor
+from proxy.actor import Actor
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.models import ActorKind, CannedResponse, Conversation, Item, Outcome, RuleMode

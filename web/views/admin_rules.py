@@ -27,9 +27,9 @@ from proxy.models import (
     RuleHit,
     RuleMode,
 )
-from proxy.rules import figures as rule_figures
 from proxy.rules import store
 from proxy.rules.spec import ATTACHMENT_KINDS, CHANNELS
+from proxy.stats import rules as rule_figures
 from web import params
 from web.auth import OPERATOR
 from web.i18n import gettext as _
