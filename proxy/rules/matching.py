@@ -8,124 +8,26 @@ one RE2 set (linear time, no backtracking). Only a rule that one of these points
 no such condition, which is checked directly — has its other conditions checked. A rule matches when
 every condition it gives holds; a condition that lists values holds when one of them does.
 
-A rule's regular expressions run with the `regex` package, each under PATTERN_TIME_LIMIT_SECONDS per
-item: a pattern that backtracks catastrophically is cut off, the rule gives a RuleFailure for that item
-and no hit, and the other rules still run. The RE2 set only decides which patterns are worth running:
-a pattern RE2 cannot express (backreferences, lookarounds, possessive repeats) is always run, and
-the patterns given to RE2 are widened where its meaning differs (`\\w`, `\\d`, `\\s` are ASCII in RE2,
-so they become Unicode classes; `\\b` is dropped), so the set never leaves out a pattern that would
-match.
-
-What counts as a link, a phone number and a mention is decided here (docs/rules.md):
-
-- A link: an address with a scheme (`https://…`), one starting with `www.`, or a bare domain whose
-  last label is a country code (two letters: `vk.cc/x`, `spam.ru`), a common generic one (`.com`,
-  `.org`, `.info`, `.online`, …) or a Cyrillic one (`.рф`, `.рус`, …). "hello.world" or "т.е." is
-  not a link; an e-mail address is not a link. A listed domain matches itself and its subdomains.
-- A phone number: `+` and 10 to 15 digits (`+7 999 123-45-67`, `+44 20 7946 0958`), or 11 digits
-  starting with 7 or 8 (`8 (999) 123 45 67`, `89991234567`); spaces, dashes, dots and brackets may
-  separate the digits. Any other run of digits — an order number `123456789`, a bare ten-digit
-  `9991234567`, a date — is not a phone number.
-- A mention: VK's `[id123|Name]`, `[club1|Name]` (also public, event), `@name` (a Latin short name or
-  id123; not an e-mail address), `*id123` (also club, public, event with a number).
+The regular expressions and their RE2 prefilter live in proxy/rules/pattern_set.py; what counts as a
+word, a link, a phone number and a mention, in proxy/rules/text_scan.py.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import regex
-
 from proxy.models import RuleMode
-from proxy.rules.spec import compile_pattern, parse_actions, parse_conditions
-from proxy.search_terms import stems
-
-try:  # RE2 only narrows down which patterns to run; without it every pattern runs.
-    import re2
-except ImportError:  # pragma: no cover - the dependency is declared; this keeps matching correct without it
-    re2 = None
+from proxy.rules import text_scan
+from proxy.rules.pattern_set import PatternSet
+from proxy.rules.pattern_set import re2_form as re2_form  # imported from here by tests
+from proxy.rules.spec import parse_actions, parse_conditions
+from proxy.rules.text_scan import normalise_domain, parents, word_forms
 
 PATTERN_TIME_LIMIT_SECONDS = 0.05
 MATCHED_MAX_CHARS = 300
-
-# The tokenising of proxy/search_terms.py (letters and digits; ё read as е), with a cache of stems:
-# the words of comments repeat a lot, and a cached stem costs a dict look-up instead of a stemmer call.
-_WORD = re.compile(r"[^\W_]+")
-_STEM_CACHE: dict[str, str | None] = {}
-_STEM_CACHE_LIMIT = 200_000
-
-
-# Snowball leaves a soft vowel on some Russian stems and not on others of the same word («лотерея» ->
-# "лотере", «лотереи» -> "лотер"): a rule's word must match every form, so a trailing vowel, й or ь after
-# three letters is dropped from both the rule's stems and the text's.
-# Likewise a fleeting vowel before the last consonant («заработок», «заработка»; «отец», «отца») is dropped.
-_SOFT_ENDING = re.compile(r"(?<=[\u0400-\u04ff]{3})[аеиоуыэюяйь]+$")
-_FLEETING_VOWEL = re.compile(r"(?<=[\u0400-\u04ff]{3})[оеё](?=[кцлнр]$)")
-
-
-def word_forms(text: str) -> list[str]:
-    """The text's words as rules compare them: Snowball stems, Russian ones without a soft ending or a
-    fleeting vowel (one form for every case of the word, on the rule's side and the text's alike)."""
-    return [_FLEETING_VOWEL.sub("", _SOFT_ENDING.sub("", stem)) for stem in stems(text)]
-
-
-def _stem_of(word: str) -> str | None:
-    stem = _STEM_CACHE.get(word, "")
-    if stem == "":
-        found = word_forms(word)
-        stem = found[0] if len(found) == 1 else None
-        if len(_STEM_CACHE) >= _STEM_CACHE_LIMIT:
-            _STEM_CACHE.clear()
-        _STEM_CACHE[word] = stem
-    return stem
-
-
-# Generic top-level domains a bare "name.tld" is read as a link with (any two-letter one is a country's).
-_GENERIC_TLDS = frozenset(
-    "com net org info biz pro xyz top site online store shop club app dev io ai co me tv cc ru su "
-    "tech space website blog icu buzz vip mobi asia tel travel digital email cloud network social "
-    "рф рус москва онлайн сайт орг ком укр бел срб дети".split()
-)
-_LABEL = r"[a-z0-9\u0400-\u04ff](?:[a-z0-9\u0400-\u04ff-]{0,61}[a-z0-9\u0400-\u04ff])?"
-_LINK = regex.compile(
-    r"(?<![\w@.\-])(?P<scheme>https?://|www\.)?(?P<host>(?:"
-    + _LABEL
-    + r"\.)+(?P<tld>[a-z\u0400-\u04ff]{2,24}|xn--[a-z0-9-]{1,59}))"
-    r"(?![\w\-]|@|\.[\w])(?P<rest>[/?#][^\s<>\"«»]*)?",
-    regex.IGNORECASE,
-)
-_PHONE = regex.compile(r"(?<![\w+])(\+)?\s?\d(?:[ .\-()]{0,2}\d){9,14}(?![\w])")
-_MENTION = regex.compile(
-    r"\[(?:id|club|public|event)\d+\|[^\]\n]{0,100}\]"
-    r"|(?<![\w@.])@(?:[a-z][a-z0-9_.]{1,31}[a-z0-9_]|id\d+)"
-    r"|(?<![\w*])\*(?:id|club|public|event)\d+",
-    regex.IGNORECASE,
-)
-
-
-def _decode_label(label: str) -> str:
-    if label.startswith("xn--"):
-        try:
-            return label.encode("ascii").decode("idna")
-        except (UnicodeError, ValueError):
-            return label
-    return label
-
-
-def normalise_domain(domain: str) -> str:
-    """A domain as rules and links compare it: lower case, no `www.`, punycode read as letters."""
-    domain = domain.lower().rstrip(".").removeprefix("www.")
-    return ".".join(_decode_label(label) for label in domain.split("."))
-
-
-def _parents(domain: str) -> list[str]:
-    """The domain and every domain it is under ("a.b.c" -> a.b.c, b.c, c)."""
-    labels = domain.split(".")
-    return [".".join(labels[i:]) for i in range(len(labels))]
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -135,223 +37,6 @@ def _short(text: str, limit: int = 60) -> str:
 
 class PatternTimeout(Exception):
     """A rule's regular expression ran past its time limit on this item."""
-
-
-# ---------------------------------------------------------------------------------------------------
-# Regular expressions for the RE2 prefilter
-
-
-_RE2_FAIL = object()
-# Escapes that mean the same to RE2 and to `regex` (outside and inside a class).
-_SAME_ESCAPES = set(".^$*+?()[]{}|\\/-#&~\"'!%,:;<=>@`_ ntrfv0123456789")
-_SAME_ESCAPES -= set("0123456789")
-
-
-# Supersets, in RE2's syntax, of what `regex` reads as a word character (Unicode's Alphabetic, marks,
-# decimal digits, connectors, joiners) and as a space (White_Space); RE2's own \w and \s are ASCII.
-_WIDE_WORD = r"\p{L}\p{N}\p{M}\p{Pc}\p{So}_\x{200C}\x{200D}"
-_WIDE_SPACE = r"\s\p{Z}\x0b\x1c-\x1f\x85"
-_BOUNDS = re.compile(r"\{\d*,?\d*\}")
-
-
-def _group_end(pattern: str, start: int) -> int | None:
-    """The index just past the ")" closing the group opened at `start`; None when it is not closed."""
-    depth, i, n, in_class = 0, start, len(pattern), False
-    while i < n:
-        char = pattern[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            if pattern.startswith("[]", i) or pattern.startswith("[^]", i):
-                i += 2 if pattern[i + 1] == "]" else 3
-                continue
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
-
-
-def re2_form(pattern: str) -> str | None:
-    """The pattern for the RE2 prefilter: it matches somewhere in every text the pattern matches in under
-    `regex` (and maybe in more), or None when that cannot be had (then the pattern runs on every item).
-
-    What RE2 reads differently is widened: `\\w`, `\\d`, `\\s` become Unicode classes; word boundaries,
-    lookarounds and possessive or atomic parts are dropped (an assertion dropped matches more, never
-    less); a backreference matches anything; `$` also before a last newline, as in Python.
-    """
-    out: list[str] = []
-    i, n, in_class, class_start, negated = 0, len(pattern), False, -1, False
-    prev = ""  # "repeat" right after a quantifier: a "+" then makes it possessive, a "?" lazy
-    while i < n:
-        char = pattern[i]
-        if char == "\\":
-            if i + 1 >= n:
-                return None
-            escape = pattern[i + 1]
-            i += 2
-            prev = "atom"
-            if escape in "pPx":  # \p{L}, \x41: RE2 rejects the names and forms it does not know
-                out.append("\\" + escape)
-            elif escape in "ws" and in_class and negated:
-                return None  # widening a member of a negated class would narrow the class
-            elif escape == "w":
-                out.append(_WIDE_WORD if in_class else f"[{_WIDE_WORD}]")
-            elif escape == "d":
-                out.append(r"\p{Nd}")
-            elif escape == "s":
-                out.append(_WIDE_SPACE if in_class else f"[{_WIDE_SPACE}]")
-            elif escape in "WS" and not in_class:
-                # The complement of what both engines agree is a word character, or a space.
-                out.append(r"[^\p{L}\p{Nd}_]" if escape == "W" else r"[^\s\p{Z}]")
-            elif escape == "D":
-                out.append(r"\P{Nd}")
-            elif escape in "bBmM" and not in_class:
-                if i < n and pattern[i] in "*+?{":
-                    return None  # a quantified assertion: dropping it would quantify what precedes
-            elif escape == "A" and not in_class:
-                out.append(r"\A")
-            elif escape == "Z" and not in_class:
-                out.append(r"\z")
-            elif escape in "123456789" and not in_class:
-                out.append(r"(?s:.*)")
-                while i < n and pattern[i].isdigit():
-                    i += 1
-            elif escape in _SAME_ESCAPES:
-                out.append("\\" + escape)
-            else:
-                return None
-            continue
-        if in_class:
-            if char == "[" and i + 1 < n and pattern[i + 1] in ":=.":
-                return None  # POSIX classes are ASCII in RE2, Unicode in `regex`
-            if char == "]" and i > class_start:
-                in_class = False
-                prev = "atom"
-            out.append(char)
-            i += 1
-            continue
-        if char == "[":
-            in_class = True
-            j = i + 1
-            negated = j < n and pattern[j] == "^"
-            if negated:
-                j += 1
-            class_start = j  # a "]" right at the start is a literal
-            out.append(pattern[i:j])
-            i = j
-            continue
-        if char == "(" and pattern.startswith("(?", i):
-            head = pattern[i + 2 : i + 4]
-            if head[:1] in ("=", "!") or head in ("<=", "<!"):
-                end = _group_end(pattern, i)
-                if end is None or (end < n and pattern[end] in "*+?{"):
-                    return None
-                i = end
-                continue
-            if head[:1] == ">":  # atomic: matches a subset of the plain group
-                out.append("(?:")
-                i += 3
-                prev = ""
-                continue
-            if head[:1] == "<":
-                out.append("(?P<")
-                i += 3
-                prev = ""
-                continue
-            if not (head[:1] == ":" or head.startswith("P<") or head[:1] in ("i", "m", "s", "-")):
-                return None  # comments, branch resets, conditionals, verbose and other flags
-        if char in "*+?":
-            if prev == "repeat" and char == "+":  # possessive: it matches a subset of the greedy repeat
-                i += 1
-                continue
-            out.append(char)
-            i += 1
-            prev = "lazy" if prev == "repeat" and char == "?" else "repeat"
-            continue
-        if char == "{" and (bounds := _BOUNDS.match(pattern, i)):
-            out.append(bounds.group(0))
-            i = bounds.end()
-            prev = "repeat"
-            continue
-        if char == "$":
-            out.append(r"(?:\n?$)")
-            i += 1
-            prev = "atom"
-            continue
-        out.append(char)
-        prev = "atom"
-        i += 1
-    return "".join(out)
-
-
-class _PatternSet:
-    """Every distinct pattern of the rule set, compiled for `regex`, and the RE2 set that narrows them."""
-
-    def __init__(self) -> None:
-        self.patterns: list[str] = []
-        self.compiled: list[regex.Pattern[str]] = []
-        self._index: dict[str, int] = {}
-        self.always: set[int] = set()  # patterns RE2 does not narrow down: run for every item
-        self._set: Any = None
-
-    def add(self, pattern: str) -> int:
-        if pattern not in self._index:
-            compiled = compile_pattern(pattern)
-            self._index[pattern] = len(self.patterns)
-            self.patterns.append(pattern)
-            self.compiled.append(compiled)
-        return self._index[pattern]
-
-    def build(self) -> None:
-        if not self.patterns:
-            return
-        if re2 is None:
-            self.always = set(range(len(self.patterns)))
-            return
-        options = re2.Options()
-        options.case_sensitive = False
-        options.max_mem = 64 << 20
-        candidate = re2.Set.SearchSet(options)
-        in_set: list[int] = []
-        for index, pattern in enumerate(self.patterns):
-            form = re2_form(pattern)
-            added = -1
-            if form is not None:
-                try:
-                    added = candidate.Add(form)
-                except Exception:  # RE2 rejects what it cannot express: the pattern is run every time
-                    added = -1
-            if added < 0:
-                self.always.add(index)
-            else:
-                in_set.append(index)
-        try:
-            if in_set:
-                candidate.Compile()
-                self._set, self._members = candidate, in_set
-        except Exception:
-            self._set = None
-            self.always = set(range(len(self.patterns)))
-
-    def worth_running(self, text: str) -> set[int]:
-        """The patterns that may match the text: those the RE2 set found, and those it cannot judge."""
-        if self._set is None:
-            return self.always
-        try:
-            found = self._set.Match(text)
-        except Exception:  # RE2 gave up on this text (its memory limit, say): every pattern runs
-            return set(range(len(self.patterns)))
-        if not found:
-            return self.always
-        return self.always | {self._members[i] for i in found}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -374,7 +59,7 @@ class Candidate:
 
 
 class _Item:
-    def __init__(self, candidate: Candidate, patterns: _PatternSet) -> None:
+    def __init__(self, candidate: Candidate, patterns: PatternSet) -> None:
         self.candidate = candidate
         self.text = candidate.text or ""
         self._patterns = patterns
@@ -392,8 +77,8 @@ class _Item:
         """(stem, word as written), in order."""
         if self._tokens is None:
             tokens = []
-            for word in _WORD.findall(self.text):
-                stem = _stem_of(word)
+            for word in text_scan.WORD.findall(self.text):
+                stem = text_scan.stem_of(word)
                 if stem is not None:
                     tokens.append((stem, word))
             self._tokens = tokens
@@ -416,20 +101,8 @@ class _Item:
 
     @property
     def links(self) -> list[tuple[str, str, bool]]:
-        """(domain, the link as written, whether it reads as a link on its own) of every link and bare
-        "name.word": "spam.example" is not a link to any_link, but is one to a rule that lists it."""
         if self._links is None:
-            links = []
-            for match in _LINK.finditer(self.text):
-                tld = match.group("tld").lower()
-                plain = (
-                    bool(match.group("scheme"))
-                    or len(tld) == 2
-                    or tld in _GENERIC_TLDS
-                    or tld.startswith("xn--")
-                )
-                links.append((normalise_domain(match.group("host")), match.group(0), plain))
-            self._links = links
+            self._links = text_scan.links(self.text)
         return self._links
 
     @property
@@ -439,21 +112,13 @@ class _Item:
     @property
     def phones(self) -> list[str]:
         if self._phones is None:
-            phones = []
-            for match in _PHONE.finditer(self.text):
-                digits = sum(c.isdigit() for c in match.group(0))
-                if match.group(1):
-                    if 10 <= digits <= 15:
-                        phones.append(match.group(0).strip())
-                elif digits == 11 and match.group(0).lstrip()[0] in "78":
-                    phones.append(match.group(0).strip())
-            self._phones = phones
+            self._phones = text_scan.phones(self.text)
         return self._phones
 
     @property
     def mentions(self) -> list[str]:
         if self._mentions is None:
-            self._mentions = [m.group(0) for m in _MENTION.finditer(self.text)]
+            self._mentions = text_scan.mentions(self.text)
         return self._mentions
 
     def pattern(self, index: int) -> str | None:
@@ -533,7 +198,7 @@ def _phrase_check(phrases: tuple[tuple[tuple[str, ...], str], ...], texts: tuple
     return check
 
 
-def _pattern_check(indexes: tuple[int, ...], patterns: _PatternSet) -> Check:
+def _pattern_check(indexes: tuple[int, ...], patterns: PatternSet) -> Check:
     def check(item: _Item) -> str | None:
         for index in indexes:
             found = item.pattern(index)
@@ -547,7 +212,7 @@ def _pattern_check(indexes: tuple[int, ...], patterns: _PatternSet) -> Check:
 def _deny_check(domains: frozenset[str]) -> Check:
     def check(item: _Item) -> str | None:
         for domain, written, _ in item.links:
-            if any(parent in domains for parent in _parents(domain)):
+            if any(parent in domains for parent in parents(domain)):
                 return f"link: {_short(written, 120)}"
         return None
 
@@ -557,7 +222,7 @@ def _deny_check(domains: frozenset[str]) -> Check:
 def _allow_check(domains: frozenset[str]) -> Check:
     def check(item: _Item) -> str | None:
         for domain, written, _ in item.plain_links:
-            if not any(parent in domains for parent in _parents(domain)):
+            if not any(parent in domains for parent in parents(domain)):
                 return f"link: {_short(written, 120)}"
         return None
 
@@ -691,7 +356,7 @@ class RuleSet:
         self.broken: dict[int, str] = {}
         self.repeat_window: timedelta | None = None
         self.needs_new_author = False
-        self._patterns = _PatternSet()
+        self._patterns = PatternSet()
         # Each rule is filed under its most selective condition (_KEYS), by that condition's values: a
         # word's stem (and a phrase's first), a domain, a pattern's number, an author, an attachment's
         # kind, an hour, a channel; or, for a yes/no condition, under True.
@@ -816,7 +481,7 @@ class RuleSet:
         if index["stems"]:
             add("stems", item.positions)
         if index["domains"]:
-            add("domains", (parent for domain, _, _ in item.links for parent in _parents(domain)))
+            add("domains", (parent for domain, _, _ in item.links for parent in parents(domain)))
         if index["authors"] and candidate.author_vk_id is not None:
             add("authors", (candidate.author_vk_id,))
         if index["patterns"]:
