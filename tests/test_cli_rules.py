@@ -284,8 +284,9 @@ async def test_trying_a_rule_on_a_text_does_nothing(db_url: str, proxy) -> None:
     ].startswith("no match")
 
     # A pattern that backtracks catastrophically is cut off, as it is on ingest.
-    await proxy("rule", "add", "--name", "Жадный", "--pattern", "(a+)+$", "--action", "flag")
-    status, _, err = await proxy("rule", "test", "3", "--text", "a" * 10_000 + "!")
+    # (A lookahead the RE2 prefilter cannot read, so the pattern reaches `regex`, which backtracks.)
+    await proxy("rule", "add", "--name", "Жадный", "--pattern", "(x+x+)+(?=y)", "--action", "flag")
+    status, _, err = await proxy("rule", "test", "3", "--text", "x" * 10_000 + "!")
     assert status == 2 and "ran past its" in err
     assert (await proxy("rule", "test", "3"))[
         2
