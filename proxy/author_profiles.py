@@ -21,7 +21,7 @@ import logging
 from proxy.communities import MissingToken
 from proxy.connectors.base import AuthorProfile, CommunityClient, NetworkError
 from proxy.connectors.registry import Connections
-from proxy.live import LiveHub, LiveMessage
+from proxy.live import LiveHub, LiveMessage, new_item_or_timeout
 from proxy.models import Author, Community, Conversation, ConversationStatus
 from proxy.networks import community_client, connections
 from proxy.settings import Settings
@@ -33,7 +33,6 @@ USERS_PER_CALL = 1000
 INTERVAL_SECONDS = 10.0
 # Pages pushed again after a round, at most (the open conversations of the authors it named).
 PUSHED_CONVERSATIONS = 200
-NEW_ITEM = "item_created"
 
 
 def _any_client(
@@ -101,24 +100,7 @@ async def _push_named(live: LiveHub, named: list[int]) -> None:
 
 async def _new_item_or_interval(queue: asyncio.Queue[LiveMessage] | None) -> None:
     """Wait until an item arrives (its author may be new) or the interval passes."""
-    if queue is None:
-        await asyncio.sleep(INTERVAL_SECONDS)
-        return
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + INTERVAL_SECONDS
-    while (left := deadline - loop.time()) > 0:
-        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives as
-        # the queue hands over a message (gh-86296), and a worker that ignores its cancel holds shutdown
-        # for the whole interval (a test of this worker hung on it).
-        try:
-            async with asyncio.timeout(left):
-                message = await queue.get()
-        except TimeoutError:
-            return
-        if message.name == NEW_ITEM:
-            while not queue.empty():  # one round for a burst
-                queue.get_nowait()
-            return
+    await new_item_or_timeout(queue, INTERVAL_SECONDS)
 
 
 async def keep_names_filled(settings: Settings, opened: Connections, live: LiveHub | None = None) -> None:

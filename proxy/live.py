@@ -463,3 +463,31 @@ def _encode(message: LiveMessage) -> str:
     ids = {k: v for k, v in message.data.items() if k.endswith("_id") and isinstance(v, int | str)}
     log.warning("live update %s too large for NOTIFY; sending its ids only", message.name)
     return json.dumps({"name": message.name, "data": ids}, default=str)
+
+
+# The message a stored item publishes (proxy/events.py ItemCreated.name): workers that act on new items
+# wake on it.
+NEW_ITEM = "item_created"
+
+
+async def new_item_or_timeout(queue: asyncio.Queue[LiveMessage] | None, seconds: float) -> None:
+    """Wait until an item arrives on `queue` (a `LiveHub.subscribe` queue) or `seconds` pass; a burst of
+    items ends one wait (the rest are dropped). Without a queue, only wait."""
+    if queue is None:
+        await asyncio.sleep(seconds)
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives as
+        # the queue hands over a message (gh-86296), and a worker that ignores its cancel holds shutdown
+        # for the whole interval (a test of a worker hung on it).
+        try:
+            async with asyncio.timeout(left):
+                message = await queue.get()
+        except TimeoutError:
+            return
+        if message.name == NEW_ITEM:
+            while not queue.empty():  # one round for a burst
+                queue.get_nowait()
+            return

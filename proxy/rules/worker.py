@@ -38,7 +38,7 @@ from proxy import locks, sla_alerts
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.db.sql import SqlQuery
-from proxy.live import LiveHub, LiveMessage
+from proxy.live import LiveHub, LiveMessage, new_item_or_timeout
 from proxy.metrics import RULE_EVALUATION_SECONDS, RULE_FAILURES, RULE_HITS
 from proxy.models import ActorKind, Item, ModerationRule, Outcome, RuleHit, RuleMode, TeamSetting
 from proxy.outbox import Wakeups
@@ -55,7 +55,6 @@ POLL_SECONDS = 1.0
 STAMP_SECONDS = 1.0
 # A rule's error is written back at most this often (a broken pattern fails on every item).
 ERROR_WRITE_SECONDS = 60.0
-NEW_ITEM = "item_created"
 
 
 class CompiledRules:
@@ -269,21 +268,6 @@ async def post_alerts(http: aiohttp.ClientSession, alerts: list[tuple[int, str]]
         )  # fmt: skip
 
 
-async def _wait_for_item_or_poll(queue: asyncio.Queue[LiveMessage] | None) -> None:
-    if queue is None:
-        await asyncio.sleep(POLL_SECONDS)
-        return
-    try:
-        # asyncio.timeout, not wait_for: see author_profiles._new_item_or_interval.
-        async with asyncio.timeout(POLL_SECONDS):
-            while (await queue.get()).name != NEW_ITEM:
-                pass
-    except TimeoutError:
-        return
-    while not queue.empty():
-        queue.get_nowait()
-
-
 async def keep_evaluating(settings: Settings, wakeups: Wakeups | None, live: LiveHub | None) -> None:
     """Rounds forever (the runtime runs it while workers are on): at once when an item arrives, else
     every POLL_SECONDS; a full batch goes on at once."""
@@ -321,4 +305,4 @@ async def _rounds(
         except Exception:
             log.exception("moderation rules: round failed, will retry")
         if result.checked < BATCH:
-            await _wait_for_item_or_poll(queue)
+            await new_item_or_timeout(queue, POLL_SECONDS)
