@@ -12,7 +12,7 @@ import pytest
 from proxy import actions
 from proxy.appkeys import LIVE
 from proxy.clock import utcnow
-from proxy.models import Author, Channel, Conversation, Operator
+from proxy.models import Author, Channel, Conversation, ConversationStatus, Operator
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import log_in_page, screenshot_path
 from web.views.manager_live import MANAGER_SIGNALS
@@ -107,6 +107,38 @@ async def test_a_full_inbox_page_keeps_its_size(browser, live_server, operator, 
     await page.click("[data-next-page]")
     await page.wait_for_selector("#conversation-list[data-paged='1']", timeout=WAIT_MS)
     assert await page.locator("#conversation-list tr[data-row]").count() == 1
+    assert errors == []
+
+
+async def test_a_row_leaving_a_full_inbox_page_is_replaced_by_the_next(
+    browser, live_server, operator, community
+) -> None:
+    shown = [await _waiting(community, f"wall:6_{n}:1", 3600 - n) for n in range(50)]
+    following = [await _waiting(community, f"wall:7_{n}:1", 60 - n) for n in range(3)]
+    base = str(live_server.make_url("/"))
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = _errors(page)
+    await log_in_page(page, base, operator)
+    await page.wait_for_selector("#conversation-list[data-live-since]")
+    assert await page.locator("#conversation-list tr[data-row]").count() == 50
+    assert await page.locator(f"#conversation-{following[0].id}").count() == 0
+
+    # Two rows of the full page are closed at once: the first rows of the next page take their place,
+    # the page keeps its size, and the burst costs one fetch of the list.
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    for leaving in shown[10:12]:
+        leaving.status = ConversationStatus.CLOSED
+        await leaving.save()
+        await live_server.app[LIVE].publish(
+            "conversation_closed", {"community_id": community.id, "conversation_id": leaving.id}
+        )
+    await page.wait_for_selector(f"#conversation-{following[1].id}", timeout=WAIT_MS)
+    assert await page.locator(f"#conversation-{shown[10].id}").count() == 0
+    assert await page.locator(f"#conversation-{following[2].id}").count() == 0
+    assert await page.locator("#conversation-list tr[data-row]").count() == 50
+    assert await page.get_attribute("#conversation-list", "data-has-next") == "1"
+    assert len([url for url in requests if "/live" not in url]) == 1
     assert errors == []
 
 

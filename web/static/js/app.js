@@ -162,6 +162,18 @@
     if (window.htmx) { htmx.process(link); }
   }
 
+  // A row leaving a page that has a next page (closed, filtered out, moved on) leaves it short: the list
+  // is fetched again once, after a short pause, so a burst of leaving rows costs one fetch.
+  var backfillTimer = null;
+  var BACKFILL_MS = 300;
+
+  function backfill(list) {
+    var size = Number(list.getAttribute("data-page-size"));
+    if (backfillTimer || !size || !list.getAttribute("data-has-next")) { return; }
+    if (list.querySelectorAll("tbody tr[data-row]").length >= size) { return; }
+    backfillTimer = setTimeout(function () { backfillTimer = null; refetch(); }, BACKFILL_MS);
+  }
+
   // An "over SLA" list cannot see a row cross its SLA when nothing happens to that row: it re-fetches
   // itself once at the next crossing among the rows it does not show (data-next-sla-at, from the server,
   // lowered by waits pushed since).
@@ -214,6 +226,7 @@
     } else if (body) {
       noteSlaCrossing(list, row);
     }
+    if (old) { backfill(list); }
     showEmptyState(list);
     var current = document.querySelector("#conversation-list [data-row].selected");
     selected = current ? rows().indexOf(current) : (selected >= 0 ? Math.min(selected, rows().length - 1) : -1);
