@@ -170,7 +170,9 @@ async def _next_sla_crossing(scope: Scope, filters: InboxFilter, now: datetime) 
     if allowed is not None:
         communities = communities.filter(id__in=allowed)
     sla_of = dict(await communities.values_list("id", "sla_seconds"))
-    under_sla = [Q(community_id=cid, waiting_since__gte=now - timedelta(seconds=sla)) for cid, sla in sla_of.items()]
+    under_sla = [
+        Q(community_id=cid, waiting_since__gte=now - timedelta(seconds=sla)) for cid, sla in sla_of.items()
+    ]
     if not under_sla:
         return None
     oldest = (
@@ -252,7 +254,9 @@ async def inbox_rows(conversation_ids: list[int], *, now: datetime | None = None
     if not conversation_ids:
         return []
     now = now or utcnow()
-    found = await Conversation.filter(id__in=conversation_ids).select_related("community", "author", "assignee")
+    found = await Conversation.filter(id__in=conversation_ids).select_related(
+        "community", "author", "assignee"
+    )
     by_id = {conversation.id: conversation for conversation in found}
     return [_row(by_id[i], now) for i in conversation_ids if i in by_id]
 
@@ -346,6 +350,16 @@ async def get_conversation(conversation_id: int) -> Conversation | None:
     )
 
 
+async def get_conversations(conversation_ids: list[int]) -> dict[int, Conversation]:
+    """Several conversations as get_conversation loads one, in one query, by id (missing ones left out)."""
+    if not conversation_ids:
+        return {}
+    found = await Conversation.filter(id__in=conversation_ids).select_related(
+        "community", "author", "assignee", "closed_by"
+    )
+    return {conversation.id: conversation for conversation in found}
+
+
 async def conversation_view(conversation: Conversation, *, now: datetime | None = None) -> ConversationView:
     """Everything the conversation page shows."""
     entries, truncated = await timeline(conversation)
@@ -372,9 +386,7 @@ async def timeline(conversation: Conversation) -> tuple[list[TimelineEntry], boo
     since = items[0].created_at if truncated and items else None
 
     outbox_rows = [
-        row
-        for row in await OutboxRow.filter(conversation_id=conversation.id).order_by("id")
-        if is_reply(row)
+        row for row in await OutboxRow.filter(conversation_id=conversation.id).order_by("id") if is_reply(row)
     ]
     entries = await _item_entries(items, {row.id: row for row in outbox_rows})
     linked = {item.outbox_row_id for item in items if item.outbox_row_id}
@@ -382,7 +394,9 @@ async def timeline(conversation: Conversation) -> tuple[list[TimelineEntry], boo
         # A reply VK has not echoed back yet (pending, failed, or sent and on its way).
         if row.id not in linked and (since is None or row.created_at >= since):
             entries.append(TimelineEntry("outbox", row.created_at, outbox=row))
-    notes = Note.filter(conversation_id=conversation.id).select_related("operator").order_by("created_at", "id")
+    notes = (
+        Note.filter(conversation_id=conversation.id).select_related("operator").order_by("created_at", "id")
+    )
     if since is not None:
         notes = notes.filter(created_at__gte=since)
     entries.extend(TimelineEntry("note", note.created_at, note=note) for note in await notes)
@@ -393,14 +407,29 @@ async def timeline(conversation: Conversation) -> tuple[list[TimelineEntry], boo
 async def item_entries(conversation_id: int, item_ids: list[int]) -> list[TimelineEntry]:
     """The timeline entries of these items of the conversation (ones not in it left out), oldest first:
     what a change to a few items alters on a page, whatever the length of its timeline."""
-    items = list(
-        await Item.filter(conversation_id=conversation_id, id__in=item_ids)
+    return (await items_entries({conversation_id: item_ids})).get(conversation_id, [])
+
+
+async def items_entries(wanted: dict[int, list[int]]) -> dict[int, list[TimelineEntry]]:
+    """item_entries of several conversations (conversation id -> its items' ids) in one set of reads."""
+    wanted_sets = {conversation_id: set(ids) for conversation_id, ids in wanted.items() if ids}
+    if not wanted_sets:
+        return {}
+    items = [
+        item
+        for item in await Item.filter(
+            conversation_id__in=list(wanted_sets), id__in=sorted(set().union(*wanted_sets.values()))
+        )
         .order_by("created_at", "id")
         .select_related("author", "sent_by")
-    )
+        if item.id in wanted_sets[item.conversation_id]  # type: ignore[attr-defined]
+    ]
     row_ids = [item.outbox_row_id for item in items if item.outbox_row_id]
     rows = await OutboxRow.filter(id__in=row_ids) if row_ids else []
-    return await _item_entries(items, {row.id: row for row in rows if is_reply(row)})
+    by_conversation: dict[int, list[TimelineEntry]] = {}
+    for entry in await _item_entries(items, {row.id: row for row in rows if is_reply(row)}):
+        by_conversation.setdefault(entry.item.conversation_id, []).append(entry)  # type: ignore[union-attr]
+    return by_conversation
 
 
 async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -> list[TimelineEntry]:
@@ -507,9 +536,7 @@ async def author_card(conversation: Conversation, *, now: datetime | None = None
 async def assignable_operators(community_id: int) -> list[Operator]:
     """Active accounts that may work this community's conversations."""
     return list(
-        await Operator.filter(
-            may_work(community_id), is_active=True
-        )
+        await Operator.filter(may_work(community_id), is_active=True)
         .distinct()
         .order_by("display_name", "login")
     )

@@ -145,6 +145,28 @@ class ConversationStream:
             self.behind = True
 
 
+@dataclass
+class _Shared:
+    """What a batch's pushes read together rather than once per conversation: the conversations that
+    need more than presence (one query), the changed items' entries (one set of reads), and each
+    community's assignable operators (read once per batch, for the headers)."""
+
+    conversations: dict[int, Any]
+    entries: dict[int, list[inbox.TimelineEntry]]
+    _assignable: dict[int, list[Any]] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, watched: dict[int, Changes]) -> _Shared:
+        needing = [cid for cid, changes in watched.items() if changes.parts - {"presence"}]
+        wanted = {cid: changes.entries for cid, changes in watched.items() if changes.entries}
+        return cls(await inbox.get_conversations(needing), await inbox.items_entries(wanted))
+
+    async def assignable(self, community_id: int) -> list[Any]:
+        if community_id not in self._assignable:
+            self._assignable[community_id] = await inbox.assignable_operators(community_id)
+        return self._assignable[community_id]
+
+
 class ConversationBroadcaster:
     """Renders changed partials once and fans them out to the pages open on them (see the module)."""
 
@@ -299,7 +321,9 @@ class ConversationBroadcaster:
             for conversation_id, streams in self._streams.items():
                 community_id = next(iter(streams)).community_id
                 if community_id in by_community:
-                    by_conversation.setdefault(conversation_id, Changes()).parts.update(by_community[community_id])
+                    by_conversation.setdefault(conversation_id, Changes()).parts.update(
+                        by_community[community_id]
+                    )
         return by_conversation, resync
 
     async def broadcast(self, messages: list[LiveMessage]) -> None:
@@ -312,14 +336,17 @@ class ConversationBroadcaster:
             # Nothing to render; a page rendered before this and connecting after it re-fetches.
             self.seq += 1
             self._replay.append(PartUpdate(self.seq, unwatched, None))
-        for conversation_id, changes in changed.items():
-            if conversation_id not in unwatched:
-                await self._push(conversation_id, changes)
+        watched = {cid: changes for cid, changes in changed.items() if cid not in unwatched}
+        if not watched:
+            return
+        shared = await _Shared.load(watched)
+        for conversation_id, changes in watched.items():
+            await self._push(conversation_id, changes, shared)
 
-    async def _push(self, conversation_id: int, changes: Changes) -> None:
+    async def _push(self, conversation_id: int, changes: Changes, shared: _Shared) -> None:
         parts = changes.parts
-        context = await self._load(conversation_id, parts)
-        entries = await inbox.item_entries(conversation_id, changes.entries) if changes.entries else []
+        context = await self._load(conversation_id, parts, shared)
+        entries = shared.entries.get(conversation_id, []) if changes.entries else []
         streams = self._streams.get(conversation_id)
         if context is None or not streams or not (parts or entries):
             return
@@ -373,7 +400,7 @@ class ConversationBroadcaster:
             frames.append(sse_frame(PART_EVENT, data, event_id))
         return frames
 
-    async def _load(self, conversation_id: int, parts: set[str]) -> dict[str, Any] | None:
+    async def _load(self, conversation_id: int, parts: set[str], shared: _Shared) -> dict[str, Any] | None:
         """What the affected partials need, loaded once for every page and language; the same for
         every viewer (no CSRF token, presence of everyone)."""
         context: dict[str, Any] = {
@@ -383,14 +410,14 @@ class ConversationBroadcaster:
         }
         if parts <= {"presence"}:
             return context
-        conversation = await inbox.get_conversation(conversation_id)
+        conversation = shared.conversations.get(conversation_id)
         if conversation is None:
             return None
         entries, truncated = await inbox.timeline(conversation) if "timeline" in parts else ([], False)
         card = None
         if "author" in parts and conversation.author_id:  # type: ignore[attr-defined]
             card = await inbox.author_card(conversation)
-        assignable = await inbox.assignable_operators(conversation.community_id) if "header" in parts else []  # type: ignore[attr-defined]
+        assignable = await shared.assignable(conversation.community_id) if "header" in parts else []  # type: ignore[attr-defined]
         if "header" in parts:
             context.update(await parent_context(conversation, None))
         context["view"] = inbox.ConversationView(
