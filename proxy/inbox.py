@@ -334,13 +334,22 @@ class AuthorCard:
         return self.ban_rules.get(rule_id) if rule_id is not None else None
 
 
+@dataclass(frozen=True)
+class Assignable:
+    """An account a conversation may be assigned to: what the assignee list shows of it."""
+
+    id: int
+    display_name: str
+    login: str
+
+
 @dataclass
 class ConversationView:
     conversation: Conversation
     entries: list[TimelineEntry]
     truncated: bool
     author_card: AuthorCard | None
-    assignable: list[Operator] = field(default_factory=list)
+    assignable: list[Assignable] = field(default_factory=list)
 
 
 async def get_conversation(conversation_id: int) -> Conversation | None:
@@ -533,13 +542,16 @@ async def author_card(conversation: Conversation, *, now: datetime | None = None
     )
 
 
-async def assignable_operators(community_id: int) -> list[Operator]:
-    """Active accounts that may work this community's conversations."""
-    return list(
+async def assignable_operators(community_id: int) -> list[Assignable]:
+    """Active accounts that may work this community's conversations (read as plain values: the list is
+    read for every header pushed to the open pages)."""
+    rows = (
         await Operator.filter(may_work(community_id), is_active=True)
         .distinct()
         .order_by("display_name", "login")
+        .values("id", "display_name", "login")
     )
+    return [Assignable(row["id"], row["display_name"], row["login"]) for row in rows]
 
 
 async def outbox_row(row_id: int) -> OutboxRow | None:

@@ -153,7 +153,7 @@ class _Shared:
 
     conversations: dict[int, Any]
     entries: dict[int, list[inbox.TimelineEntry]]
-    _assignable: dict[int, list[Any]] = field(default_factory=dict)
+    _assignable: dict[int, list[inbox.Assignable]] = field(default_factory=dict)
 
     @classmethod
     async def load(cls, watched: dict[int, Changes]) -> _Shared:
@@ -161,7 +161,7 @@ class _Shared:
         wanted = {cid: changes.entries for cid, changes in watched.items() if changes.entries}
         return cls(await inbox.get_conversations(needing), await inbox.items_entries(wanted))
 
-    async def assignable(self, community_id: int) -> list[Any]:
+    async def assignable(self, community_id: int) -> list[inbox.Assignable]:
         if community_id not in self._assignable:
             self._assignable[community_id] = await inbox.assignable_operators(community_id)
         return self._assignable[community_id]
