@@ -342,6 +342,7 @@ class ConversationBroadcaster:
         shared = await _Shared.load(watched)
         for conversation_id, changes in watched.items():
             await self._push(conversation_id, changes, shared)
+            await asyncio.sleep(0)  # the callbacks waiting meanwhile run between two conversations' renders
 
     async def _push(self, conversation_id: int, changes: Changes, shared: _Shared) -> None:
         parts = changes.parts
