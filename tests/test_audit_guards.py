@@ -21,7 +21,7 @@ async def _pending_entry() -> JournalEntry:
 async def test_every_guard_installed(db: str) -> None:
     conn = connections.get("default")
     assert await missing_guards(conn) == []
-    assert len(EXPECTED_TRIGGERS[conn.capabilities.dialect]) == (12 if db.startswith("postgres") else 7)
+    assert len(EXPECTED_TRIGGERS[conn.capabilities.dialect]) == (13 if db.startswith("postgres") else 8)
 
 
 async def test_journal_update_refused(db: str) -> None:

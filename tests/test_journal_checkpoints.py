@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 from aiohttp import web
 
-from proxy.audit import checkpoints, journal, signing
+from proxy.audit import checkpoint_task, checkpoints, journal, signing
 from proxy.audit.verify import verify_chain
 from proxy.models import ActorKind, JournalEntry, Outcome
 from proxy.settings import Settings, SettingsError
@@ -351,7 +351,7 @@ async def test_background_task_writes_checkpoints(db: str, tmp_path: Path) -> No
         journal_key=KEY, journal_checkpoint_dir=str(tmp_path), journal_checkpoint_webhook=None,
         journal_checkpoint_interval=0.01,
     )  # fmt: skip
-    task = asyncio.create_task(checkpoints.issue_every_interval(settings, None))  # type: ignore[arg-type]
+    task = asyncio.create_task(checkpoint_task.issue_every_interval(settings, None))  # type: ignore[arg-type]
     try:
         while not list(tmp_path.iterdir()):  # noqa: ASYNC110 (the task's only sign is the file it writes)
             await asyncio.sleep(0.01)

@@ -250,6 +250,12 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         return say(N_("%(who)s deleted the canned response %(title)s"), title=_bdi(str(p.get("title", ""))))
     if action == "audit.digest":
         return Markup(_("The proxy recorded digests of the stored content for the next checkpoint"))
+    if action == "journal.checkpoint_refused":
+        return Markup(_("The proxy could not make a checkpoint of the journal: %(reason)s")) % {
+            "reason": entry.text
+        }
+    if action == "journal.checkpoint_resumed":
+        return Markup(_("The proxy makes checkpoints of the journal again"))
     return _with_text(say(N_("%(who)s: %(action)s"), action=Markup("<code>{}</code>").format(action)), entry)
 
 

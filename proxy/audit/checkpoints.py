@@ -3,7 +3,8 @@
 A checkpoint is a C2SP tlog-checkpoint note: the origin (the journal key's name), the number of
 entries, and the base64 root hash of the RFC 9162 Merkle tree whose leaves are the entries' hashes (32
 bytes each, in id order), signed with the journal key (proxy/audit/signing.py). Files go into a
-directory the database's owners cannot rewrite, and may be posted to a webhook.
+directory the database's owners cannot rewrite, and may be posted to a webhook. The background task that
+issues them, and its alarm when it cannot, is proxy/audit/checkpoint_task.py.
 
 `verify_against_checkpoints` walks the journal once (constant memory), recomputing the tree as it goes:
 every kept checkpoint's root must equal the root of the journal's first `size` entries. That shows in
@@ -14,7 +15,6 @@ are covered by their MACs (given the key) and by the next checkpoint.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -167,24 +167,6 @@ async def issue(
         else:
             await post_checkpoint(http, webhook, note)
     return Issued(checkpoint, path, new_file)
-
-
-async def issue_every_interval(settings: Any, http: aiohttp.ClientSession) -> None:
-    """The background task: a checkpoint every settings.journal_checkpoint_interval seconds."""
-    directory = Path(settings.journal_checkpoint_dir) if settings.journal_checkpoint_dir else None
-    while True:
-        await asyncio.sleep(settings.journal_checkpoint_interval)
-        try:
-            issued = await issue(
-                settings.journal_key, directory=directory, webhook=settings.journal_checkpoint_webhook, http=http
-            )
-        except (CheckpointError, OSError) as exc:
-            log.error("journal checkpoint not issued: %s", exc)
-        except Exception:  # a database hiccup must not end the task
-            log.exception("journal checkpoint not issued")
-        else:
-            if issued.new_file:
-                log.info("journal checkpoint: %d entries, %s", issued.checkpoint.size, issued.path or "posted")
 
 
 # Checking the database against kept checkpoints.

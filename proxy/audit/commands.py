@@ -119,6 +119,7 @@ def _require_key(settings: Settings) -> Any:
 
 
 async def cmd_journal_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy.audit.checkpoint_task import note_success
     from proxy.audit.checkpoints import CheckpointError, issue
 
     key = _require_key(settings)
@@ -128,6 +129,7 @@ async def cmd_journal_checkpoint(args: argparse.Namespace, settings: Settings) -
             issued = await issue(key, directory=Path(args.directory), webhook=webhook)
         except CheckpointError as exc:
             raise CommandError(str(exc)) from None
+        await note_success(issued.checkpoint.size)  # ends the checkpoints page's alarm, if one is up
     state = "written to" if issued.new_file else "unchanged since the last one, kept in"
     print(f"checkpoint of {issued.checkpoint.size} entries {state} {issued.path}")
     return 0

@@ -1,10 +1,12 @@
 """The database's share of keeping history: which triggers must exist, and whether they do.
 
 The triggers themselves are created by migration 0003_audit_guards (the journal's outcome guard is
-recreated by 0011_journal_macs and 0015_search_terms). A later migration that rebuilds one of these
-tables (SQLite rebuilds a table to alter a column) would drop its triggers silently, so `proxy journal verify` also checks that
-every guard is still in place: by its definition, not its name. A trigger of the right name on another
-table, for another event, or calling a function that no longer refuses, counts as missing.
+recreated by 0011_journal_macs and 0015_search_terms; raw_event's content guard, which lets an UPDATE
+change nothing but the processing status and detail, by 0017_raw_event_content_guard). A later migration
+that rebuilds one of these tables (SQLite rebuilds a table to alter a column) would drop its triggers
+silently, so `proxy journal verify` also checks that every guard is still in place: by its definition,
+not its name. A trigger of the right name on another table, for another event, or calling a function
+that no longer refuses (or, for the conditional guards, that lets more through), counts as missing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ _NO_DELETE = ("journal_entry", "item_version", "item_tombstone", "item", "raw_ev
 _COMMON = (
     "journal_entry_outcome_once",
     "item_version_no_update",
+    "raw_event_content_fixed",
     *(f"{table}_no_delete" for table in _NO_DELETE),
 )
 EXPECTED_TRIGGERS: dict[str, tuple[str, ...]] = {
@@ -30,6 +33,30 @@ _JOURNAL_FIXED_COLUMNS = (
     "id", "created_at", "actor_kind", "operator_id", "vk_user_id", "action", "community_id",
     "conversation_id", "item_id", "text", "params", "prev_hash", "hash", "mac", "search_terms",
 )  # fmt: skip
+# The raw_event columns its content guard must keep unchanged (0017_raw_event_content_guard): all but
+# status and detail, the processing result.
+_RAW_EVENT_FIXED_COLUMNS = (
+    "id",
+    "community_id",
+    "vk_group_id",
+    "event_id",
+    "type",
+    "payload",
+    "source",
+    "received_at",
+)
+# That guard as SQLite keeps it and PostgreSQL's function body, whitespace collapsed: both must be exactly these.
+_SQLITE_RAW_EVENT_SQL = (
+    "CREATE TRIGGER raw_event_content_fixed BEFORE UPDATE ON raw_event WHEN NOT ("
+    + " AND ".join(f'NEW."{c}" IS OLD."{c}"' for c in _RAW_EVENT_FIXED_COLUMNS)
+    + ") BEGIN SELECT RAISE(ABORT, 'UPDATE on raw_event refused: only its processing status and detail may"
+    " change'); END"
+)
+_POSTGRES_RAW_EVENT_BODY = (
+    "BEGIN IF (to_jsonb(NEW) - 'status' - 'detail') = (to_jsonb(OLD) - 'status' - 'detail') THEN RETURN NEW;"
+    " END IF; RAISE EXCEPTION 'UPDATE on raw_event % refused: only its processing status and detail may"
+    " change', OLD.id USING ERRCODE = 'restrict_violation'; END"
+)
 # PostgreSQL's outcome guard function, whitespace collapsed (0011_journal_macs).
 _POSTGRES_OUTCOME_BODY = (
     "BEGIN IF OLD.outcome_at IS NULL AND NEW.outcome_at IS NOT NULL AND (to_jsonb(NEW) - 'outcome' -"
@@ -54,6 +81,8 @@ def expected_guard(name: str) -> Guard:
             return Guard(name.removesuffix(suffix), event)
     if name == "journal_entry_outcome_once":
         return Guard("journal_entry", "UPDATE")
+    if name == "raw_event_content_fixed":
+        return Guard("raw_event", "UPDATE")
     raise ValueError(f"no guard named {name}")
 
 
@@ -95,6 +124,8 @@ def _postgres_guard_holds(row: dict[str, Any]) -> bool:
     body = _collapse(row["body"])
     if row["name"] == "journal_entry_outcome_once":
         return body == _POSTGRES_OUTCOME_BODY
+    if row["name"] == "raw_event_content_fixed":
+        return body == _POSTGRES_RAW_EVENT_BODY
     # Every other guard refuses unconditionally: a function that returns anything lets the change through.
     return body.startswith("BEGIN RAISE EXCEPTION") and "RETURN" not in body.upper()
 
@@ -109,6 +140,8 @@ def _sqlite_guard_holds(row: dict[str, Any]) -> bool:
         return False
     if row["name"] == "journal_entry_outcome_once":
         return all(f'NEW."{c}" IS OLD."{c}"' in sql for c in _JOURNAL_FIXED_COLUMNS) and "RAISE(ABORT" in sql
+    if row["name"] == "raw_event_content_fixed":
+        return sql.removesuffix(";") == _SQLITE_RAW_EVENT_SQL
     # Every other guard refuses unconditionally: no WHEN clause, nothing but the RAISE in its body.
     return " WHEN " not in sql and re.search(r"BEGIN SELECT RAISE\(ABORT, '[^']*'\); END;?$", sql) is not None
 

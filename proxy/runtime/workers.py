@@ -2,7 +2,7 @@
 
 The workers themselves (what they do) live beside their domain: `outbox.OutboxWorker`,
 `inbound.supervise_longpoll`, `sla_alerts.check_every_interval`, `author_profiles.keep_names_filled`,
-`refusals.flush_each_window`, `demo.warm_up_then_run`, `rules.worker.keep_evaluating`, `audit.checkpoints.issue_every_interval`,
+`refusals.flush_each_window`, `demo.warm_up_then_run`, `rules.worker.keep_evaluating`, `audit.checkpoint_task.issue_every_interval`,
 `rate_limit.SharedRateLimits`, `live.LiveHub.listening`. Here is only when each starts and stops, so that none of those modules depends
 on the application's lifecycle.
 
@@ -23,7 +23,7 @@ from aiohttp import web
 
 from proxy import author_profiles, demo, inbound, refusals, sla_alerts, thread_parents
 from proxy.appkeys import BACKGROUND, CONNECTIONS, LIVE, OUTBOX_WAKEUPS, PARENT_WAKEUP, SETTINGS
-from proxy.audit import checkpoints, journal
+from proxy.audit import checkpoint_task, journal
 from proxy.live import asyncpg_dsn
 from proxy.outbox import OUTBOX_CHANNEL, OutboxWorker
 from proxy.rate_limit import POOL_SIZE, SharedRateLimits
@@ -52,7 +52,7 @@ async def journal_key_context(app: web.Application) -> AsyncIterator[None]:
     if settings.workers and settings.journal_key is not None and settings.journal_checkpoint_interval > 0:
         http = aiohttp.ClientSession()
         task = asyncio.create_task(
-            checkpoints.issue_every_interval(settings, http), name="journal-checkpoints"
+            checkpoint_task.issue_every_interval(settings, http), name="journal-checkpoints"
         )
         app[BACKGROUND]["journal_checkpoints"] = task
     try:

@@ -2,7 +2,9 @@
 
 Shows the journal's public key and the newest checkpoints of PROXY_JOURNAL_CHECKPOINT_DIR, each with
 whether its signature holds, as text to copy somewhere the database's owners do not control
-(docs/audit.md, "Checkpoints").
+(docs/audit.md, "Checkpoints"). When the background task could not make its last checkpoint (the journal no
+longer verifies, the directory or the webhook failed: proxy/audit/checkpoint_task.py), the page opens with
+that, in red, until a checkpoint is made again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from aiohttp import web
 
 from proxy.access import AccessDenied, require_supervisor
 from proxy.appkeys import SETTINGS
+from proxy.audit.checkpoint_task import current_refusal
 from proxy.audit.checkpoints import Checkpoint, CheckpointError, checkpoint_files
 from proxy.audit.signing import NoteError, Verifier, open_note
 from web.auth import OPERATOR
@@ -37,6 +40,7 @@ async def checkpoints_view(request: web.Request) -> web.StreamResponse:
         "public_key": key.verifier.text() if key is not None else None,
         "directory": directory,
         "checkpoints": [],
+        "refusal": await current_refusal(),
         **status_context(request),
     }
     if key is not None and directory:
