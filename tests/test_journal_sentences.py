@@ -73,6 +73,7 @@ EVERY_ACTION = {
     "canned.save": {"canned_id": 1, "title": "Привет", "created": True},
     "canned.delete": {"canned_id": 1, "title": "Привет"},
     "audit.digest": {"item_version": "ab"},
+    "journal.outcome": {"entry": 14, "outcome": "done", "detail": "VK accepted it"},
 }
 
 

@@ -250,6 +250,9 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         return say(N_("%(who)s deleted the canned response %(title)s"), title=_bdi(str(p.get("title", ""))))
     if action == "audit.digest":
         return Markup(_("The proxy recorded digests of the stored content for the next checkpoint"))
+    if action == "journal.outcome":  # shown only when asked for by name: its entry shows the outcome
+        ended = _("Done") if p.get("outcome") == "done" else _("Not done")
+        return say(N_("The proxy added the outcome of entry #%(entry)s to the chain: %(ended)s"), entry=p.get("entry", "?"), ended=ended)  # fmt: skip
     return _with_text(say(N_("%(who)s: %(action)s"), action=Markup("<code>{}</code>").format(action)), entry)
 
 
