@@ -174,7 +174,8 @@ async def test_the_journal_reads_as_sentences_with_the_codes_one_click_away(
         and "<code>end_date</code>" in html
         and "Технические подробности" in html
     )
-    entries = await JournalEntry.exclude(action=journal.OUTCOME_ACTION).count()  # outcomes show on their entries
+    # Outcome records are not listed: their outcome shows on their entry.
+    entries = await JournalEntry.exclude(action=journal.OUTCOME_ACTION).count()
     assert html.count('<details class="technical">') == entries
     # The live partial is the same listing.
     partial = await (await client.get("/journal", headers=HX)).text()
