@@ -10,14 +10,20 @@ from pathlib import Path
 import pytest
 from tortoise import connections
 
+from proxy import actions, outbox
 from proxy.audit import checkpoints, evidence, journal
 from proxy.audit.journal import OUTCOME_ACTION
 from proxy.audit.reading import JournalFilter, journal_page
 from proxy.audit.verify import verify_chain
-from proxy.models import ActorKind, JournalEntry, Outcome
+from proxy.clock import utcnow
+from proxy.models import ActorKind, JournalEntry, Operator, OutboxRow, Outcome
+from proxy.settings import Settings
+from tests.actions_fixtures import *  # noqa: F403
+from tests.actions_fixtures import Mirror
 from tests.audit_fixtures import at, make_base
 from tests.test_audit_verify import _behind_the_triggers
 from tests.test_journal_checkpoints import KEY, _entries, _run_cli
+from vk_emulator import World
 
 
 @pytest.fixture(autouse=True)
@@ -212,3 +218,17 @@ async def test_evidence_package_proves_the_outcome(db: str, tmp_path: Path) -> N
         )
     else:
         raise AssertionError("a changed outcome was accepted")
+
+
+async def test_the_outbox_chains_the_outcome_it_fills(
+    vk_settings: Settings, operator: Operator, mirror: Mirror, world: World
+) -> None:
+    conversation, _, _ = await mirror.message(world.members[0], "Вопрос")
+    row = await actions.reply(vk_settings, operator, conversation.id, "Ответ")
+    assert await outbox.deliver_due(vk_settings, now=utcnow()) == 1
+    entry = await JournalEntry.get(id=(await OutboxRow.get(id=row.id)).journal_entry_id)
+    record = await JournalEntry.get(action=OUTCOME_ACTION)
+    assert entry.outcome == Outcome.DONE and record.created_at == entry.outcome_at and record.id > entry.id
+    assert record.params == {"entry": entry.id, "outcome": "done", "detail": entry.outcome_detail}
+    report = await verify_chain(key=KEY)
+    assert report.broken is None and report.macs_checked
