@@ -70,10 +70,10 @@ async def test_round_trip_is_byte_identical(request, tmp_path: Path, source: str
         # The imported database is whole: chain intact, guards in place, ids continue after the imported.
         await proxy_db.open_database(target_url)
         report = await verify_chain()
-        assert report.ok and report.count == await JournalEntry.all().count() == 3
+        assert report.ok and report.count == await JournalEntry.all().count() == 4  # one a chained outcome
         assert await missing_guards(connections.get("default")) == []
         entry = await journal.record("auth.login", actor_kind=ActorKind.SYSTEM)
-        assert entry.id == 4 and entry.prev_hash == report.head_hash
+        assert entry.id == 5 and entry.prev_hash == report.head_hash
         assert (await Community.create(vk_group_id=1, name="next")).id == 2
     finally:
         await proxy_db.close_database()

@@ -63,7 +63,9 @@ async def test_intact_chain_verifies(db: str) -> None:
     entries = await _five_entries()
     code, out, err = await _run_cli(db, "journal", "verify", "--page-size", "2")
     assert (code, err) == (0, "")
-    assert out == f"journal verified: 5 entries, head {entries[-1].hash}\n"
+    head = await JournalEntry.all().order_by("-id").first()  # the chained outcome of entries[1]
+    assert head.action == journal.OUTCOME_ACTION and head.params["entry"] == entries[1].id
+    assert out == f"journal verified: 6 entries, head {head.hash}\n"
 
 
 async def test_altered_entry_named(db: str) -> None:
@@ -103,11 +105,12 @@ async def test_removed_entry_found(db: str) -> None:
 
 
 async def test_changed_outcome_is_not_a_break(db: str) -> None:
-    # The hash covers the content, not the outcome: filling it (the one allowed change) keeps the chain whole.
+    # The hash covers the content, not the outcome: filling it (the one allowed change) keeps the chain whole,
+    # and appends the outcome's own chained record.
     entries = await _five_entries()
-    await journal.set_outcome(entries[3].id, Outcome.FAILED, "VK error 15: access denied")
+    record = await journal.set_outcome(entries[3].id, Outcome.FAILED, "VK error 15: access denied")
     report = await verify_chain(page_size=1)
-    assert report.ok and report.count == 5 and report.head_hash == entries[-1].hash
+    assert report.ok and report.count == 7 and report.head_hash == record.hash
 
 
 async def test_disabled_trigger_reported_on_postgres(db: str) -> None:
@@ -130,8 +133,9 @@ async def test_chain_after_archiving_old_entries(db: str) -> None:
         f"journal entry {entries[2].id}: the first entry must link to {'0' * 64}, it links to"
     )
     code, out, _ = await _run_cli(db, "journal", "verify", "--start-hash", entries[1].hash)
+    head = await JournalEntry.all().order_by("-id").first()  # the chained outcome of entries[1]
     if db.startswith("postgres"):
-        assert (code, out) == (0, f"journal verified: 3 entries, head {entries[-1].hash}\n")
+        assert (code, out) == (0, f"journal verified: 4 entries, head {head.hash}\n")
     else:  # the dropped SQLite triggers are still reported
         assert code == 1
     code, _, err = await _run_cli(db, "journal", "verify", "--start-hash", "abc")

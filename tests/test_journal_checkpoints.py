@@ -178,7 +178,7 @@ async def test_old_entries_without_macs_still_verify(db: str) -> None:
         journal.use_key(None)
     assert [e.mac is None for e in old + new] == [True, True, True, False, False]
     report = await verify_chain(key=KEY)
-    assert report.ok and report.count == 5 and report.keyed_from == new[0].id
+    assert report.ok and report.count == 6 and report.keyed_from == new[0].id  # and the outcome's record
     code, out, _ = await _run_cli(db, "journal", "verify")
     assert code == 0
     assert out.splitlines()[1] == f"entries from {new[0].id} on carry MACs, checked with the journal key"
@@ -222,7 +222,7 @@ async def test_changed_outcome_is_caught(db: str, keyed: object, tmp_path: Path)
     code, _, err = await _run_cli(db, "journal", "verify", "--checkpoints", str(tmp_path))
     assert code == 1
     assert err.splitlines()[0] == (
-        f"checkpoint checkpoint-000000000004.txt, journal entry {entries[2].id}: its outcome (failed: VK refused:"
+        f"checkpoint checkpoint-000000000005.txt, journal entry {entries[2].id}: its outcome (failed: VK refused:"
         " error 901 (forged)) does not carry the journal key's MAC: the outcome was changed behind the triggers"
         " (inside a signed checkpoint)"
     )

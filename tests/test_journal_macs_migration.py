@@ -46,10 +46,11 @@ async def test_entries_written_before_verify_and_take_outcomes(empty_url: str) -
         assert await missing_guards(conn) == []
         entry = await JournalEntry.get(hash=old.hash)
         assert entry.mac is None
-        await journal.set_outcome(entry.id, Outcome.DONE, "ok")  # the guard lets the outcome's MAC in
+        # The guard lets the outcome's MAC in; its chained record is the first entry with a MAC.
+        record = await journal.set_outcome(entry.id, Outcome.DONE, "ok")
         new = await journal.record("note.add", actor_kind=ActorKind.SYSTEM, text="после")
         report = await verify_chain(key=KEY)
-        assert report.ok and report.count == 2 and report.keyed_from == new.id
+        assert report.ok and report.count == 3 and report.keyed_from == record.id
         for statement in (
             f"UPDATE journal_entry SET mac = 'x' WHERE id = {new.id}",
             f"UPDATE journal_entry SET outcome_mac = 'x' WHERE id = {entry.id}",

@@ -256,6 +256,9 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         }
     if action == "journal.checkpoint_resumed":
         return Markup(_("The proxy makes checkpoints of the journal again"))
+    if action == "journal.outcome":  # shown only when asked for by name: its entry shows the outcome
+        ended = _("Done") if p.get("outcome") == "done" else _("Not done")
+        return say(N_("The proxy added the outcome of entry #%(entry)s to the chain: %(ended)s"), entry=p.get("entry", "?"), ended=ended)  # fmt: skip
     return _with_text(say(N_("%(who)s: %(action)s"), action=Markup("<code>{}</code>").format(action)), entry)
 
 

@@ -208,7 +208,7 @@ class CheckpointReport:
         """What `proxy journal verify --checkpoints` prints of it, line by line (on stderr unless ok)."""
         if self.breach is not None:
             lines = [str(self.breach)]
-            if self.chain.broken is not None:
+            if self.chain.broken is not None and not self.chain.broken.outcome:
                 lines.append(f"{self.chain.count} entries before it match")
             return lines + problem_lines(self.chain, with_break=False)
         if not self.chain.ok:
@@ -298,7 +298,7 @@ async def verify_against_checkpoints(
             )
 
     chain = await verify_chain(page_size=page_size, start_hash=start_hash, key=key, observe=observe, connection=connection)
-    if chain.broken is not None:
+    if chain.broken is not None and not chain.broken.outcome:
         # The chain itself is broken: that entry is the first breach; a checkpoint past it is named too.
         covering = next((k.name for k in pending), None)
         reason = chain.broken.reason + (" (inside a signed checkpoint)" if covering else "")
@@ -317,6 +317,8 @@ async def verify_against_checkpoints(
                 + (f"entries after entry {last_entry[0]} were removed" if last_entry else "every entry was removed"),
             ),
         )
+    if chain.broken is not None:  # an outcome that is not what its chained (and checkpointed) record says
+        return CheckpointReport(chain, len(kept), Breach(None, chain.broken.entry_id, chain.broken.reason))
     breach = await verify_history(watch, connection=connection)
     return CheckpointReport(chain, len(kept), breach, len(watch.digests))
 

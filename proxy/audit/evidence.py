@@ -15,7 +15,9 @@ proven.
 What it proves: the checkpoint's signer had, at that size, a journal holding these entries at these
 positions, with this content, and had digested these item versions with exactly these texts. The package as a whole (ids, outcomes, the scope) is signed too, with the
 same key, when it is made where the key is configured: then no byte of it can change unnoticed. An
-outcome is filled after its entry's hash, so only that package signature vouches for it.
+outcome is filled after its entry's hash; the package holds its chained outcome record (an entry of its
+own, proxy/audit/outcomes.py) with the record's inclusion proof, which proves it. Outcomes with no record
+(filled with their entry, or before outcomes were chained) are vouched for only by the package signature.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,8 @@ from tortoise.expressions import Q
 
 from proxy.audit import history, merkle
 from proxy.audit.checkpoints import Checkpoint, CheckpointError, read_checkpoints
-from proxy.audit.journal import canonical_body, canonical_bytes, entry_hash
+from proxy.audit.journal import OUTCOME_ACTION, canonical_body, canonical_bytes, entry_hash
+from proxy.audit.outcomes import filled_later
 from proxy.audit.signing import (
     JournalKey,
     KeyFormatError,
@@ -95,6 +98,7 @@ async def build_package(
     digest = (
         await JournalEntry.filter(action=history.DIGEST_ACTION, id__lte=ids[-1]).using_db(conn).order_by("-id").first()
     )
+    entries = sorted([*entries, *await _outcome_records(entries, ids[-1], conn)], key=lambda e: e.id)
     item_versions = await _item_versions(entries, scope, digest, conn)
     if digest is not None and item_versions["digest_entry"] == digest.id and all(e.id != digest.id for e in entries):
         entries = sorted([*entries, digest], key=lambda e: e.id)  # the versions' proofs lead to its root
@@ -124,6 +128,20 @@ async def build_package(
         ],
         "item_versions": item_versions,
     }
+
+
+async def _outcome_records(entries: list[JournalEntry], last_id: int, conn: Any) -> list[JournalEntry]:
+    """The chained outcome records of the entries (up to the checkpoint's last entry): each was written at
+    its entry's outcome time, which finds it by the (action, created_at) index."""
+    wanted = {e.id: e.outcome_at for e in entries if filled_later(e)}
+    times = sorted(set(wanted.values()))
+    found: list[JournalEntry] = []
+    for start in range(0, len(times), PAGE_SIZE):
+        records = await JournalEntry.filter(
+            action=OUTCOME_ACTION, created_at__in=times[start : start + PAGE_SIZE], id__lte=last_id
+        ).using_db(conn)
+        found.extend(r for r in records if isinstance(r.params, dict) and r.params.get("entry") in wanted)
+    return found
 
 
 async def _item_versions(
@@ -213,6 +231,8 @@ class Proven:
     entries: list[dict[str, Any]]
     whole_file_signed: bool
     versions: ProvenVersions | None = None
+    # entry id -> the id of its chained outcome record in the package, which proves its outcome
+    outcomes: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -245,6 +265,7 @@ def verify_package(data: bytes, trusted: Verifier | None = None) -> Proven:
         for entry in package["entries"]:
             _check_entry(entry, checkpoint)
         versions = _check_versions(package.get("item_versions"), package["entries"])
+        outcomes = _check_outcomes(package["entries"])
         signed = "package_signature" in package
         if signed and open_note(package["package_signature"], verifier) != _package_note_text(package):
             raise EvidenceError("the package's own signature is for other contents: it was edited")
@@ -252,7 +273,31 @@ def verify_package(data: bytes, trusted: Verifier | None = None) -> Proven:
         raise EvidenceError(str(exc)) from None
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise EvidenceError(f"malformed package: {exc}") from None
-    return Proven(verifier.name, verifier.key_id.hex(), checkpoint, package["entries"], signed, versions)
+    return Proven(verifier.name, verifier.key_id.hex(), checkpoint, package["entries"], signed, versions, outcomes)
+
+
+def _check_outcomes(entries: list[dict[str, Any]]) -> dict[int, int]:
+    """Each outcome record of the package says exactly the outcome its entry lists; entry id -> record id."""
+    by_id = {entry["id"]: entry for entry in entries}
+    proven: dict[int, int] = {}
+    for record in entries:
+        content = record["content"]
+        if content["action"] != OUTCOME_ACTION:
+            continue
+        params = content["params"]
+        entry = by_id.get(params["entry"])
+        if entry is None:
+            continue  # a record whose entry is not in the package proves nothing here
+        listed = entry["outcome"]
+        said = {"outcome": params["outcome"], "detail": params["detail"], "at": content["created_at"]}
+        if listed != said:
+            raise EvidenceError(
+                f"entry {entry['id']}: its outcome ({listed['outcome']}: {listed['detail'] or 'no detail'}) is not"
+                f" what its chained outcome record (entry {record['id']}) says ({said['outcome']}:"
+                f" {said['detail'] or 'no detail'}): it was changed"
+            )
+        proven[entry["id"]] = record["id"]
+    return proven
 
 
 def _check_entry(entry: dict[str, Any], checkpoint: Checkpoint) -> None:
@@ -309,6 +354,7 @@ def describe(proven: Proven) -> list[str]:
         f" {proven.checkpoint.size} entries.",
         f"Each of these {len(proven.entries)} entries is, byte for byte, the entry at its position in that journal:",
     ]
+    positions = {entry["id"]: entry["index"] + 1 for entry in proven.entries}
     for entry in proven.entries:
         content = entry["content"]
         who = f"operator {content['operator_id']}" if content.get("operator_id") else str(content.get("actor_kind"))
@@ -320,20 +366,36 @@ def describe(proven: Proven) -> list[str]:
         text = f": {content['text']!r}" if content.get("text") else ""
         lines.append(
             f"  #{entry['index'] + 1} (id {entry['id']}) {content['created_at']} {who} {content['action']}"
-            f"{' on ' + target if target else ''}{text}"
+            f"{' on ' + target if target else ''}{text}{_outcome_words(entry, proven.outcomes, positions)}"
         )
     lines.extend(_describe_versions(proven.versions))
     if proven.whole_file_signed:
         lines.append(
             "The whole file (entry ids, outcomes, the scope) is signed by the same key: it is as the journal"
-            " gave it when the package was made. Outcomes are vouched for by that signature, not by the checkpoint."
+            " gave it when the package was made. Outcomes not proven by a chained outcome record are vouched for"
+            " by that signature, not by the checkpoint."
         )
     else:
         lines.append(
-            "The file itself is not signed: entry ids, outcomes and the scope it lists are not proven, only the"
-            " entries' content and positions."
+            "The file itself is not signed: entry ids, the scope and outcomes without a chained outcome record"
+            " are not proven, only the entries' content and positions (and the outcomes said proven)."
         )
     return lines
+
+
+def _outcome_words(entry: dict[str, Any], proven: dict[int, int], positions: dict[int, int]) -> str:
+    content = entry["content"]
+    if content["action"] == OUTCOME_ACTION:
+        params = content["params"]
+        return f" (the outcome of entry id {params.get('entry')}: {params.get('outcome')})"
+    record = proven.get(entry["id"])
+    if record is None:
+        return ""
+    listed = entry["outcome"]
+    return (
+        f"; outcome {listed['outcome']} ({listed['detail'] or 'no detail'}) at {listed['at']}, proven by its"
+        f" chained outcome record #{positions[record]} (id {record})"
+    )
 
 
 def _describe_versions(versions: ProvenVersions | None) -> list[str]:

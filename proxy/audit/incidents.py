@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from proxy.audit.journal import OUTCOME_ACTION
 from proxy.audit.search import clean_search_text, db_time, in_list, terms_match
 from proxy.db.sql import SqlQuery
 from proxy.models import Operator
@@ -258,6 +259,7 @@ def _restorations_part(q: SqlQuery, scope: TimelineScope) -> str:
 
 def _journal_part(q: SqlQuery, scope: TimelineScope) -> str:
     where = _period(q, scope, "j.created_at")
+    where.append(f"j.action <> {q.p(OUTCOME_ACTION)}")  # the outcome is shown on its entry
     if scope.conversation_id is not None:
         where.append(f"j.conversation_id = {q.p(scope.conversation_id)}")
     if scope.author_id is not None:

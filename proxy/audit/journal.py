@@ -8,6 +8,12 @@ With a journal key configured (`use_key`, docs/audit.md "Checkpoints"), each new
 MAC: an HMAC of its content with a secret derived from the key, which the database does not hold. Its
 hash covers the MAC, so an entry inserted by hand, with a correct SHA-256 but without the key, is found
 by `proxy journal verify` when it is given the key.
+
+An outcome filled after its entry (`set_outcome`: an action's pending entry becomes done or failed) is
+written twice in one transaction: into the entry's outcome columns, the readable copy, and as an entry of
+its own appended to the chain (`OUTCOME_ACTION`, naming the entry it completes, with the outcome, its
+detail and its time). The chain, and so the signed checkpoints, cover that record: `proxy journal verify`
+finds an outcome changed or emptied behind the triggers with the public key alone (proxy/audit/outcomes.py).
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from proxy.audit.signing import JournalKey
@@ -26,6 +31,8 @@ from proxy.clock import utcnow
 from proxy.models import ActorKind, JournalEntry, Outcome
 
 GENESIS_HASH = "0" * 64
+# The chained record of an outcome filled after its entry (set_outcome); params name the entry and the outcome.
+OUTCOME_ACTION = "journal.outcome"
 # Any constant works; it names the one lock every journal writer takes on PostgreSQL.
 _JOURNAL_LOCK_ID = 7_240_118_001
 
@@ -171,16 +178,34 @@ async def record(
 
 async def set_outcome(
     entry_id: int, outcome: Outcome, detail: str | None = None, *, connection: Any = None
-) -> None:
-    """Fill an entry's outcome, once: a pending entry becomes done or failed, and stays so."""
-    conn = connection or connections.get("default")
+) -> JournalEntry:
+    """Fill an entry's outcome, once: a pending entry becomes done or failed, and stays so.
+
+    In the same transaction, the outcome is appended to the chain as an entry of its own (returned),
+    which `proxy journal verify` compares with the entry's outcome columns.
+    """
+    if connection is None:
+        async with in_transaction() as conn:
+            return await set_outcome(entry_id, outcome, detail, connection=conn)
     at = utcnow()
     values: dict[str, Any] = dict(outcome=outcome, outcome_detail=detail, outcome_at=at)
     secret = _mac_secret
     if secret is not None:
-        entry_hash_ = await JournalEntry.filter(id=entry_id).using_db(conn).first().values_list("hash", flat=True)
+        entry_hash_ = await JournalEntry.filter(id=entry_id).using_db(connection).first().values_list("hash", flat=True)
         if entry_hash_ is not None:
             values["outcome_mac"] = outcome_mac(secret, str(entry_hash_), outcome, detail, at)
-    updated = await JournalEntry.filter(id=entry_id, outcome_at__isnull=True).using_db(conn).update(**values)
+    updated = await JournalEntry.filter(id=entry_id, outcome_at__isnull=True).using_db(connection).update(**values)
     if not updated:
         raise JournalError(f"journal entry {entry_id} has no pending outcome to fill")
+    return await record(
+        OUTCOME_ACTION,
+        actor_kind=ActorKind.SYSTEM,
+        params=outcome_params(entry_id, outcome, detail),
+        at=at,
+        connection=connection,
+    )
+
+
+def outcome_params(entry_id: int, outcome: Outcome | str | None, detail: str | None) -> dict[str, Any]:
+    """What an outcome record holds (its time is its created_at, the entry's outcome_at)."""
+    return {"entry": entry_id, "outcome": str(outcome) if outcome is not None else None, "detail": detail}

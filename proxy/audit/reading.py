@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proxy.access import AccessDenied, Scope, deny, require_community
+from proxy.audit.journal import OUTCOME_ACTION
 from proxy.db.sql import SqlQuery
 from proxy.models import ActorKind, JournalEntry, Operator
 
@@ -31,6 +32,9 @@ def journal_where_sql(filters: JournalFilter, q: SqlQuery, alias: str = "j") -> 
     """The filter as an SQL condition over `journal_entry AS alias`, with `q`'s parameters, on either
     database: the one definition the journal page, its walk and journal.csv (COPY included) share."""
     where = ["1 = 1"]
+    if filters.action != OUTCOME_ACTION:
+        # Outcome records repeat, for the chain, an outcome its entry shows: asked for by name only.
+        where.append(f"{alias}.action <> {q.p(OUTCOME_ACTION)}")
     if filters.operator_id is not None:
         where.append(f"{alias}.operator_id = {q.p(filters.operator_id)}")
     if filters.action:

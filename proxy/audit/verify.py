@@ -5,6 +5,9 @@ middle, and none was inserted out of order. Given the journal key, also that eve
 written by someone holding the key, and that none without one follows the first that has one. What
 it cannot prove on its own: that nothing was cut off the end or rewritten from some entry on with fresh
 hashes. Signed checkpoints kept outside the database catch that (proxy/audit/checkpoints.py).
+
+After the walk, every outcome is compared with its chained outcome record (proxy/audit/outcomes.py):
+an outcome changed, emptied or filled behind the triggers is found without any key.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from tortoise import connections
 
 from proxy.audit.immutability import missing_guards
 from proxy.audit.journal import GENESIS_HASH, entry_hash, entry_mac, outcome_mac
+from proxy.audit.outcomes import OutcomeWatch
 from proxy.audit.signing import JournalKey
 from proxy.models import JournalEntry, Outcome
 
@@ -30,6 +34,8 @@ class ChainBreak:
 
     entry_id: int
     reason: str
+    # Found after the walk: the chain itself matched; an outcome differs from its chained record.
+    outcome: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ async def verify_chain(
     count = 0
     keyed_from: int | None = None
     last_id: int | None = None
+    outcomes = OutcomeWatch()
     while True:
         query = JournalEntry.all().using_db(conn)
         if last_id is not None:
@@ -85,12 +92,15 @@ async def verify_chain(
                 )
             if keyed_from is None and entry.mac is not None:
                 keyed_from = entry.id
+            outcomes(entry)
             if observe is not None:
                 observe(entry)
             expected_prev = entry.hash
             count += 1
         if len(page) < page_size:
-            return ChainReport(count, expected_prev, None, guards, keyed_from, secret is not None)
+            found = await outcomes.check(conn)
+            broken = ChainBreak(found[0], found[1], outcome=True) if found is not None else None
+            return ChainReport(count, expected_prev, broken, guards, keyed_from, secret is not None)
         last_id = page[-1].id
 
 
@@ -143,7 +153,8 @@ def problem_lines(report: ChainReport, *, with_break: bool = True) -> list[str]:
     lines = []
     if with_break and report.broken is not None:
         lines.append(f"journal entry {report.broken.entry_id}: {report.broken.reason}")
-        lines.append(f"{report.count} entries before it match")
+        if not report.broken.outcome:
+            lines.append(f"{report.count} entries before it match")
     if report.missing_guards:
         lines.append(
             "database guards missing or disabled: "
