@@ -125,17 +125,21 @@ CHROMIUM_LOCALES = Path("/usr/lib/chromium/locales")
 
 @contextlib.asynccontextmanager
 async def browser_in(browser: Any, locale: str) -> AsyncIterator[Any]:
-    """A Chromium of the same kind as `browser` whose own language is `locale`'s (closed afterwards)."""
+    """A Chromium of the same kind as `browser` whose own language is `locale`'s (closed afterwards).
+
+    A test's wrapper of the browser (one with the real browser as `.browser` and a `wrapped(browser)`)
+    wraps the new one the same way."""
     language = BROWSER_LOCALES[locale]
     if not any((CHROMIUM_LOCALES / f"{name}.pak").exists() for name in (language, locale)):
         pytest.fail(f"Chromium has no {language} language: install Debian's chromium-l10n (make browser)")
-    instance = await browser.browser_type.launch(
+    real = getattr(browser, "browser", browser)
+    instance = await real.browser_type.launch(
         executable_path=CHROMIUM,
         args=[*CHROMIUM_ARGS, f"--lang={language}", f"--accept-lang={language},{locale}"],
         env={**os.environ, "LANGUAGE": language.replace("-", "_")},
     )
     try:
-        yield instance
+        yield browser.wrapped(instance) if hasattr(browser, "wrapped") else instance
     finally:
         await instance.close()
 
