@@ -99,7 +99,7 @@ async def test_guide_pictures_of_an_inbox_without_communities(browser, live_serv
     )
     assert len(shots) == 4
     shots = await shoot_in_every_view(
-        browser, base, outsider, "/stats", "guide/stats-no-communities", ready="#operators-table"
+        browser, base, outsider, "/stats", "guide/stats-no-communities", ready="p.no-communities"
     )
     assert len(shots) == 4
     page = await browser.new_page(viewport=VIEWPORTS["phone"], locale="ru-RU")
