@@ -21,10 +21,11 @@ run: $(STAMP)
 	PROXY_DEMO=$${PROXY_DEMO:-true} $(PY) -m proxy serve
 
 # Debian's chromium for the browser tests (the browser a test tool would download cannot be fetched).
+# chromium-l10n: the Russian pictures need Chromium's Russian, in which it draws a date field (dd.mm.yyyy).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && test -e /usr/lib/chromium/locales/ru.pak; } || { \
+	  echo "installing Debian's chromium and its languages for the browser tests"; \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium chromium-l10n >/dev/null; }
 
 test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -6,8 +6,11 @@ View tests (tests/test_inbox_*.py) and browser tests (tests/test_browser_*.py) i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,8 @@ __all__ = [
     *_actions_fixtures,
     "PASSWORD",
     "browser",
+    "browser_in",
+    "BROWSER_LOCALES",
     "client_for",
     "csrf_token",
     "inbox_client",
@@ -111,6 +116,34 @@ async def browser():
             await instance.close()
 
 
+# The browser speaks the language of the page, as a person's usually does: navigator.language and
+# Accept-Language per page, and Chromium's own language, in which it draws a date field (dd.mm.yyyy or
+# mm/dd/yyyy). That one is the process's (--lang, from Debian's chromium-l10n), so a browser per language.
+BROWSER_LOCALES = {"ru": "ru-RU", "en": "en-US"}
+CHROMIUM_LOCALES = Path("/usr/lib/chromium/locales")
+
+
+@contextlib.asynccontextmanager
+async def browser_in(browser: Any, locale: str) -> AsyncIterator[Any]:
+    """A Chromium of the same kind as `browser` whose own language is `locale`'s (closed afterwards).
+
+    A test's wrapper of the browser (one with the real browser as `.browser` and a `wrapped(browser)`)
+    wraps the new one the same way."""
+    language = BROWSER_LOCALES[locale]
+    if not any((CHROMIUM_LOCALES / f"{name}.pak").exists() for name in (language, locale)):
+        pytest.fail(f"Chromium has no {language} language: install Debian's chromium-l10n (make browser)")
+    real = getattr(browser, "browser", browser)
+    instance = await real.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[*CHROMIUM_ARGS, f"--lang={language}", f"--accept-lang={language},{locale}"],
+        env={**os.environ, "LANGUAGE": language.replace("-", "_")},
+    )
+    try:
+        yield browser.wrapped(instance) if hasattr(browser, "wrapped") else instance
+    finally:
+        await instance.close()
+
+
 @pytest.fixture
 async def live_server(aiohttp_server: Any, vk_settings: Settings, community: Any):
     """The whole service listening on a port, workers on (outbox, long poll) and VK emulated.
@@ -182,15 +215,16 @@ async def shoot_in_every_view(
     for locale in UI_LOCALES:
         operator.locale = locale
         await operator.save(update_fields=["locale"])
-        for view, viewport in VIEWPORTS.items():
-            page = await browser.new_page(viewport=viewport)
-            try:
-                await log_in_page(page, base_url, operator)
-                await page.goto(base_url + path.lstrip("/"))
-                await page.wait_for_selector(ready)
-                file = screenshot_path(f"{name}-{locale}-{view}.png")
-                await save_screenshot(page, file)
-                saved[(locale, view)] = file
-            finally:
-                await page.close()
+        async with browser_in(browser, locale) as speaking:
+            for view, viewport in VIEWPORTS.items():
+                page = await speaking.new_page(viewport=viewport, locale=BROWSER_LOCALES[locale])
+                try:
+                    await log_in_page(page, base_url, operator)
+                    await page.goto(base_url + path.lstrip("/"))
+                    await page.wait_for_selector(ready)
+                    file = screenshot_path(f"{name}-{locale}-{view}.png")
+                    await save_screenshot(page, file)
+                    saved[(locale, view)] = file
+                finally:
+                    await page.close()
     return saved

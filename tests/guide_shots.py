@@ -13,12 +13,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from proxy.models import Operator
-from tests.browser_fixtures import UI_LOCALES, VIEWPORTS, save_screenshot, screenshot_path
+from tests.browser_fixtures import (
+    BROWSER_LOCALES,
+    UI_LOCALES,
+    VIEWPORTS,
+    browser_in,
+    save_screenshot,
+    screenshot_path,
+)
 
 Prepare = Callable[[Any], Awaitable[None]]
-# The browser speaks the language of the page, as a person's usually does (navigator.language and
-# Accept-Language; a date field's own placeholder follows Chromium's language, which is not set per page).
-BROWSER_LOCALES = {"ru": "ru-RU", "en": "en-US"}
 
 
 async def shoot_guide(
@@ -27,7 +31,8 @@ async def shoot_guide(
     """Save `guide/<name>-<locale>-<view>.png` in each language and width, as `operator`.
 
     `page` is the test's page, logged in as `operator`: each picture is taken in a fresh browser context
-    of the same session (no new log in, so the journal the pictures show holds only what the test did),
+    of the same session, in a browser speaking the picture's language (browser_fixtures.browser_in; no
+    new log in, so the journal the pictures show holds only what the test did),
     brought to the state by `prepare(page)`. The operator's language is put back afterwards, so the test
     goes on in the language it started in. Returns the files by (locale, view)."""
     saved: dict[tuple[str, str], str] = {}
@@ -36,18 +41,19 @@ async def shoot_guide(
     try:
         for locale in UI_LOCALES:
             await Operator.filter(id=operator.id).update(locale=locale)
-            for view, viewport in VIEWPORTS.items():
-                context = await page.context.browser.new_context(
-                    viewport=viewport, storage_state=session, locale=BROWSER_LOCALES[locale]
-                )
-                try:
-                    shot = await context.new_page()
-                    await prepare(shot)
-                    file = screenshot_path(f"guide/{name}-{locale}-{view}.png")
-                    await save_screenshot(shot, file, full_page=full_page)
-                    saved[(locale, view)] = file
-                finally:
-                    await context.close()
+            async with browser_in(page.context.browser, locale) as speaking:
+                for view, viewport in VIEWPORTS.items():
+                    context = await speaking.new_context(
+                        viewport=viewport, storage_state=session, locale=BROWSER_LOCALES[locale]
+                    )
+                    try:
+                        shot = await context.new_page()
+                        await prepare(shot)
+                        file = screenshot_path(f"guide/{name}-{locale}-{view}.png")
+                        await save_screenshot(shot, file, full_page=full_page)
+                        saved[(locale, view)] = file
+                    finally:
+                        await context.close()
     finally:
         await Operator.filter(id=operator.id).update(locale=language)
         operator.locale = language

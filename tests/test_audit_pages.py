@@ -276,7 +276,7 @@ async def test_deleted_page_lists_filters_and_searches(client_for, story: Story)
     assert (
         "Удалено администратором сообщества во ВКонтакте (<bdi>olga</bdi>)" not in html
     )  # olga has no VK id
-    assert f"VK id{story.community.admin_vk_user_id}" in html
+    assert f"(Пользователь ВКонтакте {story.community.admin_vk_user_id})" in html
     # The story's history: both versions, the deletion in VK, the restoration by the manager.
     block = html.split(f'id="deleted-item-{s.vk_story.id}"')[1].split("</article>")[0]
     assert "2 версии" in block and "4 состояния" in block

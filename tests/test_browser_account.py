@@ -98,6 +98,10 @@ async def test_guide_pictures_of_an_inbox_without_communities(browser, live_serv
         browser, base, outsider, "/", "guide/inbox-no-communities", ready=".no-communities"
     )
     assert len(shots) == 4
+    shots = await shoot_in_every_view(
+        browser, base, outsider, "/stats", "guide/stats-no-communities", ready="p.no-communities"
+    )
+    assert len(shots) == 4
     page = await browser.new_page(viewport=VIEWPORTS["phone"], locale="ru-RU")
     try:
         outsider.locale = ""

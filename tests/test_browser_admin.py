@@ -41,7 +41,9 @@ async def test_admin_adds_a_community_and_vk_s_confirmation_is_answered(
 ) -> None:
     base = str(server.make_url("/"))
     shop = world.state.add_group("Магазин «Ромашка»")
-    admin = await Operator.create(login="ada", display_name="Ада Админова", password_hash="x", role=Role.ADMIN)
+    admin = await Operator.create(
+        login="ada", display_name="Ада Админова", password_hash="x", role=Role.ADMIN
+    )
     # A Russian-speaking browser: an account that chose no language reads the browser's.
     page = await browser.new_page(viewport={"width": 1366, "height": 900}, locale="ru-RU")
     errors: list[str] = []
@@ -137,6 +139,23 @@ async def test_admin_adds_a_community_and_vk_s_confirmation_is_answered(
     await page.click(".crumbs-admin a")
     await page.locator("#operators", has_text="pavel").wait_for(timeout=WAIT_MS)
     await shoot_guide(page, admin, "admin-operators", opening(page.url, "#operators"))
+
+    # Creating an operator says at once that they serve no community yet (one new account a picture).
+    accounts_made = iter(range(1, 5))
+
+    async def created(shot) -> None:
+        n = next(accounts_made)
+        await shot.goto(f"{base}admin/operators")
+        form = shot.locator("#operators form")
+        await form.locator("input[name=login]").fill(f"irina{n}")
+        await form.locator("input[name=display_name]").fill("Ирина Смирнова")
+        await form.locator("input[name=password]").fill("irina-password-1")
+        await form.locator("button[type=submit]").click()
+        await shot.locator("#operator").wait_for(timeout=WAIT_MS)
+        await shot.locator(".admin-flash").wait_for(timeout=WAIT_MS)
+
+    await shoot_guide(page, admin, "admin-operator-created", created)
+    assert await Operator.filter(login__startswith="irina").count() == 4
 
     # A read-only API token for pavel, shown once.
     await page.click(".admin-nav a[href='/admin/tokens']")

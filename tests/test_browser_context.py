@@ -26,6 +26,7 @@ from tests.browser_fixtures import (
     screenshot_path,
     shoot_in_every_view,
 )
+from tests.guide_shots import shoot_guide
 from web.views.conversation_live import CONVERSATION_BROADCASTER
 
 pytestmark = pytest.mark.browser
@@ -81,13 +82,20 @@ class _ImagesServed:
         self.browser = browser
         self.picture = _png()
 
+    def wrapped(self, browser: Any) -> _ImagesServed:
+        """The same for another browser (browser_fixtures.browser_in: one speaking a picture's language)."""
+        return _ImagesServed(browser)
+
     async def new_page(self, **options: Any) -> Any:
         page = await self.browser.new_page(**options)
+        await self.serve_images(page)
+        return page
+
+    async def serve_images(self, page: Any) -> None:
         await page.route(
             "https://*.userapi.com/**",
             lambda route: route.fulfill(status=200, content_type="image/png", body=self.picture),
         )
-        return page
 
 
 async def _until(condition: Any) -> None:
@@ -193,6 +201,17 @@ async def test_a_comment_conversation_shows_what_it_is_under(
     await phone.locator("#reply [data-reply-cue]").wait_for()
     assert await horizontal_overflow(phone) == 0
     await phone.screenshot(path=screenshot_path("context/reply-cue-ru-phone.png"), full_page=True)
+
+    async def replying(shot: Any) -> None:
+        await browser.serve_images(shot)
+        await shot.goto(f"{base}conversations/{wall.id}")
+        await shot.locator(f"#item-{reply_item.id} [data-reply-to]").click()
+        await shot.locator("#reply [data-reply-cue]").wait_for()
+        await shot.eval_on_selector("#reply", "box => box.scrollIntoView({block: 'end'})")
+        assert await horizontal_overflow(shot) == 0
+
+    # Only the screen around the cue: the replied comment above, the reply box below.
+    assert len(await shoot_guide(phone, operator, "reply-cue", replying, full_page=False)) == 4
     await phone.close()
 
     shots = await shoot_in_every_view(

@@ -14,9 +14,17 @@ from typing import Any
 
 import pytest
 
+from proxy import actions
 from proxy.models import Conversation, ConversationClose, JournalEntry, OutboxRow, OutboxStatus
 from tests.browser_fixtures import *  # noqa: F403
-from tests.browser_fixtures import VIEWPORTS, horizontal_overflow, log_in_page, screenshot_path
+from tests.browser_fixtures import (
+    VIEWPORTS,
+    horizontal_overflow,
+    log_in_page,
+    screenshot_path,
+    shoot_in_every_view,
+)
+from tests.guide_shots import shoot_guide
 from web.views.conversation_live import CONVERSATION_BROADCASTER
 
 pytestmark = pytest.mark.browser
@@ -199,3 +207,74 @@ async def test_guide_pictures(browser, live_server, operator, world, community) 
                 assert errors == []
             finally:
                 await shot.close()
+
+
+async def test_guide_pictures_of_refused_actions_and_a_queued_reply(
+    browser, live_server, operator, world, community
+) -> None:
+    """guide/conversation-feedback: a ban and a delete VK refused, each saying why, and the notice of a
+    reply on its way to VK (VK holds the replies back while the pictures are taken)."""
+    base = str(live_server.make_url("/"))
+    page, errors = await _logged_in(browser, live_server, operator)
+    world.state.faults.delay("wall.createComment", 60, times=None)
+    spam = iter(["Накрутка подписчиков, пишите в личку", "Дешёвые подписчики, пишите в личку",
+                 "Раскрутка групп недорого, пишите", "Продвижение страниц, пишите в личку"])  # fmt: skip
+    refused = {"groups.ban": 0, "wall.deleteComment": 0}
+
+    async def vk_refused(method: str) -> None:
+        refused[method] += 1
+        async with asyncio.timeout(WAIT_MS / 1000):
+            while await OutboxRow.filter(method=method, status=OutboxStatus.FAILED).count() < refused[method]:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+
+    async def replying(shot: Any) -> None:
+        # A conversation a picture, so that each shows one reply on its way.
+        shot.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # "Delete?"
+        await shot.goto(base)
+        conversation, _comment = await _open(shot, base, live_server, world, next(spam))
+        item = await conversation.items.all().first()
+        world.state.faults.error("groups.ban", 15, message="Access denied")
+        await shot.click("#author-card summary")
+        await shot.select_option("#author-card select[name=reason]", "1")
+        await shot.click("#author-card form[action$='/ban'] button[type=submit]")
+        await vk_refused("groups.ban")
+        world.state.faults.error("wall.deleteComment", 15, message="Access denied")
+        await shot.click(f"#item-{item.id} button[hx-post$='/delete']")
+        await vk_refused("wall.deleteComment")
+        await shot.locator(f"#item-{item.id} .action-state.failed").wait_for(timeout=WAIT_MS)
+        await shot.locator("#author-card .action-state:not(.failed)").wait_for(
+            state="detached", timeout=WAIT_MS
+        )
+        await shot.locator("#author-card .action-state.failed").first.wait_for(timeout=WAIT_MS)
+        await shot.fill("#reply textarea[name=text]", "Такие предложения здесь не публикуем.")
+        await shot.click("#reply button[type=submit]")
+        await shot.locator("#reply [data-queued-outbox]").wait_for(timeout=WAIT_MS)
+        assert await horizontal_overflow(shot) == 0
+
+    shots = await shoot_guide(page, operator, "conversation-feedback", replying)
+    assert len(shots) == 4 and errors == []
+    await page.close()
+
+
+async def test_guide_pictures_of_closings_by_reason(
+    browser, live_server, operator, manager, world, community, vk_settings
+) -> None:
+    """guide/stats-close-reasons: "closed without a reply" in the statistics, by the reason given."""
+    for n, reason in enumerate(["spam", "spam", "duplicate", "no_answer_needed", None]):
+        text = f"Вопрос номер {n}"
+        world.scenario.member_comments(world.group, world.members[n % len(world.members)], world.post, text)
+        async with asyncio.timeout(WAIT_MS / 1000):
+            while (conversation := await Conversation.get_or_none(preview=text)) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        await actions.close_conversation(vk_settings, operator, conversation.id, reason=reason)
+    today = (await ConversationClose.first()).closed_at.astimezone(vk_settings.tz).date().isoformat()
+    base = str(live_server.make_url("/"))
+    shots = await shoot_in_every_view(
+        browser,
+        base,
+        manager,
+        f"/stats/drill?metric=closed_without_reply&from={today}&to={today}",
+        "guide/stats-close-reasons",
+        ready="#close-reasons",
+    )
+    assert len(shots) == 4

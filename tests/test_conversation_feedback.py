@@ -123,6 +123,7 @@ async def test_closing_without_a_reply_asks_for_a_reason(inbox_client, english, 
         conversation, _, _ = await mirror.comment(world.members[0], world.post, "duplicate question")
         header = await _part(inbox_client, conversation.id, "header")
         assert '<details class="close-form"' in header
+        assert "<legend>Why close without a reply? (optional)</legend>" in header
         for value, label in (("spam", "Spam"), ("duplicate", "Duplicate"),
                              ("no_answer_needed", "No answer needed"), ("other", "Other")):  # fmt: skip
             assert f'name="close_reason" value="{value}"> {label}' in header

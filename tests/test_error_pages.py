@@ -1,6 +1,6 @@
 """One styled, translated error page for people (web/error_pages.py), short answers for htmx and programs.
 
-A browser navigating gets the page (400, 403, 404, 500) in the reader's language, with what to do and a
+A browser navigating gets the page (400, 403, 404, 429, 500) in the reader's language, with what to do and a
 way back, and the security headers; htmx gets one translated line for #flash; CSV exports, JSON and the VK
 callback endpoint keep the answer the view gave. Refusals are still journaled.
 """
@@ -16,6 +16,7 @@ from proxy.models import JournalEntry
 from proxy.runtime.app import create_app
 from tests.browser_fixtures import *  # noqa: F403
 from tests.browser_fixtures import csrf_token, log_in
+from web.throttle import PER_ADDRESS_LOGIN_FREE
 
 PAGE = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 HX = {"HX-Request": "true"}
@@ -116,3 +117,56 @@ async def test_an_unexpected_failure_is_the_500_page(
     assert "the database went away" in caplog.text  # logged for the admin
     response = await client.get("/broken-for-the-test", headers=HX)
     assert response.status == 500 and (await response.text()).startswith("Что-то пошло не так")
+
+
+async def test_too_many_requests_is_the_styled_page_in_both_languages(
+    aiohttp_client, vk_settings, db, operator
+) -> None:
+    app = create_app(vk_settings)
+
+    async def busy(request: web.Request) -> web.Response:
+        raise web.HTTPTooManyRequests()
+
+    app.router.add_get("/busy-for-the-test", busy)
+    client = await aiohttp_client(app)
+    await log_in(client, operator)
+    response, html = await _page(client, "/busy-for-the-test")
+    assert response.status == 429 and 'data-status="429"' in html and 'lang="ru"' in html
+    assert (
+        "<title>Слишком много запросов · VK Proxy</title>" in html
+        and "<h1>Слишком много запросов</h1>" in html
+    )
+    assert "Подождите минуту и попробуйте снова." in html and "Входящие" in html  # the usual header
+    assert "css/app.css" in html and "Too Many Requests" not in html and "Too many requests" not in html
+    assert "Content-Security-Policy" in response.headers
+    htmx = await client.get("/busy-for-the-test", headers=HX)
+    assert htmx.status == 429 and await htmx.text() == "Слишком много запросов"
+
+    operator.locale = "en"
+    await operator.save(update_fields=["locale"])
+    response, html = await _page(client, "/busy-for-the-test")
+    assert response.status == 429 and 'data-status="429"' in html and 'lang="en"' in html
+    assert "<title>Too many requests · VK Proxy</title>" in html and "<h1>Too many requests</h1>" in html
+    assert "Wait a minute and try again." in html and "Слишком" not in html
+
+
+async def test_the_login_throttles_429_is_the_styled_login_page_in_the_browsers_language(
+    aiohttp_client, vk_settings, db, operator
+) -> None:
+    client = await aiohttp_client(create_app(vk_settings))
+    expected = {
+        "ru-RU,ru;q=0.9": ('lang="ru"', "Слишком много неудачных попыток. Попробуйте снова через"),
+        "en-US,en;q=0.9": ('lang="en"', "Too many failed attempts. Try again in"),
+    }
+    wrong = {"login": operator.login, "password": "wrong"}
+    for _n in range(PER_ADDRESS_LOGIN_FREE):  # the free attempts, then each language is refused
+        response = await client.post("/login", data=wrong, headers=PAGE, allow_redirects=False)
+        assert response.status == 401
+    for language, (lang, message) in expected.items():
+        headers = {**PAGE, "Accept-Language": language}
+        response = await client.post("/login", data=wrong, headers=headers, allow_redirects=False)
+        html = await response.text()
+        assert response.status == 429 and int(response.headers["Retry-After"]) >= 1
+        assert "<html" in html and lang in html and "css/app.css" in html and message in html
+        assert 'name="password"' in html  # the form again, to try after the wait
+        assert "Content-Security-Policy" in response.headers

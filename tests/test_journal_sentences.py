@@ -108,6 +108,25 @@ def test_every_action_of_the_journal_reads_as_a_sentence_in_both_languages() -> 
                 assert not re.search(r"\b(replied|deleted|banned|logged|created|changed)\b", said), said
 
 
+def test_an_unnamed_person_reads_as_on_every_other_page() -> None:
+    """Before a name is fetched, a VK user is "VK user N" (as in _labels.html), never a bare id<N>."""
+    names = Names({}, {1: "Пекарня"}, {}, {}, {}, {})
+    entry = SimpleNamespace(
+        id=9, outcome=None, outcome_detail=None, created_at=datetime.now(UTC), actor_kind=ActorKind.OUTSIDE,
+        operator_id=None, vk_user_id=77, action="vk.ban", community_id=1, conversation_id=None, item_id=None,
+        text="", params={"user_id": 5, "until": None, "reason": 2},
+    )  # fmt: skip
+    expected = {
+        "ru": ("Пользователь ВКонтакте 77", "Пользователь ВКонтакте 5"),
+        "en": ("VK user 77", "VK user 5"),
+    }
+    for locale, (admin, author) in expected.items():
+        with rendering_in(locale, UTC):
+            said = re.sub(r"<[^>]+>", "", str(sentence(entry, names)))  # type: ignore[arg-type]
+        assert admin in said and author in said, (locale, said)
+        assert not re.search(r"\bid\d", said), (locale, said)
+
+
 def test_the_verb_agrees_with_the_operators_name() -> None:
     assert feminine("Анна Петрова") and feminine("Мария") and feminine("Olga Ivanova")
     assert not feminine("Никита Смирнов") and not feminine("Иван Сидоров") and not feminine("maria_admin ")
@@ -227,4 +246,4 @@ async def test_a_real_communitys_post_and_people_link_to_vk_and_an_emulated_ones
         with rendering_in("en", UTC):
             said[name] = str(sentence(entry, names))  # type: ignore[arg-type]
     assert 'href="https://vk.com/wall' in said["real"] and 'href="https://vk.com/id777"' in said["real"]
-    assert "vk.com" not in said["emulated"] and "id777" in said["emulated"]
+    assert "vk.com" not in said["emulated"] and "VK user 777" in said["emulated"]

@@ -93,3 +93,4 @@ async def test_an_operator_without_communities_sees_no_incoming_volume(client) -
     assert status == 200 and len(body.splitlines()) == 1  # the header: no community of theirs
     status, html = await _get(client, f"/stats?{MARCH}")
     assert status == 200 and 'id="communities-table"' not in html
+    assert 'class="no-communities"' in html and "У вас пока нет сообществ" in html  # says why it is empty

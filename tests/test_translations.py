@@ -48,3 +48,14 @@ def test_every_ui_message_has_a_russian_translation() -> None:
 def test_no_message_is_translated_differently_by_two_catalogs() -> None:
     conflicts = {key: by_file for key, by_file in _translations().items() if len(set(by_file.values())) > 1}
     assert conflicts == {}
+
+
+def test_every_reason_vk_gives_for_a_refusal_is_translated() -> None:
+    """The outbox keeps VK's refusals in English (proxy/connectors/vk/client.py); the pages show them
+    through the `translated` filter, so each needs its Russian."""
+    from proxy.connectors.vk.client import ERROR_MESSAGES, VkNetworkError  # noqa: PLC0415
+
+    reasons = {*ERROR_MESSAGES.values(), VkNetworkError().operator_message}
+    reasons.add("the action was abandoned after repeated attempts")  # proxy/outbox.py
+    translated = {message for message, _context in _translations()}
+    assert sorted(reasons - translated) == []

@@ -201,8 +201,15 @@ def role_adds_to(name: str, role: str) -> bool:
     return str(role) != "operator" and name.strip().casefold() not in _names_of_roles()
 
 
+def translated(text: str) -> str:
+    """A stored text in the reader's language when the catalog has it (VK's refusals, kept in English in
+    the outbox, proxy/connectors/vk/client.py ERROR_MESSAGES), else as it is; no placeholders filled."""
+    return translations(current_locale()).gettext(text) if text else text
+
+
 def install(env: jinja2.Environment) -> None:
-    """Give templates `{% trans %}`, `_()`, and the `local_time`, `local_date` and `duration` filters."""
+    """Give templates `{% trans %}`, `_()`, and the `local_time`, `local_date`, `duration` and `translated`
+    filters."""
     env.add_extension("jinja2.ext.i18n")
     # Jinja's new-style wrappers fill the placeholders (and escape them) themselves.
     env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -213,5 +220,6 @@ def install(env: jinja2.Environment) -> None:
     env.filters["local_time"] = local_time
     env.filters["local_date"] = local_date
     env.filters["duration"] = duration
+    env.filters["translated"] = translated
     env.globals["current_locale"] = current_locale
     env.globals["role_adds_to"] = role_adds_to

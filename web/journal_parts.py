@@ -281,9 +281,15 @@ def _rule_of(entry: JournalEntry) -> Markup:
     return rule_subject(rule["id"], str(rule.get("name", "")), rule.get("version"))
 
 
-def _vk_link(vk_id: int, names: Names, community_id: int | None) -> Markup:
+def _unnamed(vk_id: int) -> str:
+    """A VK user or community whose name is not known yet, as the rest of the pages say it (_labels.html)."""
+    return _("VK community %(id)s", id=-vk_id) if vk_id < 0 else _("VK user %(id)s", id=vk_id)
+
+
+def _vk_link(vk_id: int, names: Names, community_id: int | None, *, bare: bool = False) -> Markup:
+    """`bare` for a sentence that says "VK user" itself: an unnamed one is then just its id<N>."""
     author = names.authors_by_vk.get(vk_id)
-    label = _bdi(author.name) if author and author.name else f"id{vk_id}"
+    label = _bdi(author.name) if author and author.name else (f"id{vk_id}" if bare else _unnamed(vk_id))
     href = names.vk_href(community_id, author_path(vk_id))
     return _link(href, label, outside=True) if href else Markup(label)
 
@@ -292,7 +298,7 @@ def _author(author: Author | None, conversation: Conversation | None, names: Nam
     """A VK author, linked to the conversation in the proxy (or to VK when there is none)."""
     if author is None:
         return Markup(_("the author"))
-    label = _bdi(author.name) if author.name else f"id{author.vk_id}"
+    label = _bdi(author.name) if author.name else _unnamed(author.vk_id)
     if conversation is not None:
         return _link(f"/conversations/{conversation.id}", label)
     href = names.vk_href(None, author_path(author.vk_id))  # no conversation, so no community to judge by

@@ -221,7 +221,9 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         return _say(
             N_("The account %(login)s was linked to the VK user %(vk)s"),
             login=login,
-            vk=_vk_link(p["vk_user_id"], names, None) if isinstance(p.get("vk_user_id"), int) else "?",
+            vk=_vk_link(p["vk_user_id"], names, None, bare=True)
+            if isinstance(p.get("vk_user_id"), int)
+            else "?",
         )
     if action == "token.create":
         return say(N_("%(who)s created the API token %(name)s for %(login)s"), name=_bdi(str(p.get("name", ""))), login=login)  # fmt: skip

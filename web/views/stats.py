@@ -387,6 +387,8 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
         # A report that ends before now never changes: no live refresh (web/views/manager_live.py).
         live=status == 200 and chosen.period.end > now,
         rendered_at=now,
+        # An operator given no community: the page says why every figure is empty (as the inbox does).
+        no_communities=scope.communities() is not None and not scope.communities(),
     )
     if wants_partial(request):
         target = request.headers.get("HX-Target")
