@@ -53,7 +53,10 @@ async def test_package_verifies_offline_and_says_what_it_proves(db: str, keyed: 
     )
     assert lines[1] == "Each of these 3 entries is, byte for byte, the entry at its position in that journal:"
     assert lines[2].startswith("  #6 (id 6) 2025-03-02T10:00:00.000000+00:00 operator 1 vk.delete on community 1,")
-    assert lines[4].endswith("comment.delete on community 1, conversation 1, item 1")
+    assert lines[4].endswith(
+        "comment.delete on community 1, conversation 1, item 1; outcome done (no detail), written with it and"
+        " proven by its own hash"
+    )
     # Its versions were recorded after the last digest (none yet: rows settle for 5 minutes): listed, unproven.
     assert lines[5].startswith("These 3 item versions were recorded after the last digest the checkpoint holds")
     assert lines[9].startswith("The whole file (entry ids, outcomes, the scope) is signed by the same key")

@@ -232,3 +232,98 @@ async def test_the_outbox_chains_the_outcome_it_fills(
     assert record.params == {"entry": entry.id, "outcome": "done", "detail": entry.outcome_detail}
     report = await verify_chain(key=KEY)
     assert report.broken is None and report.macs_checked
+
+
+async def _written_with_outcome_and_checkpointed(directory: Path) -> list[JournalEntry]:
+    """Two entries written with their outcome (a saved canned response, say), a checkpoint of both."""
+    written = [
+        await journal.record(
+            "canned.save", actor_kind=ActorKind.OPERATOR, outcome=Outcome.DONE, outcome_detail=f"saved {n}", at=at(4, 12, n)
+        )
+        for n in range(2)
+    ]  # fmt: skip
+    await checkpoints.issue(KEY, directory=directory, webhook=None)
+    return written
+
+
+async def test_an_outcome_written_with_its_entry_is_in_its_hash(db: str) -> None:
+    entry = await journal.record(
+        "canned.save", actor_kind=ActorKind.OPERATOR, outcome=Outcome.DONE, at=at(4, 12)
+    )
+    stored = await JournalEntry.get(id=entry.id)
+    assert stored.hash == journal.entry_hash(stored, with_outcome=True) != journal.entry_hash(stored)
+    assert journal.outcome_in_hash(stored)
+    pending = await _entries(1, start=20)
+    assert not journal.outcome_in_hash(await JournalEntry.get(id=pending[0].id))
+    assert (await verify_chain()).ok
+
+
+async def test_an_outcome_written_with_its_entry_changed_is_caught_with_the_public_key(
+    db: str, tmp_path: Path
+) -> None:
+    written = await _written_with_outcome_and_checkpointed(tmp_path)
+    await _behind_restored_triggers(
+        db,
+        f"UPDATE journal_entry SET outcome = 'failed', outcome_detail = 'forged' WHERE id = {written[0].id}",
+    )
+    code, out, err = await _verify_with_public_key(db, tmp_path)
+    assert (code, out) == (1, "")
+    assert f"journal entry {written[0].id}: content does not match its hash" in err.splitlines()[0]
+    assert err.splitlines()[0].endswith("(inside a signed checkpoint)")
+
+
+async def test_an_outcome_written_with_its_entry_emptied_is_caught_with_the_public_key(
+    db: str, tmp_path: Path
+) -> None:
+    written = await _written_with_outcome_and_checkpointed(tmp_path)
+    await _behind_restored_triggers(
+        db,
+        "UPDATE journal_entry SET outcome = 'pending', outcome_detail = NULL, outcome_at = NULL, outcome_mac = NULL"
+        f" WHERE id = {written[1].id}",
+    )
+    code, _, err = await _verify_with_public_key(db, tmp_path)
+    assert code == 1
+    assert f"journal entry {written[1].id}: content does not match its hash" in err.splitlines()[0]
+    assert err.splitlines()[0].endswith("(inside a signed checkpoint)")
+
+
+async def test_a_pending_outcome_filled_by_hand_with_its_entrys_own_time_is_caught(
+    db: str, tmp_path: Path
+) -> None:
+    """It reads as written with its entry, but the entry's hash does not cover it and no record says so."""
+    await _written_with_outcome_and_checkpointed(tmp_path)
+    pending = await _entries(2, start=30)
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None)
+    await _behind_restored_triggers(
+        db,
+        "UPDATE journal_entry SET outcome = 'done', outcome_detail = 'VK accepted it (forged)', outcome_at = created_at"
+        f" WHERE id = {pending[1].id}",
+    )
+    code, _, err = await _verify_with_public_key(db, tmp_path)
+    assert code == 1
+    assert err.splitlines()[0].startswith(
+        f"journal entry {pending[1].id}: its outcome reads done (VK accepted it"
+    )
+    assert "no chained outcome record says so" in err.splitlines()[0]
+
+
+async def test_evidence_proves_an_outcome_written_with_its_entry(db: str, tmp_path: Path) -> None:
+    base = await make_base()
+    written = await journal.record(
+        "conversation.close", actor_kind=ActorKind.OPERATOR, operator_id=base.operator.id,
+        community_id=base.community.id, conversation_id=base.conversation.id,
+        outcome=Outcome.DONE, outcome_detail="closed", at=at(3, 9),
+    )  # fmt: skip
+    await checkpoints.issue(KEY, directory=tmp_path, webhook=None)
+    package = await evidence.build_package(
+        tmp_path, KEY.verifier, scope={"conversation_id": base.conversation.id}
+    )  # fmt: skip
+    assert [e["id"] for e in package["entries"]] == [written.id]
+    assert package["entries"][0]["content"]["outcome"] == "done"
+    lines = evidence.describe(evidence.verify_package(evidence.serialize(package)))
+    said = next(line for line in lines if f"(id {written.id})" in line)
+    assert said.endswith("; outcome done (closed), written with it and proven by its own hash")
+    # The outcome listed in the file changed: the entry's own hashed content proves otherwise.
+    package["entries"][0]["outcome"]["outcome"] = "failed"
+    with pytest.raises(evidence.EvidenceError, match="is not the one its own content says"):
+        evidence.verify_package(evidence.serialize(package))

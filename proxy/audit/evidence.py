@@ -15,9 +15,10 @@ proven.
 What it proves: the checkpoint's signer had, at that size, a journal holding these entries at these
 positions, with this content, and had digested these item versions with exactly these texts. The package as a whole (ids, outcomes, the scope) is signed too, with the
 same key, when it is made where the key is configured: then no byte of it can change unnoticed. An
-outcome is filled after its entry's hash; the package holds its chained outcome record (an entry of its
-own, proxy/audit/outcomes.py) with the record's inclusion proof, which proves it. Outcomes with no record
-(filled with their entry, or before outcomes were chained) are vouched for only by the package signature.
+outcome filled after its entry's hash is proven by its chained outcome record (an entry of its own,
+proxy/audit/outcomes.py), which the package holds with the record's inclusion proof; one written with its
+entry is in the entry's own hashed content. Legacy outcomes (before outcomes were chained) are vouched
+for only by the package signature.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tortoise.expressions import Q
 
 from proxy.audit import history, merkle
 from proxy.audit.checkpoints import Checkpoint, CheckpointError, read_checkpoints
-from proxy.audit.journal import OUTCOME_ACTION, canonical_body, canonical_bytes, entry_hash
+from proxy.audit.journal import OUTCOME_ACTION, canonical_body, canonical_bytes, hash_matches, outcome_in_hash
 from proxy.audit.outcomes import filled_later
 from proxy.audit.signing import (
     JournalKey,
@@ -103,7 +104,7 @@ async def build_package(
     if digest is not None and item_versions["digest_entry"] == digest.id and all(e.id != digest.id for e in entries):
         entries = sorted([*entries, digest], key=lambda e: e.id)  # the versions' proofs lead to its root
     for e in entries:
-        if entry_hash(e) != e.hash:
+        if not hash_matches(e):
             raise EvidenceError(f"journal entry {e.id} does not match its hash: run `proxy journal verify` to see why")
     proofs = merkle.inclusion_proofs(hashed, [position[e.id] for e in entries])
     return {
@@ -115,7 +116,7 @@ async def build_package(
             {
                 "id": e.id,
                 "index": position[e.id],
-                "content": canonical_body(e),
+                "content": canonical_body(e, with_outcome=outcome_in_hash(e)),
                 "hash": e.hash,
                 "proof": [base64.b64encode(p).decode() for p in proofs[position[e.id]]],
                 "outcome": {
@@ -280,6 +281,17 @@ def _check_outcomes(entries: list[dict[str, Any]]) -> dict[int, int]:
     """Each outcome record of the package says exactly the outcome its entry lists; entry id -> record id."""
     by_id = {entry["id"]: entry for entry in entries}
     proven: dict[int, int] = {}
+    for entry in entries:  # an outcome written with its entry is in the entry's own hashed content
+        content, listed = entry["content"], entry["outcome"]
+        if "outcome" in content and (listed["outcome"], listed["detail"]) != (
+            content["outcome"],
+            content["outcome_detail"],
+        ):
+            raise EvidenceError(
+                f"entry {entry['id']}: its outcome ({listed['outcome']}: {listed['detail'] or 'no detail'}) is not"
+                f" the one its own content says ({content['outcome']}: {content['outcome_detail'] or 'no detail'}):"
+                " it was changed"
+            )
     for record in entries:
         content = record["content"]
         if content["action"] != OUTCOME_ACTION:
@@ -388,6 +400,11 @@ def _outcome_words(entry: dict[str, Any], proven: dict[int, int], positions: dic
     if content["action"] == OUTCOME_ACTION:
         params = content["params"]
         return f" (the outcome of entry id {params.get('entry')}: {params.get('outcome')})"
+    if "outcome" in content:
+        return (
+            f"; outcome {content['outcome']} ({content['outcome_detail'] or 'no detail'}), written with it and"
+            " proven by its own hash"
+        )
     record = proven.get(entry["id"])
     if record is None:
         return ""

@@ -51,11 +51,15 @@ def use_key(key: JournalKey | None) -> None:
     _mac_secret = key.mac_secret() if key is not None else None
 
 
-def canonical_body(entry: JournalEntry, *, with_mac: bool = True) -> dict[str, Any]:
+def canonical_body(
+    entry: JournalEntry, *, with_mac: bool = True, with_outcome: bool = False
+) -> dict[str, Any]:
     """What an entry's hash covers: everything but its id, outcome and own hash.
 
     The MAC is covered when the entry has one; entries without one hash exactly as they always did.
-    The MAC itself covers the same body without the MAC.
+    The MAC itself covers the same body without the MAC. An outcome written with its entry
+    (`record(outcome=done)`) is covered too (`with_outcome`, see `outcome_in_hash`); entries written
+    before that hash without it.
     """
     body = {
         "created_at": _iso(entry.created_at),
@@ -73,6 +77,9 @@ def canonical_body(entry: JournalEntry, *, with_mac: bool = True) -> dict[str, A
     mac = getattr(entry, "mac", None)  # bench/dataset.py builds entries without one
     if with_mac and mac is not None:
         body["mac"] = mac
+    if with_outcome:
+        body["outcome"] = str(entry.outcome)
+        body["outcome_detail"] = entry.outcome_detail
     return body
 
 
@@ -80,13 +87,32 @@ def canonical_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def canonical_content(entry: JournalEntry, *, with_mac: bool = True) -> bytes:
+def canonical_content(entry: JournalEntry, *, with_mac: bool = True, with_outcome: bool = False) -> bytes:
     """The bytes an entry's hash covers (canonical_body as compact JSON with sorted keys)."""
-    return canonical_bytes(canonical_body(entry, with_mac=with_mac))
+    return canonical_bytes(canonical_body(entry, with_mac=with_mac, with_outcome=with_outcome))
 
 
-def entry_hash(entry: JournalEntry) -> str:
-    return hashlib.sha256(canonical_content(entry)).hexdigest()
+def entry_hash(entry: JournalEntry, *, with_outcome: bool = False) -> str:
+    return hashlib.sha256(canonical_content(entry, with_outcome=with_outcome)).hexdigest()
+
+
+def written_with_outcome(entry: JournalEntry) -> bool:
+    """Its outcome reads as written with it: done or failed, at its own creation time."""
+    return (
+        entry.outcome_at is not None
+        and entry.outcome_at == entry.created_at
+        and entry.outcome not in (None, Outcome.PENDING)
+    )
+
+
+def outcome_in_hash(entry: JournalEntry) -> bool:
+    """Its hash covers its outcome: written with the entry since outcomes are chained (`record`)."""
+    return written_with_outcome(entry) and entry_hash(entry, with_outcome=True) == entry.hash
+
+
+def hash_matches(entry: JournalEntry) -> bool:
+    """Its stored hash is its content's, in either form (with its outcome, or without as before)."""
+    return outcome_in_hash(entry) or entry_hash(entry) == entry.hash
 
 
 def entry_mac(entry: JournalEntry, secret: bytes) -> str:
@@ -169,9 +195,11 @@ async def record(
     )
     secret = _mac_secret
     entry.mac = entry_mac(entry, secret) if secret is not None else None
-    entry.hash = entry_hash(entry)
+    entry.hash = entry_hash(entry, with_outcome=written_with_outcome(entry))
     if secret is not None and entry.outcome_at is not None:
-        entry.outcome_mac = outcome_mac(secret, entry.hash, entry.outcome, entry.outcome_detail, entry.outcome_at)
+        entry.outcome_mac = outcome_mac(
+            secret, entry.hash, entry.outcome, entry.outcome_detail, entry.outcome_at
+        )
     await entry.save(using_db=connection)
     return entry
 
@@ -191,10 +219,14 @@ async def set_outcome(
     values: dict[str, Any] = dict(outcome=outcome, outcome_detail=detail, outcome_at=at)
     secret = _mac_secret
     if secret is not None:
-        entry_hash_ = await JournalEntry.filter(id=entry_id).using_db(connection).first().values_list("hash", flat=True)
+        entry_hash_ = (
+            await JournalEntry.filter(id=entry_id).using_db(connection).first().values_list("hash", flat=True)
+        )
         if entry_hash_ is not None:
             values["outcome_mac"] = outcome_mac(secret, str(entry_hash_), outcome, detail, at)
-    updated = await JournalEntry.filter(id=entry_id, outcome_at__isnull=True).using_db(connection).update(**values)
+    updated = (
+        await JournalEntry.filter(id=entry_id, outcome_at__isnull=True).using_db(connection).update(**values)
+    )
     if not updated:
         raise JournalError(f"journal entry {entry_id} has no pending outcome to fill")
     return await record(

@@ -6,13 +6,15 @@ columns; so verify compares the two, which needs no key:
 
 - every outcome record's entry has filled outcome columns equal to the record (outcome, detail, time):
   otherwise the outcome was rewritten, or emptied back to pending;
-- from the first outcome record on, every entry whose outcome was filled after it was written (its
-  outcome time is not its creation time) has a record: otherwise the outcome was filled by hand.
+- from the first outcome record (or the first entry whose hash covers its outcome) on, every entry whose
+  outcome its hash does not cover has a record: otherwise the outcome was filled by hand.
 
-Outcomes filled before the first outcome record (by earlier versions) have none: they are legacy,
-covered only by their `outcome_mac` (checked given the private key) and by the digests' counts
-(proxy/audit/history.py). An outcome written with its entry (`record(outcome=...)`) is in the same
-position: the entry's hash does not cover it.
+An outcome written with its entry (`record(outcome=done)`) is covered by the entry's own hash
+(`journal.outcome_in_hash`): changed or emptied, the entry no longer matches its hash.
+
+Outcomes filled, or written with their entry, before outcomes were chained (by earlier versions) are
+legacy: covered only by their `outcome_mac` (checked given the private key) and by the digests' counts
+(proxy/audit/history.py).
 
 The walk counts (constant memory); the records are then read again by pages and compared with their
 entries.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.audit.journal import OUTCOME_ACTION
+from proxy.audit.journal import OUTCOME_ACTION, outcome_in_hash
 from proxy.models import JournalEntry
 
 PAGE_SIZE = 1000
@@ -32,12 +34,12 @@ class OutcomeWatch:
     """Sees every entry of a verified walk in order; counts what `check` compares afterwards."""
 
     def __init__(self) -> None:
-        self.first_record: int | None = None
+        self.first_record: int | None = None  # where outcomes are chained from: a record or a hashed one
         self.last_id: int | None = None
         self.filled_later = 0  # entries after the first record whose outcome was filled after them
         self.records_after = 0  # records (after the first) completing an entry after the first record
 
-    def __call__(self, entry: JournalEntry) -> None:
+    def __call__(self, entry: JournalEntry, *, outcome_hashed: bool) -> None:
         self.last_id = entry.id
         if entry.action == OUTCOME_ACTION:
             if self.first_record is None:
@@ -46,7 +48,14 @@ class OutcomeWatch:
             if target is not None and target > self.first_record:
                 self.records_after += 1
             return
-        if self.first_record is not None and entry.id > self.first_record and filled_later(entry):
+        if self.first_record is None and outcome_hashed:
+            self.first_record = entry.id  # outcomes are in the chain from here on, as from a first record
+            return
+        if (
+            self.first_record is not None
+            and entry.id > self.first_record
+            and filled_later(entry, outcome_hashed)
+        ):
             self.filled_later += 1
 
     async def check(self, conn: Any) -> tuple[int, str] | None:
@@ -59,9 +68,15 @@ class OutcomeWatch:
         return found
 
 
-def filled_later(entry: JournalEntry) -> bool:
-    """Its outcome was filled after it was written (set_outcome), not with it."""
-    return entry.outcome_at is not None and entry.outcome_at != entry.created_at
+def filled_later(entry: JournalEntry, outcome_hashed: bool | None = None) -> bool:
+    """Its outcome was filled after it was written (set_outcome), not with it: its hash does not cover it.
+
+    One that reads as written with its entry (its time the entry's own) but is not in its hash was filled
+    later too: by hand, with the entry's creation time as its time, or before outcomes were chained.
+    """
+    if entry.outcome_at is None:
+        return False
+    return not (outcome_in_hash(entry) if outcome_hashed is None else outcome_hashed)
 
 
 def _target(entry: JournalEntry) -> int | None:
