@@ -352,20 +352,20 @@ class ConversationView:
     assignable: list[Assignable] = field(default_factory=list)
 
 
+# What the conversation page reads with a conversation: its community, author, assignee and closer.
+_CONVERSATION_RELATED = ("community", "author", "assignee", "closed_by")
+
+
 async def get_conversation(conversation_id: int) -> Conversation | None:
     """The conversation with its community, author, assignee and closer, or None."""
-    return await Conversation.get_or_none(id=conversation_id).select_related(
-        "community", "author", "assignee", "closed_by"
-    )
+    return await Conversation.get_or_none(id=conversation_id).select_related(*_CONVERSATION_RELATED)
 
 
 async def get_conversations(conversation_ids: list[int]) -> dict[int, Conversation]:
     """Several conversations as get_conversation loads one, in one query, by id (missing ones left out)."""
     if not conversation_ids:
         return {}
-    found = await Conversation.filter(id__in=conversation_ids).select_related(
-        "community", "author", "assignee", "closed_by"
-    )
+    found = await Conversation.filter(id__in=conversation_ids).select_related(*_CONVERSATION_RELATED)
     return {conversation.id: conversation for conversation in found}
 
 
