@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 __all__ = [
     "ALL_EVENTS",
     "AuthorBlocked",
+    "AuthorRestricted",
     "AuthorUnblocked",
     "Channel",
     "DeprecatedVersionWarning",
@@ -25,6 +26,7 @@ __all__ = [
     "EVENTS_BY_NAME",
     "MAX_FORWARDED_MESSAGES",
     "MAX_FORWARD_DEPTH",
+    "MemberChanged",
     "ItemCreated",
     "ItemDeleted",
     "ItemEdited",
@@ -43,7 +45,13 @@ __all__ = [
 
 
 class Channel(StrEnum):
-    """Where an item lives in VK."""
+    """Where an item lives on its network.
+
+    VK: a private dialog (``message``) or the comments under a post, photo, video, product or board
+    topic. Telegram: a private chat with the bot (``message``), a group or supergroup, the discussion
+    group of a channel included (``group``), or a business account's private chat answered through the
+    bot (``business``). docs/metrics.md says what a conversation is on each.
+    """
 
     MESSAGE = "message"
     WALL = "wall"
@@ -51,6 +59,8 @@ class Channel(StrEnum):
     VIDEO = "video"
     MARKET = "market"
     BOARD = "board"
+    GROUP = "group"
+    BUSINESS = "business"
 
 
 # Quoted and forwarded messages (``forwarded`` of an item's events) are JSON objects, stored as they
@@ -69,9 +79,15 @@ MAX_FORWARDED_MESSAGES = 100
 
 
 class Network(StrEnum):
-    """The network a community is on: it chooses the connector (proxy/connectors/registry.py)."""
+    """The network a community is on: it chooses the connector (proxy/connectors/registry.py).
+
+    A Telegram "community" is one bot: its id on the network (``Community.vk_group_id``) is the number
+    before the colon of its token. Ids are the network's own, so a VK group and a bot may share a number;
+    the store keys communities and authors by (network, id).
+    """
 
     VK = "vk"
+    TELEGRAM = "telegram"
 
 
 class Direction(StrEnum):
@@ -95,16 +111,22 @@ class ItemRef:
     owner_id: int
     object_id: int
     item_id: int
+    # Telegram's business_connection_id for a business chat (the same customer may write to two business
+    # accounts a bot serves); "" elsewhere.
+    connection: str = ""
 
     @property
     def key(self) -> str:
         """Stable string unique within a community.
 
         ``"message:{peer_id}:{conversation_message_id}"`` for messages,
+        ``"business:{connection}:{chat_id}:{message_id}"`` for a Telegram business chat,
         ``"{channel}:{owner_id}_{object_id}:{item_id}"`` otherwise, e.g. ``"wall:-1_3:4"``.
         """
         if self.channel is Channel.MESSAGE:
             return f"message:{self.object_id}:{self.item_id}"
+        if self.channel is Channel.BUSINESS:
+            return f"business:{self.connection}:{self.object_id}:{self.item_id}"
         return f"{self.channel.value}:{self.owner_id}_{self.object_id}:{self.item_id}"
 
 
@@ -122,16 +144,24 @@ class ThreadRef:
     owner_id: int
     object_id: int
     root_id: int | None = None
+    # As ItemRef.connection: Telegram's business_connection_id, which a reply in the chat must carry.
+    connection: str = ""
+    # Telegram groups: the item answers `root_id`, whose own conversation the network does not say
+    # (a reply_to_message carries no reply of its own); ingest puts the item in the conversation of the
+    # stored item it answers, and uses this thread only when that item was never seen.
+    follows_reply: bool = False
 
     @property
     def key(self) -> str:
         """Stable string unique within a community.
 
-        ``"message:{peer_id}"``, ``"board:{owner_id}_{topic_id}"``,
-        ``"{channel}:{owner_id}_{object_id}:{root_id}"`` for comment threads.
+        ``"message:{peer_id}"``, ``"business:{connection}:{chat_id}"``, ``"board:{owner_id}_{topic_id}"``,
+        ``"{channel}:{owner_id}_{object_id}:{root_id}"`` for comment threads (and Telegram group threads).
         """
         if self.channel is Channel.MESSAGE:
             return f"message:{self.object_id}"
+        if self.channel is Channel.BUSINESS:
+            return f"business:{self.connection}:{self.object_id}"
         base = f"{self.channel.value}:{self.owner_id}_{self.object_id}"
         if self.root_id is None:
             return base
@@ -140,7 +170,7 @@ class ThreadRef:
     @property
     def peer_id(self) -> int | None:
         """The peer to send messages to, for dialogs; None for comment threads."""
-        return self.object_id if self.channel is Channel.MESSAGE else None
+        return self.object_id if self.channel in (Channel.MESSAGE, Channel.BUSINESS) else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -308,6 +338,35 @@ class AuthorUnblocked(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AuthorRestricted(DomainEvent):
+    """A member was restricted (Telegram: may no longer send messages, a mute) by ``admin_id``, or the
+    restriction lifted (``lifted``). ``admin_id`` is None when the network does not say who (an anonymous
+    group admin). ``until`` is None for a restriction without end."""
+
+    name: ClassVar[str] = "author_restricted"
+
+    user_id: int
+    admin_id: int | None
+    until: datetime | None
+    lifted: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberChanged(DomainEvent):
+    """A member joined, left, was added or promoted (Telegram's chat_member / service messages), in
+    ``chat_id``. ``actor_id`` is who did it when another than the member (None when unknown or
+    anonymous); ``old_status`` and ``new_status`` are the network's words (member, administrator, left...)."""
+
+    name: ClassVar[str] = "member_changed"
+
+    chat_id: int
+    user_id: int
+    actor_id: int | None
+    old_status: str
+    new_status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OfficersEdited(DomainEvent):
     """A community manager role changed (levels: 0 none, 1 moderator, 2 editor, 3 admin)."""
 
@@ -379,6 +438,8 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     MessagesRead,
     AuthorBlocked,
     AuthorUnblocked,
+    AuthorRestricted,
+    MemberChanged,
     OfficersEdited,
     WallPostCreated,
     TypingState,
