@@ -47,10 +47,10 @@ def _any_client(
     return None
 
 
-async def _save(vk_id: int, profile: AuthorProfile) -> int:
+async def _save(network: str, vk_id: int, profile: AuthorProfile) -> int:
     # Only authors still unnamed: a name written meanwhile (by another instance) stays.
     values = {"name": profile.name, "screen_name": profile.screen_name, "photo_url": profile.photo_url}
-    return await Author.filter(vk_id=vk_id, name="").update(
+    return await Author.filter(network=network, vk_id=vk_id, name="").update(
         **{k: v for k, v in values.items() if v is not None}
     )
 
@@ -66,20 +66,28 @@ async def fill_author_names(
 
 
 async def _name_round(settings: Settings, *, limit: int, opened: Connections | None) -> tuple[int, list[int]]:
-    """(authors asked about, VK ids of those this round named)."""
-    unnamed = await Author.filter(name="").order_by("id").limit(limit).values_list("vk_id", flat=True)
-    if not unnamed:
-        return 0, []
-    communities = await Community.filter(is_active=True).order_by("id")
-    named = []
-    async with connections(settings, opened) as current:
-        client = _any_client(settings, current, communities)
-        if client is None:
-            return 0, []
-        async for vk_id, profile in client.author_profiles(unnamed):
-            if await _save(vk_id, profile):
-                named.append(vk_id)
-    return len(unnamed), named
+    """(authors asked about, ids of those this round named). Each network's authors are asked of a
+    client of that network: the same number on two networks is two people."""
+    asked, named = 0, []
+    for network in await Community.filter(is_active=True).distinct().values_list("network", flat=True):
+        unnamed = (
+            await Author.filter(network=network, name="")
+            .order_by("id")
+            .limit(limit)
+            .values_list("vk_id", flat=True)
+        )
+        if not unnamed:
+            continue
+        communities = await Community.filter(is_active=True, network=network).order_by("id")
+        async with connections(settings, opened) as current:
+            client = _any_client(settings, current, communities)
+            if client is None:
+                continue
+            asked += len(unnamed)
+            async for vk_id, profile in client.author_profiles(unnamed):
+                if await _save(network, vk_id, profile):
+                    named.append(vk_id)
+    return asked, named
 
 
 async def _push_named(live: LiveHub, named: list[int]) -> None:

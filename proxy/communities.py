@@ -16,7 +16,7 @@ from proxy.admin_access import InputError, require_admin
 from proxy.audit import journal
 from proxy.business_hours import BusinessHoursError, parse_business_hours
 from proxy.crypto import decrypt_token, encrypt_token
-from proxy.models import ActorKind, Community, CommunityMode, Operator, Outcome
+from proxy.models import ActorKind, Community, CommunityMode, Network, Operator, Outcome
 from proxy.settings import Settings
 
 NAME_MAX_CHARS = 255
@@ -150,7 +150,7 @@ async def add_community(
         business_hours=business_hours,
         admin_vk_user_id=admin_vk_user_id,
     )
-    if await Community.filter(vk_group_id=vk_group_id).exists():
+    if await Community.filter(network=Network.VK, vk_group_id=vk_group_id).exists():
         raise CommunityError(
             "community %(group_id)s is already served", field="vk_group_id", group_id=vk_group_id
         )

@@ -18,7 +18,7 @@ import secrets
 from proxy.crypto import encrypt_token
 from proxy.demo_rules import ensure_demo_rules
 from proxy.emulation import DEMO_GROUP_ID
-from proxy.models import Channel, Community, CommunityMode, Item
+from proxy.models import Channel, Community, CommunityMode, Item, Network
 from proxy.settings import Settings
 from vk_emulator import (
     CallbackConfig,
@@ -44,7 +44,9 @@ DEMO_RETRY_SCHEDULE = (2.0, 10.0, 60.0, 180.0, 600.0)
 async def has_real_community() -> bool:
     """Whether a community other than the demo one has a VK token (then no demo runs)."""
     return (
-        await Community.filter(community_token_enc__isnull=False).exclude(vk_group_id=DEMO_GROUP_ID).exists()
+        await Community.filter(community_token_enc__isnull=False)
+        .exclude(network=Network.VK, vk_group_id=DEMO_GROUP_ID)
+        .exists()
     )
 
 
@@ -87,7 +89,9 @@ async def _register(settings: Settings, group: Group, secret: str, confirmation:
         "admin_vk_user_id": group.admin_user_id,
         "is_active": True,
     }
-    community, created = await Community.get_or_create(defaults=values, vk_group_id=group.id)
+    community, created = await Community.get_or_create(
+        defaults=values, network=Network.VK, vk_group_id=group.id
+    )
     if not created:
         await community.update_from_dict(values).save()
     return community
@@ -102,7 +106,7 @@ async def start_demo(settings: Settings) -> tuple[RunningEmulator, DemoTraffic]:
     group = build_demo_world(
         state, name=DEMO_NAME, callback=CallbackConfig(url, secret, confirmation), group_id=DEMO_GROUP_ID
     )
-    existing = await Community.get_or_none(vk_group_id=DEMO_GROUP_ID)
+    existing = await Community.get_or_none(network=Network.VK, vk_group_id=DEMO_GROUP_ID)
     await _continue_numbering(state, group, existing)
     emulator = await start_emulator(
         state, port=settings.demo_emulator_port, retry_schedule=DEMO_RETRY_SCHEDULE

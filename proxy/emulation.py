@@ -26,7 +26,9 @@ def vk_is_emulated(settings: Settings) -> bool:
 
 def is_emulated(settings: Settings, community: Community) -> bool:
     """Whether this community's VK is an emulator (its ids are nobody's on vk.com)."""
-    return vk_is_emulated(settings) or community.vk_group_id == DEMO_GROUP_ID
+    return vk_is_emulated(settings) or (
+        community.network == Network.VK and community.vk_group_id == DEMO_GROUP_ID
+    )
 
 
 def author_path(vk_id: int) -> str:

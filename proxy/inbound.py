@@ -69,7 +69,7 @@ async def ingest_and_publish(
 
 
 class CommunityCache:
-    """Communities by VK group id for the Callback API, each kept for `ttl` seconds.
+    """Communities of one network by their id on it, for its webhook, each kept for `ttl` seconds.
 
     Every callback needs its community (secret, confirmation string); reading it each time was one
     database round trip per event. A change saved through the ORM on this instance (admin pages,
@@ -78,7 +78,8 @@ class CommunityCache:
 
     generation = 0  # bumped by every save or delete of a Community in this process
 
-    def __init__(self, ttl: float = COMMUNITY_CACHE_SECONDS) -> None:
+    def __init__(self, network: Network = Network.VK, ttl: float = COMMUNITY_CACHE_SECONDS) -> None:
+        self.network = network
         self.ttl = ttl
         self._entries: dict[int, tuple[float, int, Community]] = {}
 
@@ -89,7 +90,7 @@ class CommunityCache:
         if entry is not None and entry[0] > now and entry[1] == CommunityCache.generation:
             return entry[2]
         generation = CommunityCache.generation
-        community = await Community.get_or_none(vk_group_id=group_id, is_active=True)
+        community = await Community.get_or_none(network=self.network, vk_group_id=group_id, is_active=True)
         if community is None:
             self._entries.pop(group_id, None)
         elif generation == CommunityCache.generation:
@@ -112,9 +113,9 @@ class StoreCallbackSink:
     is kept until it is done (`drain` awaits the ones still running when the app stops).
     """
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, network: Network = Network.VK) -> None:
         self.app = app
-        self.communities = CommunityCache()
+        self.communities = CommunityCache(network)
         self._publishing: set[asyncio.Task[None]] = set()
 
     async def target(self, group_id: int) -> CallbackTarget | None:
@@ -153,7 +154,6 @@ class StoreCallbackSink:
 
 def setup_inbound(app: web.Application) -> None:
     """Each network's webhook route (the long-poll consumers start with the other workers: proxy/runtime/workers.py)."""
-    sink = StoreCallbackSink(app)
     settings = app[SETTINGS]
     limits = InboundLimits(
         max_bytes=settings.callback_max_bytes,
@@ -161,10 +161,11 @@ def setup_inbound(app: web.Application) -> None:
         refusal_delay=settings.callback_refusal_delay,
     )
     for connector in CONNECTORS.values():
+        sink = StoreCallbackSink(app, connector.network)
         app.router.add_post(connector.callback_route, connector.callback_handler(sink, limits))
-    # First of the cleanup callbacks (aiohttp runs the cleanup contexts' teardowns as one of them):
-    # the last publications go out while the live hub's LISTEN connection is still open.
-    app.on_cleanup.insert(0, sink.drain)
+        # First of the cleanup callbacks (aiohttp runs the cleanup contexts' teardowns as one of them):
+        # the last publications go out while the live hub's LISTEN connection is still open.
+        app.on_cleanup.insert(0, sink.drain)
 
 
 # --- long poll --------------------------------------------------------------------------------

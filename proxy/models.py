@@ -6,7 +6,9 @@ Text is never erased: an edit adds an ItemVersion, a delete adds an ItemTombston
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
 from tortoise import fields
 from tortoise.indexes import Index
@@ -78,6 +80,13 @@ class RawEventStatus(StrEnum):
     FAILED = "failed"
 
 
+# The column of an operator's own account on each network (Operator.vk_user_id, .telegram_user_id):
+# what that account does in a community outside the proxy is credited to the operator.
+OPERATOR_ACCOUNT_COLUMN: Mapping[str, str] = MappingProxyType(
+    {Network.VK.value: "vk_user_id", Network.TELEGRAM.value: "telegram_user_id"}
+)
+
+
 class Operator(Model):
     """A person who logs in: an operator, a manager or an admin."""
 
@@ -87,6 +96,8 @@ class Operator(Model):
     password_hash = fields.CharField(max_length=255)
     role = fields.CharEnumField(Role, max_length=16, default=Role.OPERATOR)
     vk_user_id = fields.BigIntField(null=True, unique=True)
+    # Their own Telegram account: what it does in a bot's chats outside the proxy is credited to them.
+    telegram_user_id = fields.BigIntField(null=True, unique=True)
     is_active = fields.BooleanField(default=True)
     # "" follows the browser's language; "ru" or "en" is the person's own choice (migration 0014).
     locale = fields.CharField(max_length=8, default="")
@@ -122,12 +133,13 @@ class ApiToken(Model):
 
 
 class Community(Model):
-    """A VK group the proxy serves."""
+    """A VK group or a Telegram bot the proxy serves."""
 
     id = fields.IntField(primary_key=True)
     # Which connector serves it (proxy/connectors/registry.py).
     network = fields.CharEnumField(Network, max_length=16, default=Network.VK)
-    vk_group_id = fields.BigIntField(unique=True)
+    # Its id on its network: the VK group's, or the bot's (the number before the colon of its token).
+    vk_group_id = fields.BigIntField()
     name = fields.CharField(max_length=255)
     mode = fields.CharEnumField(CommunityMode, max_length=16, default=CommunityMode.CALLBACK)
     callback_secret = fields.CharField(max_length=255, default="")
@@ -145,16 +157,19 @@ class Community(Model):
 
     class Meta:
         table = "community"
+        unique_together = (("network", "vk_group_id"),)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.vk_group_id})"
 
 
 class Author(Model):
-    """A VK user (or another group, with a negative id) who writes to a community."""
+    """A person (or a group, with a negative id) who writes to a community, on its network."""
 
     id = fields.BigIntField(primary_key=True)
-    vk_id = fields.BigIntField(unique=True)
+    network = fields.CharEnumField(Network, max_length=16, default=Network.VK)
+    # The network's own id of the person (VK user id, Telegram user id) or group (negative).
+    vk_id = fields.BigIntField()
     name = fields.CharField(max_length=255, default="")
     screen_name = fields.CharField(max_length=255, default="")
     photo_url = fields.CharField(max_length=1024, default="")
@@ -162,6 +177,7 @@ class Author(Model):
 
     class Meta:
         table = "author"
+        unique_together = (("network", "vk_id"),)
 
 
 class Conversation(Model):
@@ -182,6 +198,8 @@ class Conversation(Model):
     vk_owner_id = fields.BigIntField(null=True)
     vk_object_id = fields.BigIntField(null=True)
     vk_root_id = fields.BigIntField(null=True)
+    # Telegram's business_connection_id of a business chat: every reply in it carries it.
+    connection = fields.CharField(max_length=128, null=True)
     status = fields.CharEnumField(ConversationStatus, max_length=16, default=ConversationStatus.OPEN)
     opened_at = fields.DatetimeField()
     # Start of the open waiting period; null when nobody is waiting for an answer.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from proxy.connectors.registry import Connections
 from proxy.ingest import ingest
 from proxy.live import LiveHub
-from proxy.models import Community
+from proxy.models import Community, Network
 from proxy.networks import community_client, connections
 from proxy.settings import Settings
 
@@ -64,7 +64,9 @@ async def sync_community(
 
 async def find_community(reference: int) -> Community | None:
     """A community by its VK group id, else by its id in the proxy."""
-    return await Community.get_or_none(vk_group_id=reference) or await Community.get_or_none(id=reference)
+    return await Community.get_or_none(
+        network=Network.VK, vk_group_id=reference
+    ) or await Community.get_or_none(id=reference)
 
 
 async def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,8 +9,9 @@ from proxy.db.sql import SqlQuery
 from proxy.ingest.outcome import _Known
 
 
-async def _author(vk_id: int | None, conn: Any, known: _Known | None = None) -> int | None:
-    """The Author row of a VK user or group, created on first sight (insert-if-absent)."""
+async def _author(network: str, vk_id: int | None, conn: Any, known: _Known | None = None) -> int | None:
+    """The Author row of a person or group on `network` (the community's), created on first sight
+    (insert-if-absent). Ids are the network's own: the same number on two networks is two authors."""
     if vk_id is None:
         return None
     if known is not None and known.looked_up and known.author_vk_id == vk_id:
@@ -20,16 +21,16 @@ async def _author(vk_id: int | None, conn: Any, known: _Known | None = None) -> 
     else:
         # Read first: most events come from authors seen before, and a read takes no lock.
         q = SqlQuery(conn)
-        rows = await q.rows(f"SELECT id FROM author WHERE vk_id = {q.p(vk_id)}")
+        rows = await q.rows(f"SELECT id FROM author WHERE network = {q.p(network)} AND vk_id = {q.p(vk_id)}")
     if not rows:
         q = SqlQuery(conn)
         rows = await q.rows(
-            "INSERT INTO author (vk_id, name, screen_name, photo_url, first_seen_at) "
-            f"VALUES ({q.p(vk_id)}, '', '', '', {q.p(utcnow())}) "
-            "ON CONFLICT (vk_id) DO NOTHING RETURNING id"
+            "INSERT INTO author (network, vk_id, name, screen_name, photo_url, first_seen_at) "
+            f"VALUES ({q.p(network)}, {q.p(vk_id)}, '', '', '', {q.p(utcnow())}) "
+            "ON CONFLICT (network, vk_id) DO NOTHING RETURNING id"
         )
     if not rows:
         # Inserted by a concurrent transaction, which the INSERT waited for: committed now.
         q = SqlQuery(conn)
-        rows = await q.rows(f"SELECT id FROM author WHERE vk_id = {q.p(vk_id)}")
+        rows = await q.rows(f"SELECT id FROM author WHERE network = {q.p(network)} AND vk_id = {q.p(vk_id)}")
     return int(rows[0]["id"])

@@ -21,7 +21,7 @@ from proxy.models import Community
 async def _author_blocked(
     community: Community, event: AuthorBlocked, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    author_id = await _author(event.user_id, conn, known)
+    author_id = await _author(community.network, event.user_id, conn, known)
     echo = await match_action_echo(community, "groups.ban", user_id=event.user_id, conn=conn)
     # The outbox may be recording the same ban right now: one row either way (proxy/moderation.py).
     ban = await moderation.vk_reported_ban(
@@ -45,7 +45,7 @@ async def _author_blocked(
 async def _author_unblocked(
     community: Community, event: AuthorUnblocked, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    author_id = await _author(event.user_id, conn, known)
+    author_id = await _author(community.network, event.user_id, conn, known)
     await moderation.lift(community.id, author_id, received, conn)
     echo = await match_action_echo(community, "groups.unban", user_id=event.user_id, conn=conn)
     if event.by_end_date:

@@ -57,10 +57,15 @@ async def _item_deleted(
     item, conversation = await _locked_item(community, event.ref.key, conn, known)
     if item is None:
         from_community = event.user_id == -community.vk_group_id or (
-            (event.user_id or 0) > 0 and await _linked_operator_id(event.user_id, conn) is not None
+            (event.user_id or 0) > 0
+            and await _linked_operator_id(community.network, event.user_id, conn) is not None
         )
         direction = Direction.OUT if from_community else Direction.IN
-        author_id = await _author(event.user_id, conn, known) if direction == Direction.IN else None
+        author_id = (
+            await _author(community.network, event.user_id, conn, known)
+            if direction == Direction.IN
+            else None
+        )
         conversation = await _open_conversation(
             community, _placeholder_thread(event), author_id, received, conn
         )
@@ -107,7 +112,9 @@ async def _resume_if_withdrawn(conversation: Conversation, item: Item, conn: Any
     if conversation.opened_at > last.started_at:
         return  # closed and reopened since: that wait belongs to an opening that is over
     answered = (
-        await Item.filter(conversation_id=conversation.id, direction=Direction.OUT, created_at__gte=last.started_at)
+        await Item.filter(
+            conversation_id=conversation.id, direction=Direction.OUT, created_at__gte=last.started_at
+        )
         .using_db(conn)
         .exists()
     )
@@ -135,7 +142,7 @@ async def _withdraw_if_unwaited(conversation: Conversation, item: Item, at: date
 async def _item_restored(
     community: Community, event: ItemRestored, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    content = await _in_person(_content(event), conn)
+    content = await _in_person(community.network, _content(event), conn)
     item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None:
         at = content.created_at or received

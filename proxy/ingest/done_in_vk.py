@@ -22,27 +22,38 @@ from proxy.echo import match_outbox_echo
 from proxy.events import AuthorBlocked, AuthorUnblocked, ItemCreated, ItemEdited, ItemRestored, OfficersEdited
 from proxy.events import Channel as EventChannel
 from proxy.ingest.content import _Content, _preview
-from proxy.models import ActorKind, Channel, Community, Conversation, Direction, Item, Operator
+from proxy.models import (
+    OPERATOR_ACCOUNT_COLUMN,
+    ActorKind,
+    Channel,
+    Community,
+    Conversation,
+    Direction,
+    Item,
+    Operator,
+)
 
 
-async def _linked_operator_id(vk_user_id: int | None, conn: Any) -> int | None:
-    if vk_user_id is None:
+async def _linked_operator_id(network: str, user_id: int | None, conn: Any) -> int | None:
+    """The operator whose own account on `network` is `user_id`, or None."""
+    if user_id is None:
         return None
-    operator = await Operator.filter(vk_user_id=vk_user_id).using_db(conn).only("id").first()
+    column = OPERATOR_ACCOUNT_COLUMN[network]
+    operator = await Operator.filter(**{column: user_id}).using_db(conn).only("id").first()
     return operator.id if operator else None
 
 
-async def _in_person(content: _Content, conn: Any) -> _Content:
+async def _in_person(network: str, content: _Content, conn: Any) -> _Content:
     """A comment from the VK account linked to an operator is that operator answering directly in VK:
     outgoing, credited like a message_reply naming them in admin_author_id (docs/metrics.md,
     "Attribution"). Messages are not: in a dialog VK names the admin, and a message_new from an
     operator's own account is that person writing to the community."""
     if (
-        content.ref.channel is EventChannel.MESSAGE
+        content.ref.channel in (EventChannel.MESSAGE, EventChannel.BUSINESS)
         or content.direction != Direction.IN
         or content.author_id is None
         or content.author_id <= 0
-        or await _linked_operator_id(content.author_id, conn) is None
+        or await _linked_operator_id(network, content.author_id, conn) is None
     ):
         return content
     return dataclasses.replace(content, direction=Direction.OUT, admin_author_id=content.author_id)
@@ -81,7 +92,7 @@ async def _record_arrival(
             conn=conn,
         )
         return
-    operator_id = await _linked_operator_id(item.admin_author_vk_id, conn)
+    operator_id = await _linked_operator_id(community.network, item.admin_author_vk_id, conn)
     await conversations.community_replied(
         conversation, at=at, operator_id=operator_id, outside_proxy=True, preview=preview, conn=conn
     )
@@ -111,7 +122,7 @@ async def _journal_vk_delete(
     await journal.record(
         "vk.delete",
         actor_kind=ActorKind.OUTSIDE,
-        operator_id=await _linked_operator_id(deleter_id, conn),
+        operator_id=await _linked_operator_id(community.network, deleter_id, conn),
         vk_user_id=deleter_id,
         community_id=community.id,
         conversation_id=conversation.id,
@@ -143,7 +154,7 @@ async def _journal_vk_ban(community: Community, event: AuthorBlocked, at: dateti
     await journal.record(
         "vk.ban",
         actor_kind=ActorKind.OUTSIDE,
-        operator_id=await _linked_operator_id(event.admin_id, conn),
+        operator_id=await _linked_operator_id(community.network, event.admin_id, conn),
         vk_user_id=event.admin_id,
         community_id=community.id,
         text=event.comment,
@@ -161,7 +172,7 @@ async def _journal_vk_unban(community: Community, event: AuthorUnblocked, at: da
     await journal.record(
         "vk.unban",
         actor_kind=ActorKind.OUTSIDE,
-        operator_id=await _linked_operator_id(event.admin_id, conn),
+        operator_id=await _linked_operator_id(community.network, event.admin_id, conn),
         vk_user_id=event.admin_id,
         community_id=community.id,
         params={"user_id": event.user_id},
@@ -181,12 +192,14 @@ async def _journal_ban_expired(community: Community, event: AuthorUnblocked, at:
     )
 
 
-async def _journal_officers_edit(community: Community, event: OfficersEdited, at: datetime, conn: Any) -> None:
+async def _journal_officers_edit(
+    community: Community, event: OfficersEdited, at: datetime, conn: Any
+) -> None:
     await journal.record(
         "vk.officers_edit",
         actor_kind=ActorKind.OUTSIDE,
         vk_user_id=event.admin_id,
-        operator_id=await _linked_operator_id(event.admin_id, conn),
+        operator_id=await _linked_operator_id(community.network, event.admin_id, conn),
         community_id=community.id,
         params={"user_id": event.user_id, "level_old": event.level_old, "level_new": event.level_new},
         at=at,

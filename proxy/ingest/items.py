@@ -83,7 +83,11 @@ async def _create_item(
     and they are saved with the item: on PostgreSQL item, version and conversation are written by
     one statement.
     """
-    author_id = await _author(content.author_id, conn, known) if content.direction == Direction.IN else None
+    author_id = (
+        await _author(community.network, content.author_id, conn, known)
+        if content.direction == Direction.IN
+        else None
+    )
     conversation = await _open_conversation(
         community, content.thread, author_id, at, conn, thread_author=_tops_its_thread(content)
     )
@@ -124,7 +128,11 @@ async def _fill_placeholder(
     community: Community, item: Item, conversation: Conversation, content: _Content, at: datetime, conn: Any
 ) -> Conversation:
     """A placeholder (an item known only from its deletion) gets its content and real thread."""
-    author_id = await _author(content.author_id, conn) if content.direction == Direction.IN else None
+    author_id = (
+        await _author(community.network, content.author_id, conn)
+        if content.direction == Direction.IN
+        else None
+    )
     tops = _tops_its_thread(content)
     if conversation.key != content.thread.key:
         conversation = await _open_conversation(
@@ -214,7 +222,7 @@ def _same(item: Item, content: _Content) -> bool:
 async def _item_created(
     community: Community, event: ItemCreated, received: datetime, source: str, conn: Any, known: _Known
 ) -> _Effect:
-    content = await _in_person(_content(event), conn)
+    content = await _in_person(community.network, _content(event), conn)
     at = content.created_at or received
     item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None and content.direction == Direction.IN:
@@ -254,7 +262,7 @@ async def _item_created(
 async def _item_edited(
     community: Community, event: ItemEdited, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
-    content = await _in_person(_content(event), conn)
+    content = await _in_person(community.network, _content(event), conn)
     edited_at = event.edited_at or received
     item, conversation = await _locked_item(community, content.ref.key, conn, known)
     if item is None:

@@ -28,7 +28,7 @@ from proxy.ingest.content import (
 )
 from proxy.ingest.outcome import IngestResult, _Effect
 from proxy.ingest.raw_events import _raw_values
-from proxy.models import Community, RawEventStatus
+from proxy.models import OPERATOR_ACCOUNT_COLUMN, Community, RawEventStatus
 
 
 def _takes_one_statement(event: DomainEvent) -> bool:
@@ -88,12 +88,16 @@ async def _new_incoming_item(
         q=q,
         thread_author=_tops_its_thread(content),
     )
-    # Only comments can be written in person (_in_person); operator.vk_user_id is unique, so indexed.
+    # Only comments and group messages can be written in person (_in_person); the operator's account
+    # column is unique, so indexed.
     in_person = (
         "FALSE"
-        if content.ref.channel is EventChannel.MESSAGE
-        else (f"EXISTS (SELECT 1 FROM operator WHERE vk_user_id = {author_vk_id})")
+        if content.ref.channel in (EventChannel.MESSAGE, EventChannel.BUSINESS)
+        else (
+            f"EXISTS (SELECT 1 FROM operator WHERE {OPERATOR_ACCOUNT_COLUMN[community.network]} = {author_vk_id})"
+        )
     )
+    network = q.p(community.network)
     statement = (
         f"WITH existing AS (SELECT 1 FROM item WHERE community_id = {community_id} "
         f"AND key = {q.p(content.ref.key)}), "
@@ -101,12 +105,12 @@ async def _new_incoming_item(
         f"SELECT {', '.join(q.p(v) for v in raw_values.values())} WHERE NOT EXISTS (SELECT 1 FROM existing) "
         f"AND NOT {in_person} "
         "ON CONFLICT (vk_group_id, event_id) DO NOTHING RETURNING id), "
-        f"known_author AS (SELECT id FROM author WHERE vk_id = {author_vk_id}), "
+        f"known_author AS (SELECT id FROM author WHERE network = {network} AND vk_id = {author_vk_id}), "
         # A no-op update when a concurrent event inserted the author first: it returns the row.
-        "new_author AS (INSERT INTO author (vk_id, name, screen_name, photo_url, first_seen_at) "
-        f"SELECT {author_vk_id}, '', '', '', {q.p(utcnow())} FROM claimed "
+        "new_author AS (INSERT INTO author (network, vk_id, name, screen_name, photo_url, first_seen_at) "
+        f"SELECT {network}, {author_vk_id}, '', '', '', {q.p(utcnow())} FROM claimed "
         "WHERE NOT EXISTS (SELECT 1 FROM known_author) "
-        "ON CONFLICT (vk_id) DO UPDATE SET vk_id = EXCLUDED.vk_id RETURNING id), "
+        "ON CONFLICT (network, vk_id) DO UPDATE SET vk_id = EXCLUDED.vk_id RETURNING id), "
         "the_author AS (SELECT id FROM known_author UNION ALL SELECT id FROM new_author), "
         f"opened AS ({conversation}), "
         f"new_item AS (INSERT INTO item ({', '.join(item_values)}) SELECT {', '.join(item_values.values())} "

@@ -116,7 +116,7 @@ async def _claim_raw_event(
         "SELECT claimed.id AS raw_id, i.id AS item_id, i.conversation_id, a.id AS author_id "
         "FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE "
         f"LEFT JOIN item i ON i.community_id = {q.p(community.id)} AND i.key = {item_key} "
-        f"LEFT JOIN author a ON a.vk_id = {author_vk_id}"
+        f"LEFT JOIN author a ON a.network = {q.p(community.network)} AND a.vk_id = {author_vk_id}"
     )
     row = rows[0]
     known.looked_up = True
