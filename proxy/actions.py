@@ -39,7 +39,7 @@ from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
 from proxy.connectors.base import ActionKind, ActionRequest, TokenNeed, UnsupportedAction
-from proxy.connectors.registry import connector_for
+from proxy.connectors.registry import connector_for, methods_of
 from proxy.conversations import ConversationError
 from proxy.models import (
     Author,
@@ -81,6 +81,9 @@ MESSAGE_MAX_CHARS = 4096
 COMMENT_MAX_CHARS = 16000
 NOTE_MAX_CHARS = 16000
 BAN_COMMENT_MAX_CHARS = 2048
+# Private dialogs (VK's messages, a Telegram bot's private and business chats): one peer, whose messages
+# the proxy neither deletes nor restores.
+DIALOG_CHANNELS = (Channel.MESSAGE, Channel.BUSINESS)
 # groups.ban reasons as VK numbers them.
 BAN_REASONS = {0: "other", 1: "spam", 2: "verbal abuse", 3: "strong language", 4: "irrelevant messages"}
 # Why a conversation was closed without a reply (optional; docs/metrics.md "Closed without a reply").
@@ -252,7 +255,7 @@ async def queue_reply(
 ) -> OutboxRow:
     """`reply` inside the caller's transaction, for an actor already allowed to act here."""
     conversation = await conversations.lock(conversation_id, conn)
-    is_dialog = conversation.channel == Channel.MESSAGE
+    is_dialog = conversation.channel in DIALOG_CHANNELS
     text = _text(text, MESSAGE_MAX_CHARS if is_dialog else COMMENT_MAX_CHARS, "reply")
     community = await Community.get(id=conversation.community_id).using_db(conn)
     reply_to = None if is_dialog else conversation.vk_root_id
@@ -271,6 +274,7 @@ async def queue_reply(
         owner_id=conversation.vk_owner_id,
         object_id=conversation.vk_object_id,
         reply_to=reply_to,
+        connection=conversation.connection,
         text=text,
         idempotency_key=key,
     )
@@ -293,28 +297,40 @@ async def _moderate_comment(
             await locks.item(item_id, conn)
             undone = await rule_undo.restored(conn, item_id, operator.id)
         extra = {"undoes_rules": undone} if undone else None
-        row = await queue_moderation(conn, settings, Actor.of(operator), item_id, restore=restore, extra=extra)
+        row = await queue_moderation(
+            conn, settings, Actor.of(operator), item_id, restore=restore, extra=extra
+        )
     return row
 
 
 async def queue_moderation(
-    conn: Any, settings: Settings, actor: Actor, item_id: int, *, restore: bool, extra: dict[str, Any] | None = None
+    conn: Any,
+    settings: Settings,
+    actor: Actor,
+    item_id: int,
+    *,
+    restore: bool,
+    extra: dict[str, Any] | None = None,
 ) -> OutboxRow:
     """Delete or restore a comment inside the caller's transaction, for an actor already allowed to."""
     action = "comment.restore" if restore else "comment.delete"
     conversation, item = await locks.item(item_id, conn)
-    if item.channel == Channel.MESSAGE:
+    if item.channel in DIALOG_CHANNELS:
         raise ActionError("messages cannot be deleted or restored through the proxy, only comments")
     if restore and not item.is_deleted:
         raise ActionError("the comment is not deleted", 409)
     if not restore and item.is_deleted:
         raise ActionError("the comment is already deleted", 409)
-    verb = "restoreComment" if restore else "deleteComment"
-    if await OutboxRow.filter(item_id=item.id, method__endswith=verb, status__in=_UNSENT).using_db(conn).exists():
+    kind = ActionKind.RESTORE_COMMENT if restore else ActionKind.DELETE_COMMENT
+    if (
+        await OutboxRow.filter(item_id=item.id, method__in=methods_of(kind), status__in=_UNSENT)
+        .using_db(conn)
+        .exists()
+    ):
         raise ActionError(f"the comment is already being {'restored' if restore else 'deleted'}", 409)
     community = await Community.get(id=item.community_id).using_db(conn)
     request = ActionRequest(
-        kind=ActionKind.RESTORE_COMMENT if restore else ActionKind.DELETE_COMMENT,
+        kind=kind,
         channel=item.channel,
         group_id=community.vk_group_id,
         owner_id=conversation.vk_owner_id,
@@ -387,12 +403,14 @@ async def queue_ban(
     active = [b for b in await banned.using_db(conn) if b.until is None or b.until > now]
     if active:
         raise ActionError("the author is already banned", 409)
-    if await _unsent(conn, community.id, "groups.ban", vk_id):
+    if await _unsent(conn, community.id, ActionKind.BAN, vk_id):
         raise ActionError("a ban of this author is already being sent", 409)
     request = ActionRequest(
         kind=ActionKind.BAN,
         channel=conversation.channel,
         group_id=community.vk_group_id,
+        # Where the author is banned on a network that bans per chat (Telegram: the group).
+        owner_id=conversation.vk_owner_id,
         user_id=vk_id,
         reason=reason,
         comment=comment,
@@ -404,8 +422,10 @@ async def queue_ban(
     )  # fmt: skip
 
 
-async def _unsent(conn: Any, community_id: int, method: str, vk_id: int) -> bool:
-    rows = await OutboxRow.filter(community_id=community_id, method=method, status__in=_UNSENT).using_db(conn)
+async def _unsent(conn: Any, community_id: int, kind: ActionKind, vk_id: int) -> bool:
+    rows = await OutboxRow.filter(
+        community_id=community_id, method__in=methods_of(kind), status__in=_UNSENT
+    ).using_db(conn)
     return any(row.params.get("owner_id") == vk_id for row in rows)
 
 
@@ -419,10 +439,14 @@ async def unban_author(settings: Settings, operator: Operator, conversation_id: 
         conversation = await conversations.lock(conversation_id, conn)
         community = await Community.get(id=conversation.community_id).using_db(conn)
         _, vk_id = await _author_vk_id(conversation, conn)
-        if await _unsent(conn, community.id, "groups.unban", vk_id):
+        if await _unsent(conn, community.id, ActionKind.UNBAN, vk_id):
             raise ActionError("lifting this author's ban is already being sent", 409)
         request = ActionRequest(
-            kind=ActionKind.UNBAN, channel=conversation.channel, group_id=community.vk_group_id, user_id=vk_id
+            kind=ActionKind.UNBAN,
+            channel=conversation.channel,
+            group_id=community.vk_group_id,
+            owner_id=conversation.vk_owner_id,
+            user_id=vk_id,
         )
         # A ban a rule made, lifted by a person: the rule's false positive (proxy/rules/undo.py).
         undone = await rule_undo.unbanned(conn, community.id, conversation.author_id, operator.id)  # type: ignore[attr-defined]
@@ -446,7 +470,9 @@ async def mark_read(settings: Settings, operator: Operator, conversation_id: int
         conversation = await conversations.lock(conversation_id, conn)
         waiting = (
             await OutboxRow.filter(
-                conversation_id=conversation.id, method="messages.markAsRead", status=OutboxStatus.PENDING
+                conversation_id=conversation.id,
+                method__in=methods_of(ActionKind.MARK_READ),
+                status=OutboxStatus.PENDING,
             )
             .using_db(conn)
             .first()
@@ -569,7 +595,12 @@ async def assign_in(conn: Any, actor: Actor, conversation_id: int, assignee_id: 
     conversation.assignee_id = assignee_id
     await conversation.save(using_db=conn, update_fields=["assignee_id"])
     await _local_entry(
-        conn, actor, "conversation.assign", conversation, assignee_id=assignee_id, previous_assignee_id=previous
+        conn,
+        actor,
+        "conversation.assign",
+        conversation,
+        assignee_id=assignee_id,
+        previous_assignee_id=previous,
     )
     return conversation
 

@@ -54,6 +54,8 @@ class ThreadAddress:
     owner_id: int | None = None
     object_id: int | None = None
     root_id: int | None = None
+    # Telegram's business_connection_id of a business chat, which its replies carry.
+    connection: str | None = None
 
 
 async def lock(conversation_id: int, conn: Any) -> Conversation:
@@ -73,6 +75,7 @@ def opening_values(
         "vk_owner_id": address.owner_id,
         "vk_object_id": address.object_id,
         "vk_root_id": address.root_id,
+        "connection": address.connection,
         "status": ConversationStatus.OPEN.value,
         "opened_at": at,
         "awaiting_first_reaction": True,

@@ -28,6 +28,8 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from proxy.connectors.base import ActionKind
+from proxy.connectors.registry import methods_of
 from proxy.events import Channel, ItemCreated, ItemEdited, ItemRestored
 from proxy.models import Community, OutboxRow, OutboxStatus
 
@@ -41,6 +43,8 @@ def _may_have_reached_vk() -> Q:
     carried out by VK with the answer lost on the way (or come after the client gave up), and VK's event
     for it arrives while the row waits. The retry reuses the idempotency key, so it changes nothing."""
     return Q(status__in=_IN_FLIGHT) | Q(status=OutboxStatus.PENDING, attempts__gt=0)
+
+
 # Bans are matched in Python on their parameters; this bounds how many recent rows are read.
 _RECENT_BAN_ROWS = 50
 
@@ -63,7 +67,7 @@ async def match_outbox_echo(
         await OutboxRow.filter(
             _may_have_reached_vk(),
             community_id=community.id,
-            method__endswith="createComment",
+            method__in=methods_of(ActionKind.REPLY),
         )
         .filter(
             Q(result_item_key=key)
@@ -86,16 +90,16 @@ async def match_outbox_echo(
 
 async def match_action_echo(
     community: Community,
-    method_suffix: str,
+    kind: ActionKind,
     *,
     item_id: int | None = None,
     user_id: int | None = None,
     conn: Any,
 ) -> OutboxRow | None:
-    """The newest in-flight, sent or retrying row of a method (``"deleteComment"``, ``"groups.ban"`` ...) on
-    this item or user: VK's event for it is the proxy's own action, not one taken in VK."""
+    """The newest in-flight, sent or retrying row of a kind of action (a delete, a ban ...) on this item or
+    user: the network's event for it is the proxy's own action, not one taken in the network."""
     rows = OutboxRow.filter(
-        _may_have_reached_vk(), community_id=community.id, method__endswith=method_suffix
+        _may_have_reached_vk(), community_id=community.id, method__in=methods_of(kind)
     ).using_db(conn)
     if item_id is not None:
         return await rows.filter(item_id=item_id).order_by("-id").first()

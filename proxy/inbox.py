@@ -19,6 +19,8 @@ from tortoise.functions import Min
 
 from proxy.access import Scope, may_work
 from proxy.clock import utcnow
+from proxy.connectors.base import ActionKind
+from proxy.connectors.registry import kind_of, methods_of
 from proxy.models import (
     Author,
     Ban,
@@ -464,7 +466,7 @@ async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -
             else:
                 restorations.setdefault(tombstone.item_id, []).append(tombstone)  # type: ignore[attr-defined]
         for row in await OutboxRow.filter(
-            Q(method__endswith=".deleteComment") | Q(method__endswith=".restoreComment"), item_id__in=ids
+            method__in=methods_of(ActionKind.DELETE_COMMENT, ActionKind.RESTORE_COMMENT), item_id__in=ids
         ).order_by("id"):
             moderation[row.item_id] = row  # type: ignore[attr-defined]  # the latest wins
         # The rules' marks of the whole page: one read, plus one for rules no hit brought along.
@@ -496,7 +498,7 @@ def _unfinished(row: OutboxRow | None) -> OutboxRow | None:
 
 def is_reply(row: OutboxRow) -> bool:
     """Whether an outbox row posts text to VK (a message or a comment), rather than moderating."""
-    return row.method == "messages.send" or row.method.endswith(".createComment")
+    return kind_of(row.method) is ActionKind.REPLY
 
 
 async def item_versions(item_id: int) -> list[ItemVersion]:
@@ -525,7 +527,7 @@ async def author_card(conversation: Conversation, *, now: datetime | None = None
     ban_action = (
         await OutboxRow.filter(
             community_id=conversation.community_id,  # type: ignore[attr-defined]
-            method__in=("groups.ban", "groups.unban"),
+            method__in=methods_of(ActionKind.BAN, ActionKind.UNBAN),
             conversation__author_id=author.id,
         )
         .order_by("-id")

@@ -45,8 +45,15 @@ from proxy import conversations, locks, moderation
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
-from proxy.connectors.base import ActionFailed, ActionPerformer, ActionResult, PlannedCall, TokenNeed
-from proxy.connectors.registry import Connections, slowest_rate
+from proxy.connectors.base import (
+    ActionFailed,
+    ActionKind,
+    ActionPerformer,
+    ActionResult,
+    PlannedCall,
+    TokenNeed,
+)
+from proxy.connectors.registry import Connections, kind_of, methods_of, slowest_rate
 from proxy.metrics import OUTBOX_FAILED, OUTBOX_SENT
 from proxy.models import (
     Community,
@@ -77,12 +84,15 @@ IN_FLIGHT_SECONDS = 10
 # NOTIFY channel of the outbox INSERT trigger (migration 0004 names it too).
 OUTBOX_CHANNEL = "proxy_outbox"
 
-REPLY_METHODS = ("messages.send", "wall.createComment", "photos.createComment", "video.createComment",
-                 "market.createComment", "board.createComment")  # fmt: skip
+# What a queued call does is asked of its network's connector (Connector.methods), never spelled here.
+REPLY_METHODS = methods_of(ActionKind.REPLY)
+DELETE_METHODS = methods_of(ActionKind.DELETE_COMMENT)
+RESTORE_METHODS = methods_of(ActionKind.RESTORE_COMMENT)
+BAN_METHODS = methods_of(ActionKind.BAN)
 
 OnChange = Callable[[int | None], Awaitable[None] | None]
 # Methods whose outcome changes the author card (the ban list), told apart so the page pushes that card too.
-AUTHOR_METHODS = ("groups.ban", "groups.unban")
+AUTHOR_METHODS = methods_of(ActionKind.BAN, ActionKind.UNBAN)
 # Each network's performer for one round of deliveries (Connections.performers).
 Performers = Mapping[Network, ActionPerformer]
 
@@ -356,12 +366,12 @@ async def record_failure(row: OutboxRow, failure: ActionFailed, now: datetime) -
 
 
 def _changes_item(method: str) -> bool:
-    return method.endswith((".deleteComment", ".restoreComment"))
+    return kind_of(method) in (ActionKind.DELETE_COMMENT, ActionKind.RESTORE_COMMENT)
 
 
 async def _apply_effects(locked: locks.LockedRow, at: datetime, conn: Any) -> None:
-    row, method = locked.row, locked.row.method
-    if method in REPLY_METHODS and locked.conversation is not None:
+    row, kind = locked.row, kind_of(locked.row.method)
+    if kind is ActionKind.REPLY and locked.conversation is not None:
         if row.rule_id is not None:
             # A rule's canned reply is not a person answering: the author still waits (docs/metrics.md).
             return
@@ -374,13 +384,13 @@ async def _apply_effects(locked: locks.LockedRow, at: datetime, conn: Any) -> No
             preview=row.text,
             conn=conn,
         )
-    elif locked.item is not None and method.endswith(".deleteComment"):
+    elif locked.item is not None and kind is ActionKind.DELETE_COMMENT:
         await _comment_deleted(row, locked.item, at, conn)
-    elif locked.item is not None and method.endswith(".restoreComment"):
+    elif locked.item is not None and kind is ActionKind.RESTORE_COMMENT:
         await _comment_restored(row, locked.item, at, conn)
-    elif method == "groups.ban" and locked.conversation is not None:
+    elif kind is ActionKind.BAN and locked.conversation is not None:
         await _author_banned(row, locked.conversation, at, conn)
-    elif method == "groups.unban" and locked.conversation is not None:
+    elif kind is ActionKind.UNBAN and locked.conversation is not None:
         await _author_unbanned(row, locked.conversation, at, conn)
 
 

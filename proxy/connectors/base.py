@@ -85,6 +85,8 @@ class ActionRequest:
     reply_to: int | None = None
     user_id: int | None = None
     text: str = ""
+    # Telegram's business_connection_id of a business chat (None elsewhere).
+    connection: str | None = None
     # messages.send random_id (a positive int32 as a string) or *.createComment guid.
     idempotency_key: str | None = None
     reason: int = 0
@@ -356,6 +358,9 @@ class Connector(Protocol):
     callback_route: str
     # Calls a second the network allows per token of each kind.
     rate_limits: Mapping[TokenNeed, int]
+    # The network's methods that `plan` turns each kind of action into: the core tells what a queued
+    # call does by these (proxy/connectors/registry.py `methods_of`), never by a network's method name.
+    methods: Mapping[ActionKind, frozenset[str]]
 
     def parent_url(self, ref: ParentRef) -> str:
         """The address of a thread's parent on the network, for people to open."""

@@ -12,6 +12,7 @@ from contextlib import ExitStack, contextmanager
 from types import MappingProxyType
 
 from proxy.connectors.base import (
+    ActionKind,
     ActionPerformer,
     CommunityAccount,
     CommunityClient,
@@ -38,9 +39,27 @@ def connector_for(network: Network | str) -> Connector:
         raise UnknownNetwork(f"no connector for the network {network!r}") from None
 
 
+def methods_of(*kinds: ActionKind) -> frozenset[str]:
+    """Every network's methods performing one of these kinds of action (an outbox row's `method`)."""
+    return frozenset(
+        method for c in CONNECTORS.values() for kind in kinds for method in c.methods.get(kind, ())
+    )
+
+
+def kind_of(method: str) -> ActionKind | None:
+    """The kind of action a network's method performs; None for one no connector plans."""
+    for connector in CONNECTORS.values():
+        for kind, methods in connector.methods.items():
+            if method in methods:
+                return kind
+    return None
+
+
 def slowest_rate(kind: TokenNeed) -> int:
     """The fewest calls a second any network allows a token of this kind."""
-    return min(connector.rate_limits[kind] for connector in CONNECTORS.values() if kind in connector.rate_limits)
+    return min(
+        connector.rate_limits[kind] for connector in CONNECTORS.values() if kind in connector.rate_limits
+    )
 
 
 class Connections:
@@ -70,7 +89,10 @@ class Connections:
     def performers(self) -> Iterator[Mapping[Network, ActionPerformer]]:
         """Each network's performer for one round of outbox deliveries."""
         with ExitStack() as stack:
-            yield {network: stack.enter_context(clients.performer()) for network, clients in self._clients.items()}
+            yield {
+                network: stack.enter_context(clients.performer())
+                for network, clients in self._clients.items()
+            }
 
     def use_shared_limits(self, shared: SharedLimits | None) -> SharedLimits | None:
         """Every network's new clients take their limiters from `shared`; returns the previous."""

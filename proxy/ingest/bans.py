@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from proxy import moderation
+from proxy.connectors.base import ActionKind
 from proxy.echo import match_action_echo
 from proxy.events import AuthorBlocked, AuthorUnblocked
 from proxy.ingest.authors import _author
@@ -22,7 +23,7 @@ async def _author_blocked(
     community: Community, event: AuthorBlocked, received: datetime, conn: Any, known: _Known
 ) -> _Effect:
     author_id = await _author(community.network, event.user_id, conn, known)
-    echo = await match_action_echo(community, "groups.ban", user_id=event.user_id, conn=conn)
+    echo = await match_action_echo(community, ActionKind.BAN, user_id=event.user_id, conn=conn)
     # The outbox may be recording the same ban right now: one row either way (proxy/moderation.py).
     ban = await moderation.vk_reported_ban(
         community_id=community.id,
@@ -47,7 +48,7 @@ async def _author_unblocked(
 ) -> _Effect:
     author_id = await _author(community.network, event.user_id, conn, known)
     await moderation.lift(community.id, author_id, received, conn)
-    echo = await match_action_echo(community, "groups.unban", user_id=event.user_id, conn=conn)
+    echo = await match_action_echo(community, ActionKind.UNBAN, user_id=event.user_id, conn=conn)
     if event.by_end_date:
         await _journal_ban_expired(community, event, received, conn)
     elif echo is None:

@@ -73,6 +73,7 @@ def _address(thread: ThreadRef) -> ThreadAddress:
         owner_id=thread.owner_id,
         object_id=thread.object_id,
         root_id=thread.root_id,
+        connection=thread.connection or None,
     )
 
 

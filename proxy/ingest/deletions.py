@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from proxy import conversations, moderation
+from proxy.connectors.base import ActionKind
 from proxy.echo import match_action_echo
 from proxy.events import ItemDeleted, ItemRestored, ThreadRef
 from proxy.ingest.authors import _author
@@ -84,7 +85,7 @@ async def _item_deleted(
             using_db=conn,
         )
     assert conversation is not None
-    echo = await match_action_echo(community, "deleteComment", item_id=item.id, conn=conn)
+    echo = await match_action_echo(community, ActionKind.DELETE_COMMENT, item_id=item.id, conn=conn)
     tombstone = await moderation.vk_deleted(
         item, at=received, deleter_vk_id=event.deleter_id, proxy_row=echo, conn=conn
     )
@@ -160,7 +161,7 @@ async def _item_restored(
         await _add_version(item, content, received, conn)
         await _refresh_preview(item, conversation, conn)
         changed = True
-    echo = await match_action_echo(community, "restoreComment", item_id=item.id, conn=conn)
+    echo = await match_action_echo(community, ActionKind.RESTORE_COMMENT, item_id=item.id, conn=conn)
     restoration = await moderation.vk_restored(item, at=received, proxy_row=echo, conn=conn)
     if restoration.tombstone is not None:
         if echo is None and restoration.tombstone.deleted_via != DeletedVia.AUTHOR:

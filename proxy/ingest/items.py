@@ -7,6 +7,7 @@ current). An edit of an item never seen keeps its text as version 1.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,30 @@ async def _open_conversation(
     )
 
 
+async def _followed_thread(community: Community, content: _Content, conn: Any) -> ThreadRef:
+    """The item's thread; for one that follows its reply (ThreadRef.follows_reply: the network does not
+    say the thread), the conversation of the stored item it answers, else the thread as given."""
+    thread = content.thread
+    if not thread.follows_reply or content.reply_to is None:
+        return thread
+    answered = (
+        await Item.filter(community_id=community.id, key=content.reply_to.key)
+        .using_db(conn)
+        .only("conversation_id")
+        .first()
+    )
+    if answered is None:
+        return thread
+    conversation = await Conversation.get(id=answered.conversation_id).using_db(conn)  # type: ignore[attr-defined]
+    return dataclasses.replace(
+        thread,
+        owner_id=conversation.vk_owner_id or thread.owner_id,
+        object_id=conversation.vk_object_id if conversation.vk_object_id is not None else thread.object_id,
+        root_id=conversation.vk_root_id,
+        follows_reply=False,
+    )
+
+
 async def _create_item(
     community: Community,
     content: _Content,
@@ -88,8 +113,9 @@ async def _create_item(
         if content.direction == Direction.IN
         else None
     )
+    thread = await _followed_thread(community, content, conn)
     conversation = await _open_conversation(
-        community, content.thread, author_id, at, conn, thread_author=_tops_its_thread(content)
+        community, thread, author_id, at, conn, thread_author=_tops_its_thread(content)
     )
     changed = conversation_fields(conversation) if conversation_fields else []
     values = _item_values(community, content, at, conversation.id, author_id, edited_at=edited_at)

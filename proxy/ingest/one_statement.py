@@ -38,6 +38,8 @@ def _takes_one_statement(event: DomainEvent) -> bool:
         isinstance(event, ItemCreated)
         and event.direction is EventDirection.IN
         and event.author_id is not None
+        # Its conversation is the one of the item it answers, which only the general path looks up.
+        and not event.thread.follows_reply
         and db.is_postgres()
     )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from proxy.db.sql import SqlQuery, percentile
 from proxy.models import Item, OutboxRow, RuleHit, RuleMode
+from proxy.outbox import BAN_METHODS, DELETE_METHODS
 from proxy.stats.period import Period
 
 HITS_PAGE_SIZE = 50
@@ -212,9 +213,9 @@ def undo_kind(hit: RuleHit, item: Item, rows: list[OutboxRow]) -> str | None:
     if hit.undone_at is not None or hit.mode != RuleMode.ON:
         return None
     sent = {row.method for row in rows if row.status == "sent"}
-    if item.is_deleted and any(m.endswith("deleteComment") for m in sent):
+    if item.is_deleted and sent & DELETE_METHODS:
         return "restore"
-    if "groups.ban" in sent:
+    if sent & BAN_METHODS:
         return "unban"
     return None
 

@@ -58,6 +58,7 @@ from proxy.models import (
     Operator,
     OutboxRow,
 )
+from proxy.outbox import RESTORE_METHODS
 from proxy.search_terms import query_terms, spans_of
 from web import params
 from web.auth import OPERATOR, SCOPE
@@ -252,7 +253,7 @@ class DeletedRow:
 async def _restore_rows(item_ids: list[int]) -> dict[int, OutboxRow]:
     latest: dict[int, OutboxRow] = {}
     if item_ids:
-        rows = OutboxRow.filter(item_id__in=item_ids, method__endswith="restoreComment").order_by("id")
+        rows = OutboxRow.filter(item_id__in=item_ids, method__in=RESTORE_METHODS).order_by("id")
         for row in await rows:
             latest[row.item_id] = row  # type: ignore[attr-defined]
     return latest

@@ -7,6 +7,8 @@ comments and banning need a community admin's user token.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import requests
@@ -32,6 +34,24 @@ _COMMENT_APIS: dict[str, tuple[str, str]] = {
     Channel.MARKET: ("market", "item_id"),
     Channel.BOARD: ("board", "topic_id"),
 }
+
+
+def _comment_methods(verb: str) -> frozenset[str]:
+    return frozenset(f"{prefix}.{verb}" for prefix, _ in _COMMENT_APIS.values())
+
+
+# What each kind of action is planned as (Connector.methods).
+METHODS: Mapping[ActionKind, frozenset[str]] = MappingProxyType(
+    {
+        ActionKind.REPLY: frozenset({"messages.send"}) | _comment_methods("createComment"),
+        ActionKind.DELETE_COMMENT: _comment_methods("deleteComment"),
+        ActionKind.RESTORE_COMMENT: _comment_methods("restoreComment"),
+        ActionKind.BAN: frozenset({"groups.ban"}),
+        ActionKind.UNBAN: frozenset({"groups.unban"}),
+        ActionKind.MARK_ANSWERED: frozenset({"messages.markAsAnsweredConversation"}),
+        ActionKind.MARK_READ: frozenset({"messages.markAsRead"}),
+    }
+)
 
 
 def _required(value: int | None, what: str) -> int:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from proxy.connectors.base import (
+    ActionKind,
     ActionRequest,
     AuthorProfile,
     CallbackSink,
@@ -127,6 +128,8 @@ class VkConnector:
     rate_limits: ClassVar[Mapping[TokenNeed, int]] = MappingProxyType(
         {TokenNeed.COMMUNITY: RATE_LIMITS["community"], TokenNeed.ADMIN: RATE_LIMITS["user"]}
     )
+
+    methods: ClassVar[Mapping[ActionKind, frozenset[str]]] = actions.METHODS
 
     def parent_url(self, ref: ParentRef) -> str:
         return parents.parent_url(ref)

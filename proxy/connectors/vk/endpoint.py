@@ -35,6 +35,7 @@ from proxy.connectors.base import (
     CallbackTarget,
     Handler,
 )
+from proxy.connectors.webhook import TooLarge, closing, read_body, text_answer
 
 from .callback import BadCallback, is_confirmation, parse_callback_body, secret_matches
 from .normalize import MalformedEvent, normalize
@@ -51,36 +52,6 @@ log = logging.getLogger(__name__)
 
 # The answers that are refusals of what was sent (413 and 408 close the connection instead).
 _REFUSED = frozenset({400, 403, 404})
-
-
-def _text(status: int, text: str) -> web.Response:
-    return web.Response(status=status, text=text, content_type="text/plain")
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(request: web.Request, max_bytes: int) -> bytes:
-    """The whole body, however many pieces it comes in; _TooLarge past `max_bytes`.
-
-    A Content-Length over the limit is refused before anything is read; a chunked body is read only
-    up to one byte past it.
-    """
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise _TooLarge
-    body = bytearray()
-    while chunk := await request.content.readany():
-        body += chunk
-        if len(body) > max_bytes:
-            raise _TooLarge
-    return bytes(body)
-
-
-def _closing(response: web.Response) -> web.Response:
-    # The rest of the body was not read: the connection cannot carry another request.
-    response.force_close()
-    return response
 
 
 def make_callback_handler(
@@ -104,49 +75,49 @@ def make_callback_handler(
             path_group = int(request.match_info["group_id"])
         except ValueError:
             sink.rejected("unknown_group")
-            return _text(404, "unknown community")
+            return text_answer(404, "unknown community")
         try:
             async with asyncio.timeout(read_seconds):
-                body = await _read_body(request, max_bytes)
-        except _TooLarge:
+                body = await read_body(request, max_bytes)
+        except TooLarge:
             sink.rejected("too_large")
-            return _closing(_text(413, f"body larger than {max_bytes} bytes"))
+            return closing(text_answer(413, f"body larger than {max_bytes} bytes"))
         except TimeoutError:
             sink.rejected("read_timeout")
-            return _closing(_text(408, f"body not received within {read_seconds:g} s"))
+            return closing(text_answer(408, f"body not received within {read_seconds:g} s"))
         try:
             payload = parse_callback_body(body, max_bytes)
         except BadCallback as exc:
             sink.rejected("bad_body")
-            return _text(400, exc.reason)
+            return text_answer(400, exc.reason)
         if payload["group_id"] != path_group:
             sink.rejected("bad_body")
-            return _text(400, "group_id does not match the URL")
+            return text_answer(400, "group_id does not match the URL")
         try:
             target = await sink.target(path_group)
         except Exception:
             log.exception("callback for group %s: cannot look the community up", path_group)
-            return _text(503, "temporarily unavailable")
+            return text_answer(503, "temporarily unavailable")
         if target is None:
             sink.rejected("unknown_group")
-            return _text(404, "unknown community")
+            return text_answer(404, "unknown community")
         if is_confirmation(payload):
-            return _text(200, target.confirmation)
+            return text_answer(200, target.confirmation)
         if not secret_matches(target.secret, payload.get("secret")):
             sink.rejected("bad_secret")
             sink.bad_secret(target, request.remote)
-            return _text(403, "forbidden")
+            return text_answer(403, "forbidden")
         try:
             event = normalize(payload)
         except MalformedEvent as exc:
             sink.rejected("bad_body")
-            return _text(400, exc.reason)
+            return text_answer(400, exc.reason)
         try:
             await sink.accept(target, payload, event)
         except Exception:
             # Not stored: VK must deliver it again.
             log.exception("callback for group %s: event %s not stored", path_group, event.event_id)
-            return _text(503, "temporarily unavailable")
-        return _text(200, "ok")
+            return text_answer(503, "temporarily unavailable")
+        return text_answer(200, "ok")
 
     return handle
