@@ -33,14 +33,13 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from proxy import conversations, locks, outbox
-from proxy.access import AccessDenied, ActionError, can_access, require_access
+from proxy.access import AccessDenied, ActionError, require_access
 from proxy.actor import Actor
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
 from proxy.connectors.base import ActionKind, ActionRequest, TokenNeed, UnsupportedAction
 from proxy.connectors.registry import connector_for, methods_of
-from proxy.conversations import ConversationError
 from proxy.models import (
     Author,
     Ban,
@@ -50,7 +49,6 @@ from proxy.models import (
     ConversationClose,
     ConversationStatus,
     Item,
-    Note,
     Operator,
     OutboxRow,
     OutboxStatus,
@@ -64,13 +62,10 @@ __all__ = [
     "ActionError",
     "BAN_REASONS",
     "CLOSE_REASONS",
-    "add_note",
-    "assign",
     "ban_author",
     "close_conversation",
     "delete_comment",
     "mark_read",
-    "reopen_conversation",
     "reply",
     "restore_comment",
     "unban_author",
@@ -329,6 +324,12 @@ async def queue_moderation(
     ):
         raise ActionError(f"the comment is already being {'restored' if restore else 'deleted'}", 409)
     community = await Community.get(id=item.community_id).using_db(conn)
+    window = connector_for(community.network).delete_window
+    if not restore and window is not None and item.created_at < utcnow() - window:
+        hours = int(window.total_seconds() // 3600)
+        raise ActionError(
+            f"this message is older than {hours} hours: the network no longer lets it be deleted", 409
+        )
     request = ActionRequest(
         kind=kind,
         channel=item.channel,
@@ -556,62 +557,3 @@ async def close_conversation(
                 journal_action="conversation.mark_answered", conversation_id=conversation.id,
             )  # fmt: skip
     return closing
-
-
-async def reopen_conversation(settings: Settings, operator: Operator, conversation_id: int) -> Conversation:
-    """Reopen a closed conversation (nobody waits until the author writes again)."""
-    conversation = await _accessible_conversation(operator, conversation_id, "conversation.reopen")
-    async with in_transaction() as conn:
-        conversation = await conversations.lock(conversation_id, conn)
-        try:
-            await conversations.reopen(conversation, at=utcnow(), conn=conn)
-        except ConversationError as exc:
-            raise ActionError(str(exc), 409) from None
-        await _local_entry(conn, Actor.of(operator), "conversation.reopen", conversation)
-    return conversation
-
-
-async def assign(
-    settings: Settings, operator: Operator, conversation_id: int, assignee_id: int | None
-) -> Conversation:
-    """Assign the conversation to an operator with access to its community, or unassign it (None)."""
-    await _accessible_conversation(operator, conversation_id, "conversation.assign")
-    async with in_transaction() as conn:
-        return await assign_in(conn, Actor.of(operator), conversation_id, assignee_id)
-
-
-async def assign_in(conn: Any, actor: Actor, conversation_id: int, assignee_id: int | None) -> Conversation:
-    """`assign` inside the caller's transaction, for an actor already allowed to act here."""
-    conversation = await conversations.lock(conversation_id, conn)
-    if assignee_id is not None:
-        assignee = await Operator.get_or_none(id=assignee_id).using_db(conn)
-        if assignee is None:
-            raise ActionError("this operator does not exist", 404)
-        if not assignee.is_active:
-            raise ActionError(f"{assignee.display_name or assignee.login}'s account is disabled")
-        if not await can_access(assignee, conversation.community_id):
-            raise ActionError(f"{assignee.display_name or assignee.login} has no access to this community")
-    previous = conversation.assignee_id
-    conversation.assignee_id = assignee_id
-    await conversation.save(using_db=conn, update_fields=["assignee_id"])
-    await _local_entry(
-        conn,
-        actor,
-        "conversation.assign",
-        conversation,
-        assignee_id=assignee_id,
-        previous_assignee_id=previous,
-    )
-    return conversation
-
-
-async def add_note(settings: Settings, operator: Operator, conversation_id: int, text: str) -> Note:
-    """An internal note on the conversation, never sent to VK."""
-    conversation = await _accessible_conversation(operator, conversation_id, "note.add")
-    text = _text(text, NOTE_MAX_CHARS, "note")
-    async with in_transaction() as conn:
-        note = await Note.create(
-            conversation_id=conversation.id, operator_id=operator.id, text=text, using_db=conn
-        )
-        await _local_entry(conn, Actor.of(operator), "note.add", conversation, text=text, note_id=note.id)
-    return note

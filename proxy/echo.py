@@ -7,7 +7,8 @@ for deletions, restorations and bans performed through the proxy.
 
 Rules (docs/architecture.md, "Outbound"):
 - a message matches the outbox row of its community whose idempotency key is the message's
-  ``random_id`` (messages.send sends the key as random_id);
+  ``random_id`` (messages.send sends the key as random_id); one without (Telegram has none) matches the
+  row that names it in ``result_item_key`` (the outbox ingests what Telegram never echoes);
 - a comment matches the oldest outbox row of its community that is being sent, was sent, or waits for
   a retry after an attempt (whose answer may have been lost although VK did it), by a
   ``*.createComment`` method and either names the comment (``result_item_key``, set once VK returned
@@ -53,10 +54,16 @@ async def match_outbox_echo(
     community: Community, event: ItemCreated | ItemRestored | ItemEdited, conn: Any
 ) -> OutboxRow | None:
     """The outbox row whose action this community message or comment is the echo of, if any."""
-    if event.ref.channel is Channel.MESSAGE:
+    if event.ref.channel in (Channel.MESSAGE, Channel.BUSINESS):
         random_id = getattr(event, "random_id", None)
         if not random_id:
-            return None
+            # A message the network does not echo (Telegram): the outbox ingests it after naming it on
+            # its row (ActionResult.events, result_item_key).
+            return (
+                await OutboxRow.filter(community_id=community.id, result_item_key=event.ref.key)
+                .using_db(conn)
+                .first()
+            )
         return (
             await OutboxRow.filter(community_id=community.id, idempotency_key=str(random_id))
             .using_db(conn)

@@ -54,6 +54,7 @@ from proxy.connectors.base import (
     TokenNeed,
 )
 from proxy.connectors.registry import Connections, kind_of, methods_of, slowest_rate
+from proxy.ingest import IngestResult, ingest
 from proxy.metrics import OUTBOX_FAILED, OUTBOX_SENT
 from proxy.models import (
     Community,
@@ -91,6 +92,7 @@ RESTORE_METHODS = methods_of(ActionKind.RESTORE_COMMENT)
 BAN_METHODS = methods_of(ActionKind.BAN)
 
 OnChange = Callable[[int | None], Awaitable[None] | None]
+OnIngested = Callable[[IngestResult], Awaitable[None] | None]
 # Methods whose outcome changes the author card (the ban list), told apart so the page pushes that card too.
 AUTHOR_METHODS = methods_of(ActionKind.BAN, ActionKind.UNBAN)
 # Each network's performer for one round of deliveries (Connections.performers).
@@ -238,6 +240,7 @@ async def deliver_claimed(
     on_change: OnChange | None = None,
     opened: Connections | None = None,
     on_author_change: OnChange | None = None,
+    on_ingested: OnIngested | None = None,
 ) -> list[int]:
     """Perform rows this worker claimed (`claim`) and record each outcome; returns their conversations.
 
@@ -247,7 +250,7 @@ async def deliver_claimed(
             # One row per conversation is claimed at a time, so concurrent sends never reorder replies.
             about = await asyncio.gather(
                 *(
-                    _deliver_one(settings, performers, row_id, now, on_change, on_author_change)
+                    _deliver_one(settings, performers, row_id, now, on_change, on_author_change, on_ingested)
                     for row_id in ids
                 )
             )
@@ -261,6 +264,7 @@ async def _deliver_one(
     now: datetime,
     on_change: OnChange | None,
     on_author_change: OnChange | None = None,
+    on_ingested: OnIngested | None = None,
 ) -> int | None:
     """Perform one claimed row and record its outcome; returns its conversation's id."""
     row = await OutboxRow.get(id=row_id)
@@ -278,7 +282,8 @@ async def _deliver_one(
             except ActionFailed as exc:
                 await record_failure(row, exc, now)
             else:
-                await record_success(row, result)
+                if await record_success(row, result) and result.events:
+                    await _ingest_unechoed(row, result, on_ingested)
     except Exception:
         # The row stays `sending`; its lease runs out and it is tried again with the same key.
         log.exception("outbox row %s: recording the outcome failed", row_id)
@@ -289,6 +294,18 @@ async def _deliver_one(
             if inspect.isawaitable(outcome):
                 await outcome
     return row.conversation_id  # type: ignore[no-any-return]
+
+
+async def _ingest_unechoed(row: OutboxRow, result: ActionResult, on_ingested: OnIngested | None) -> None:
+    """Store what the action created that the network will not send back (ActionResult.events), after
+    its outcome: ingest recognises it as this row's (proxy/echo.py, by `result_item_key`)."""
+    community = await Community.get(id=row.community_id)
+    for raw, event in result.events:
+        ingested = await ingest(community, raw, event, source="outbox")
+        if on_ingested is not None:
+            outcome = on_ingested(ingested)
+            if inspect.isawaitable(outcome):
+                await outcome
 
 
 async def _fill_outcome(entry_id: int, outcome: Outcome, detail: str, conn: Any) -> None:
@@ -343,7 +360,11 @@ async def record_failure(row: OutboxRow, failure: ActionFailed, now: datetime) -
         final_detail = None
         if failure.transient and current.attempts < MAX_ATTEMPTS:
             current.status = OutboxStatus.PENDING
-            current.next_attempt_at = now + backoff(current.attempts)
+            wait = backoff(current.attempts)
+            if failure.retry_after is not None:
+                # The network said how long: an earlier try is refused again and prolongs its penalty.
+                wait = max(wait, timedelta(seconds=failure.retry_after))
+            current.next_attempt_at = now + wait
         else:
             current.status = OutboxStatus.FAILED
             final_detail = failure.operator_message
@@ -456,6 +477,8 @@ class OutboxWorker:
         self.listeners: list[OnChange] = []
         # The same, after a ban's or an unban's outcome (the author card changes).
         self.author_listeners: list[OnChange] = []
+        # Told of each item an action created that the network does not echo (Telegram's own messages).
+        self.ingest_listeners: list[OnIngested] = []
         self._wakeup = asyncio.Event()
         self._in_flight = 0  # rows claimed and not yet performed
 
@@ -468,6 +491,15 @@ class OutboxWorker:
 
     async def _author_changed(self, conversation_id: int | None) -> None:
         await self._tell(self.author_listeners, conversation_id)
+
+    async def _ingested(self, result: IngestResult) -> None:
+        for listener in list(self.ingest_listeners):
+            try:
+                outcome = listener(result)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                log.exception("outbox ingest listener failed")
 
     async def _tell(self, listeners: list[OnChange], conversation_id: int | None) -> None:
         for listener in list(listeners):
@@ -526,6 +558,7 @@ class OutboxWorker:
                 on_change=self._changed,
                 opened=self.connections,
                 on_author_change=self._author_changed,
+                on_ingested=self._ingested,
             )
             # A conversation's next row could not be claimed beside this one: it can be now.
             if (

@@ -43,16 +43,19 @@ def token_key(token: str, kind: str) -> str:
 class SharedRateLimiter:
     """One token's limiter, shared by every instance through the database (connectors.base.Limiter)."""
 
-    def __init__(self, limits: SharedRateLimits, key: str, limit: int, fallback: Limiter) -> None:
+    def __init__(
+        self, limits: SharedRateLimits, key: str, limit: int, fallback: Limiter, period: float = PERIOD_SECONDS
+    ) -> None:
         self._limits = limits
         self.key = key
         self.limit = limit
+        self.period = period
         self._fallback = fallback
 
     async def acquire(self) -> None:
         """Book this call's start in the token's shared window and wait for it."""
         try:
-            wait = await self._limits.reserve(self.key, self.limit)
+            wait = await self._limits.reserve(self.key, self.limit, self.period)
         except Exception as exc:  # the database is away: pace this instance's own calls at least
             self._limits.booking_failed(exc)
             await self._fallback.acquire()
@@ -72,20 +75,24 @@ class SharedRateLimits:
         self._limiters: dict[str, SharedRateLimiter] = {}
         self._failing = False
 
-    def limiter(self, token: str, kind: str, limit: int, fallback: Limiter) -> SharedRateLimiter:
-        """The shared limiter of a token, `limit` calls a second; `fallback` paces this instance alone
-        while the database is away."""
+    def limiter(
+        self, token: str, kind: str, limit: int, fallback: Limiter, *, period: float | None = None
+    ) -> SharedRateLimiter:
+        """The shared limiter of a token, `limit` calls in any `period` seconds (default: this store's,
+        a second); `fallback` paces this instance alone while the database is away."""
         key = token_key(token, kind)
         limiter = self._limiters.get(key)
         if limiter is None:
-            limiter = self._limiters[key] = SharedRateLimiter(self, key, limit, fallback)
+            window = self.period if period is None else period
+            limiter = self._limiters[key] = SharedRateLimiter(self, key, limit, fallback, window)
         return limiter
 
-    async def reserve(self, key: str, limit: int) -> float:
+    async def reserve(self, key: str, limit: int, period: float | None = None) -> float:
         """Book a start in the window of `key`; seconds to wait for it."""
+        window = self.period if period is None else period
         async with asyncio.timeout(BOOKING_TIMEOUT_SECONDS):  # waiting for a pooled connection too
             wait = await self._pool.fetchval(
-                "SELECT proxy_rate_reserve($1, $2, $3, $4)", key, limit, self.period, self.margin
+                "SELECT proxy_rate_reserve($1, $2, $3, $4)", key, limit, window, self.margin
             )
         if self._failing:
             self._failing = False

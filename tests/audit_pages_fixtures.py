@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from proxy import actions
+from proxy import actions, local_actions
 from proxy.audit import journal
 from proxy.models import (
     ActorKind,
@@ -100,7 +100,7 @@ async def make_story(vk_settings, world, mirror, community, operator, manager) -
     await first_version(message)
     # Deleted as soon as written (VK's dates are whole seconds), before the manager's note about it.
     await delete_by_hand(message, at=message.created_at, via=DeletedVia.AUTHOR, vk_id=members[2].id)
-    await actions.add_note(vk_settings, manager, dialog.id, "Автор прислал пароль, сообщение удалено")
+    await local_actions.add_note(vk_settings, manager, dialog.id, "Автор прислал пароль, сообщение удалено")
     author = await Author.get(vk_id=members[1].id)
     return Story(
         community, operator, manager, author,

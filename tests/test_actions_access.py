@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from proxy import actions, canned, refusals
+from proxy import actions, canned, local_actions, refusals
 from proxy.access import NOT_FOUND, AccessDenied, can_access, require_access
 from proxy.actions import ActionError
 from proxy.clock import utcnow
@@ -37,10 +37,10 @@ ACTIONS: dict[str, Action] = {
     "author.ban": lambda s, o, c, item: actions.ban_author(s, o, c.id, reason=1, comment="", until=None),
     "author.unban": lambda s, o, c, item: actions.unban_author(s, o, c.id),
     "conversation.close": lambda s, o, c, item: actions.close_conversation(s, o, c.id),
-    "conversation.reopen": lambda s, o, c, item: actions.reopen_conversation(s, o, c.id),
-    "conversation.assign": lambda s, o, c, item: actions.assign(s, o, c.id, None),
+    "conversation.reopen": lambda s, o, c, item: local_actions.reopen_conversation(s, o, c.id),
+    "conversation.assign": lambda s, o, c, item: local_actions.assign(s, o, c.id, None),
     "conversation.mark_read": lambda s, o, c, item: actions.mark_read(s, o, c.id),
-    "note.add": lambda s, o, c, item: actions.add_note(s, o, c.id, "Заметка"),
+    "note.add": lambda s, o, c, item: local_actions.add_note(s, o, c.id, "Заметка"),
 }
 
 
@@ -202,8 +202,8 @@ async def test_other_refusals(
             ),
             400,
         ),
-        "empty note": (lambda: actions.add_note(vk_settings, operator, thread.id, " "), 400),
-        "unknown assignee": (lambda: actions.assign(vk_settings, operator, thread.id, 999_999), 404),
+        "empty note": (lambda: local_actions.add_note(vk_settings, operator, thread.id, " "), 400),
+        "unknown assignee": (lambda: local_actions.assign(vk_settings, operator, thread.id, 999_999), 404),
     }
     for name, (call, status) in refusals.items():
         with pytest.raises(ActionError) as refused:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from proxy import actions, outbox
+from proxy import actions, local_actions, outbox
 from proxy.actions import ActionError
 from proxy.clock import utcnow
 from proxy.models import (
@@ -298,18 +298,18 @@ async def test_local_actions_reopen_assign_note_are_journaled_done(
 ) -> None:
     conversation, _, _ = await mirror.comment(world.members[0], world.post, "Привет")
     await actions.close_conversation(vk_settings, operator, conversation.id)
-    reopened = await actions.reopen_conversation(vk_settings, operator, conversation.id)
+    reopened = await local_actions.reopen_conversation(vk_settings, operator, conversation.id)
     assert reopened.status == ConversationStatus.OPEN
     with pytest.raises(ActionError) as refused:
-        await actions.reopen_conversation(vk_settings, operator, conversation.id)
+        await local_actions.reopen_conversation(vk_settings, operator, conversation.id)
     assert refused.value.status == 409
 
-    assigned = await actions.assign(vk_settings, manager, conversation.id, operator.id)
+    assigned = await local_actions.assign(vk_settings, manager, conversation.id, operator.id)
     assert assigned.assignee_id == operator.id
-    await actions.assign(vk_settings, operator, conversation.id, None)
+    await local_actions.assign(vk_settings, operator, conversation.id, None)
     assert (await Conversation.get(id=conversation.id)).assignee_id is None
 
-    note = await actions.add_note(vk_settings, operator, conversation.id, "  Постоянный клиент  ")
+    note = await local_actions.add_note(vk_settings, operator, conversation.id, "  Постоянный клиент  ")
     assert (await Note.get(id=note.id)).text == "Постоянный клиент"
 
     entries = await JournalEntry.filter(action__in=[
@@ -330,7 +330,7 @@ async def test_assigning_to_an_operator_without_access_is_refused(
 ) -> None:
     conversation, _, _ = await mirror.message(world.members[0], "Вопрос")
     with pytest.raises(ActionError) as refused:
-        await actions.assign(vk_settings, operator, conversation.id, outsider.id)
+        await local_actions.assign(vk_settings, operator, conversation.id, outsider.id)
     assert (refused.value.status, refused.value.message) == (400, "Oleg has no access to this community")
     assert (await Conversation.get(id=conversation.id)).assignee_id is None
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.async_api import expect
 
-from proxy import actions, refusals
+from proxy import actions, local_actions, refusals
 from proxy.models import JournalEntry, OutboxRow, OutboxStatus
 from proxy.runtime.app import create_app
 from tests.audit_pages_fixtures import *  # noqa: F403
@@ -36,8 +36,8 @@ async def audit_server(aiohttp_server, vk_settings, story: Story):
     so the CSV's quoting is compared too.
     """
     dialog = story.other_conversation.id
-    await actions.add_note(vk_settings, story.operator, dialog, 'Клиент пишет "срочно", перезвонить\nзавтра')
-    await actions.assign(vk_settings, story.operator, dialog, story.operator.id)
+    await local_actions.add_note(vk_settings, story.operator, dialog, 'Клиент пишет "срочно", перезвонить\nзавтра')
+    await local_actions.assign(vk_settings, story.operator, dialog, story.operator.id)
     await actions.close_conversation(vk_settings, story.operator, dialog)
     return await aiohttp_server(create_app(vk_settings))
 

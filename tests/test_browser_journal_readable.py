@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import expect
 
-from proxy import actions
+from proxy import actions, local_actions
 from proxy.audit.journal import OUTCOME_ACTION
 from proxy.models import JournalEntry
 from proxy.runtime.app import create_app
@@ -37,7 +37,7 @@ async def readable_server(aiohttp_server, vk_settings, world, mirror, story: Sto
     until = datetime(2026, 12, 5, 9, 0, tzinfo=UTC).replace(year=2027)
     await actions.ban_author(vk_settings, story.operator, dialog.id, reason=1, comment="реклама", until=until)
     await drain(vk_settings)
-    await actions.add_note(vk_settings, story.manager, dialog.id, "Проверить, дошёл ли заказ")
+    await local_actions.add_note(vk_settings, story.manager, dialog.id, "Проверить, дошёл ли заказ")
     await actions.close_conversation(vk_settings, story.operator, dialog.id)
     return await aiohttp_server(create_app(vk_settings))
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from proxy import actions
+from proxy import local_actions
 from proxy.appkeys import LIVE
 from proxy.clock import utcnow
 from proxy.models import Author, Channel, Conversation, ConversationStatus, Operator
@@ -60,7 +60,7 @@ async def test_the_journal_refreshes_on_a_notice(
     await page.wait_for_selector("[data-manager-live=journal] [data-live-on]:not([hidden])", timeout=WAIT_MS)
     assert await page.locator("li.journal-line[data-action='note.add']").count() == 0
 
-    await actions.add_note(vk_settings, manager, conversation.id, "проверить возврат")
+    await local_actions.add_note(vk_settings, manager, conversation.id, "проверить возврат")
     await app[LIVE].publish(
         "conversation_updated", {"community_id": community.id, "conversation_id": conversation.id}
     )

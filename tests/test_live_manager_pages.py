@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from proxy import actions
+from proxy import local_actions
 from proxy.access import scope_of
 from proxy.appkeys import LIVE
 from proxy.clock import utcnow
@@ -159,7 +159,7 @@ async def test_the_journal_shows_a_new_entry_after_a_notice(client_for, manager,
     before = await (await client.get("/journal", headers={"HX-Request": "true"})).text()
     assert "note.add" not in before
     async with signals.attach(await scope_of(manager), "journal") as journal:
-        await actions.add_note(vk_settings, manager, conversation.id, "проверить возврат")
+        await local_actions.add_note(vk_settings, manager, conversation.id, "проверить возврат")
         await client.server.app[LIVE].publish(
             "conversation_updated", {"community_id": community.id, "conversation_id": conversation.id}
         )

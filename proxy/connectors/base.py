@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
@@ -58,6 +58,7 @@ class ActionKind(StrEnum):
     UNBAN = "unban"
     MARK_ANSWERED = "mark_answered"
     MARK_READ = "mark_read"
+    MUTE = "mute"  # a member may no longer write (Telegram: restrictChatMember)
 
 
 class TokenNeed(StrEnum):
@@ -111,6 +112,9 @@ class ActionResult:
     vk_ids: dict[str, int] = field(default_factory=dict)
     # The store's key of the item the action created (a comment), e.g. "wall:-1_3:42".
     item_key: str | None = None
+    # What the network will never send back as an event of its own (Telegram does not tell a bot of its
+    # own messages): (raw, event) pairs the core ingests as delivered once the outcome is recorded.
+    events: tuple[tuple[dict[str, Any], DomainEvent], ...] = ()
 
 
 class ActionFailed(Exception):
@@ -119,11 +123,21 @@ class ActionFailed(Exception):
     `transient`: trying again later may succeed. `operator_message`: plain words for the operator.
     """
 
-    def __init__(self, operator_message: str, *, code: int | None, transient: bool, detail: str = "") -> None:
+    def __init__(
+        self,
+        operator_message: str,
+        *,
+        code: int | None,
+        transient: bool,
+        detail: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         self.operator_message = operator_message
         self.code = code
         self.transient = transient
         self.detail = detail
+        # Seconds the network asked to wait before the next try (Telegram's flood control), if it said.
+        self.retry_after = retry_after
         super().__init__(detail or operator_message)
 
 
@@ -285,9 +299,10 @@ class Limiter(Protocol):
 class SharedLimits(Protocol):
     """Rate limiters every instance shares (proxy/rate_limit.py on PostgreSQL), installed by the app."""
 
-    def limiter(self, token: str, kind: str, limit: int, fallback: Limiter) -> Limiter:
-        """The limiter of a token (`kind` names the token's kind in the network's words), `limit` calls a
-        second; `fallback` paces this instance alone while the shared store is away."""
+    def limiter(self, token: str, kind: str, limit: int, fallback: Limiter, *, period: float = 1.0) -> Limiter:
+        """The limiter of a token (`kind` names the token's kind in the network's words, or what the
+        token's calls are counted on: Telegram counts a bot's messages per chat too), `limit` calls in any
+        `period` seconds; `fallback` paces this instance alone while the shared store is away."""
         ...
 
 
@@ -308,6 +323,11 @@ class CommunityClient(Protocol):
 
     async def check_connection(self) -> list[Check]:
         """Check the tokens given (community token checks first, the admin token last)."""
+        ...
+
+    async def connect(self, webhook_url: str | None, secret: str) -> list[Check]:
+        """Tell the network where to deliver (None: nowhere, the proxy polls), where the network lets a
+        client say so (Telegram's setWebhook; VK's Callback server is set in VK's own settings)."""
         ...
 
     async def parents(self, refs: Sequence[ParentRef]) -> list[Parent]:
@@ -361,6 +381,9 @@ class Connector(Protocol):
     # The network's methods that `plan` turns each kind of action into: the core tells what a queued
     # call does by these (proxy/connectors/registry.py `methods_of`), never by a network's method name.
     methods: Mapping[ActionKind, frozenset[str]]
+    # How long after it was written an item can still be deleted (None: always); the core refuses a
+    # delete past it before queuing one the network would refuse.
+    delete_window: timedelta | None
 
     def parent_url(self, ref: ParentRef) -> str:
         """The address of a thread's parent on the network, for people to open."""

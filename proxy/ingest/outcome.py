@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from proxy.models import RawEventStatus
 
-Source = Literal["callback", "longpoll", "sync"]
+# "outbox": what an action created that its network does not echo (ActionResult.events).
+Source = Literal["callback", "longpoll", "sync", "outbox"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from proxy import actions
+from proxy import actions, local_actions
 from proxy.access import ActionError
 from proxy.actor import Actor
 from proxy.audit import journal
@@ -106,7 +106,7 @@ async def _one(
         row = await actions.queue_reply(conn, settings, actor, conversation.id, canned.text, reply_to_item_id=reply_to)
         return {"outbox_id": row.id}
     if kind == "assign":
-        await actions.assign_in(conn, actor, conversation.id, action["operator_id"])
+        await local_actions.assign_in(conn, actor, conversation.id, action["operator_id"])
         return {}
     if kind == "note":
         await journal.record(

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from proxy import actions
+from proxy import actions, local_actions
 from proxy.access import AccessDenied, ActionError, require_row
 from proxy.appkeys import LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.clock import utcnow
@@ -126,7 +126,7 @@ async def add_note(request: web.Request) -> web.StreamResponse:
     settings, operator = request.app[SETTINGS], request[OPERATOR]
 
     async def run(form: Any) -> None:
-        await actions.add_note(settings, operator, cid, _text(form))
+        await local_actions.add_note(settings, operator, cid, _text(form))
 
     return await _perform(
         request, cid, "note", "note_error", run, keep=lambda form: {"note_text": form.get("text", "")},
@@ -141,10 +141,12 @@ def _header_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRes
 
         async def run(form: Any) -> None:
             if name == "assign":
-                await actions.assign(settings, operator, cid, _field(form, params.ASSIGNEE))
+                await local_actions.assign(settings, operator, cid, _field(form, params.ASSIGNEE))
             elif name == "close_conversation":
                 reason = _field(form, params.CLOSE_REASON)
                 await actions.close_conversation(settings, operator, cid, reason=reason)
+            elif name == "reopen_conversation":
+                await local_actions.reopen_conversation(settings, operator, cid)
             else:
                 await getattr(actions, name)(settings, operator, cid)
 

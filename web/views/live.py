@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -20,6 +21,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
 from proxy.appkeys import BACKGROUND, LIVE, SETTINGS
+from proxy.inbound import publish
 from proxy.live import LiveHub, LiveMessage, Viewer
 from proxy.models import Conversation
 from web import i18n, params
@@ -213,6 +215,7 @@ async def _publish_outbox_outcomes(app: web.Application) -> None:
     if worker is not None:
         worker.listeners.append(outbox_outcome_publisher(app[LIVE]))
         worker.author_listeners.append(author_outcome_publisher(app[LIVE]))
+        worker.ingest_listeners.append(functools.partial(publish, app[LIVE]))
 
 
 def prepare_streams(app: web.Application) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -72,6 +73,10 @@ class VkCommunityClient:
             checks.append(await check.admin_check(self.client(TokenNeed.ADMIN), self.account))
         return checks
 
+    async def connect(self, webhook_url: str | None, secret: str) -> list[Check]:
+        """VK's Callback server and its secret are set in the community's settings in VK, not by a call."""
+        return [Check("webhook", "warning", "set the Callback server in the community's settings in VK")]
+
     async def parents(self, refs: Sequence[ParentRef]) -> list[Parent]:
         """Posts, photos, videos, goods and topics comments hang on (proxy/connectors/vk/parents.py): on
         the admin's user token when given (VK serves photos, videos and goods by id to user tokens),
@@ -130,6 +135,8 @@ class VkConnector:
     )
 
     methods: ClassVar[Mapping[ActionKind, frozenset[str]]] = actions.METHODS
+    # VK lets a community delete a comment whenever.
+    delete_window: ClassVar[timedelta | None] = None
 
     def parent_url(self, ref: ParentRef) -> str:
         return parents.parent_url(ref)
