@@ -357,3 +357,6 @@ RESPONSES = {
 
 # Updates whose deletions list several messages: one event each.
 EVENT_COUNTS = {"deleted_business_messages-1.json": 2, "deleted_business_messages-2.json": 2}
+
+# Group replies whose conversation is the replied message's (ThreadRef.follows_reply); no other sample's is.
+FOLLOWS_REPLY = {"edited_message-1.json", "message_supergroup_reply_command-1.json"}

@@ -26,6 +26,7 @@ from tests.telegram_normalize_table import (
     BOT,
     EVENT_COUNTS,
     EXPECTED,
+    FOLLOWS_REPLY,
     RESPONSES,
     SHOP_CHAT,
     forward,
@@ -78,6 +79,7 @@ def test_sample_normalizes_to_its_row(name: str) -> None:
     ref, thread = getattr(event, "ref", None), getattr(event, "thread", None)
     assert (ref.key if ref else None) == item_key
     assert (thread.key if thread else None) == thread_key
+    assert (thread.follows_reply if thread else False) == (name in FOLLOWS_REPLY)
 
 
 @pytest.mark.parametrize("name", sorted(RESPONSES))
