@@ -156,6 +156,19 @@ class NetworkError(Exception):
         return str(self)
 
 
+class MalformedEvent(ValueError):
+    """The input is not an event of the network at all (VK: not an object, no usable type, group_id or
+    event_id; Telegram: not an object, no integer update_id). Each network's normalizer raises it and
+    nothing else; its endpoint answers such input without storing it.
+
+    ``reason`` is a short human-readable explanation.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 # --- inbound: what the core gives a connector's endpoint and long-poll loop ----------------------------
 
 

@@ -11,11 +11,12 @@ is not a VK event at all raises :class:`MalformedEvent`.
 VK sample files quoted in comments live in ``tests/fixtures/vk``.
 """
 
+from proxy.connectors.base import MalformedEvent
 from proxy.events import DeprecatedVersionWarning, DomainEvent, Unsupported
 
 from .normalize_comments import COMMENT_HANDLERS
 from .normalize_community import COMMUNITY_HANDLERS
-from .normalize_envelope import MalformedEvent, _envelope
+from .normalize_envelope import _envelope
 from .normalize_fields import _Handler, _Skip
 from .normalize_messages import MESSAGE_HANDLERS
 

@@ -1,19 +1,10 @@
-"""The fields every VK event carries (type, group_id, event_id, version) and the error for non-events."""
+"""The fields every VK event carries (type, group_id, event_id, version); a non-event raises MalformedEvent."""
 
 from typing import Any
 
+from proxy.connectors.base import MalformedEvent
+
 from .normalize_fields import _int
-
-
-class MalformedEvent(ValueError):
-    """The input is not a VK event at all (not an object, no usable type, group_id or event_id).
-
-    ``reason`` is a short human-readable explanation.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _envelope(event: dict[str, Any]) -> dict[str, Any]:
