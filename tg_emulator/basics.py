@@ -110,7 +110,7 @@ def too_many_requests(retry_after: int) -> TgError:
     return TgError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
 
 
-@dataclass
+@dataclass(frozen=True)
 class TgUser:
     """A Telegram account (a person or a bot)."""
 
