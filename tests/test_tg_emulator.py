@@ -292,6 +292,34 @@ async def test_get_updates_waits_for_an_update(tg: TestClient, world: World) -> 
     assert time.monotonic() - started >= 0.9
 
 
+async def test_a_newer_get_updates_ends_the_waiting_one(tg: TestClient, world: World) -> None:
+    waiting = asyncio.create_task(call(tg, world.bot.token, "getUpdates", timeout=5))
+    await asyncio.sleep(0.2)
+    newer = asyncio.create_task(call(tg, world.bot.token, "getUpdates", timeout=1))
+    status, body = await asyncio.wait_for(waiting, 2)
+    assert (status, body["description"]) == (
+        409,
+        "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+    )
+    world.people.writes_to_bot(world.anna, world.bot, "тут")
+    status, body = await newer
+    assert status == 200 and body["result"][0]["message"]["text"] == "тут"
+
+
+async def test_sending_where_the_bot_is_no_longer_a_member(tg: TestClient, world: World) -> None:
+    world.people.admin_acts(world.owner, world.group, "ban", world.bot.id)
+    kicked = world.bot.pending[-1]["my_chat_member"]
+    assert kicked["new_chat_member"]["status"] == "kicked" and kicked["from"]["id"] == world.owner.id
+    refusal = await refused(tg, world.bot.token, "sendMessage", chat_id=world.group.id, text="x")
+    assert refusal == (403, "Forbidden: bot was kicked from the supergroup chat")
+    world.people.admin_acts(world.owner, world.group, "unban", world.bot.id)
+    refusal = await refused(tg, world.bot.token, "sendMessage", chat_id=world.group.id, text="x")
+    assert refusal == (403, "Forbidden: bot is not a member of the supergroup chat")
+    other = world.state.add_chat("group", "Чужая группа", creator=world.owner)
+    refusal = await refused(tg, world.bot.token, "sendMessage", chat_id=other.id, text="x")
+    assert refusal == (400, "Bad Request: chat not found")
+
+
 async def test_get_updates_conflicts_with_a_webhook(tg: TestClient, world: World) -> None:
     assert await ok(tg, world.bot.token, "setWebhook", url="http://127.0.0.1:9/hook") is True
     status, description = await refused(tg, world.bot.token, "getUpdates")

@@ -248,6 +248,8 @@ def send_message(call: Call) -> dict[str, Any]:
         if user is not None and not user.is_bot:
             raise forbidden("bot can't initiate conversation with a user")
         raise bad_request("chat not found")
+    if chat.type != "private" and call.bot.id not in chat.members:
+        raise bad_request("chat not found")
     if chat.type != "private" and chat.member(call.bot.user).status not in PRESENT_STATUSES:
         if chat.member(call.bot.user).status == "kicked":
             raise forbidden(f"bot was kicked from the {chat.type} chat")
