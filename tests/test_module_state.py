@@ -3,8 +3,8 @@
 What an instance keeps while it runs lives on the application (typed keys of proxy/appkeys.py) or in an
 object the app owns and passes down, never in a module: a module's state is shared by every app of the
 process (the tests run many), outlives the app that filled it and hides who depends on it. Every module
-under proxy/, web/ and vk_emulator/ is parsed (not imported). A module-level name fails when, inside any
-function of its module:
+under proxy/, web/, vk_emulator/ and tg_emulator/ is parsed (not imported). A module-level name fails
+when, inside any function of its module:
 
 - it holds a mutable container (a dict, list or set literal or comprehension, or a call of dict, list,
   set, defaultdict, deque, OrderedDict, WeakKeyDictionary, WeakValueDictionary, WeakSet, ...) and is
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("proxy", "web", "vk_emulator")
+PACKAGES = ("proxy", "web", "vk_emulator", "tg_emulator")
 
 # -- known debt: each entry is to be removed, never added to -------------------------------------------
 
