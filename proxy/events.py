@@ -210,6 +210,9 @@ class _ItemContent(DomainEvent):
     random_id: int | None = None
     message_id: int | None = None
     forwarded: list[dict[str, Any]] = field(default_factory=list)
+    # The author's name as the network sends it with the item (Telegram names every sender); "" when it
+    # does not (VK: authors are named later, proxy/author_profiles.py).
+    author_name: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

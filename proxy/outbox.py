@@ -42,6 +42,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from proxy import conversations, locks, moderation
+from proxy.action_methods import AUTHOR_METHODS, REPLY_METHODS  # noqa: F401 (named here by callers)
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.communities import MissingToken, admin_token, community_token
@@ -53,7 +54,7 @@ from proxy.connectors.base import (
     PlannedCall,
     TokenNeed,
 )
-from proxy.connectors.registry import Connections, kind_of, methods_of, slowest_rate
+from proxy.connectors.registry import Connections, kind_of, slowest_rate
 from proxy.ingest import IngestResult, ingest
 from proxy.metrics import OUTBOX_FAILED, OUTBOX_SENT
 from proxy.models import (
@@ -85,16 +86,9 @@ IN_FLIGHT_SECONDS = 10
 # NOTIFY channel of the outbox INSERT trigger (migration 0004 names it too).
 OUTBOX_CHANNEL = "proxy_outbox"
 
-# What a queued call does is asked of its network's connector (Connector.methods), never spelled here.
-REPLY_METHODS = methods_of(ActionKind.REPLY)
-DELETE_METHODS = methods_of(ActionKind.DELETE_COMMENT)
-RESTORE_METHODS = methods_of(ActionKind.RESTORE_COMMENT)
-BAN_METHODS = methods_of(ActionKind.BAN)
 
 OnChange = Callable[[int | None], Awaitable[None] | None]
 OnIngested = Callable[[IngestResult], Awaitable[None] | None]
-# Methods whose outcome changes the author card (the ban list), told apart so the page pushes that card too.
-AUTHOR_METHODS = methods_of(ActionKind.BAN, ActionKind.UNBAN)
 # Each network's performer for one round of deliveries (Connections.performers).
 Performers = Mapping[Network, ActionPerformer]
 

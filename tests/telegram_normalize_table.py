@@ -167,13 +167,14 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
     "discussion_comment-1.json": (
         ItemCreated,
         incoming(5000000001, reply_to=None, text="Is Saturday closed then?"),
-        f"group:{DISCUSSION}_310:311",
+        # A group's message is keyed by its chat and id alone; its thread hangs on the post (310).
+        f"group:{DISCUSSION}_0:311",
         f"group:{DISCUSSION}_310:311",
     ),
     "forum_topic_message-1.json": (
         ItemCreated,
         incoming(5000000006, reply_to=None, reply_to_user=None),
-        "group:-1001700000003_12:88",
+        "group:-1001700000003_0:88",
         "group:-1001700000003_12",
     ),
     "edited_message-1.json": (
@@ -223,7 +224,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
                 }
             ],
         ),
-        "group:-1002271335705_2:327",
+        "group:-1002271335705_0:327",
         "group:-1002271335705_2",
     ),
     "message_obj_supergroup_document_edited-1.json": (
@@ -234,7 +235,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
             "edited_at": ts(1740916008),
             "created_at": ts(1740914542),
         },
-        "group:-1002271335705_2:327",
+        "group:-1002271335705_0:327",
         "group:-1002271335705_2",
     ),
     "message_private_document-1.json": (

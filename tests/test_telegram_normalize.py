@@ -149,7 +149,7 @@ def test_reply_to_a_comment_follows_the_replied_message() -> None:
 def test_topic_message_answering_another_keeps_the_topic_and_the_reply() -> None:
     replied = {"message_id": 7, "from": {"id": 43}, "message_thread_id": 4, "is_topic_message": True}
     event = normalize(BOT, group_update(reply_to_message=replied, message_thread_id=4, is_topic_message=True))
-    assert event.thread.key == "group:-100500_4" and event.reply_to.key == "group:-100500_4:7"
+    assert event.thread.key == "group:-100500_4" and event.reply_to.key == "group:-100500_0:7"
 
 
 def test_edited_automatic_forward_and_channel_chats_are_unsupported() -> None:

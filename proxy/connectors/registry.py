@@ -21,10 +21,11 @@ from proxy.connectors.base import (
     SharedLimits,
     TokenNeed,
 )
+from proxy.connectors.telegram.connector import TELEGRAM
 from proxy.connectors.vk.connector import VK
 from proxy.events import Network
 
-CONNECTORS: Mapping[Network, Connector] = MappingProxyType({Network.VK: VK})
+CONNECTORS: Mapping[Network, Connector] = MappingProxyType({Network.VK: VK, Network.TELEGRAM: TELEGRAM})
 
 
 class UnknownNetwork(LookupError):

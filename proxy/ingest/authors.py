@@ -9,7 +9,9 @@ from proxy.db.sql import SqlQuery
 from proxy.ingest.outcome import _Known
 
 
-async def _author(network: str, vk_id: int | None, conn: Any, known: _Known | None = None) -> int | None:
+async def _author(
+    network: str, vk_id: int | None, conn: Any, known: _Known | None = None, *, name: str = ""
+) -> int | None:
     """The Author row of a person or group on `network` (the community's), created on first sight
     (insert-if-absent). Ids are the network's own: the same number on two networks is two authors."""
     if vk_id is None:
@@ -26,7 +28,7 @@ async def _author(network: str, vk_id: int | None, conn: Any, known: _Known | No
         q = SqlQuery(conn)
         rows = await q.rows(
             "INSERT INTO author (network, vk_id, name, screen_name, photo_url, first_seen_at) "
-            f"VALUES ({q.p(network)}, {q.p(vk_id)}, '', '', '', {q.p(utcnow())}) "
+            f"VALUES ({q.p(network)}, {q.p(vk_id)}, {q.p(name)}, '', '', {q.p(utcnow())}) "
             "ON CONFLICT (network, vk_id) DO NOTHING RETURNING id"
         )
     if not rows:

@@ -35,6 +35,7 @@ class _Content:
     admin_author_id: int | None = None
     message_id: int | None = None
     forwarded: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    author_name: str = ""
 
 
 def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
@@ -63,6 +64,7 @@ def _content(event: ItemCreated | ItemRestored | ItemEdited) -> _Content:
         admin_author_id=event.admin_author_id,
         message_id=event.message_id,
         forwarded=list(event.forwarded),
+        author_name=event.author_name,
     )
 
 

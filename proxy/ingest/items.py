@@ -109,7 +109,7 @@ async def _create_item(
     one statement.
     """
     author_id = (
-        await _author(community.network, content.author_id, conn, known)
+        await _author(community.network, content.author_id, conn, known, name=content.author_name)
         if content.direction == Direction.IN
         else None
     )
@@ -155,7 +155,7 @@ async def _fill_placeholder(
 ) -> Conversation:
     """A placeholder (an item known only from its deletion) gets its content and real thread."""
     author_id = (
-        await _author(community.network, content.author_id, conn)
+        await _author(community.network, content.author_id, conn, name=content.author_name)
         if content.direction == Direction.IN
         else None
     )

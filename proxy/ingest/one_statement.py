@@ -110,7 +110,7 @@ async def _new_incoming_item(
         f"known_author AS (SELECT id FROM author WHERE network = {network} AND vk_id = {author_vk_id}), "
         # A no-op update when a concurrent event inserted the author first: it returns the row.
         "new_author AS (INSERT INTO author (network, vk_id, name, screen_name, photo_url, first_seen_at) "
-        f"SELECT {network}, {author_vk_id}, '', '', '', {q.p(utcnow())} FROM claimed "
+        f"SELECT {network}, {author_vk_id}, {q.p(content.author_name)}, '', '', {q.p(utcnow())} FROM claimed "
         "WHERE NOT EXISTS (SELECT 1 FROM known_author) "
         "ON CONFLICT (network, vk_id) DO UPDATE SET vk_id = EXCLUDED.vk_id RETURNING id), "
         "the_author AS (SELECT id FROM known_author UNION ALL SELECT id FROM new_author), "

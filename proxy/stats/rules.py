@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from proxy.action_methods import BAN_METHODS, DELETE_METHODS
 from proxy.db.sql import SqlQuery, percentile
 from proxy.models import Item, OutboxRow, RuleHit, RuleMode
-from proxy.outbox import BAN_METHODS, DELETE_METHODS
 from proxy.stats.period import Period
 
 HITS_PAGE_SIZE = 50

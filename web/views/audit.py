@@ -26,6 +26,7 @@ from aiohttp import web
 
 from proxy import actions
 from proxy.access import AccessDenied, ActionError, deny, require_supervisor
+from proxy.action_methods import RESTORE_METHODS
 from proxy.appkeys import LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.audit.archive import (
     ArchiveFilter,
@@ -58,7 +59,6 @@ from proxy.models import (
     Operator,
     OutboxRow,
 )
-from proxy.outbox import RESTORE_METHODS
 from proxy.search_terms import query_terms, spans_of
 from web import params
 from web.auth import OPERATOR, SCOPE

@@ -131,9 +131,8 @@ def interpret(bot_id: int, call: PlannedCall, response: Any) -> ActionResult:
     if call.method != "sendMessage" or not isinstance(response, dict):
         return ActionResult(response)
     message_id = response.get("message_id")
-    event = message_event(
-        bot_id, f"tg:sent:{call.params.get('chat_id')}:{message_id}", "sent_message", response
-    )
+    kind = "business_message" if response.get("business_connection_id") else "message"
+    event = message_event(bot_id, f"tg:sent:{call.params.get('chat_id')}:{message_id}", kind, response)
     if not isinstance(event, ItemCreated) or not isinstance(message_id, int):
         return ActionResult(response)
     # The bot's own message: the community answering, whatever its sender field says.

@@ -149,6 +149,18 @@ def normalize_all(bot_id: int, update: object) -> list[DomainEvent]:
         return [Unsupported(**env, reason=f"{INTERNAL_ERROR_PREFIX}{type(exc).__name__}: {exc}")]
 
 
+def message_event(bot_id: int, event_id: str, vk_type: str, message: object) -> DomainEvent:
+    """A Message the bot itself sent (sendMessage's answer, which Telegram never delivers back as an
+    update) as the event ingest stores; Unsupported when it is not a usable message."""
+    env = {"group_id": bot_id, "event_id": event_id, "vk_type": vk_type, "api_version": None, "raw": message}
+    if not isinstance(message, dict):
+        return Unsupported(**env, reason="the sent message is not a JSON object")
+    try:
+        return MESSAGE_HANDLERS["message"](env, message, bot_id)
+    except _Skip as skip:
+        return Unsupported(**env, reason=skip.reason)
+
+
 def normalize(bot_id: int, update: object) -> DomainEvent:
     """Turn one update into one domain event, for callers that take one event per update.
 

@@ -115,6 +115,17 @@ def _author(msg: Mapping[str, Any]) -> int | None:
     return None if from_id in PLACEHOLDER_SENDERS else from_id
 
 
+def _sender_name(msg: Mapping[str, Any]) -> str:
+    """The sender's name as Telegram shows it: a chat's title, or a person's first and last name."""
+    sender_chat = _dict(msg.get("sender_chat"))
+    if sender_chat:
+        return _str(sender_chat.get("title"))[:255]
+    person = _dict(msg.get("from"))
+    return " ".join(part for part in (_str(person.get("first_name")), _str(person.get("last_name"))) if part)[
+        :255
+    ]
+
+
 class _Place:
     """Where a message lives and who wrote it, as the created and edited events both need it."""
 
@@ -200,25 +211,24 @@ class _Place:
         topic = _int(msg.get("message_thread_id"))
         if msg.get("is_topic_message") is True and topic is not None:
             self.thread = ThreadRef(channel=Channel.GROUP, owner_id=chat_id, object_id=topic)
-            object_id = topic
-            self._reply(replied, Channel.GROUP, chat_id, topic, "", skip_id=topic)
+            self._reply(replied, Channel.GROUP, chat_id, 0, "", skip_id=topic)
         elif replied is not None and replied.get("is_automatic_forward") is True:
             post_id = _required(replied, "message_id")
             self.thread = ThreadRef(
                 channel=Channel.GROUP, owner_id=chat_id, object_id=post_id, root_id=message_id
             )
-            object_id = post_id
         elif replied is not None and _int(replied.get("message_id")) is not None:
             replied_id = _required(replied, "message_id")
             self.thread = ThreadRef(
                 channel=Channel.GROUP, owner_id=chat_id, object_id=0, root_id=replied_id, follows_reply=True
             )
-            object_id = 0
             self._reply(replied, Channel.GROUP, chat_id, 0, "")
         else:
             self.thread = ThreadRef(channel=Channel.GROUP, owner_id=chat_id, object_id=0, root_id=message_id)
-            object_id = 0
-        self.ref = ItemRef(channel=Channel.GROUP, owner_id=chat_id, object_id=object_id, item_id=message_id)
+        # A group's message is keyed by its chat and id alone (object 0), wherever its thread is: a reply
+        # names the message it answers so, and finds it whether it was a comment under a post, in a topic
+        # or in the group at large.
+        self.ref = ItemRef(channel=Channel.GROUP, owner_id=chat_id, object_id=0, item_id=message_id)
 
     def _reply(
         self,
@@ -289,6 +299,7 @@ def _message_created(env: dict[str, Any], msg: Mapping[str, Any], bot_id: int) -
         admin_author_id=place.admin_author_id,
         message_id=place.ref.item_id,
         forwarded=forwarded(msg),
+        author_name=_sender_name(msg),
     )
 
 
