@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from proxy.admin_access import InputError, require_admin
 from proxy.audit import journal
 from proxy.business_hours import BusinessHoursError, parse_business_hours
+from proxy.connectors.registry import connector_for
 from proxy.crypto import decrypt_token, encrypt_token
 from proxy.models import ActorKind, Community, CommunityMode, Network, Operator, Outcome
 from proxy.settings import Settings
@@ -22,6 +23,8 @@ from proxy.settings import Settings
 NAME_MAX_CHARS = 255
 # VK takes a callback secret key of at most 50 characters (groups.setCallbackSettings, secret_key).
 SECRET_MAX_CHARS = 50
+# Telegram takes a webhook secret_token of at most 256 characters (setWebhook).
+TELEGRAM_SECRET_MAX_CHARS = 256
 CONFIRMATION_MAX_CHARS = 64  # the column; VK's strings are 8 characters
 TOKEN_MAX_CHARS = 1000  # VK's tokens are a few hundred characters at most
 SLA_MIN_SECONDS = 60
@@ -84,6 +87,7 @@ def check_community_settings(
     sla_seconds: int,
     business_hours: Mapping[str, Any] | None,
     admin_vk_user_id: int | None,
+    secret_max_chars: int = SECRET_MAX_CHARS,
 ) -> None:
     """Raise CommunityError (naming the field) unless these settings can serve a community."""
     if not name.strip():
@@ -93,7 +97,7 @@ def check_community_settings(
             "the name is too long: at most %(max)s characters", field="name", max=NAME_MAX_CHARS
         )
     callback = mode == CommunityMode.CALLBACK
-    _check_text(secret, field="secret", max_chars=SECRET_MAX_CHARS, required=callback)
+    _check_text(secret, field="secret", max_chars=secret_max_chars, required=callback)
     _check_text(confirmation, field="confirmation", max_chars=CONFIRMATION_MAX_CHARS, required=callback)
     if mode == CommunityMode.LONGPOLL and not has_community_token:
         raise CommunityError("long poll mode needs the community token", field="community_token")
@@ -180,6 +184,73 @@ async def add_community(
                 "mode": str(mode),
                 "community_token": bool(community_token),
                 "admin_token": bool(admin_token),
+                "sla_seconds": sla_seconds,
+                "business_hours": community.business_hours,
+            },
+            outcome=Outcome.DONE if created_by else None,
+            connection=conn,
+        )
+    return community
+
+
+async def add_bot(
+    settings: Settings,
+    *,
+    name: str,
+    bot_token: str,
+    secret: str,
+    mode: CommunityMode = CommunityMode.CALLBACK,
+    sla_seconds: int = 900,
+    business_hours: Mapping[str, Any] | None = None,
+    created_by: Operator | None = None,
+) -> Community:
+    """Register a Telegram bot as a community, without calling Telegram: its id is the number its token
+    begins with. Connecting it (setting the webhook, or removing it for polling) and testing the
+    connection are separate steps (`proxy community connect` / `check`, the admin pages). The token is
+    stored encrypted, as VK's are; `mode` callback is the webhook, longpoll is getUpdates."""
+    if created_by is not None:
+        await require_admin(created_by, action="community.add", target="community:new")
+    try:
+        bot_id = connector_for(Network.TELEGRAM).registration_id(bot_token, secret)
+    except ValueError as exc:
+        raise CommunityError(str(exc), field="bot_token") from None
+    assert bot_id is not None
+    check_community_settings(
+        name=name,
+        mode=mode,
+        secret=secret,
+        confirmation="-",
+        has_community_token=True,
+        sla_seconds=sla_seconds,
+        business_hours=business_hours,
+        admin_vk_user_id=None,
+        secret_max_chars=TELEGRAM_SECRET_MAX_CHARS,
+    )
+    if await Community.filter(network=Network.TELEGRAM, vk_group_id=bot_id).exists():
+        raise CommunityError("bot %(group_id)s is already served", field="bot_token", group_id=bot_id)
+    async with in_transaction() as conn:
+        community = await Community.create(
+            network=Network.TELEGRAM,
+            vk_group_id=bot_id,
+            name=name.strip(),
+            mode=mode,
+            callback_secret=secret,
+            confirmation_code="",
+            community_token_enc=encrypt_token(settings.secret_key, bot_token),
+            sla_seconds=sla_seconds,
+            business_hours=dict(business_hours) if business_hours is not None else None,
+            using_db=conn,
+        )
+        await journal.record(
+            "community.add",
+            actor_kind=ActorKind.OPERATOR if created_by else ActorKind.SYSTEM,
+            operator_id=created_by.id if created_by else None,
+            community_id=community.id,
+            params={
+                "network": Network.TELEGRAM.value,
+                "bot_id": bot_id,
+                "name": community.name,
+                "mode": str(mode),
                 "sla_seconds": sla_seconds,
                 "business_hours": community.business_hours,
             },

@@ -19,7 +19,7 @@ from proxy.settings import Settings
 
 def open_connections(settings: Settings) -> Connections:
     """The clients of every network for these settings (close them with `Connections.close`)."""
-    return Connections({Network.VK: settings.vk_api_base})
+    return Connections({Network.VK: settings.vk_api_base, Network.TELEGRAM: settings.telegram_api_base})
 
 
 @asynccontextmanager

@@ -105,7 +105,11 @@ class Settings:
     # Background workers (outbox, long poll); tests switch them off to drive them by hand.
     workers: bool = True
     vk_api_base: str | None = None
+    # Where Telegram's Bot API calls go instead of Telegram (the demo's and the tests' emulator).
+    telegram_api_base: str | None = None
     demo_emulator_port: int = 8090
+    # The demo's emulated Telegram Bot API (tg_emulator) listens here.
+    demo_telegram_port: int = 8091
     # Seconds between two actions of the demo's traffic (proxy/demo.py): a round of every kind takes
     # twelve of them.
     demo_step_seconds: float = 8.0
@@ -166,7 +170,9 @@ class Settings:
             demo=_bool(env, "PROXY_DEMO", False),
             workers=_bool(env, "PROXY_WORKERS", True),
             vk_api_base=env.get("PROXY_VK_API_BASE") or None,
+            telegram_api_base=env.get("PROXY_TELEGRAM_API_BASE") or None,
             demo_emulator_port=_int(env, "PROXY_DEMO_EMULATOR_PORT", 8090),
+            demo_telegram_port=_int(env, "PROXY_DEMO_TELEGRAM_PORT", 8091),
             demo_step_seconds=_seconds(env, "PROXY_DEMO_STEP_SECONDS", 8.0),
             callback_max_bytes=callback_max_bytes,
             callback_read_seconds=_seconds(env, "PROXY_CALLBACK_READ_SECONDS", CALLBACK_READ_SECONDS),
@@ -180,6 +186,8 @@ class Settings:
         if values["demo"] and not values["vk_api_base"]:
             # The demo's emulated VK runs in-process on this port (proxy/demo.py).
             values["vk_api_base"] = f"http://127.0.0.1:{values['demo_emulator_port']}"
+        if values["demo"] and not values["telegram_api_base"]:
+            values["telegram_api_base"] = f"http://127.0.0.1:{values['demo_telegram_port']}"
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

@@ -1,4 +1,4 @@
-"""`proxy community add`: serve a VK community."""
+"""`proxy community add | connect | check`: serve a VK community or a Telegram bot, connect it, test it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,18 @@ import argparse
 from proxy.cli.common import Parser, read_secret_file, with_db
 from proxy.settings import Settings
 
+# Telegram's words for the two ways of receiving updates, as the proxy stores them.
+_TELEGRAM_MODES = {"webhook": "callback", "polling": "longpoll"}
+
 
 async def cmd_community_add(args: argparse.Namespace, settings: Settings) -> int:
     from proxy import communities
     from proxy.models import CommunityMode
 
+    if args.network == "telegram":
+        return await _add_bot(args, settings)
+    if args.group_id is None or args.confirmation is None:
+        raise SystemExit("a VK community needs --group-id and --confirmation")
     community_token = read_secret_file(args.community_token_file)
     admin_token = read_secret_file(args.admin_token_file)
 
@@ -22,7 +29,7 @@ async def cmd_community_add(args: argparse.Namespace, settings: Settings) -> int
             name=args.name,
             secret=args.secret,
             confirmation=args.confirmation,
-            mode=CommunityMode(args.mode),
+            mode=CommunityMode(_TELEGRAM_MODES.get(args.mode, args.mode)),
             community_token=community_token,
             admin_token=admin_token,
         )
@@ -33,16 +40,106 @@ async def cmd_community_add(args: argparse.Namespace, settings: Settings) -> int
     return await with_db(settings, body)
 
 
+async def _add_bot(args: argparse.Namespace, settings: Settings) -> int:
+    from proxy import communities
+    from proxy.models import CommunityMode
+
+    if not args.bot_token_file:
+        raise SystemExit("a Telegram bot needs --bot-token-file (the file holding BotFather's token)")
+    token = read_secret_file(args.bot_token_file)
+    mode = CommunityMode(_TELEGRAM_MODES.get(args.mode, args.mode))
+
+    async def body() -> int:
+        bot = await communities.add_bot(
+            settings, name=args.name, bot_token=token or "", secret=args.secret, mode=mode
+        )
+        print(
+            f"added Telegram bot {bot.name} ({bot.vk_group_id}), mode {'webhook' if mode == 'callback' else 'polling'}"
+        )
+        print(
+            f"next: proxy community connect --network telegram {bot.vk_group_id}, then proxy community check"
+        )
+        return 0
+
+    return await with_db(settings, body)
+
+
+async def _community(network: str, reference: int):  # type: ignore[no-untyped-def]
+    from proxy.models import Community
+
+    found = await Community.get_or_none(network=network, vk_group_id=reference)
+    return found or await Community.get_or_none(id=reference, network=network)
+
+
+async def cmd_community_connect(args: argparse.Namespace, settings: Settings) -> int:
+    """Tell the network where to deliver: the webhook of this service, or nowhere (polling)."""
+    from proxy.communities import community_token
+    from proxy.models import CommunityMode
+    from proxy.networks import community_account, connections
+
+    async def body() -> int:
+        community = await _community(args.network, args.community)
+        if community is None:
+            raise SystemExit(f"no {args.network} community {args.community}")
+        url = None
+        if community.mode == CommunityMode.CALLBACK:
+            url = f"{settings.public_url}/callback/{args.network}/{community.vk_group_id}"
+        account = community_account(community, community_token=community_token(settings, community))
+        async with connections(settings) as opened:
+            checks = await opened.community(community.network, account).connect(
+                url, community.callback_secret
+            )
+        return _print_checks(checks)
+
+    return await with_db(settings, body)
+
+
+async def cmd_community_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Test the connection with the community's tokens."""
+    from proxy.networks import community_client, connections
+
+    async def body() -> int:
+        community = await _community(args.network, args.community)
+        if community is None:
+            raise SystemExit(f"no {args.network} community {args.community}")
+        async with connections(settings) as opened:
+            checks = await community_client(settings, opened, community).check_connection()
+        return _print_checks(checks)
+
+    return await with_db(settings, body)
+
+
+def _print_checks(checks) -> int:  # type: ignore[no-untyped-def]
+    for check in checks:
+        print(f"{check.status:8} {check.name}: {check.text}" + (f" ({check.detail})" if check.detail else ""))
+    return 1 if any(check.status == "failed" for check in checks) else 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    community = sub.add_parser("community", help="manage communities").add_subparsers(
+    community = sub.add_parser("community", help="manage communities and bots").add_subparsers(
         dest="community_command", required=True, parser_class=Parser
     )
-    p = community.add_parser("add", help="serve a VK community")
-    p.add_argument("--group-id", type=int, required=True)
+    p = community.add_parser("add", help="serve a VK community or a Telegram bot (no call to the network)")
+    p.add_argument("--network", choices=["vk", "telegram"], default="vk")
+    p.add_argument("--group-id", type=int, help="VK: the group's id")
     p.add_argument("--name", required=True)
-    p.add_argument("--secret", required=True)
-    p.add_argument("--confirmation", required=True)
+    p.add_argument(
+        "--secret", required=True, help="VK: the Callback API secret; Telegram: the webhook's secret_token"
+    )
+    p.add_argument("--confirmation", help="VK: the Callback API confirmation string")
     p.add_argument("--community-token-file")
     p.add_argument("--admin-token-file")
-    p.add_argument("--mode", choices=["callback", "longpoll"], default="callback")
+    p.add_argument("--bot-token-file", help="Telegram: a file holding BotFather's token")
+    p.add_argument(
+        "--mode", choices=["callback", "longpoll", "webhook", "polling"], default="callback",
+        help="VK: callback or longpoll; Telegram: webhook or polling (getUpdates)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_community_add)
+    for name, func, what in (
+        ("connect", cmd_community_connect, "tell the network where to deliver (Telegram: setWebhook)"),
+        ("check", cmd_community_check, "test the connection with the stored tokens"),
+    ):
+        p = community.add_parser(name, help=what)
+        p.add_argument("--network", choices=["vk", "telegram"], default="vk")
+        p.add_argument("community", type=int, help="its id on the network, or in the proxy")
+        p.set_defaults(func=func)

@@ -402,6 +402,12 @@ class Connector(Protocol):
         """The address of a thread's parent on the network, for people to open."""
         ...
 
+    def registration_id(self, token: str, secret: str) -> int | None:
+        """The community's id a registration's token names (a Telegram bot's token begins with the bot's
+        id), or None when its tokens name none (VK: the admin types the group's id). Raises ValueError,
+        in plain words, when the token or the secret cannot be the network's."""
+        ...
+
     def parent_of_post(self, event: DomainEvent) -> Parent | None:
         """The parent an event carries whole (VK: a community's wall_post_new), or None."""
         ...

@@ -7,6 +7,7 @@ community token. `TELEGRAM` is the stateless connector; `open` makes the applica
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ from .bot_api import API_BASE, TelegramError
 from .endpoint import make_webhook_handler
 from .pacing import TelegramPacing
 from .polling import TelegramPolling
+
+# A bot token as BotFather gives it; the webhook secret as setWebhook accepts it.
+_TOKEN = re.compile(r"^[0-9]{1,18}:[A-Za-z0-9_-]{20,100}$")
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 def bot_id_of(token: str) -> int | None:
@@ -151,6 +156,18 @@ class TelegramConnector:
         # A channel post's address needs the channel's public name, which the discussion group's copy
         # does not carry; the post itself is shown from the copy.
         return ""
+
+    def registration_id(self, token: str, secret: str) -> int:
+        bot_id = bot_id_of(token)
+        if bot_id is None or not _TOKEN.match(token):
+            raise ValueError(
+                "this does not look like a bot token: paste BotFather's token whole (digits, a colon, the rest)"
+            )
+        if not _SECRET.match(secret):
+            raise ValueError(
+                "the secret is 1 to 256 characters: Latin letters, digits, _ and - (Telegram's rule)"
+            )
+        return bot_id
 
     def parent_of_post(self, event: DomainEvent) -> Parent | None:
         if not isinstance(event, WallPostCreated):

@@ -141,6 +141,9 @@ class VkConnector:
     def parent_url(self, ref: ParentRef) -> str:
         return parents.parent_url(ref)
 
+    def registration_id(self, token: str, secret: str) -> int | None:
+        return None
+
     def parent_of_post(self, event: DomainEvent) -> Parent | None:
         return parents.parent_of_post(event)
 

@@ -1,0 +1,160 @@
+"""A Telegram bot end to end: updates delivered by the Telegram emulator to the proxy's webhook over real
+HTTP, mirrored once, answered and moderated through the outbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+from proxy import actions
+from proxy.models import (
+    Author,
+    Ban,
+    Channel,
+    Conversation,
+    Direction,
+    Item,
+    ItemTombstone,
+    JournalEntry,
+    Network,
+    OutboxRow,
+    OutboxStatus,
+    RawEvent,
+    ReactionSample,
+)
+from tests.telegram_flow_fixtures import *  # noqa: F403
+from tests.telegram_flow_fixtures import SECRET, Served, wait_for
+
+
+async def test_a_private_message_is_mirrored_once_and_answered_through_the_bot(served: Served) -> None:
+    world = served.world
+    world.people.writes_to_bot(world.member, world.bot, "Where is my order?")
+    await served.delivered()
+
+    conversation = await Conversation.get(community_id=served.community.id)
+    assert conversation.channel == Channel.MESSAGE and conversation.waiting_since is not None
+    author = await Author.get(id=conversation.author_id)  # type: ignore[attr-defined]
+    assert (author.network, author.vk_id, author.name) == (Network.TELEGRAM, world.member.id, "Ivan Petrov")
+
+    await actions.reply(served.settings, served.operator, conversation.id, "It leaves today")
+    assert await served.send_outbox() == 1
+
+    sent = [
+        m
+        for m in world.state.private_chat(world.bot, world.member).messages.values()
+        if m.from_user is not None and m.from_user.id == world.bot.id
+    ]
+    assert [m.text for m in sent] == ["It leaves today"]
+    row = await OutboxRow.get(community_id=served.community.id)
+    assert (row.method, row.status) == ("sendMessage", OutboxStatus.SENT)
+    reply = await Item.get(conversation_id=conversation.id, direction=Direction.OUT)
+    assert (reply.text, reply.sent_by_id, reply.vk_id) == (
+        "It leaves today",
+        served.operator.id,
+        sent[0].message_id,
+    )  # type: ignore[attr-defined]
+    conversation = await Conversation.get(id=conversation.id)
+    assert conversation.waiting_since is None
+    sample = await ReactionSample.get(conversation_id=conversation.id)
+    assert sample.operator_id == served.operator.id  # type: ignore[attr-defined]
+    entry = await JournalEntry.get(action="reply.send")
+    assert entry.outcome == "done"
+
+
+async def test_the_same_update_delivered_twice_changes_nothing_the_second_time(served: Served) -> None:
+    world = served.world
+    world.people.writes_to_bot(world.member, world.bot, "hello")
+    update = dict(world.bot.pending[-1]) if world.bot.pending else None
+    await served.delivered()
+    assert update is None or update["update_id"]
+    raw = await RawEvent.filter(community_id=served.community.id).first()
+    assert raw is not None
+    again = await served.client.post(
+        f"/callback/telegram/{world.bot.id}",
+        data=raw.payload if isinstance(raw.payload, str) else json.dumps(raw.payload),
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"},
+    )
+    assert (again.status, await again.text()) == (200, "ok")
+    assert await Item.filter(community_id=served.community.id).count() == 1
+    assert await RawEvent.filter(community_id=served.community.id).count() == 1
+
+
+async def test_a_wrong_or_missing_secret_is_refused_and_writes_nothing(served: Served) -> None:
+    body = json.dumps(
+        {
+            "update_id": 5,
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "chat": {"id": 7, "type": "private"},
+                "from": {"id": 7, "is_bot": False, "first_name": "X"},
+                "text": "hi",
+            },
+        }
+    )
+    for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "not-it"}):
+        response = await served.client.post(
+            f"/callback/telegram/{served.world.bot.id}", data=body, headers=headers
+        )
+        assert response.status == 403
+    unknown = await served.client.post(
+        "/callback/telegram/42", data=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    assert unknown.status == 404
+    assert await RawEvent.all().count() == 0
+    assert await Item.all().count() == 0
+
+
+async def test_a_group_reply_joins_the_thread_and_spam_is_deleted_and_its_author_banned(
+    served: Served,
+) -> None:
+    world = served.world
+    question = world.people.writes_in_group(world.member, world.group, "Is the shop open on Sunday?")
+    world.people.writes_in_group(world.other, world.group, "Good question", reply_to=question)
+    await served.delivered()
+    conversations = await Conversation.filter(community_id=served.community.id)
+    assert len(conversations) == 1 and conversations[0].channel == Channel.GROUP
+    assert await Item.filter(conversation_id=conversations[0].id).count() == 2
+
+    spam = world.people.writes_in_group(world.other, world.group, "Cheap followers at spam.example")
+    await served.delivered()
+    item = await Item.get(community_id=served.community.id, text="Cheap followers at spam.example")
+    await actions.delete_comment(served.settings, served.operator, item.id)
+    await served.send_outbox()
+    assert world.group.messages[spam.message_id].deleted
+    assert await ItemTombstone.filter(item_id=item.id).exists()
+
+    spam_thread = await Conversation.get(id=item.conversation_id)  # type: ignore[attr-defined]
+    await actions.ban_author(served.settings, served.operator, spam_thread.id, reason=1, comment="", until=None)
+    await served.send_outbox()
+    assert world.group.member(world.other).status == "kicked"
+    assert await Ban.filter(community_id=served.community.id, lifted_at__isnull=True).count() == 1
+    # Telegram's chat_member update for the bot's own ban is recognised as the proxy's action.
+    await served.delivered()
+    assert not await JournalEntry.filter(action="vk.ban").exists()
+
+
+async def test_a_business_chat_is_answered_with_its_connection(served: Served) -> None:
+    world = served.world
+    connection = world.people.connects_business(world.owner, world.bot)
+    world.people.business_message(connection, world.member, "Do you deliver to Kazan?")
+    await served.delivered()
+    conversation = await Conversation.get(community_id=served.community.id, channel=Channel.BUSINESS)
+    assert conversation.connection == connection.id
+
+    await actions.reply(served.settings, served.operator, conversation.id, "Yes, in two days")
+    await served.send_outbox()
+    chat = world.state.business_chat(connection, world.member)
+    answer = [m for m in chat.messages.values() if m.text == "Yes, in two days"]
+    assert answer and answer[0].business_connection_id == connection.id
+    await wait_for(lambda: Item.filter(conversation_id=conversation.id, direction=Direction.OUT).exists())
+
+
+async def test_a_ban_by_an_admin_in_telegram_is_journaled_as_theirs(served: Served) -> None:
+    world = served.world
+    world.people.writes_in_group(world.other, world.group, "rude words")
+    world.people.admin_acts(world.owner, world.group, "ban", world.other)
+    await served.delivered()
+    ban = await Ban.get(community_id=served.community.id)
+    assert ban.admin_vk_id == world.owner.id and ban.banned_by_id is None  # type: ignore[attr-defined]
+    entry = await JournalEntry.get(action="vk.ban")
+    assert entry.vk_user_id == world.owner.id
