@@ -17,9 +17,14 @@ import secrets
 
 from proxy.crypto import encrypt_token
 from proxy.demo_rules import ensure_demo_rules
-from proxy.emulation import DEMO_GROUP_ID
+from proxy.emulation import DEMO_BOT_ID, DEMO_BOT_TOKEN, DEMO_GROUP_ID
 from proxy.models import Channel, Community, CommunityMode, Item, Network
+from proxy.networks import community_account, connections
 from proxy.settings import Settings
+from tg_emulator import DemoTraffic as TgDemoTraffic
+from tg_emulator import RunningTgEmulator, start_tg_emulator
+from tg_emulator import build_demo_world as build_tg_demo_world
+from tg_emulator import play_round as play_tg_round
 from vk_emulator import (
     CallbackConfig,
     DemoTraffic,
@@ -42,10 +47,11 @@ DEMO_RETRY_SCHEDULE = (2.0, 10.0, 60.0, 180.0, 600.0)
 
 
 async def has_real_community() -> bool:
-    """Whether a community other than the demo one has a VK token (then no demo runs)."""
+    """Whether a community other than the demo ones has a token (then no demo runs)."""
     return (
         await Community.filter(community_token_enc__isnull=False)
         .exclude(network=Network.VK, vk_group_id=DEMO_GROUP_ID)
+        .exclude(network=Network.TELEGRAM, vk_group_id=DEMO_BOT_ID)
         .exists()
     )
 
@@ -114,6 +120,42 @@ async def start_demo(settings: Settings) -> tuple[RunningEmulator, DemoTraffic]:
     community = await _register(settings, group, secret, confirmation)
     await ensure_demo_rules(community)
     return emulator, DemoTraffic(state, group, per_minute=60.0 / settings.demo_step_seconds)
+
+
+DEMO_BOT_NAME = "Демо: бот поддержки в Telegram"
+# Seconds between two rounds of the demo bot's traffic (each round: a private message, a group message
+# and a reply, a comment under a channel post, a business chat message, an admin's ban and unban).
+DEMO_BOT_ROUND_SECONDS = 45.0
+
+
+async def start_demo_bot(settings: Settings) -> tuple[RunningTgEmulator, TgDemoTraffic]:
+    """The emulated Telegram Bot API with the demo bot, registered (or refreshed) in webhook mode and
+    connected to this service through the connector's own connect step; traffic not started."""
+    world = build_tg_demo_world(bot_token=DEMO_BOT_TOKEN)
+    emulator = await start_tg_emulator(world.state, port=settings.demo_telegram_port)
+    secret = secrets.token_urlsafe(16)
+    values = {
+        "name": DEMO_BOT_NAME,
+        "mode": CommunityMode.CALLBACK,
+        "callback_secret": secret,
+        "confirmation_code": "",
+        "community_token_enc": encrypt_token(settings.secret_key, DEMO_BOT_TOKEN),
+        "is_active": True,
+    }
+    community, created = await Community.get_or_create(
+        defaults=values, network=Network.TELEGRAM, vk_group_id=DEMO_BOT_ID
+    )
+    if not created:
+        await community.update_from_dict(values).save()
+    url = f"{settings.public_url.rstrip('/')}/callback/telegram/{DEMO_BOT_ID}"
+    async with connections(settings) as opened:
+        account = community_account(community, community_token=DEMO_BOT_TOKEN)
+        await opened.community(Network.TELEGRAM, account).connect(url, secret)
+    traffic = TgDemoTraffic(world, seconds_per_round=DEMO_BOT_ROUND_SECONDS)
+    # Two rounds at once, delivered as soon as the service listens (Telegram retries a failed delivery).
+    for _ in range(2):
+        play_tg_round(world, traffic.rng)
+    return emulator, traffic
 
 
 async def warm_up_then_run(traffic: DemoTraffic) -> None:

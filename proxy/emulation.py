@@ -12,10 +12,22 @@ from __future__ import annotations
 from proxy.models import Community, Network
 from proxy.settings import Settings
 
-__all__ = ["DEMO_GROUP_ID", "VK_WEB", "author_path", "is_emulated", "vk_is_emulated", "vk_url"]
+__all__ = [
+    "DEMO_BOT_ID",
+    "DEMO_BOT_TOKEN",
+    "DEMO_GROUP_ID",
+    "VK_WEB",
+    "author_path",
+    "is_emulated",
+    "vk_is_emulated",
+    "vk_url",
+]
 
 # The demo community's VK id (proxy/demo.py registers it): made up, whatever the settings say now.
 DEMO_GROUP_ID = 200_000_001
+# The demo's Telegram bot: its token (an emulated bot's, nobody's on Telegram) begins with its id.
+DEMO_BOT_ID = 7_000_000_001
+DEMO_BOT_TOKEN = f"{DEMO_BOT_ID}:demo-bot-token-of-the-emulator_00"
 VK_WEB = "https://vk.com/"
 
 
@@ -25,7 +37,9 @@ def vk_is_emulated(settings: Settings) -> bool:
 
 
 def is_emulated(settings: Settings, community: Community) -> bool:
-    """Whether this community's VK is an emulator (its ids are nobody's on vk.com)."""
+    """Whether this community's network is an emulator (its ids are nobody's on vk.com or Telegram)."""
+    if community.network == Network.TELEGRAM:
+        return settings.demo or settings.telegram_api_base is not None or community.vk_group_id == DEMO_BOT_ID
     return vk_is_emulated(settings) or (
         community.network == Network.VK and community.vk_group_id == DEMO_GROUP_ID
     )

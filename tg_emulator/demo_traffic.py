@@ -13,7 +13,7 @@ import contextlib
 import random
 from dataclasses import dataclass, field
 
-from .basics import Bot, Chat, Message, TgUser
+from .basics import Bot, BusinessConnection, Chat, Message, TgUser
 from .people import People
 from .state import TgState
 
@@ -35,6 +35,8 @@ class DemoWorld:
     discussion: Chat
     rounds: int = 0
     made: list[Message] = field(default_factory=list)
+    # The admin's business account, connected to the bot in the first round.
+    business: BusinessConnection | None = None
 
 
 def build_demo_world(state: TgState | None = None, *, bot_token: str | None = None) -> DemoWorld:
@@ -69,6 +71,9 @@ def play_round(world: DemoWorld, rng: random.Random) -> list[Message]:
     ]
     post, _ = people.channel_posts(world.channel, rng.choice(DEMO_POSTS))
     made.append(people.comments(commenter, world.channel, post.message_id, rng.choice(DEMO_COMMENTS)))
+    if world.business is None:
+        world.business = people.connects_business(world.admin, world.bot)
+    made.append(people.business_message(world.business, writer, rng.choice(DEMO_PRIVATE)))
     people.admin_acts(world.admin, world.group, "ban", replier)
     # Lifted at once so the next round has the same people in the group.
     people.admin_acts(world.admin, world.group, "unban", replier)

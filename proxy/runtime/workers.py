@@ -139,6 +139,10 @@ async def demo_context(app: web.Application) -> AsyncIterator[None]:
     emulator, traffic = await demo.start_demo(settings)
     task = asyncio.create_task(demo.warm_up_then_run(traffic), name="demo-traffic")
     app[BACKGROUND]["demo"] = emulator
+    bot_emulator, bot_traffic = await demo.start_demo_bot(settings)
+    # The first round once the service listens, then one every DEMO_BOT_ROUND_SECONDS.
+    bot_traffic.start()
+    app[BACKGROUND]["demo_bot"] = bot_emulator
     log.info(
         "demo mode: emulated VK at %s, community %s posts to %s",
         emulator.base_url,
@@ -149,8 +153,11 @@ async def demo_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await _stop(task)
+        await bot_traffic.stop()
         await emulator.close()
+        await bot_emulator.close()
         app[BACKGROUND].pop("demo", None)
+        app[BACKGROUND].pop("demo_bot", None)
 
 
 async def sla_alerts_context(app: web.Application) -> AsyncIterator[None]:
