@@ -4,8 +4,12 @@ HTTP, mirrored once, answered and moderated through the outbox, on SQLite and Po
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+
+import pytest
 
 from proxy import actions
+from proxy.clock import utcnow
 from proxy.models import (
     Author,
     Ban,
@@ -21,6 +25,9 @@ from proxy.models import (
     RawEvent,
     ReactionSample,
 )
+from proxy.rules import store as rules_store
+from proxy.rules import worker as rules_worker
+from proxy.rules.worker import CompiledRules, evaluate_due
 from tests.telegram_flow_fixtures import *  # noqa: F403
 from tests.telegram_flow_fixtures import SECRET, Served, wait_for
 
@@ -124,7 +131,9 @@ async def test_a_group_reply_joins_the_thread_and_spam_is_deleted_and_its_author
     assert await ItemTombstone.filter(item_id=item.id).exists()
 
     spam_thread = await Conversation.get(id=item.conversation_id)  # type: ignore[attr-defined]
-    await actions.ban_author(served.settings, served.operator, spam_thread.id, reason=1, comment="", until=None)
+    await actions.ban_author(
+        served.settings, served.operator, spam_thread.id, reason=1, comment="", until=None
+    )
     await served.send_outbox()
     assert world.group.member(world.other).status == "kicked"
     assert await Ban.filter(community_id=served.community.id, lifted_at__isnull=True).count() == 1
@@ -158,3 +167,33 @@ async def test_a_ban_by_an_admin_in_telegram_is_journaled_as_theirs(served: Serv
     assert ban.admin_vk_id == world.owner.id and ban.banned_by_id is None  # type: ignore[attr-defined]
     entry = await JournalEntry.get(action="vk.ban")
     assert entry.vk_user_id == world.owner.id
+
+
+async def test_a_moderation_rule_deletes_telegram_spam_and_bans_its_author(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rules_worker, "STAMP_SECONDS", 0.0)
+    world = served.world
+    rule = await rules_store.create_rule(
+        None,
+        community_id=served.community.id,
+        mode="on",
+        name="Casino",
+        conditions={"words": ["casino"]},
+        actions=[{"do": "delete"}, {"do": "ban", "days": 7}],
+    )
+    spam = world.people.writes_in_group(world.other, world.group, "Best casino bonus here")
+    world.people.writes_in_group(world.member, world.group, "When do you open?")
+    await served.delivered()
+
+    result = await evaluate_due(served.settings, CompiledRules(), now=utcnow() + timedelta(seconds=1))
+    assert (result.checked, result.hits) == (2, 1)
+    await served.send_outbox()
+    await served.send_outbox()
+    assert world.group.messages[spam.message_id].deleted
+    assert world.group.member(world.other).status == "kicked"
+    item = await Item.get(community_id=served.community.id, text="Best casino bonus here")
+    tombstone = await ItemTombstone.get(item_id=item.id)
+    assert (tombstone.deleted_by_id, tombstone.deleted_by_rule_id) == (None, rule.id)  # type: ignore[attr-defined]
+    await served.delivered()  # Telegram's chat_member update for the rule's own ban
+    assert not await JournalEntry.filter(action="vk.ban").exists()
