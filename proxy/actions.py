@@ -160,7 +160,8 @@ async def _queue(
         text=text,
         params={
             "method": call.method,
-            **{k: v for k, v in call.params.items() if k != "message"},
+            # The text is the entry's own (VK calls it message, Telegram text).
+            **{k: v for k, v in call.params.items() if k not in ("message", "text")},
             **(extra or {}),
             **actor.params,
         },
@@ -427,7 +428,8 @@ async def _unsent(conn: Any, community_id: int, kind: ActionKind, vk_id: int) ->
     rows = await OutboxRow.filter(
         community_id=community_id, method__in=methods_of(kind), status__in=_UNSENT
     ).using_db(conn)
-    return any(row.params.get("owner_id") == vk_id for row in rows)
+    # VK names the author owner_id, Telegram user_id.
+    return any(row.params.get("owner_id", row.params.get("user_id")) == vk_id for row in rows)
 
 
 async def unban_author(settings: Settings, operator: Operator, conversation_id: int) -> OutboxRow:

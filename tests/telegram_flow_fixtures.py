@@ -82,7 +82,7 @@ def tg_world() -> TgWorld:
 async def wait_for(condition: Any, seconds: float = 10.0) -> None:
     """Poll an async condition until it holds."""
     async with asyncio.timeout(seconds):
-        while not await condition():
+        while not await condition():  # noqa: ASYNC110 - the outbox and ingest write what is waited for
             await asyncio.sleep(0.02)
 
 

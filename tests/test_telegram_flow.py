@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from proxy import actions
+from proxy import actions, mute_actions
 from proxy.clock import utcnow
 from proxy.models import (
     Author,
     Ban,
     Channel,
+    Community,
     Conversation,
     Direction,
     Item,
@@ -28,6 +29,7 @@ from proxy.models import (
 from proxy.rules import store as rules_store
 from proxy.rules import worker as rules_worker
 from proxy.rules.worker import CompiledRules, evaluate_due
+from proxy.settings import Settings
 from tests.telegram_flow_fixtures import *  # noqa: F403
 from tests.telegram_flow_fixtures import SECRET, Served, wait_for
 
@@ -197,3 +199,38 @@ async def test_a_moderation_rule_deletes_telegram_spam_and_bans_its_author(
     assert (tombstone.deleted_by_id, tombstone.deleted_by_rule_id) == (None, rule.id)  # type: ignore[attr-defined]
     await served.delivered()  # Telegram's chat_member update for the rule's own ban
     assert not await JournalEntry.filter(action="vk.ban").exists()
+
+
+async def test_a_mute_through_the_proxy_and_one_by_an_admin_in_telegram(served: Served) -> None:
+    world = served.world
+    world.people.writes_in_group(world.other, world.group, "SHOUTING")
+    await served.delivered()
+    thread = await Conversation.get(community_id=served.community.id)
+    await mute_actions.mute_author(served.settings, served.operator, thread.id, until=None)
+    await served.send_outbox()
+    member = world.group.member(world.other)
+    assert member.status == "restricted" and member.permissions.get("can_send_messages") is False
+    await served.delivered()  # Telegram's chat_member update for the proxy's own mute
+    assert not await JournalEntry.filter(action="vk.restrict").exists()
+    assert await JournalEntry.filter(action="author.mute", outcome="done").exists()
+
+    world.people.admin_acts(
+        world.owner, world.group, "restrict", world.member, permissions={"can_send_messages": False}
+    )
+    await served.delivered()
+    entry = await JournalEntry.get(action="vk.restrict")
+    assert (entry.vk_user_id, entry.params["user_id"]) == (world.owner.id, world.member.id)
+
+
+async def test_a_vk_community_has_no_mute(served: Served, settings: Settings) -> None:
+    # The same conversation shape on VK: its connector plans no mute; nothing is written.
+    world = served.world
+    world.people.writes_in_group(world.other, world.group, "hello")
+    await served.delivered()
+    thread = await Conversation.get(community_id=served.community.id)
+    await Community.filter(id=served.community.id).update(network=Network.VK)
+    before = await JournalEntry.all().count()
+    with pytest.raises(actions.ActionError):
+        await mute_actions.mute_author(served.settings, served.operator, thread.id, until=None)
+    assert await JournalEntry.all().count() == before
+    assert not await OutboxRow.filter(community_id=served.community.id).exists()

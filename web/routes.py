@@ -66,6 +66,7 @@ ROUTES = [
     (POST, CONVERSATION + "/read", actions.mark_read, None),
     (POST, CONVERSATION + "/ban", actions.ban, None),
     (POST, CONVERSATION + "/unban", actions.unban, None),
+    (POST, CONVERSATION + "/mute", actions.mute, None),
     (POST, "/items/{item_id:\\d+}/delete", actions.delete_comment, None),
     (POST, "/items/{item_id:\\d+}/restore", actions.restore_comment, None),
     # Statistics: CSV exports, then the pages

@@ -17,6 +17,7 @@ from proxy import metrics, thread_parents
 from proxy.clock import utcnow
 from proxy.events import (
     AuthorBlocked,
+    AuthorRestricted,
     AuthorUnblocked,
     DeprecatedVersionWarning,
     DomainEvent,
@@ -24,6 +25,7 @@ from proxy.events import (
     ItemDeleted,
     ItemEdited,
     ItemRestored,
+    MemberChanged,
     OfficersEdited,
     Unsupported,
     WallPostCreated,
@@ -35,6 +37,7 @@ from proxy.ingest.done_in_vk import _journal_officers_edit
 from proxy.ingest.items import _item_created, _item_edited
 from proxy.ingest.outcome import IngestResult, Source, _Effect, _Known
 from proxy.ingest.raw_events import _claim_raw_event, _known_of, raw_event_key
+from proxy.ingest.restrictions import _author_restricted, _member_changed
 from proxy.ingest.sanitize import _sanitized
 from proxy.models import Community, RawEvent, RawEventStatus
 
@@ -134,6 +137,10 @@ async def _apply(
     if isinstance(event, OfficersEdited):
         await _journal_officers_edit(community, event, received, conn)
         return _Effect(changed=True)
+    if isinstance(event, AuthorRestricted):
+        return await _author_restricted(community, event, received, conn)
+    if isinstance(event, MemberChanged):
+        return await _member_changed(community, event, received, conn)
     if isinstance(event, WallPostCreated):
         # The post is what its comments hang on: the conversation page shows it (proxy/thread_parents.py).
         await thread_parents.record_from_event(community, event, conn)
@@ -152,6 +159,8 @@ _WITH_ROWS = (
     AuthorUnblocked,
     OfficersEdited,
     WallPostCreated,
+    AuthorRestricted,
+    MemberChanged,
 )
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from proxy import actions, local_actions
+from proxy import actions, local_actions, mute_actions
 from proxy.access import AccessDenied, ActionError, require_row
 from proxy.appkeys import LIVE, OUTBOX_WAKEUPS, SETTINGS
 from proxy.clock import utcnow
@@ -181,6 +181,21 @@ async def ban(request: web.Request) -> web.StreamResponse:
             reason=_field(form, params.BAN_REASON) or 0,
             comment=_field(form, params.BAN_COMMENT) or "",
             until=utcnow() + timedelta(days=days) if days else None,
+        )
+
+    return await _perform(request, cid, "author", "author_error", run, live_event="author_changed", trigger=None)
+
+
+async def mute(request: web.Request) -> web.StreamResponse:
+    """POST /conversations/{id}/mute: the author may no longer write in the group (for some days, or until
+    lifted in Telegram); refused in plain words where the network has no mute (VK)."""
+    cid = _conversation_id(request)
+    settings, operator = request.app[SETTINGS], request[OPERATOR]
+
+    async def run(form: Any) -> None:
+        days = _field(form, params.BAN_DAYS)
+        await mute_actions.mute_author(
+            settings, operator, cid, until=utcnow() + timedelta(days=days) if days else None
         )
 
     return await _perform(request, cid, "author", "author_error", run, live_event="author_changed", trigger=None)
