@@ -77,7 +77,7 @@ async def test_a_rule_from_adding_to_archiving(db_url: str, proxy) -> None:  # t
     assert shown["conditions"] == {
         "words": ["казино", "casino"],
         "phrases": ["без вложений"],
-        "channels": ["wall", "photo", "video", "market", "board"],
+        "channels": ["wall", "photo", "video", "market", "board", "group"],
     }
     assert shown["actions"] == [{"do": "delete"}, {"do": "ban", "days": 7, "reason": 1, "comment": ""}]
     assert (shown["mode"], shown["hits"], shown["undos"], shown["community_id"]) == (
@@ -111,7 +111,7 @@ async def test_a_rule_from_adding_to_archiving(db_url: str, proxy) -> None:  # t
     assert rules[0].conditions == {
         "words": ["казино", "casino"],
         "patterns": [r"\d{3,}\s*₽"],
-        "channels": ["wall", "photo", "video", "market", "board"],
+        "channels": ["wall", "photo", "video", "market", "board", "group"],
     }
     assert rules[0].created_by_id is None  # type: ignore[attr-defined]
     # Journaled as the proxy's own, each with the whole definition at its version.

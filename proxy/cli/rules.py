@@ -22,7 +22,8 @@ from proxy.cli.common import Parser, with_db
 from proxy.cli_errors import CommandError
 from proxy.settings import Settings
 
-# `--channels comments`: every channel that has comments (all but private messages).
+# `--channels comments`: every public channel (all but private dialogs: VK's messages, a Telegram bot's
+# private and business chats); a Telegram group is one.
 COMMENT_CHANNELS_ALIAS = "comments"
 # Actions whose kind is all they say (the others take their parameter from their own flag).
 PLAIN_ACTIONS = ("delete", "ban", "alert", "flag")
@@ -101,7 +102,7 @@ def _channels(values: list[str] | None) -> list[str]:
     out: list[str] = []
     for value in _split(values):
         if value == COMMENT_CHANNELS_ALIAS:
-            out.extend(c.value for c in Channel if c != Channel.MESSAGE)
+            out.extend(c.value for c in Channel if c not in (Channel.MESSAGE, Channel.BUSINESS))
         else:
             out.append(value)
     return list(dict.fromkeys(out))
