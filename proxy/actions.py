@@ -469,6 +469,9 @@ async def mark_read(settings: Settings, operator: Operator, conversation_id: int
     conversation = await _accessible_conversation(operator, conversation_id, "conversation.mark_read")
     if conversation.channel != Channel.MESSAGE:
         return None
+    community = await Community.get(id=conversation.community_id)
+    if not connector_for(community.network).methods.get(ActionKind.MARK_READ):
+        return None  # no read mark for a bot to send (Telegram)
     async with in_transaction() as conn:
         conversation = await conversations.lock(conversation_id, conn)
         waiting = (
@@ -540,7 +543,12 @@ async def close_conversation(
         closing = await conversations.close(
             conversation, at=now, operator_id=operator.id, conn=conn, reason=reason
         )
-        mark_answered = conversation.channel == Channel.MESSAGE and community.community_token_enc is not None
+        # Telegram has no "answered" mark: its connector plans none, and closing is the proxy's own there.
+        mark_answered = (
+            conversation.channel == Channel.MESSAGE
+            and community.community_token_enc is not None
+            and bool(connector_for(community.network).methods.get(ActionKind.MARK_ANSWERED))
+        )
         await _local_entry(
             conn, Actor.of(operator), "conversation.close", conversation,
             kind=str(closing.kind), close_id=closing.id, vk_mark_answered=mark_answered,

@@ -234,3 +234,18 @@ async def test_a_vk_community_has_no_mute(served: Served, settings: Settings) ->
         await mute_actions.mute_author(served.settings, served.operator, thread.id, until=None)
     assert await JournalEntry.all().count() == before
     assert not await OutboxRow.filter(community_id=served.community.id).exists()
+
+
+async def test_closing_a_telegram_chat_is_the_proxys_own_and_sends_nothing(served: Served) -> None:
+    world = served.world
+    world.people.writes_to_bot(world.member, world.bot, "Thanks, all good")
+    await served.delivered()
+    conversation = await Conversation.get(community_id=served.community.id)
+    assert await actions.mark_read(served.settings, served.operator, conversation.id) is None
+    closing = await actions.close_conversation(
+        served.settings, served.operator, conversation.id, reason="no_answer_needed"
+    )
+    assert closing.kind == "without_reply"
+    assert not await OutboxRow.filter(community_id=served.community.id).exists()
+    entry = await JournalEntry.get(action="conversation.close")
+    assert entry.params["vk_mark_answered"] is False
