@@ -19,6 +19,7 @@ from proxy.models import (
     Direction,
     Item,
     ItemTombstone,
+    ItemVersion,
     JournalEntry,
     Network,
     OutboxRow,
@@ -249,3 +250,28 @@ async def test_closing_a_telegram_chat_is_the_proxys_own_and_sends_nothing(serve
     assert not await OutboxRow.filter(community_id=served.community.id).exists()
     entry = await JournalEntry.get(action="conversation.close")
     assert entry.params["vk_mark_answered"] is False
+
+
+async def test_edits_are_versions_and_business_deletions_are_kept_with_their_text(served: Served) -> None:
+    world = served.world
+    group_message = world.people.writes_in_group(world.member, world.group, "Price is 100")
+    await served.delivered()
+    world.people.edits(group_message, "Price is 120")
+    connection = world.people.connects_business(world.owner, world.bot)
+    first = world.people.business_message(connection, world.member, "My card number is 1234")
+    second = world.people.business_message(connection, world.member, "Sorry, ignore that")
+    await served.delivered()
+    world.people.deletes_business_messages(connection, world.member, [first.message_id, second.message_id])
+    await served.delivered()
+
+    edited = await Item.get(community_id=served.community.id, channel=Channel.GROUP)
+    assert (edited.text, edited.version_count) == ("Price is 120", 2)
+    versions = await ItemVersion.filter(item_id=edited.id).order_by("number").values_list("text", flat=True)
+    assert versions == ["Price is 100", "Price is 120"]
+    business = await Item.filter(community_id=served.community.id, channel=Channel.BUSINESS).order_by("id")
+    assert [(i.text, i.is_deleted) for i in business] == [
+        ("My card number is 1234", True),
+        ("Sorry, ignore that", True),
+    ]
+    tombstones = await ItemTombstone.filter(item_id__in=[i.id for i in business])
+    assert sorted(t.last_text for t in tombstones) == ["My card number is 1234", "Sorry, ignore that"]
