@@ -7,13 +7,14 @@ otherwise to VK itself.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from proxy.communities import community_token
 from proxy.connectors.base import CommunityAccount, CommunityClient
 from proxy.connectors.registry import Connections
-from proxy.models import Community, CommunityMode, Network
+from proxy.models import Channel, Community, CommunityMode, Conversation, Network
 from proxy.settings import Settings
 
 
@@ -46,6 +47,25 @@ def community_account(
         admin_user_id=community.admin_vk_user_id,
         long_poll=community.mode == CommunityMode.LONGPOLL,
     )
+
+
+# The most groups a connection check asks the bot's rights in (one call each).
+CHECKED_CHATS = 20
+
+
+async def client_for_check(settings: Settings, opened: Connections, community: Community) -> CommunityClient:
+    """A client of the community on its community token, knowing the groups the proxy has seen it in."""
+    chats = (
+        await Conversation.filter(community_id=community.id, channel=Channel.GROUP, vk_owner_id__isnull=False)
+        .distinct()
+        .limit(CHECKED_CHATS)
+        .values_list("vk_owner_id", flat=True)
+    )
+    account = dataclasses.replace(
+        community_account(community, community_token=community_token(settings, community)),
+        chats=tuple(int(chat) for chat in chats),
+    )
+    return opened.community(community.network, account)
 
 
 def community_client(settings: Settings, opened: Connections, community: Community) -> CommunityClient:

@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from proxy import communities, outbox
+from proxy import db as proxy_db
 from proxy.appkeys import CONNECTIONS
 from proxy.communities import community_token
 from proxy.models import Community, CommunityMode, Operator, Role
@@ -108,3 +109,6 @@ async def served(aiohttp_client: Any, settings: Settings, tg_world: TgWorld) -> 
     assert [c.status for c in checks] == ["ok"], checks
     yield Served(tg_world, emulator, client, settings, community, operator)
     await emulator.close()
+    await client.close()
+    # The test body's own ORM queries opened connections outside the app's context (tests/conftest.py says why).
+    await proxy_db.close_database()

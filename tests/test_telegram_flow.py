@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from proxy import actions, mute_actions
+from proxy.appkeys import CONNECTIONS
 from proxy.clock import utcnow
 from proxy.models import (
     Author,
@@ -27,6 +28,7 @@ from proxy.models import (
     RawEvent,
     ReactionSample,
 )
+from proxy.networks import client_for_check
 from proxy.rules import store as rules_store
 from proxy.rules import worker as rules_worker
 from proxy.rules.worker import CompiledRules, evaluate_due
@@ -275,3 +277,21 @@ async def test_edits_are_versions_and_business_deletions_are_kept_with_their_tex
     ]
     tombstones = await ItemTombstone.filter(item_id__in=[i.id for i in business])
     assert sorted(t.last_text for t in tombstones) == ["My card number is 1234", "Sorry, ignore that"]
+
+
+async def test_the_connection_check_asks_the_bots_rights_in_each_group_seen(served: Served) -> None:
+    world = served.world
+    world.people.writes_in_group(world.member, world.group, "hi all")
+    await served.delivered()
+    client = await client_for_check(served.settings, served.client.app[CONNECTIONS], served.community)
+    checks = await client.check_connection()
+    assert [(c.name, c.status) for c in checks] == [
+        ("community_token", "ok"),
+        ("webhook", "ok"),
+        ("rights", "ok"),
+    ]
+    assert world.group.id == checks[2].params["chat"]
+
+    world.people.admin_acts(world.owner, world.group, "demote", world.bot.user)
+    checks = await client.check_connection()
+    assert (checks[2].name, checks[2].status) == ("rights", "warning")

@@ -96,14 +96,14 @@ async def cmd_community_connect(args: argparse.Namespace, settings: Settings) ->
 
 async def cmd_community_check(args: argparse.Namespace, settings: Settings) -> int:
     """Test the connection with the community's tokens."""
-    from proxy.networks import community_client, connections
+    from proxy.networks import client_for_check, connections
 
     async def body() -> int:
         community = await _community(args.network, args.community)
         if community is None:
             raise SystemExit(f"no {args.network} community {args.community}")
         async with connections(settings) as opened:
-            checks = await community_client(settings, opened, community).check_connection()
+            checks = await (await client_for_check(settings, opened, community)).check_connection()
         return _print_checks(checks)
 
     return await with_db(settings, body)

@@ -245,6 +245,9 @@ class CommunityAccount:
     # The network's id of the admin whose token `admin_token` is, as saved by an admin (or None).
     admin_user_id: int | None = None
     long_poll: bool = False
+    # Group chats the proxy has seen the community in (Telegram: the connection check asks the bot's rights
+    # in each).
+    chats: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

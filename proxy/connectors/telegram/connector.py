@@ -97,7 +97,7 @@ class TelegramCommunityClient:
             yield _
 
     async def check_connection(self) -> list[Check]:
-        return await check.check(self._clients.base, self.token)
+        return await check.check(self._clients.base, self.token, groups=self.account.chats)
 
     async def connect(self, webhook_url: str | None, secret: str) -> list[Check]:
         return await check.connect(self._clients.base, self.token, webhook_url=webhook_url, secret=secret)
