@@ -301,10 +301,14 @@ async def _communities_for(scope: Scope) -> list[Community]:
 
 async def _sla_target(params: Params, scope: Scope) -> int | None:
     """The SLA the operators' reactions are held to: the chosen community's; over all communities (an
-    operator's own communities), the most lenient one, so a highlight means "late in every community"."""
+    operator's own communities, those of the chosen network), the most lenient one, so a highlight means "late in every community"."""
     if params.community is not None:
         return params.community.sla_seconds
-    slas = [c.sla_seconds for c in await _communities_for(scope)]
+    slas = [
+        c.sla_seconds
+        for c in await _communities_for(scope)
+        if params.network is None or c.network == params.network
+    ]
     return max(slas) if slas else None
 
 
