@@ -304,11 +304,7 @@ async def _sla_target(params: Params, scope: Scope) -> int | None:
     operator's own communities, those of the chosen network), the most lenient one, so a highlight means "late in every community"."""
     if params.community is not None:
         return params.community.sla_seconds
-    slas = [
-        c.sla_seconds
-        for c in await _communities_for(scope)
-        if params.network is None or c.network == params.network
-    ]
+    slas = [c.sla_seconds for c in await _communities_for(scope) if params.network in (None, c.network)]
     return max(slas) if slas else None
 
 
