@@ -42,7 +42,7 @@ PARAMETER_NAMES = (
     "title", "vk_group_id", "mode", "secret", "confirmation", "sla_minutes", "bh_on", "bh_tz", "bh_days",
     "bh_start", "bh_end", "admin_vk_user_id", "community_token", "admin_token", "remove_community_token",
     "remove_admin_token", "current_password", "new_password", "repeat_password", "end_others", "locale",
-    "close_reason",
+    "close_reason", "network",
 )  # fmt: skip
 
 HOSTILE_VALUES = (
@@ -51,7 +51,7 @@ HOSTILE_VALUES = (
     "\x00", "a\x00b", "x" * 20_000, "\u202eevil", "<script>x</script>",
     "0001-01-01", "9999-12-31", "1969-12-31", "2024-02-30", "2024-1-1", "2024-03-04", "2100-01-02",
     "2024-03-04T00:00", "team", "outside", "me", "none", "all", "hour", "day", "excel", "reply.",
-    "-replies", "1.2", "1.2.3", "99999999999999999999.1", "..", "%", "true",
+    "-replies", "1.2", "1.2.3", "99999999999999999999.1", "..", "%", "true", "vk", "telegram",
 )  # fmt: skip
 # Digits of other scripts: str.isdigit() takes them all, int() some of them, PostgreSQL none.
 FOREIGN_DIGITS = "²³¹⁰₁٠١٢٣٤٥٦٧٨٩۰۱۲०१२০১২๑๒０１２３𝟘𝟙"

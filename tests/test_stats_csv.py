@@ -104,11 +104,11 @@ async def test_conversations_csv(client) -> None:
     a, b, c = ex.a.id, ex.b.id, ex.c.id
     assert await _get(client, f"/stats/conversations.csv?{PERIOD}") == (
         200,
-        "conversation,community,channel,author,author_vk_id,opened_at,first_reaction_s,replies,closed_at,"
+        "conversation,community,network,channel,author,author_vk_id,opened_at,first_reaction_s,replies,closed_at,"
         "closing_kind,close_reason,closer,duration_s,sla_met\r\n"
-        f"{a},Shop,message,Ivan Petrov,11,2024-03-06 09:00:00,,0,,,,,,no\r\n"
-        f"{b},Shop,wall,Olga Smirnova,12,2024-03-04 11:00:00,,0,2024-03-04 11:30:00,without_reply,,boris,1800,\r\n"
-        f"{c},Shop,message,'=Petr,13,2024-03-04 12:00:00,600,2,,,,,,yes\r\n",
+        f"{a},Shop,vk,message,Ivan Petrov,11,2024-03-06 09:00:00,,0,,,,,,no\r\n"
+        f"{b},Shop,vk,wall,Olga Smirnova,12,2024-03-04 11:00:00,,0,2024-03-04 11:30:00,without_reply,,boris,1800,\r\n"
+        f"{c},Shop,vk,message,'=Petr,13,2024-03-04 12:00:00,600,2,,,,,,yes\r\n",
     )
     # anna replied in A and C (and is C's assignee); B is boris's alone.
     client.session.cookie_jar.clear()  # a new session: log out needs the CSRF token, which this test does not need
@@ -182,7 +182,9 @@ async def test_api_token_reads_exports_only(client) -> None:
 
 async def test_exports_need_a_login(client) -> None:
     # A browser is sent to the log in form; a script (no HTML asked for) is told how to authenticate.
-    resp = await client.get(f"/stats/operators.csv?{PERIOD}", headers={"Accept": "text/html"}, allow_redirects=False)
+    resp = await client.get(
+        f"/stats/operators.csv?{PERIOD}", headers={"Accept": "text/html"}, allow_redirects=False
+    )
     assert resp.status == 302 and resp.headers["Location"].startswith("/login")
     resp = await client.get(f"/stats/operators.csv?{PERIOD}", allow_redirects=False)
     assert resp.status == 401 and resp.headers["WWW-Authenticate"] == "Bearer"

@@ -22,6 +22,7 @@ from proxy.stats import community_figures, operator_kpis, parse_period, time_ser
 from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
 from proxy.stats.drill import Who, drill
 from proxy.stats.operators import OPERATORS_CSV_HEADER, operator_csv_row
+from proxy.stats.where import CommunityFilter
 from tests.stats_fixtures import MSK, build_worked_example, make_operator
 from tests.stats_pages_fixtures import build_random_world
 from web.csv_stream import format_cell
@@ -163,7 +164,8 @@ async def test_rankings_and_communities_for_a_manager(client) -> None:
         str(f.community_id): {
             c: format_cell(v)
             for c, v in zip(COMMUNITIES_CSV_HEADER, community_csv_row(f), strict=True)
-            if c in COMMUNITY_DRILL and c != "oldest_waiting_s"  # "now" moves on between the two readings
+            # The network beside the figures; "now" moves on between the two readings.
+            if (c in COMMUNITY_DRILL or c == "network") and c != "oldest_waiting_s"
         }
         for f in figures
     }
@@ -263,7 +265,6 @@ async def test_an_operator_sees_only_their_own(client) -> None:
     assert await JournalEntry.filter(action="access.denied").count() == 3
 
 
-
 async def test_a_community_that_does_not_exist_is_not_found(client) -> None:
     """The same answer as a community outside an operator's scope (proxy/access.py: NotFound)."""
     await build_worked_example()
@@ -271,6 +272,7 @@ async def test_a_community_that_does_not_exist_is_not_found(client) -> None:
     for path in ("/stats?community=999999", "/stats/operators.csv?community=999999"):
         resp = await client.get(path)
         assert (resp.status, await resp.text()) == (404, NOT_FOUND), path
+
 
 @pytest.mark.parametrize(
     ("path", "message"),
@@ -418,7 +420,7 @@ async def test_drill_down_adds_up_to_every_figure(client) -> None:
     for community in [None, *world["communities"]]:
         community_id = None if community is None else community.id
         scope = "" if community is None else f"&community={community_id}"
-        kpis = await operator_kpis(period, community_id=community_id)
+        kpis = await operator_kpis(period, within=CommunityFilter(community_id))
         assert any(k.is_outside for k in kpis)
         for kpi in kpis:
             cells = dict(zip(OPERATORS_CSV_HEADER, operator_csv_row(kpi), strict=True))
@@ -432,7 +434,7 @@ async def test_drill_down_adds_up_to_every_figure(client) -> None:
                 period,
                 "slowest",
                 Who(operator_id=kpi.operator_id, outside=kpi.is_outside),
-                community_id=community_id,
+                within=CommunityFilter(community_id),
             )
             assert [r.seconds for r in slowest.rows] == [kpi.reaction.max] * slowest.total_rows
             assert (slowest.total_rows > 0) == (kpi.reaction.count > 0)

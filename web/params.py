@@ -46,7 +46,7 @@ from proxy.audit.archive import ArchiveFilter, ArchiveState
 from proxy.audit.reading import JournalFilter
 from proxy.audit.search import MAX_SEARCH_CHARS
 from proxy.inbox import InboxFilter
-from proxy.models import ActorKind, Channel, ConversationStatus, DeletedVia
+from proxy.models import ActorKind, Channel, ConversationStatus, DeletedVia, Network
 from proxy.stats import StatsParamError
 from proxy.stats.drill import METRICS
 from proxy.stats.operators import OPERATORS_CSV_HEADER
@@ -230,6 +230,7 @@ def inbox_cursor(raw: str, name: str) -> str:
 
 # --- declared parameters ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Param(Generic[T]):
     """One parameter: its name, its parser, and how long its raw text may be."""
@@ -311,6 +312,7 @@ CONVERSATION = Param("conversation", ids_up_to(INT64_MAX))
 # Stats
 BUCKET = Param("bucket", one_of(BUCKETS))
 SORT = Param("sort", sort_column)
+NETWORK = Param("network", member_of(Network))
 METRIC = Param("metric", one_of(METRICS))
 DRILL_OPERATOR = Param("operator", operator_or_outside)
 # Audit

@@ -8,15 +8,15 @@ from typing import Any
 
 from proxy.clock import utcnow
 from proxy.db.sql import SqlQuery
-from proxy.models import Community
 from proxy.stats.operators import seconds_cell
 from proxy.stats.period import Period
 from proxy.stats.reactions import EMPTY, ReactionFigures, reaction_figures
+from proxy.stats.where import EVERY_COMMUNITY, CommunityFilter
 
 REPEAT_CONTACT_DAYS = 7
 
 COMMUNITIES_CSV_HEADER = (
-    "community,incoming,replies,handled,touches_per_conversation,reaction_count,reaction_avg_s,"
+    "community,network,incoming,replies,handled,touches_per_conversation,reaction_count,reaction_avg_s,"
     "reaction_median_s,reaction_p90_s,reaction_min_s,reaction_max_s,first_reaction_avg_s,"
     "business_reaction_avg_s,business_reaction_median_s,sla_met_pct,closed_with_reply,closed_without_reply,"
     "dialog_avg_s,repeat_contacts,repeat_contact_pct,unanswered_now,oldest_waiting_s"
@@ -29,6 +29,7 @@ class CommunityFigures:
 
     community_id: int
     name: str
+    network: str
     sla_seconds: int
     incoming: int = 0
     replies: int = 0
@@ -59,6 +60,7 @@ def community_csv_row(f: CommunityFigures) -> list[Any]:
     repeat = f.repeat_contact_pct
     return [
         f.name,
+        f.network,
         f.incoming,
         f.replies,
         f.handled,
@@ -83,13 +85,12 @@ def community_csv_row(f: CommunityFigures) -> list[Any]:
     ]
 
 
-async def _items(period: Period, community_id: int | None) -> dict[int, dict[str, int]]:
+async def _items(period: Period, within: CommunityFilter) -> dict[int, dict[str, int]]:
     q = SqlQuery()
     where = f"i.created_at >= {q.p(period.start)} AND i.created_at < {q.p(period.end)}"
     close_where = f"cc.closed_at >= {q.p(period.start)} AND cc.closed_at < {q.p(period.end)}"
-    if community_id is not None:
-        where += f" AND i.community_id = {q.p(community_id)}"
-        close_where += f" AND cc.community_id = {q.p(community_id)}"
+    where += within.and_condition(q, "i.community_id")
+    close_where += within.and_condition(q, "cc.community_id")
     sql = f"""
         SELECT community_id,
                SUM(CASE WHEN kind = 1 THEN 1 ELSE 0 END) AS incoming,
@@ -115,12 +116,11 @@ async def _items(period: Period, community_id: int | None) -> dict[int, dict[str
     }
 
 
-async def _closings(period: Period, community_id: int | None) -> dict[int, dict[str, Any]]:
+async def _closings(period: Period, within: CommunityFilter) -> dict[int, dict[str, Any]]:
     """Closings, dialog duration and repeat contacts (the author wrote again within 7 days)."""
     q = SqlQuery()
     where = f"cc.closed_at >= {q.p(period.start)} AND cc.closed_at < {q.p(period.end)}"
-    if community_id is not None:
-        where += f" AND cc.community_id = {q.p(community_id)}"
+    where += within.and_condition(q, "cc.community_id")
     sql = f"""
         SELECT cc.community_id,
                COUNT(*) AS closes,
@@ -149,12 +149,10 @@ async def _closings(period: Period, community_id: int | None) -> dict[int, dict[
     }
 
 
-async def waiting_now(community_id: int | None = None) -> dict[int, tuple[int, datetime]]:
+async def waiting_now(within: CommunityFilter = EVERY_COMMUNITY) -> dict[int, tuple[int, datetime]]:
     """Open conversations waiting for an answer right now, per community: (count, oldest wait start)."""
     q = SqlQuery()
-    where = "cv.status = 'open' AND cv.waiting_since IS NOT NULL"
-    if community_id is not None:
-        where += f" AND cv.community_id = {q.p(community_id)}"
+    where = "cv.status = 'open' AND cv.waiting_since IS NOT NULL" + within.and_condition(q, "cv.community_id")
     sql = f"""
         SELECT cv.community_id, COUNT(*) AS n, MIN({q.whole_epoch("cv.waiting_since")}) AS oldest
         FROM conversation cv WHERE {where} GROUP BY cv.community_id
@@ -166,24 +164,23 @@ async def waiting_now(community_id: int | None = None) -> dict[int, tuple[int, d
 
 
 async def community_figures(
-    period: Period, *, community_id: int | None = None, now: datetime | None = None
+    period: Period, *, within: CommunityFilter = EVERY_COMMUNITY, now: datetime | None = None
 ) -> list[CommunityFigures]:
-    """Figures of every community (or one) for the period, sorted by name; the queue as of `now`."""
+    """Figures of every community (or one, or those of one network) for the period, sorted by name; the queue as of `now`."""
     now = now or utcnow()
-    communities = Community.all() if community_id is None else Community.filter(id=community_id)
+    communities = within.communities()
     reactions = {
         key[0]: figures
-        for key, figures in await reaction_figures(
-            period, group_by=["s.community_id"], community_id=community_id
-        )
+        for key, figures in await reaction_figures(period, group_by=["s.community_id"], within=within)
     }
-    parts = [await _items(period, community_id), await _closings(period, community_id)]
-    queue = await waiting_now(community_id)
+    parts = [await _items(period, within), await _closings(period, within)]
+    queue = await waiting_now(within)
     rows = []
     for community in sorted(await communities, key=lambda c: (c.name, c.id)):
         figures = CommunityFigures(
             community_id=community.id,
             name=community.name,
+            network=str(community.network.value),
             sla_seconds=community.sla_seconds,
             reaction=reactions.get(community.id, EMPTY),
         )

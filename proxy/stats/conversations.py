@@ -13,12 +13,14 @@ from proxy.clock import utcnow
 from proxy.db.sql import SqlQuery
 from proxy.stats.operators import seconds_cell
 from proxy.stats.period import Period
+from proxy.stats.where import EVERY_COMMUNITY, CommunityFilter
 
 PAGE_SIZE = 1000
 
 CONVERSATIONS_CSV_HEADER = [
     "conversation",
     "community",
+    "network",
     "channel",
     "author",
     "author_vk_id",
@@ -40,6 +42,7 @@ class ConversationRow:
 
     conversation_id: int
     community: str
+    network: str
     channel: str
     author: str
     author_vk_id: int | None
@@ -57,6 +60,7 @@ class ConversationRow:
         return [
             self.conversation_id,
             self.community,
+            self.network,
             self.channel,
             self.author,
             self.author_vk_id,
@@ -93,7 +97,7 @@ def _sla_met(row: dict[str, Any], now: datetime) -> bool | None:
 
 
 async def _page(
-    period: Period, after: int, community_id: int | None, operator_id: int | None, limit: int
+    period: Period, after: int, within: CommunityFilter, operator_id: int | None, limit: int
 ) -> list[dict[str, Any]]:
     q = SqlQuery()
     start, end = q.p(period.start), q.p(period.end)
@@ -101,8 +105,8 @@ async def _page(
         f"cv.id > {q.p(after)}",
         f"((cv.opened_at >= {start} AND cv.opened_at < {end}) OR (cv.closed_at >= {start} AND cv.closed_at < {end}))",
     ]
-    if community_id is not None:
-        where.append(f"cv.community_id = {q.p(community_id)}")
+    if within:
+        where.append(within.condition(q, "cv.community_id"))
     if operator_id is not None:
         op = q.p(operator_id)
         where.append(
@@ -113,7 +117,7 @@ async def _page(
         "s.conversation_id = cv.id AND s.ended_by = 'reply' AND s.started_at >= cv.opened_at"
     )
     sql = f"""
-        SELECT cv.id, cm.name AS community, cm.sla_seconds, cm.business_hours, cv.channel, cv.status,
+        SELECT cv.id, cm.name AS community, cm.network, cm.sla_seconds, cm.business_hours, cv.channel, cv.status,
                a.name AS author_name, a.vk_id AS author_vk_id,
                {q.whole_epoch("cv.opened_at")} AS opened, {q.whole_epoch("cv.closed_at")} AS closed,
                {q.epoch("cv.closed_at")} - {q.epoch("cv.opened_at")} AS duration,
@@ -142,7 +146,7 @@ async def _page(
 async def conversation_rows(
     period: Period,
     *,
-    community_id: int | None = None,
+    within: CommunityFilter = EVERY_COMMUNITY,
     operator_id: int | None = None,
     now: datetime | None = None,
     page_size: int = PAGE_SIZE,
@@ -156,12 +160,13 @@ async def conversation_rows(
     now = now or utcnow()
     after = 0
     while True:
-        page = await _page(period, after, community_id, operator_id, page_size)
+        page = await _page(period, after, within, operator_id, page_size)
         for row in page:
             closed = row["status"] == "closed"
             yield ConversationRow(
                 conversation_id=int(row["id"]),
                 community=row["community"],
+                network=row["network"],
                 channel=row["channel"],
                 author=row["author_name"] or "",
                 author_vk_id=row["author_vk_id"],

@@ -19,6 +19,7 @@ from proxy.clock import utcnow
 from proxy.db.sql import SqlQuery
 from proxy.stats.credit import BAN, DELETION, REPLY
 from proxy.stats.period import Period, StatsParamError
+from proxy.stats.where import EVERY_COMMUNITY, CommunityFilter
 
 # Rows shown at most; the totals still count every row.
 DRILL_LIMIT = 500
@@ -132,14 +133,14 @@ def _in(q: SqlQuery, column: str, period: Period) -> str:
     return f"{column} >= {q.p(period.start)} AND {column} < {q.p(period.end)}"
 
 
-def _events(q: SqlQuery, m: Metric, period: Period, community_id: int | None) -> str:
+def _events(q: SqlQuery, m: Metric, period: Period, within: CommunityFilter) -> str:
     """SELECT of the metric's events: conv, cm (community), author (when the event names one), at (epoch
     seconds), v (seconds measured), op (credited operator; NULL: outside the proxy)."""
     ep = q.epoch
     no_author, no_v = _null("BIGINT"), _null("DOUBLE PRECISION")
 
     def community(column: str) -> str:
-        return f" AND {column} = {q.p(community_id)}" if community_id is not None else ""
+        return within.and_condition(q, column)
 
     def items(direction: str, extra: str = "") -> str:
         # Credited as in operators._replies_and_handled (proxy/stats/credit.py).
@@ -234,11 +235,11 @@ async def drill(
     metric_name: str,
     who: Who = EVERYONE,
     *,
-    community_id: int | None = None,
+    within: CommunityFilter = EVERY_COMMUNITY,
     limit: int = DRILL_LIMIT,
     now: datetime | None = None,
 ) -> Drill:
-    """The events behind `metric_name` for `who` in the period (and community), as conversation rows.
+    """The events behind `metric_name` for `who` in the period (and the communities asked for), as conversation rows.
 
     StatsParamError for an unknown metric, or a community-only metric asked of one operator.
     """
@@ -246,7 +247,7 @@ async def drill(
     if not m.attributed and not who.everyone:
         raise StatsParamError(f"{m.name} is a community figure, not an operator's: leave operator out")
     q = SqlQuery()
-    events = _events(q, m, period, community_id)
+    events = _events(q, m, period, within)
     if who.outside:
         mine = "op IS NULL"
     elif who.operator_id is not None:
@@ -297,11 +298,7 @@ async def drill(
                 seconds=seconds,
             )
         )
-    reasons = (
-        await close_reasons(period, who, community_id=community_id)
-        if m.name == "closed_without_reply"
-        else []
-    )
+    reasons = await close_reasons(period, who, within=within) if m.name == "closed_without_reply" else []
     return Drill(
         metric=m,
         rows=result,
@@ -312,14 +309,14 @@ async def drill(
 
 
 async def close_reasons(
-    period: Period, who: Who = EVERYONE, *, community_id: int | None = None
+    period: Period, who: Who = EVERYONE, *, within: CommunityFilter = EVERY_COMMUNITY
 ) -> list[tuple[str | None, int]]:
     """Closings without a reply in the period, counted by the reason given (conversation_close.reason,
     migration 0013; None: no reason), with the drill's filters and attribution (the closer)."""
     q = SqlQuery()
     where = [_in(q, "cc.closed_at", period), "cc.kind = 'without_reply'"]
-    if community_id is not None:
-        where.append(f"cc.community_id = {q.p(community_id)}")
+    if within:
+        where.append(within.condition(q, "cc.community_id"))
     if who.outside:
         where.append("cc.operator_id IS NULL")
     elif who.operator_id is not None:

@@ -17,6 +17,7 @@ from proxy.models import Operator, Role
 from proxy.stats.credit import BAN, DELETION, REPLY
 from proxy.stats.period import Period
 from proxy.stats.reactions import EMPTY, ReactionFigures, period_bound, reaction_figures, sorted_percentile
+from proxy.stats.where import EVERY_COMMUNITY, CommunityFilter
 
 OUTSIDE_LABEL = "(outside the proxy)"
 
@@ -113,14 +114,13 @@ def _in_period(q: SqlQuery, column: str, period: Period) -> str:
     return f"{column} >= {period_bound(q, period.start)} AND {column} < {period_bound(q, period.end)}"
 
 
-async def _replies_and_handled(period: Period, community_id: int | None) -> dict[int | None, dict[str, int]]:
+async def _replies_and_handled(period: Period, within: CommunityFilter) -> dict[int | None, dict[str, int]]:
     """Replies through the proxy / outside it, handled and replied-in conversations, by operator."""
     q = SqlQuery()
     reply_filter = _in_period(q, "i.created_at", period)
     close_filter = _in_period(q, "cc.closed_at", period)
-    if community_id is not None:
-        reply_filter += f" AND i.community_id = {q.p(community_id)}"
-        close_filter += f" AND cc.community_id = {q.p(community_id)}"
+    reply_filter += within.and_condition(q, "i.community_id")
+    close_filter += within.and_condition(q, "cc.community_id")
     # kind 1: a reply through the proxy, 2: a reply written in VK by a linked admin (or nobody known),
     # 3: a closing.
     sql = f"""
@@ -153,12 +153,10 @@ async def _replies_and_handled(period: Period, community_id: int | None) -> dict
     }
 
 
-async def _closings(period: Period, community_id: int | None) -> dict[int | None, dict[str, Any]]:
+async def _closings(period: Period, within: CommunityFilter) -> dict[int | None, dict[str, Any]]:
     """Closings with / without reply and dialog durations (mean, median), by closing operator."""
     q = SqlQuery()
-    where = _in_period(q, "cc.closed_at", period)
-    if community_id is not None:
-        where += f" AND cc.community_id = {q.p(community_id)}"
+    where = _in_period(q, "cc.closed_at", period) + within.and_condition(q, "cc.community_id")
     if q.postgres:
         # One aggregate pass, no window (see reactions._postgres_sql).
         sql = f"""
@@ -203,16 +201,15 @@ async def _closings(period: Period, community_id: int | None) -> dict[int | None
     }
 
 
-async def _moderation(period: Period, community_id: int | None) -> dict[int | None, dict[str, int]]:
+async def _moderation(period: Period, within: CommunityFilter) -> dict[int | None, dict[str, int]]:
     """Deletions, restorations and bans, by operator (through the proxy, or in VK by a linked admin)."""
     q = SqlQuery()
     deleted = _in_period(q, "t.deleted_at", period)
     restored = _in_period(q, "t.restored_at", period)
     banned = _in_period(q, "b.banned_at", period)
-    if community_id is not None:
-        deleted += f" AND i.community_id = {q.p(community_id)}"
-        restored += f" AND i.community_id = {q.p(community_id)}"
-        banned += f" AND b.community_id = {q.p(community_id)}"
+    deleted += within.and_condition(q, "i.community_id")
+    restored += within.and_condition(q, "i.community_id")
+    banned += within.and_condition(q, "b.community_id")
     # An author deleting or restoring their own comment is not moderation; "unknown" deleters
     # (VK's board_post_delete names nobody) are left out rather than guessed.
     sql = f"""
@@ -247,27 +244,29 @@ async def _moderation(period: Period, community_id: int | None) -> dict[int | No
     }
 
 
-async def operator_kpis(period: Period, *, community_id: int | None = None) -> list[OperatorKpi]:
-    """KPIs of every operator for the period (optionally in one community), sorted by login.
+async def operator_kpis(period: Period, *, within: CommunityFilter = EVERY_COMMUNITY) -> list[OperatorKpi]:
+    """KPIs of every operator for the period (optionally in one community, or on one network), sorted by login.
 
     Rows: every operator with any activity in the period, and every active account with the operator
-    role (with access to `community_id` when given), so that an idle operator shows as a row of zeros;
+    role (with access to the community asked for, or to one on the network asked for), so that an idle operator shows as a row of zeros;
     then the "outside the proxy" row (operator_id None) when anything is attributed to it.
     """
     # Four independent reads: on PostgreSQL each runs on a connection of its own, at the same time.
     figures, *parts = await asyncio.gather(
-        reaction_figures(period, group_by=["s.operator_id"], community_id=community_id),
-        _replies_and_handled(period, community_id),
-        _closings(period, community_id),
-        _moderation(period, community_id),
+        reaction_figures(period, group_by=["s.operator_id"], within=within),
+        _replies_and_handled(period, within),
+        _closings(period, within),
+        _moderation(period, within),
     )
     reactions = {key[0]: value for key, value in figures}
     active_ids = set(reactions).union(*parts) - {None}
     idle = Operator.filter(is_active=True, role=Role.OPERATOR)
-    if community_id is not None:
-        idle = idle.filter(communities__id=community_id)
+    if within.community_id is not None:
+        idle = idle.filter(communities__id=within.community_id)
+    if within.network is not None:
+        idle = idle.filter(communities__network=within.network)
     operators = {o.id: o for o in await Operator.filter(id__in=active_ids)}
-    operators.update({o.id: o for o in await idle})
+    operators.update({o.id: o for o in await idle.distinct()})
 
     rows = []
     for operator_id in [*sorted(operators, key=lambda i: operators[i].login), None]:

@@ -12,6 +12,7 @@ from typing import Any
 from proxy.db.sql import SqlQuery, percentile
 from proxy.models import Community, Operator
 from proxy.stats.period import Period
+from proxy.stats.where import EVERY_COMMUNITY, CommunityFilter
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ async def reaction_figures(
     period: Period,
     *,
     group_by: list[str] | None = None,
-    community_id: int | None = None,
+    within: CommunityFilter = EVERY_COMMUNITY,
     community_ids: Collection[int] | None = None,
     operator_id: int | None = None,
     query: SqlQuery | None = None,
@@ -89,8 +90,8 @@ async def reaction_figures(
         f"s.ended_at >= {period_bound(q, period.start)}",
         f"s.ended_at < {period_bound(q, period.end)}",
     ]
-    if community_id is not None:
-        where.append(f"s.community_id = {q.p(community_id)}")
+    if within:
+        where.append(within.condition(q, "s.community_id"))
     if community_ids is not None:
         where.append(in_communities(q, "s.community_id", community_ids))
     if operator_id is not None:

@@ -1,6 +1,7 @@
 """The statistics as one person may see them: one data function per area, for the page and the export.
 
-Each function takes the viewer's `Scope` (proxy/access.py) and parameters already parsed, and returns the
+Each function takes the viewer's `Scope` (proxy/access.py) and parameters already parsed (the community
+and network asked for as one `CommunityFilter`), and returns the
 rows both renderers show: the stats page and its partials (web/views/stats.py) and the CSV exports
 (web/views/stats.py). Managers and admins see everyone; an operator sees their own row, their own series
 and their own drill-downs, within their own communities; asking for anyone else's is refused
@@ -21,6 +22,7 @@ from proxy.stats.operators import OperatorKpi, operator_kpis
 from proxy.stats.period import Period, StatsParamError
 from proxy.stats.rankings import Ranking, rank_operators
 from proxy.stats.timeseries import Point, time_series
+from proxy.stats.where import CommunityFilter
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,9 @@ class OperatorReport:
     rankings: list[PlacedRanking]
 
 
-async def operator_report(scope: Scope, period: Period, community_id: int | None) -> OperatorReport:
+async def operator_report(scope: Scope, period: Period, within: CommunityFilter) -> OperatorReport:
     """operators.csv, rankings.csv and the page's operators and rankings tables."""
-    kpis = await operator_kpis(period, community_id=community_id)
+    kpis = await operator_kpis(period, within=within)
     # Places among everyone, before an operator's list is cut down to their own row.
     rankings = [
         PlacedRanking(r, place if r.eligible else None)
@@ -51,11 +53,11 @@ async def operator_report(scope: Scope, period: Period, community_id: int | None
     )
 
 
-async def community_report(scope: Scope, period: Period, community_id: int | None) -> list[CommunityFigures]:
+async def community_report(scope: Scope, period: Period, within: CommunityFilter) -> list[CommunityFigures]:
     """communities.csv and the page's communities table: for managers and admins only."""
     if not scope.supervisor:
         raise AccessDenied("community figures are for managers and admins")
-    return await community_figures(period, community_id=community_id)
+    return await community_figures(period, within=within)
 
 
 async def series(
@@ -63,7 +65,7 @@ async def series(
     viewer: Operator,
     period: Period,
     bucket: str,
-    community_id: int | None,
+    within: CommunityFilter,
     *,
     by_community: bool = False,
 ) -> list[Point]:
@@ -72,17 +74,18 @@ async def series(
     return await time_series(
         period,
         bucket,
-        community_ids=scope.communities(community_id),
+        community_ids=scope.communities(within.community_id),
+        within=within,
         operator=None if scope.supervisor else viewer,
         by_community=by_community,
     )
 
 
-def conversations(scope: Scope, period: Period, community_id: int | None) -> AsyncIterator[ConversationRow]:
+def conversations(scope: Scope, period: Period, within: CommunityFilter) -> AsyncIterator[ConversationRow]:
     """conversations.csv: an operator gets the conversations they worked on."""
     return conversation_rows(
         period,
-        community_id=community_id,
+        within=within,
         operator_id=None if scope.supervisor else scope.operator_id,
     )
 
@@ -100,15 +103,15 @@ async def drill_down(
     period: Period,
     metric_name: str,
     asked: int | str | None,
-    community_id: int | None,
+    within: CommunityFilter,
 ) -> DrillResult:
     """The rows behind one figure of `asked` (an operator id, "outside", or None: everyone).
 
     AccessDenied (journaled) when an operator asks for anyone but themselves or for a community figure;
     StatsParamError for an unknown metric or operator.
     """
-    who, subject = await _whose(scope, viewer, metric_name, asked, community_id)
-    result = await drill(period, metric_name, who, community_id=community_id)
+    who, subject = await _whose(scope, viewer, metric_name, asked, within.community_id)
+    result = await drill(period, metric_name, who, within=within)
     return DrillResult(result, who, subject)
 
 

@@ -13,11 +13,12 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from proxy.db.sql import DAY, HOUR, SqlQuery, bucket_start
-from proxy.models import Community, Operator
+from proxy.models import Operator
 from proxy.stats.credit import REPLY
 from proxy.stats.operators import seconds_cell
 from proxy.stats.period import Period, StatsParamError
 from proxy.stats.reactions import in_communities, reaction_figures
+from proxy.stats.where import EVERY_COMMUNITY, CommunityFilter
 
 BUCKETS = ("hour", "day", "week", "month")
 # The longest period charted by default by the hour, by the day and by the week (days); longer: by month.
@@ -117,6 +118,7 @@ async def _volumes(
     period: Period,
     bucket_name: str,
     community_ids: Collection[int] | None,
+    within: CommunityFilter,
     operator: Operator | None,
     by_community: bool,
 ) -> dict[tuple[Any, datetime], tuple[int, int]]:
@@ -126,10 +128,11 @@ async def _volumes(
     where = f"i.created_at >= {q.p(period.start)} AND i.created_at < {q.p(period.end)}"
     if community_ids is not None:
         where += f" AND {in_communities(q, 'i.community_id', community_ids)}"
+    where += within.and_condition(q, "i.community_id")
     replies = "i.direction = 'out'"
     if operator is not None:
         # An operator's own series: incoming load stays the community's, replies are theirs only.
-        replies += f" AND {REPLY.credited_to(q, operator.id, operator.vk_user_id)}"
+        replies += f" AND {REPLY.credited_to(q, operator)}"
     sql = f"""
         SELECT {group} AS g, {bucket} AS bucket,
                SUM(CASE WHEN i.direction = 'in' THEN 1 ELSE 0 END) AS incoming,
@@ -153,18 +156,20 @@ async def time_series(
     bucket: str,
     *,
     community_ids: Collection[int] | None = None,
+    within: CommunityFilter = EVERY_COMMUNITY,
     operator: Operator | None = None,
     by_community: bool = False,
 ) -> list[Point]:
     """One point per local hour, day, week or month of the period (empty buckets included, as zeros);
     a week or month the period starts or ends in counts only the period's days.
 
-    `community_ids` limits it to those communities (a scope's, proxy/access.py; None: all). With
+    `community_ids` limits it to those communities (a scope's, proxy/access.py; None: all), and `within`
+    to the community or network asked for. With
     `by_community`, one point per community per bucket (communities in name order). With `operator`, replies and reaction times are that operator's own.
     Around a DST change the repeated local hour holds both real hours, and the skipped one stays empty.
     """
     check_bucket(bucket)
-    volumes = await _volumes(period, bucket, community_ids, operator, by_community)
+    volumes = await _volumes(period, bucket, community_ids, within, operator, by_community)
     q = SqlQuery()
     group = [
         "s.community_id" if by_community else "0",
@@ -176,12 +181,15 @@ async def time_series(
             period,
             group_by=group,
             community_ids=community_ids,
+            within=within,
             operator_id=operator.id if operator is not None else None,
             query=q,
         )
     }
     if by_community:
-        communities = Community.all() if community_ids is None else Community.filter(id__in=community_ids)
+        communities = within.communities()
+        if community_ids is not None:
+            communities = communities.filter(id__in=community_ids)
         groups: list[Any] = [c.id for c in sorted(await communities, key=lambda c: (c.name, c.id))]
     else:
         groups = [0]

@@ -2,7 +2,8 @@
 
 HTML:
 
-- GET /stats: the report for a period (`from`, `to`, `community`, `bucket` for the chart, `sort` for the
+- GET /stats: the report for a period (`from`, `to`, `community`, `network` (vk or telegram; absent: both),
+  `bucket` for the chart, `sort` for the
   operators table: a column of operators.csv, `-column` for descending). The page, or for htmx the
   `#report` partial (`#operators` when that is the target: sorting swaps only the table).
 - GET /stats/series.json: the chart's data (proxy.stats.time_series) as columns.
@@ -10,7 +11,7 @@ HTML:
   (proxy.stats.drill), each linking to its conversation.
 
 CSV: /stats/{operators,rankings,communities,timeseries,hourly,conversations}.csv?from=YYYY-MM-DD&to=YYYY-MM-DD
-[&community=ID][&dialect=excel]. A personal API token (`Authorization: Bearer ...`) works there too
+[&community=ID][&network=vk|telegram][&dialect=excel]. A personal API token (`Authorization: Bearer ...`) works there too
 (web/auth.py); each export is journaled ("export.csv").
 
 Every figure comes from one data function per area in proxy/stats/scoped.py, which both renderers call,
@@ -32,7 +33,7 @@ from aiohttp import web
 from proxy.access import AccessDenied, Scope, require_community
 from proxy.appkeys import SETTINGS
 from proxy.clock import utcnow
-from proxy.models import Community, Operator
+from proxy.models import Community, Network, Operator
 from proxy.stats import ReactionFigures, StatsParamError, scoped
 from proxy.stats.communities import COMMUNITIES_CSV_HEADER, community_csv_row
 from proxy.stats.conversations import CONVERSATIONS_CSV_HEADER
@@ -40,6 +41,7 @@ from proxy.stats.operators import OPERATORS_CSV_HEADER, OperatorKpi, operator_cs
 from proxy.stats.period import Period, period_of
 from proxy.stats.rankings import RANKINGS_CSV_HEADER
 from proxy.stats.timeseries import BUCKETS, HOURLY_CSV_HEADER, TIMESERIES_CSV_HEADER, default_bucket
+from proxy.stats.where import CommunityFilter
 from web import params
 from web.auth import OPERATOR, SCOPE
 from web.csv_stream import format_cell, record_export, stream_csv
@@ -114,6 +116,7 @@ class Params:
 
     period: Period
     community: Community | None
+    network: Network | None
     bucket: str
     sort: str | None
 
@@ -121,12 +124,17 @@ class Params:
     def community_id(self) -> int | None:
         return self.community.id if self.community is not None else None
 
+    @property
+    def within(self) -> CommunityFilter:
+        return CommunityFilter(self.community_id, self.network)
+
     def query(self, **changes: Any) -> dict[str, str]:
         """The query string of this report with `changes` (None drops a parameter)."""
         values: dict[str, Any] = {
             "from": self.period.first_day.isoformat(),
             "to": self.period.last_day.isoformat(),
             "community": self.community_id,
+            "network": self.network.value if self.network is not None else None,
             "bucket": self.bucket,
             "sort": self.sort,
         }
@@ -138,12 +146,13 @@ class Params:
 
 
 async def _params(request: web.Request, action: str) -> Params:
-    """Parse from/to/community/bucket/sort; ParamError (a one-line reason) when one is unusable,
+    """Parse from/to/community/network/bucket/sort; ParamError (a one-line reason) when one is unusable,
     AccessDenied (journaled as `action`) for a community outside the scope."""
     query = params.query_of(request)
     period = params.period(query, request.app[SETTINGS].tz)
     community = None
     community_id = query(params.COMMUNITY)
+    network = query(params.NETWORK)
     await require_community(request[SCOPE], request[OPERATOR], community_id, action=action)
     if community_id is not None:
         # require_community refused one that does not exist, like one outside the scope.
@@ -153,7 +162,7 @@ async def _params(request: web.Request, action: str) -> Params:
         raise params.ParamError(
             f"an hourly chart covers at most {HOURLY_AT_MOST_DAYS} days (this period has {period.days}): choose bucket=day"
         )
-    return Params(period=period, community=community, bucket=bucket, sort=query(params.SORT))
+    return Params(period=period, community=community, network=network, bucket=bucket, sort=query(params.SORT))
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -292,17 +301,17 @@ async def _communities_for(scope: Scope) -> list[Community]:
 
 async def _sla_target(params: Params, scope: Scope) -> int | None:
     """The SLA the operators' reactions are held to: the chosen community's; over all communities (an
-    operator's own communities), the most lenient one, so a highlight means "late in every community"."""
+    operator's own communities, those of the chosen network), the most lenient one, so a highlight means "late in every community"."""
     if params.community is not None:
         return params.community.sla_seconds
-    slas = [c.sla_seconds for c in await _communities_for(scope)]
+    slas = [c.sla_seconds for c in await _communities_for(scope) if params.network in (None, c.network)]
     return max(slas) if slas else None
 
 
 async def _report(request: web.Request, params: Params) -> dict[str, Any]:
     scope = request[SCOPE]
     supervisor = scope.supervisor
-    report = await scoped.operator_report(scope, params.period, params.community_id)
+    report = await scoped.operator_report(scope, params.period, params.within)
     kpis = report.kpis
     rankings = [
         {
@@ -315,7 +324,7 @@ async def _report(request: web.Request, params: Params) -> dict[str, Any]:
     target = await _sla_target(params, scope)
     communities = []
     if supervisor:
-        for figures in await scoped.community_report(scope, params.period, params.community_id):
+        for figures in await scoped.community_report(scope, params.period, params.within):
             values = dict(zip(COMMUNITIES_CSV_HEADER, community_csv_row(figures), strict=True))
             over = _over_sla(figures.reaction, figures.sla_seconds)
             if (
@@ -373,7 +382,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
         if wants_partial(request):
             raise web.HTTPBadRequest(text=str(exc)) from None
         period = period_of(None, None, tz)
-        chosen = Params(period=period, community=None, bucket=default_bucket(period), sort=None)
+        chosen = Params(period=period, community=None, network=None, bucket=default_bucket(period), sort=None)
         context = {"params": chosen, "error": str(exc)}
         status = 400
     else:
@@ -414,7 +423,7 @@ async def series_json(request: web.Request) -> web.Response:
         return web.json_response({"error": exc.message}, status=exc.status)
     except params.ParamError as exc:
         return web.json_response({"error": str(exc)}, status=400)
-    points = await scoped.series(scope, operator, chosen.period, chosen.bucket, chosen.community_id)
+    points = await scoped.series(scope, operator, chosen.period, chosen.bucket, chosen.within)
     return web.json_response(
         {
             "bucket": chosen.bucket,
@@ -449,7 +458,7 @@ async def drill_page(request: web.Request) -> web.StreamResponse:
             chosen.period,
             metric_name,
             query(params.DRILL_OPERATOR),
-            chosen.community_id,
+            chosen.within,
         )
     except AccessDenied as exc:
         raise refused(exc) from None
@@ -486,11 +495,16 @@ class Export:
 
     period: Period
     community_id: int | None
+    network: Network | None
     dialect: str
     operator: Operator
     scope: Scope
     bucket: str
     query: params.Source
+
+    @property
+    def within(self) -> CommunityFilter:
+        return CommunityFilter(self.community_id, self.network)
 
     def filename(self, name: str) -> str:
         return f"{name}_{self.period.first_day}_{self.period.last_day}.csv"
@@ -504,6 +518,7 @@ async def _export(request: web.Request) -> Export:
         export = Export(
             period=period,
             community_id=query(params.COMMUNITY),
+            network=query(params.NETWORK),
             dialect=query.get(params.DIALECT, "csv"),
             operator=request[OPERATOR],
             scope=request[SCOPE],
@@ -529,14 +544,14 @@ async def _send(request: web.Request, export: Export, name: str, header, rows) -
 
 async def operators_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    report = await scoped.operator_report(export.scope, export.period, export.community_id)
+    report = await scoped.operator_report(export.scope, export.period, export.within)
     rows = (operator_csv_row(k) for k in report.kpis)
     return await _send(request, export, "operators", OPERATORS_CSV_HEADER, rows)
 
 
 async def rankings_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    report = await scoped.operator_report(export.scope, export.period, export.community_id)
+    report = await scoped.operator_report(export.scope, export.period, export.within)
     rows = (r.ranking.csv_cells() for r in report.rankings)
     return await _send(request, export, "rankings", RANKINGS_CSV_HEADER, rows)
 
@@ -544,7 +559,7 @@ async def rankings_csv(request: web.Request) -> web.StreamResponse:
 async def communities_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
     try:
-        figures = await scoped.community_report(export.scope, export.period, export.community_id)
+        figures = await scoped.community_report(export.scope, export.period, export.within)
     except AccessDenied as exc:
         raise refused(exc) from None
     return await _send(
@@ -554,9 +569,7 @@ async def communities_csv(request: web.Request) -> web.StreamResponse:
 
 async def timeseries_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    points = await scoped.series(
-        export.scope, export.operator, export.period, export.bucket, export.community_id
-    )
+    points = await scoped.series(export.scope, export.operator, export.period, export.bucket, export.within)
     return await _send(
         request, export, f"timeseries_{export.bucket}", TIMESERIES_CSV_HEADER, (p.csv_cells() for p in points)
     )
@@ -565,7 +578,7 @@ async def timeseries_csv(request: web.Request) -> web.StreamResponse:
 async def hourly_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
     points = await scoped.series(
-        export.scope, export.operator, export.period, "hour", export.community_id, by_community=True
+        export.scope, export.operator, export.period, "hour", export.within, by_community=True
     )
     names = {c.id: c.name for c in await Community.all().only("id", "name")}
     rows = ([names[p.community_id], *p.csv_cells()] for p in points)
@@ -574,7 +587,7 @@ async def hourly_csv(request: web.Request) -> web.StreamResponse:
 
 async def conversations_csv(request: web.Request) -> web.StreamResponse:
     export = await _export(request)
-    rows = scoped.conversations(export.scope, export.period, export.community_id)
+    rows = scoped.conversations(export.scope, export.period, export.within)
 
     async def cells():
         async for row in rows:
