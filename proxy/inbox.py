@@ -32,6 +32,7 @@ from proxy.models import (
     ItemTombstone,
     ItemVersion,
     ModerationRule,
+    Network,
     Note,
     Operator,
     OutboxRow,
@@ -60,6 +61,7 @@ class InboxFilter:
     status: ConversationStatus | None = ConversationStatus.OPEN
     assigned: Assigned | None = None
     over_sla: bool = False
+    network: Network | None = None
 
     def to_query(self) -> dict[str, str]:
         """The URL query parameters that reproduce this filter (defaults left out)."""
@@ -74,6 +76,8 @@ class InboxFilter:
             query["assigned"] = self.assigned
         if self.over_sla:
             query["over_sla"] = "1"
+        if self.network is not None:
+            query["network"] = self.network.value
         return query
 
 
@@ -208,6 +212,12 @@ async def _base_filter(scope: Scope, filters: InboxFilter, now: datetime) -> Q |
         conditions.append(Q(status=filters.status))
     if filters.channel is not None:
         conditions.append(Q(channel=filters.channel))
+    if filters.network is not None:
+        # Communities number in the tens: their ids keep the queue's indexed conditions.
+        on_network = list(await Community.filter(network=filters.network).values_list("id", flat=True))
+        if not on_network:
+            return None
+        conditions.append(Q(community_id__in=on_network))
     if filters.assigned == "me":
         conditions.append(Q(assignee_id=scope.operator_id))
     elif filters.assigned == "none":

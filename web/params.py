@@ -46,7 +46,7 @@ from proxy.audit.archive import ArchiveFilter, ArchiveState
 from proxy.audit.reading import JournalFilter
 from proxy.audit.search import MAX_SEARCH_CHARS
 from proxy.inbox import InboxFilter
-from proxy.models import ActorKind, Channel, ConversationStatus, DeletedVia
+from proxy.models import ActorKind, Channel, ConversationStatus, DeletedVia, Network
 from proxy.stats import StatsParamError
 from proxy.stats.drill import METRICS
 from proxy.stats.operators import OPERATORS_CSV_HEADER
@@ -230,6 +230,7 @@ def inbox_cursor(raw: str, name: str) -> str:
 
 # --- declared parameters ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Param(Generic[T]):
     """One parameter: its name, its parser, and how long its raw text may be."""
@@ -320,6 +321,7 @@ OUTSIDE = Param("outside", flag)
 BEFORE = Param("before", ids_up_to(INT64_MAX))
 SEARCH = Param("q", search_text, max_length=4 * MAX_SEARCH_CHARS)
 CHANNEL = Param("channel", member_of(Channel))
+NETWORK = Param("network", member_of(Network))
 VIA = Param("via", member_of(DeletedVia))
 STATE = Param("state", member_of(ArchiveState))
 DELETED_AFTER = Param("after", page_position(2))
@@ -470,6 +472,7 @@ def journal_filter(query: Source, tz: ZoneInfo) -> JournalFilter:
         until=until,
         outside_only=query.get(OUTSIDE, False),
         actor_kind=query(ACTOR),
+        network=query(NETWORK),
     )
 
 
@@ -489,6 +492,7 @@ def archive_filter(query: Source, tz: ZoneInfo) -> ArchiveFilter:
         deleted_via=query(VIA),
         text=text,
         state=query.get(STATE, ArchiveState.EVER),
+        network=query(NETWORK),
     )
 
 
@@ -500,6 +504,7 @@ def inbox_filter(query: Source) -> InboxFilter:
         status=None if status == "all" else ConversationStatus(status),
         assigned=query(ASSIGNED),  # type: ignore[arg-type]
         over_sla=query.get(OVER_SLA, False),
+        network=query(NETWORK),
     )
 
 
