@@ -39,6 +39,7 @@ from proxy.models import (
     OutboxStatus,
     RuleHit,
 )
+from proxy.network_limits import DIALOG_CHANNELS, deletions_unreported, past_delete_window
 
 PAGE_SIZE = 50
 # A conversation page shows this many latest items; older ones are reached through the journal/archive.
@@ -316,9 +317,18 @@ class TimelineEntry:
     rule_hits: list[RuleHit] = field(default_factory=list)
     # The rules its tombstones (deleted_by_rule_id) and its sending (item.sent_by_rule_id) name, by id.
     rules: dict[int, ModerationRule] = field(default_factory=dict)
+    # The item's community's network, and whether the item is older than that network lets a bot delete
+    # (Telegram: 48 hours): then no Delete is offered.
+    network: Network = Network.VK
+    past_delete_window: bool = False
 
     def rule(self, rule_id: int | None) -> ModerationRule | None:
         return self.rules.get(rule_id) if rule_id is not None else None
+
+    @property
+    def in_dialog(self) -> bool:
+        """An item of a private dialog: nothing to delete, restore or answer apart."""
+        return self.item is not None and self.item.channel in DIALOG_CHANNELS
 
     @property
     def sort_at(self) -> int:
@@ -362,6 +372,11 @@ class ConversationView:
     truncated: bool
     author_card: AuthorCard | None
     assignable: list[Assignable] = field(default_factory=list)
+
+    @property
+    def deletions_unreported(self) -> bool:
+        """Whether the network keeps deletions here from the proxy (the page says so)."""
+        return deletions_unreported(self.conversation.community.network, self.conversation.channel)
 
 
 # What the conversation page reads with a conversation: its community, author, assignee and closer.
@@ -457,6 +472,9 @@ async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -
     """Items as timeline entries, in their order: each with its open tombstone, its undone deletions,
     the reply it echoes, and a delete or restore of it still on its way to VK (or refused)."""
     ids = [item.id for item in items]
+    now = utcnow()
+    community_ids = {item.community_id for item in items}  # type: ignore[attr-defined]
+    networks = dict(await Community.filter(id__in=community_ids).values_list("id", "network")) if ids else {}
     tombstones: dict[int, ItemTombstone] = {}
     restorations: dict[int, list[ItemTombstone]] = {}
     moderation: dict[int, OutboxRow] = {}
@@ -496,6 +514,8 @@ async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -
             restorations=restorations.get(item.id, []),
             rule_hits=hits.get(item.id, []),
             rules=rules,
+            network=Network(networks[item.community_id]),  # type: ignore[attr-defined]
+            past_delete_window=past_delete_window(networks[item.community_id], item.created_at, now),  # type: ignore[attr-defined]
         )
         for item in items
     ]
