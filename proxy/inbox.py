@@ -39,7 +39,7 @@ from proxy.models import (
     OutboxStatus,
     RuleHit,
 )
-from proxy.network_limits import DIALOG_CHANNELS, deletions_unreported, past_delete_window
+from proxy.network_limits import DIALOG_CHANNELS, can_restore, deletions_unreported, past_delete_window
 
 PAGE_SIZE = 50
 # A conversation page shows this many latest items; older ones are reached through the journal/archive.
@@ -329,6 +329,11 @@ class TimelineEntry:
     def in_dialog(self) -> bool:
         """An item of a private dialog: nothing to delete, restore or answer apart."""
         return self.item is not None and self.item.channel in DIALOG_CHANNELS
+
+    @property
+    def restorable(self) -> bool:
+        """Whether the network can bring the item back (Telegram cannot)."""
+        return self.item is not None and can_restore(self.network, self.item.channel)
 
     @property
     def sort_at(self) -> int:

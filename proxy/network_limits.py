@@ -3,6 +3,7 @@ ask (proxy/inbox.py offers or explains, proxy/actions.py refuses, by the same ru
 
 - A private dialog (VK's messages, a Telegram bot's private and business chats) has one peer, whose
   messages the proxy neither deletes nor restores.
+- A network may have no way to restore a deleted message (Telegram): its connector names no method for it.
 - A network may let a bot delete only recent messages: the connector's `delete_window` (Telegram: 48
   hours; VK: none).
 - Telegram tells a bot of deletions in business chats only; in its groups and private chats what is
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from proxy.connectors.base import ActionKind
 from proxy.connectors.registry import connector_for
 from proxy.models import Channel, Network
 
@@ -29,3 +31,9 @@ def past_delete_window(network: Network | str, created_at: datetime, now: dateti
 def deletions_unreported(network: Network | str, channel: Channel | str) -> bool:
     """Whether the network keeps a bot unaware of deletions in this channel."""
     return Channel(channel) in _UNREPORTED_DELETIONS.get(Network(network), ())
+
+
+def can_restore(network: Network | str, channel: Channel | str) -> bool:
+    """Whether the proxy can bring a deleted item of this channel back on the network."""
+    methods = connector_for(network).methods.get(ActionKind.RESTORE_COMMENT)
+    return Channel(channel) not in DIALOG_CHANNELS and bool(methods)

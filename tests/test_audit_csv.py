@@ -82,7 +82,7 @@ async def test_journal_csv_for_a_manager(client) -> None:
     assert await resp.text() == (
         JOURNAL_HEADER
         + f"{entry.id},2025-03-02T13:00:00+03:00,outside,olga,501,vk.delete,Пекарня,{base.conversation.id},"
-        f'{item.id},"Хлеб черствый, верните деньги!!!",,,,,{entry.hash}\r\n'
+        f'{item.id},"Хлеб черствый, верните деньги!!!",,,,,{entry.hash},vk\r\n'
     )
     export = await JournalEntry.filter(action="export.csv").get()
     assert export.params == {"path": "/audit/journal.csv", "query": {"operator": str(base.operator.id)}}

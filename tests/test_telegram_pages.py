@@ -155,10 +155,17 @@ async def test_the_deleted_archive_and_the_search_filter_by_network(served: Serv
     await served.delivered()
     spam = await Item.get(community_id=served.community.id, text="Cheap followers at spam.example")
     await actions.delete_comment(served.settings, served.operator, spam.id)
-    await served.send_outbox()
     await _manager(served, "en")
+    conversation_page = f"/conversations/{spam.conversation_id}"  # type: ignore[attr-defined]
+    _status, page = await _page(served, conversation_page)
+    assert "Deleting in Telegram…" in page and "in VK" not in page
+    await served.send_outbox()
+    _status, page = await _page(served, conversation_page)
+    # Telegram has no way back for a deleted message: no Restore, here or in the archive.
+    assert f'hx-post="/items/{spam.id}/restore"' not in page and "by an operator" in page
     _status, page = await _page(served, "/deleted?network=telegram")
     assert f'id="deleted-item-{spam.id}"' in page and "Telegram group" in page and "network-telegram" in page
+    assert "Telegram cannot restore a deleted message" in page and f"/deleted/{spam.id}/restore" not in page
     _status, page = await _page(served, "/deleted?network=vk")
     assert f'id="deleted-item-{spam.id}"' not in page
     response = await served.client.get("/audit/deleted.csv?network=telegram")
@@ -188,3 +195,20 @@ async def test_a_group_message_past_48_hours_offers_no_delete_and_says_why(serve
     _status, page = await _page(served, f"/conversations/{new.conversation_id}")  # type: ignore[attr-defined]
     assert f'hx-post="/items/{new.id}/delete"' in page
     assert "Удалить это сообщение в Telegram?" in page
+
+
+async def test_a_ban_and_its_lifting_under_way_are_said_in_telegram(served: Served) -> None:
+    from proxy import actions  # noqa: PLC0415
+
+    world = served.world
+    world.people.writes_in_group(world.other, world.group, "rude words")
+    await served.delivered()
+    thread = await Conversation.get(community_id=served.community.id, channel=Channel.GROUP)
+    await _manager(served, "en")
+    await actions.ban_author(served.settings, served.operator, thread.id, reason=1, comment="", until=None)
+    _status, page = await _page(served, f"/conversations/{thread.id}")
+    assert "Banning in Telegram…" in page and "in VK" not in page
+    await served.send_outbox()
+    await actions.unban_author(served.settings, served.operator, thread.id)
+    _status, page = await _page(served, f"/conversations/{thread.id}")
+    assert "Lifting the ban in Telegram…" in page and "Banning" not in page

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jinja2
 
+from proxy.action_methods import UNBAN_METHODS
 from proxy.models import Community, Network
 from web.i18n import gettext as _
 from web.params import N_
@@ -52,3 +53,5 @@ def install(env: jinja2.Environment) -> None:
     env.globals["in_network"] = in_network
     env.globals["network_name"] = network_name
     env.globals["unnamed_person"] = unnamed_person
+    # An outbox row's method on either network (groups.unban, unbanChatMember) tells an unban apart.
+    env.globals["unban_methods"] = UNBAN_METHODS

@@ -59,7 +59,7 @@ from proxy.models import (
     Operator,
     OutboxRow,
 )
-from proxy.network_limits import DIALOG_CHANNELS
+from proxy.network_limits import can_restore
 from proxy.search_terms import query_terms, spans_of
 from web import params
 from web.auth import OPERATOR, SCOPE
@@ -254,7 +254,7 @@ class DeletedRow:
     @property
     def restorable(self) -> bool:
         unsent = self.restore is not None and self.restore.status in ("pending", "sending")
-        return self.item.is_deleted and self.item.channel not in DIALOG_CHANNELS and not unsent
+        return self.item.is_deleted and can_restore(self.item.network, self.item.channel) and not unsent
 
 
 async def _restore_rows(item_ids: list[int]) -> dict[int, OutboxRow]:
