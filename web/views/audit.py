@@ -473,6 +473,7 @@ async def timeline_view(request: web.Request) -> web.StreamResponse:
     context: dict[str, Any] = {
         "operators": operators,
         "communities": communities,
+        "networks": await _networks(),
         "values": kept,
         "events": [],
         "supervisor": supervisor,
