@@ -127,9 +127,7 @@ async def deny(
     raise NotFound() if hide else AccessDenied(reason)
 
 
-async def require_community(
-    scope: Scope, operator: Operator, community_id: int | None, *, action: str
-) -> None:
+async def require_community(scope: Scope, operator: Operator, community_id: int | None, *, action: str) -> None:
     """Raise NotFound (counted, journaled with its minute) when a community asked for in a query is
     outside the scope or does not exist; None (no community asked) passes."""
     if community_id is None:
@@ -171,9 +169,7 @@ async def require_access(operator: Operator, community_id: int, *, action: str, 
         await _outside_scope(operator, community_id, action=action, target=target)
 
 
-async def require_row(
-    scope: Scope, operator: Operator, community_id: int | None, *, action: str, target: str
-) -> None:
+async def require_row(scope: Scope, operator: Operator, community_id: int | None, *, action: str, target: str) -> None:
     """Raise NotFound unless the row (`community_id` of a conversation, item or outbox row; None: there is
     no such row) is in the scope; a row outside it is a refusal, counted and journaled."""
     if community_id is None:

@@ -400,9 +400,9 @@ async def set_account_communities(
 
 async def operator_for_api_token(token: str) -> Operator | None:
     """The active owner of an unrevoked API token, or None."""
-    row = await ApiToken.get_or_none(
-        token_hash=hash_api_token(token), revoked_at__isnull=True
-    ).prefetch_related("operator")
+    row = await ApiToken.get_or_none(token_hash=hash_api_token(token), revoked_at__isnull=True).prefetch_related(
+        "operator"
+    )
     if row is None or not row.operator.is_active:
         return None
     row.last_used_at = utcnow()

@@ -320,9 +320,7 @@ class LiveHub:
                 log.warning("dropping a live update for a subscriber that is not reading")
 
     @contextlib.asynccontextmanager
-    async def subscribe(
-        self, maxsize: int = SUBSCRIBER_QUEUE_SIZE
-    ) -> AsyncIterator[asyncio.Queue[LiveMessage]]:
+    async def subscribe(self, maxsize: int = SUBSCRIBER_QUEUE_SIZE) -> AsyncIterator[asyncio.Queue[LiveMessage]]:
         queue: asyncio.Queue[LiveMessage] = asyncio.Queue(maxsize)
         self._subscribers.add(queue)
         try:

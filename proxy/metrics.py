@@ -44,8 +44,6 @@ REQUEST_SECONDS = Histogram(
 
 def render() -> bytes:
     return generate_latest(REGISTRY)
-
-
 RULE_EVALUATION_SECONDS = Histogram(
     "proxy_rule_evaluation_seconds",
     "Time to evaluate every active moderation rule on one incoming item (proxy/rules/worker.py)",

@@ -44,12 +44,7 @@ class SharedRateLimiter:
     """One token's limiter, shared by every instance through the database (connectors.base.Limiter)."""
 
     def __init__(
-        self,
-        limits: SharedRateLimits,
-        key: str,
-        limit: int,
-        fallback: Limiter,
-        period: float = PERIOD_SECONDS,
+        self, limits: SharedRateLimits, key: str, limit: int, fallback: Limiter, period: float = PERIOD_SECONDS
     ) -> None:
         self._limits = limits
         self.key = key

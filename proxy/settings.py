@@ -70,9 +70,7 @@ def _networks(env: dict[str, str], name: str) -> tuple[ipaddress.IPv4Network | i
             try:
                 networks.append(ipaddress.ip_network(part.strip(), strict=False))
             except ValueError:
-                raise SettingsError(
-                    f"{name} must list IP addresses or networks, got {part.strip()!r}"
-                ) from None
+                raise SettingsError(f"{name} must list IP addresses or networks, got {part.strip()!r}") from None
     return tuple(networks)
 
 
@@ -273,9 +271,7 @@ def startup_warnings(settings: Settings) -> list[str]:
     if settings.production:
         return []
     key = (
-        "the public development key"
-        if settings.secret_key in PUBLIC_SECRET_KEYS
-        else "a key not checked for strength"
+        "the public development key" if settings.secret_key in PUBLIC_SECRET_KEYS else "a key not checked for strength"
     )
     return [
         f"NOT IN PRODUCTION MODE: sessions and VK tokens are protected by {key}. Never expose this instance; "

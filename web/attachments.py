@@ -141,9 +141,7 @@ def _view(attachment: Any, image_hosts: tuple[str, ...]) -> AttachmentView:
     return AttachmentView(kind=kind, title=title.strip(), url=link, image=image, refused_url=refused)
 
 
-def attachment_views(
-    attachments: Any, image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
-) -> list[AttachmentView]:
+def attachment_views(attachments: Any, image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS) -> list[AttachmentView]:
     """The views of an item's stored attachments (anything that is not a list shows nothing)."""
     if not isinstance(attachments, list):
         return []

@@ -29,9 +29,7 @@ def client_address(request: web.Request, trusted_proxies: tuple[Network, ...]) -
     remote = request.remote
     if not remote or not trusted_proxies or not _trusted(remote, trusted_proxies):
         return remote
-    hops = [
-        hop.strip() for header in request.headers.getall("X-Forwarded-For", []) for hop in header.split(",")
-    ]
+    hops = [hop.strip() for header in request.headers.getall("X-Forwarded-For", []) for hop in header.split(",")]
     for hop in reversed(hops):
         try:
             ipaddress.ip_address(hop)

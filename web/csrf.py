@@ -73,7 +73,5 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     sent = await _sent_token(request)
     if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise refusal(
-            "The form has expired or did not come from this site (CSRF check failed). Reload the page."
-        )
+        raise refusal("The form has expired or did not come from this site (CSRF check failed). Reload the page.")
     return await handler(request)

@@ -247,9 +247,7 @@ async def names_for(
         authors.update({a.id: a for a in await Author.filter(id__in=wanted)})
     by_vk = {a.vk_id: a for a in authors.values()}
     if vk_ids - set(by_vk):
-        by_vk.update(
-            {a.vk_id: a for a in await Author.filter(network=Network.VK, vk_id__in=vk_ids - set(by_vk))}
-        )
+        by_vk.update({a.vk_id: a for a in await Author.filter(network=Network.VK, vk_id__in=vk_ids - set(by_vk))})
     community_ids = {c.community_id for c in conversations.values()}  # type: ignore[attr-defined]
     community_ids |= {e.community_id for e in entries if getattr(e, "community_id", None)}  # type: ignore[misc]
     rows = {c.id: c for c in await Community.filter(id__in=community_ids)} if community_ids else {}

@@ -230,7 +230,6 @@ def inbox_cursor(raw: str, name: str) -> str:
 
 # --- declared parameters ------------------------------------------------------------------------------
 
-
 @dataclass(frozen=True)
 class Param(Generic[T]):
     """One parameter: its name, its parser, and how long its raw text may be."""

@@ -110,9 +110,7 @@ def undone_rules(rule_ids: object) -> Markup:
     """The rules an operator's restore or unban undid (their ids, linked): "the rule #3, the rule #5"."""
     ids = [i for i in rule_ids if isinstance(i, int)] if isinstance(rule_ids, list) else []
     return Markup(", ").join(
-        Markup('<a class="rule-link" href="{}">{}</a>').format(
-            rule_href(i), _say(N_("the rule #%(id)s"), id=i)
-        )
+        Markup('<a class="rule-link" href="{}">{}</a>').format(rule_href(i), _say(N_("the rule #%(id)s"), id=i))
         for i in ids
     )
 
@@ -152,9 +150,7 @@ def done_list(actions: object, operators: Mapping[int, Operator] | None = None) 
     for action in _actions(actions):
         kind, days = action["do"], action.get("days")
         if action.get("skipped"):
-            noun = (
-                _say(ACTION_NOUNS[kind]) if kind in ACTION_NOUNS else Markup("<code>{}</code>").format(kind)
-            )
+            noun = _say(ACTION_NOUNS[kind]) if kind in ACTION_NOUNS else Markup("<code>{}</code>").format(kind)
             reason = translations(current_locale()).gettext(str(action["skipped"]))
             parts.append(_say(N_("not done: %(action)s (%(reason)s)"), action=noun, reason=reason))
         elif kind == "note" and str(action.get("text") or "").strip():

@@ -94,10 +94,7 @@ async def signed_checkpoint(
             return await signed_checkpoint(key, page_size=page_size, connection=tx)
     tree = merkle.TreeBuilder()
     report = await verify_chain(
-        page_size=page_size,
-        key=key,
-        observe=lambda entry: tree.append(leaf(entry.hash)),
-        connection=connection,
+        page_size=page_size, key=key, observe=lambda entry: tree.append(leaf(entry.hash)), connection=connection
     )
     if report.broken is not None:
         raise CheckpointError(
@@ -216,11 +213,7 @@ class CheckpointReport:
             return lines + problem_lines(self.chain, with_break=False)
         if not self.chain.ok:
             return problem_lines(self.chain)
-        matched = (
-            "1 signed checkpoint matches"
-            if self.checkpoints == 1
-            else f"{self.checkpoints} signed checkpoints match"
-        )
+        matched = "1 signed checkpoint matches" if self.checkpoints == 1 else f"{self.checkpoints} signed checkpoints match"
         return [
             f"journal verified: {self.chain.count} entries, head {self.chain.head_hash}; {matched}",
             *mac_coverage_lines(self.chain),
@@ -246,20 +239,13 @@ def read_checkpoints(directory: Path, verifier: Verifier) -> tuple[list[KeptChec
         except (NoteError, CheckpointError, UnicodeDecodeError) as exc:
             return kept, Breach(path.name, None, f"not a valid signed checkpoint: {exc}")
         if checkpoint.origin != verifier.name:
-            return kept, Breach(
-                path.name, None, f"its origin is {checkpoint.origin!r}, not {verifier.name!r}"
-            )
+            return kept, Breach(path.name, None, f"its origin is {checkpoint.origin!r}, not {verifier.name!r}")
         kept.append(KeptCheckpoint(path.name, checkpoint))
     kept.sort(key=lambda k: k.checkpoint.size)
     for earlier, later in zip(kept, kept[1:], strict=False):
-        if (
-            earlier.checkpoint.size == later.checkpoint.size
-            and earlier.checkpoint.root != later.checkpoint.root
-        ):
+        if earlier.checkpoint.size == later.checkpoint.size and earlier.checkpoint.root != later.checkpoint.root:
             return kept, Breach(
-                later.name,
-                None,
-                f"signed with the same size as {earlier.name} but another root: the key was misused",
+                later.name, None, f"signed with the same size as {earlier.name} but another root: the key was misused"
             )
     return kept, None
 
@@ -278,16 +264,12 @@ async def verify_against_checkpoints(
     if breach is not None:
         return CheckpointReport(ChainReport(0, start_hash), len(kept), breach)
     if start_hash != GENESIS_HASH and kept:
-        raise CheckpointError(
-            "checkpoints cover the journal from its first entry; they cannot be checked from --start-hash"
-        )
+        raise CheckpointError("checkpoints cover the journal from its first entry; they cannot be checked from --start-hash")
     tree = merkle.TreeBuilder()
     found: list[Breach] = []
     for empty in (k for k in kept if k.checkpoint.size == 0):  # made before the first entry
         if empty.checkpoint.root != merkle.EMPTY_ROOT:
-            found.append(
-                Breach(empty.name, None, "it signs an empty journal with a root that is not the empty tree's")
-            )
+            found.append(Breach(empty.name, None, "it signs an empty journal with a root that is not the empty tree's"))
             break
     pending = [k for k in kept if k.checkpoint.size > 0]
     matched: list[tuple[str, int]] = []  # (file, id of its last entry) of each checkpoint that matched
@@ -315,16 +297,12 @@ async def verify_against_checkpoints(
                 )
             )
 
-    chain = await verify_chain(
-        page_size=page_size, start_hash=start_hash, key=key, observe=observe, connection=connection
-    )
+    chain = await verify_chain(page_size=page_size, start_hash=start_hash, key=key, observe=observe, connection=connection)
     if chain.broken is not None and not chain.broken.outcome:
         # The chain itself is broken: that entry is the first breach; a checkpoint past it is named too.
         covering = next((k.name for k in pending), None)
         reason = chain.broken.reason + (" (inside a signed checkpoint)" if covering else "")
-        return CheckpointReport(
-            chain, len(kept), found[0] if found else Breach(covering, chain.broken.entry_id, reason)
-        )
+        return CheckpointReport(chain, len(kept), found[0] if found else Breach(covering, chain.broken.entry_id, reason))
     if found:
         return CheckpointReport(chain, len(kept), found[0])
     if pending:
@@ -336,11 +314,7 @@ async def verify_against_checkpoints(
                 current.name,
                 None,
                 f"it signs {current.checkpoint.size} entries but the journal has {chain.count}: "
-                + (
-                    f"entries after entry {last_entry[0]} were removed"
-                    if last_entry
-                    else "every entry was removed"
-                ),
+                + (f"entries after entry {last_entry[0]} were removed" if last_entry else "every entry was removed"),
             ),
         )
     if chain.broken is not None:  # an outcome that is not what its chained (and checkpointed) record says
@@ -352,20 +326,16 @@ async def verify_against_checkpoints(
 async def verify_history(watch: history.Watch, *, connection: Any = None) -> Breach | None:
     """The history tables and the journal's outcomes against the digests the verified chain holds (`watch`
     saw its walk), and items and tombstones against their versions."""
-    found = await history.verify_digests(
-        watch.digests, connection=connection
-    ) or await history.verify_outcomes(watch, connection=connection)
+    found = await history.verify_digests(watch.digests, connection=connection) or await history.verify_outcomes(
+        watch, connection=connection
+    )
     if found is not None:
         return Breach(None, None, str(found))
     item_id = await history.item_text_not_in_versions(connection=connection)
     if item_id is not None:
-        return Breach(
-            None, None, f"item {item_id}: its text is none of its versions': it was rewritten in place"
-        )
+        return Breach(None, None, f"item {item_id}: its text is none of its versions': it was rewritten in place")
     tombstone_id = await history.tombstone_text_not_in_versions(connection=connection)
     if tombstone_id is not None:
-        reason = (
-            f"item tombstone {tombstone_id}: its last text is none of its item's versions': it was rewritten"
-        )
+        reason = f"item tombstone {tombstone_id}: its last text is none of its item's versions': it was rewritten"
         return Breach(None, None, reason)
     return None

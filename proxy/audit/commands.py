@@ -50,11 +50,7 @@ async def _verify_with_checkpoints(args: argparse.Namespace, settings: Settings,
     async with db.database(settings.database_url):
         try:
             report = await verify_against_checkpoints(
-                Path(args.checkpoints),
-                verifier,
-                key=settings.journal_key,
-                page_size=args.page_size,
-                start_hash=start,
+                Path(args.checkpoints), verifier, key=settings.journal_key, page_size=args.page_size, start_hash=start
             )
         except CheckpointError as exc:
             raise CommandError(str(exc)) from None
@@ -162,9 +158,7 @@ async def cmd_journal_evidence(args: argparse.Namespace, settings: Settings) -> 
         package = sign_package(package, settings.journal_key)
     out.write_bytes(serialize(package))
     size = package["checkpoint"].split("\n")[1]
-    print(
-        f"{len(package['entries'])} entries proven against the checkpoint of {size} entries, written to {out}"
-    )
+    print(f"{len(package['entries'])} entries proven against the checkpoint of {size} entries, written to {out}")
     return 0
 
 
@@ -200,9 +194,7 @@ def cmd_journal_key_generate(args: argparse.Namespace, settings: object) -> int:
     path = Path(args.file)
     try:
         # Created readable by its owner only, from the first byte.
-        with os.fdopen(
-            os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8"
-        ) as out:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
             out.write(key.text() + "\n")
     except FileExistsError:
         raise CommandError(f"{path} exists already; a journal key is never overwritten") from None
@@ -259,9 +251,7 @@ def register(sub: Any) -> None:
         default=GENESIS_HASH,
         help="the hash the first entry links to (the last archived entry's, after archiving old months)",
     )
-    p.add_argument(
-        "--checkpoints", metavar="DIR", help="also check the journal against every signed checkpoint in DIR"
-    )
+    p.add_argument("--checkpoints", metavar="DIR", help="also check the journal against every signed checkpoint in DIR")
     p.add_argument(
         "--public-key",
         help="the journal's public key (or a file holding it) to check checkpoints with; default: the configured key's",
@@ -269,12 +259,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_journal_verify, time_limit=None)
 
     p = journal.add_parser("checkpoint", help="sign the journal's current state into a new file in DIR")
-    p.add_argument(
-        "directory", help="where checkpoints are kept (created if missing); files are never overwritten"
-    )
-    p.add_argument(
-        "--webhook", help="also POST the checkpoint here (default: PROXY_JOURNAL_CHECKPOINT_WEBHOOK)"
-    )
+    p.add_argument("directory", help="where checkpoints are kept (created if missing); files are never overwritten")
+    p.add_argument("--webhook", help="also POST the checkpoint here (default: PROXY_JOURNAL_CHECKPOINT_WEBHOOK)")
     p.set_defaults(func=cmd_journal_checkpoint, time_limit=None)
 
     key = journal.add_parser("key", help="the journal's signing key").add_subparsers(
@@ -293,17 +279,14 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_journal_key_public)
 
     p = journal.add_parser(
-        "evidence",
-        help="write one file with an incident's entries and their proofs against the newest checkpoint",
+        "evidence", help="write one file with an incident's entries and their proofs against the newest checkpoint"
     )
     p.add_argument("file", help="a new file (JSON)")
     p.add_argument("--checkpoints", metavar="DIR", required=True, help="the kept checkpoints")
     subject = p.add_mutually_exclusive_group(required=True)
     subject.add_argument("--conversation", type=int, help="every entry about this conversation id")
     subject.add_argument("--operator", type=int, help="every entry by this operator id")
-    subject.add_argument(
-        "--author", type=int, help="every entry about this author's items or conversations (author id)"
-    )
+    subject.add_argument("--author", type=int, help="every entry about this author's items or conversations (author id)")
     p.add_argument("--public-key", help="the journal's public key (or a file); default: the configured key's")
     p.set_defaults(func=cmd_journal_evidence, time_limit=None)
 

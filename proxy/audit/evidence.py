@@ -51,9 +51,7 @@ from proxy.audit.signing import (
 from proxy.models import Conversation, Item, ItemVersion, JournalEntry
 
 FORMAT = "proxy-journal-evidence/1"
-FIELDS = frozenset(
-    {"format", "public_key", "checkpoint", "scope", "entries", "item_versions", "package_signature"}
-)
+FIELDS = frozenset({"format", "public_key", "checkpoint", "scope", "entries", "item_versions", "package_signature"})
 VERSIONS = history.covered("item_version")
 PAGE_SIZE = 5000
 
@@ -97,30 +95,17 @@ async def build_package(
             f"the journal does not match {newest.name}: run `proxy journal verify --checkpoints` to see why"
         )
     position = {entry_id: index for index, entry_id in enumerate(ids)}
-    entries = (
-        await JournalEntry.filter(await _scope_filter(scope, conn), id__lte=ids[-1])
-        .using_db(conn)
-        .order_by("id")
-    )
+    entries = await JournalEntry.filter(await _scope_filter(scope, conn), id__lte=ids[-1]).using_db(conn).order_by("id")
     digest = (
-        await JournalEntry.filter(action=history.DIGEST_ACTION, id__lte=ids[-1])
-        .using_db(conn)
-        .order_by("-id")
-        .first()
+        await JournalEntry.filter(action=history.DIGEST_ACTION, id__lte=ids[-1]).using_db(conn).order_by("-id").first()
     )
     entries = sorted([*entries, *await _outcome_records(entries, ids[-1], conn)], key=lambda e: e.id)
     item_versions = await _item_versions(entries, scope, digest, conn)
-    if (
-        digest is not None
-        and item_versions["digest_entry"] == digest.id
-        and all(e.id != digest.id for e in entries)
-    ):
+    if digest is not None and item_versions["digest_entry"] == digest.id and all(e.id != digest.id for e in entries):
         entries = sorted([*entries, digest], key=lambda e: e.id)  # the versions' proofs lead to its root
     for e in entries:
         if not hash_matches(e):
-            raise EvidenceError(
-                f"journal entry {e.id} does not match its hash: run `proxy journal verify` to see why"
-            )
+            raise EvidenceError(f"journal entry {e.id} does not match its hash: run `proxy journal verify` to see why")
     proofs = merkle.inclusion_proofs(hashed, [position[e.id] for e in entries])
     return {
         "format": FORMAT,
@@ -169,14 +154,8 @@ async def _item_versions(
     item_ids = {e.item_id for e in entries if e.item_id is not None}  # type: ignore[attr-defined]
     if set(scope) in ({"conversation_id"}, {"author_id"}):
         item_ids |= set(await Item.filter(**scope).using_db(conn).values_list("id", flat=True))
-    versions = (
-        await ItemVersion.filter(item_id__in=sorted(item_ids)).using_db(conn).order_by("id")
-        if item_ids
-        else []
-    )
-    part = (
-        digest.params.get(VERSIONS.name) if digest is not None and isinstance(digest.params, dict) else None
-    )
+    versions = await ItemVersion.filter(item_id__in=sorted(item_ids)).using_db(conn).order_by("id") if item_ids else []
+    part = digest.params.get(VERSIONS.name) if digest is not None and isinstance(digest.params, dict) else None
     found: dict[int, tuple[int, dict[str, Any]]] = {}
     proofs: dict[int, list[bytes]] = {}
     if part and part.get("rows"):
@@ -213,9 +192,7 @@ async def _scope_filter(scope: dict[str, int], conn: Any) -> Q:
     if set(scope) == {"author_id"}:
         author_id = scope["author_id"]
         items = await Item.filter(author_id=author_id).using_db(conn).values_list("id", flat=True)
-        conversations = (
-            await Conversation.filter(author_id=author_id).using_db(conn).values_list("id", flat=True)
-        )
+        conversations = await Conversation.filter(author_id=author_id).using_db(conn).values_list("id", flat=True)
         return Q(item_id__in=list(items)) | Q(conversation_id__in=list(conversations))
     if set(scope) in ({"conversation_id"}, {"operator_id"}):
         return Q(**scope)
@@ -284,9 +261,7 @@ def verify_package(data: bytes, trusted: Verifier | None = None) -> Proven:
     try:
         verifier = parse_verifier(package["public_key"])
         if trusted is not None and trusted != verifier:
-            raise EvidenceError(
-                f"it is signed by {verifier.text()}, not by the key you trust ({trusted.text()})"
-            )
+            raise EvidenceError(f"it is signed by {verifier.text()}, not by the key you trust ({trusted.text()})")
         checkpoint = Checkpoint.parse(open_note(package["checkpoint"], verifier))
         for entry in package["entries"]:
             _check_entry(entry, checkpoint)
@@ -299,9 +274,7 @@ def verify_package(data: bytes, trusted: Verifier | None = None) -> Proven:
         raise EvidenceError(str(exc)) from None
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise EvidenceError(f"malformed package: {exc}") from None
-    return Proven(
-        verifier.name, verifier.key_id.hex(), checkpoint, package["entries"], signed, versions, outcomes
-    )
+    return Proven(verifier.name, verifier.key_id.hex(), checkpoint, package["entries"], signed, versions, outcomes)
 
 
 def _check_outcomes(entries: list[dict[str, Any]]) -> dict[int, int]:
@@ -362,9 +335,7 @@ def _check_versions(section: Any, entries: list[dict[str, Any]]) -> ProvenVersio
     if section["digest_entry"] is not None:
         digest_entry = next((e for e in entries if e["id"] == section["digest_entry"]), None)
         if digest_entry is None or digest_entry["content"]["action"] != history.DIGEST_ACTION:
-            raise EvidenceError(
-                f"the item versions' digest entry {section['digest_entry']} is not in the package"
-            )
+            raise EvidenceError(f"the item versions' digest entry {section['digest_entry']} is not in the package")
         part = digest_entry["content"]["params"][VERSIONS.name]
         root, size = strict_b64decode(part["root"]), int(part["rows"])
     proven, unproven = [], []
@@ -372,9 +343,7 @@ def _check_versions(section: Any, entries: list[dict[str, Any]]) -> ProvenVersio
         row = version["row"]
         leaf = history.leaf_bytes(row)
         if hashlib.sha256(leaf).hexdigest() != version["digest"]:
-            raise EvidenceError(
-                f"item version {row.get('id')}: its row does not match its digest: it was changed"
-            )
+            raise EvidenceError(f"item version {row.get('id')}: its row does not match its digest: it was changed")
         if version["index"] is None:
             unproven.append(row)
             continue
@@ -400,11 +369,7 @@ def describe(proven: Proven) -> list[str]:
     positions = {entry["id"]: entry["index"] + 1 for entry in proven.entries}
     for entry in proven.entries:
         content = entry["content"]
-        who = (
-            f"operator {content['operator_id']}"
-            if content.get("operator_id")
-            else str(content.get("actor_kind"))
-        )
+        who = f"operator {content['operator_id']}" if content.get("operator_id") else str(content.get("actor_kind"))
         target = ", ".join(
             f"{name} {content[f'{name}_id']}"
             for name in ("community", "conversation", "item")

@@ -48,17 +48,7 @@ COVERED = (
     Covered(
         "item_version",
         ItemVersion,
-        (
-            "id",
-            "item_id",
-            "number",
-            "text",
-            "attachments",
-            "forwarded",
-            "forwarded_text",
-            "valid_from",
-            "recorded_at",
-        ),
+        ("id", "item_id", "number", "text", "attachments", "forwarded", "forwarded_text", "valid_from", "recorded_at"),
         "recorded_at",
     ),
     # status and detail are the processing result, filled after insert.
@@ -122,9 +112,7 @@ async def leaves_and_rows(
             return hashed, found
 
 
-async def _walk(
-    table: Covered, conn: Any, up_to_id: int | None, stops: list[int], on_stop: Any
-) -> merkle.TreeBuilder:
+async def _walk(table: Covered, conn: Any, up_to_id: int | None, stops: list[int], on_stop: Any) -> merkle.TreeBuilder:
     """Feed the table's rows (id order, up to `up_to_id`) to a tree; call on_stop(last_id, tree) at each stop."""
     tree = merkle.TreeBuilder()
     pending = sorted(stops)
@@ -146,18 +134,12 @@ async def _walk(
     return tree
 
 
-async def _settled_last_id(
-    table: Covered, conn: Any, settle_seconds: float, previous: JournalEntry | None
-) -> int:
+async def _settled_last_id(table: Covered, conn: Any, settle_seconds: float, previous: JournalEntry | None) -> int:
     cutoff = utcnow() - timedelta(seconds=settle_seconds)
     if table.time_column is None:
         # No recording time (a tombstone's deleted_at is VK's, possibly hours old): the ids a digest saw
         # are settled once that digest is settle_seconds old, as no transaction holding one is still open.
-        part = (
-            previous.params.get(table.name)
-            if previous is not None and isinstance(previous.params, dict)
-            else None
-        )
+        part = previous.params.get(table.name) if previous is not None and isinstance(previous.params, dict) else None
         if not isinstance(part, dict):
             return 0
         return int(part.get("seen", 0) if previous.created_at <= cutoff else part.get("last_id", 0))
@@ -171,9 +153,7 @@ async def _settled_last_id(
     return int(row or 0)
 
 
-async def record_digest(
-    *, settle_seconds: float = SETTLE_SECONDS, connection: Any = None
-) -> JournalEntry | None:
+async def record_digest(*, settle_seconds: float = SETTLE_SECONDS, connection: Any = None) -> JournalEntry | None:
     """Journal a digest of every covered table up to its settled rows, unless nothing changed since the last."""
     from tortoise import connections
 
@@ -258,9 +238,7 @@ async def verify_outcomes(watch: Watch, *, connection: Any = None) -> DigestBrea
     for start in range(0, len(asked), PAGE_SIZE):
         chunk = asked[start : start + PAGE_SIZE]
         filled_since |= set(
-            await JournalEntry.filter(id__in=chunk, outcome_at__isnull=False)
-            .using_db(conn)
-            .values_list("id", flat=True)
+            await JournalEntry.filter(id__in=chunk, outcome_at__isnull=False).using_db(conn).values_list("id", flat=True)
         )
     for digest, part in parts:
         filled, since = int(part.get("filled", 0)), len(set(part.get("pending", [])) & filled_since)

@@ -117,10 +117,7 @@ def inclusion_proofs(hashed_leaves: Sequence[bytes], indexes: Sequence[int]) -> 
             if sibling < len(level):
                 proofs[index].append(level[sibling])
             positions[index] = position >> 1
-        level = [
-            node_hash(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
-            for i in range(0, len(level), 2)
-        ]
+        level = [node_hash(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
     return proofs
 
 

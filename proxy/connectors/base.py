@@ -312,9 +312,7 @@ class Limiter(Protocol):
 class SharedLimits(Protocol):
     """Rate limiters every instance shares (proxy/rate_limit.py on PostgreSQL), installed by the app."""
 
-    def limiter(
-        self, token: str, kind: str, limit: int, fallback: Limiter, *, period: float = 1.0
-    ) -> Limiter:
+    def limiter(self, token: str, kind: str, limit: int, fallback: Limiter, *, period: float = 1.0) -> Limiter:
         """The limiter of a token (`kind` names the token's kind in the network's words, or what the
         token's calls are counted on: Telegram counts a bot's messages per chat too), `limit` calls in any
         `period` seconds; `fallback` paces this instance alone while the shared store is away."""

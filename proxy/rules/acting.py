@@ -43,7 +43,9 @@ def actor_of(rule: RuleRef, matched: str) -> Actor:
     return Actor(ActorKind.RULE, rule_id=rule.id, params=params)
 
 
-async def journal_hit(conn: Any, rule: RuleRef, matched: str, conversation: Conversation, item: Item) -> int:
+async def journal_hit(
+    conn: Any, rule: RuleRef, matched: str, conversation: Conversation, item: Item
+) -> int:
     """The hit's own entry ("rule.hit"): what matched and what the rule does (or would, in dry run)."""
     entry = await journal.record(
         "rule.hit",
@@ -82,12 +84,7 @@ async def perform(
 
 
 async def _one(
-    conn: Any,
-    settings: Settings,
-    actor: Actor,
-    action: dict[str, Any],
-    conversation: Conversation,
-    item: Item,
+    conn: Any, settings: Settings, actor: Actor, action: dict[str, Any], conversation: Conversation, item: Item
 ) -> dict[str, Any]:
     kind = action["do"]
     if kind == "delete":
@@ -106,9 +103,7 @@ async def _one(
             raise ActionError("the canned response no longer exists")
         # In a thread the reply answers the matched comment itself.
         reply_to = None if item.channel == "message" else item.id
-        row = await actions.queue_reply(
-            conn, settings, actor, conversation.id, canned.text, reply_to_item_id=reply_to
-        )
+        row = await actions.queue_reply(conn, settings, actor, conversation.id, canned.text, reply_to_item_id=reply_to)
         return {"outbox_id": row.id}
     if kind == "assign":
         await local_actions.assign_in(conn, actor, conversation.id, action["operator_id"])

@@ -189,10 +189,7 @@ def parse_conditions(raw: Any) -> dict[str, Any]:
         out["repeated"] = {
             "count": _integer(repeated.get("count"), "repeated.count", low=2, high=MAX_REPEAT_COUNT),
             "window_minutes": _integer(
-                repeated.get("window_minutes"),
-                "repeated.window_minutes",
-                low=1,
-                high=MAX_REPEAT_WINDOW_MINUTES,
+                repeated.get("window_minutes"), "repeated.window_minutes", low=1, high=MAX_REPEAT_WINDOW_MINUTES
             ),
         }
     if raw.get("authors") not in (None, [], ""):
@@ -240,9 +237,7 @@ def parse_actions(raw: Any) -> list[dict[str, Any]]:
         if isinstance(action, str):
             action = {"do": action}
         if not isinstance(action, dict) or action.get("do") not in ACTION_KINDS:
-            raise InputError(
-                "unknown action; one of: %(known)s", field="actions", known=", ".join(ACTION_KINDS)
-            )
+            raise InputError("unknown action; one of: %(known)s", field="actions", known=", ".join(ACTION_KINDS))
         kind = action["do"]
         if kind in seen:
             raise InputError("the action %(kind)s is given twice", field="actions", kind=kind)
@@ -282,7 +277,5 @@ def parse_name(raw: Any) -> str:
     if not name:
         raise InputError("a rule needs a name", field="name")
     if len(name) > MAX_NAME_CHARS:
-        raise InputError(
-            "the name is too long: at most %(limit)s characters", field="name", limit=MAX_NAME_CHARS
-        )
+        raise InputError("the name is too long: at most %(limit)s characters", field="name", limit=MAX_NAME_CHARS)
     return name

@@ -38,9 +38,7 @@ async def unbanned(conn: Any, community_id: int, author_id: int | None, operator
 async def _undo(hits: list[RuleHit], operator_id: int, conn: Any) -> list[int]:
     if not hits:
         return []
-    await (
-        RuleHit.filter(id__in=[h.id for h in hits])
-        .using_db(conn)
-        .update(undone_at=utcnow(), undone_by_id=operator_id)
+    await RuleHit.filter(id__in=[h.id for h in hits]).using_db(conn).update(
+        undone_at=utcnow(), undone_by_id=operator_id
     )
     return sorted({h.rule_id for h in hits})  # type: ignore[attr-defined]

@@ -130,9 +130,7 @@ async def _candidate(row: dict[str, Any], rules: RuleSet, tz: ZoneInfo) -> Candi
     attachments = row["attachments"]
     if isinstance(attachments, str):
         attachments = json.loads(attachments or "[]")
-    kinds = frozenset(
-        a["type"] for a in attachments or [] if isinstance(a, dict) and isinstance(a.get("type"), str)
-    )
+    kinds = frozenset(a["type"] for a in attachments or [] if isinstance(a, dict) and isinstance(a.get("type"), str))
     return Candidate(
         community_id=row["community_id"],
         channel=str(row["channel"]),
@@ -162,9 +160,7 @@ async def _claim_many(item_ids: list[int], now: datetime) -> None:
         return
     q = SqlQuery(connections.get("default"))
     values = ", ".join(f"({q.p(item_id)}, {q.p(now)})" for item_id in item_ids)
-    await q.execute(
-        f"INSERT INTO rule_check (item_id, checked_at) VALUES {values} ON CONFLICT (item_id) DO NOTHING"
-    )
+    await q.execute(f"INSERT INTO rule_check (item_id, checked_at) VALUES {values} ON CONFLICT (item_id) DO NOTHING")
 
 
 async def _apply(
@@ -177,9 +173,7 @@ async def _apply(
             return
         conversation, item = await locks.item(row["id"], conn)
         for hit in hits:
-            rule = acting.RuleRef(
-                hit.rule.id, hit.rule.name, hit.rule.version, hit.rule.mode, hit.rule.actions
-            )
+            rule = acting.RuleRef(hit.rule.id, hit.rule.name, hit.rule.version, hit.rule.mode, hit.rule.actions)
             entry_id = await acting.journal_hit(conn, rule, hit.matched, conversation, item)
             if rule.mode == RuleMode.ON:
                 done = await acting.perform(conn, settings, rule, hit.matched, conversation, item)
@@ -206,9 +200,7 @@ async def _note_failures(failures: list[RuleFailure], written: dict[int, float])
             continue
         written[failure.rule_id] = time.monotonic()
         log.warning("moderation rule %s skipped for an item: %s", failure.rule_id, failure.error)
-        await ModerationRule.filter(id=failure.rule_id).update(
-            last_error=failure.error[:1000], last_error_at=utcnow()
-        )
+        await ModerationRule.filter(id=failure.rule_id).update(last_error=failure.error[:1000], last_error_at=utcnow())
 
 
 async def evaluate_due(
@@ -307,8 +299,7 @@ async def _rounds(
             if live is not None:
                 for community_id, conversation_id in result.conversations:
                     await live.publish(
-                        "conversation_updated",
-                        {"community_id": community_id, "conversation_id": conversation_id},
+                        "conversation_updated", {"community_id": community_id, "conversation_id": conversation_id}
                     )
             await post_alerts(http, result.alerts)
         except Exception:

@@ -51,14 +51,10 @@ def parse_period(first: str | None, last: str | None, tz: ZoneInfo, *, today: da
     The web reads its parameters with web/params.py, which also keeps days within a sane range; this is
     for code that has the strings at hand (tests, scripts).
     """
-    return period_of(
-        _day(first, "from") if first else None, _day(last, "to") if last else None, tz, today=today
-    )
+    return period_of(_day(first, "from") if first else None, _day(last, "to") if last else None, tz, today=today)
 
 
-def period_of(
-    first_day: date | None, last_day: date | None, tz: ZoneInfo, *, today: date | None = None
-) -> Period:
+def period_of(first_day: date | None, last_day: date | None, tz: ZoneInfo, *, today: date | None = None) -> Period:
     """Days `first_day`..`last_day` in `tz`, checked: from <= to, at most MAX_PERIOD_DAYS.
 
     A missing last day is today; a missing first day is `DEFAULT_PERIOD_DAYS` days ending on the last.

@@ -115,10 +115,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
         "reply_error",
         run,
         live_event="outbox_updated",
-        keep=lambda form: {
-            "reply_text": form.get("text", ""),
-            "reply_to_item_id": form.get("reply_to_item_id"),
-        },
+        keep=lambda form: {"reply_text": form.get("text", ""), "reply_to_item_id": form.get("reply_to_item_id")},
         success=queued,
     )
 
@@ -132,12 +129,7 @@ async def add_note(request: web.Request) -> web.StreamResponse:
         await local_actions.add_note(settings, operator, cid, _text(form))
 
     return await _perform(
-        request,
-        cid,
-        "note",
-        "note_error",
-        run,
-        keep=lambda form: {"note_text": form.get("text", "")},
+        request, cid, "note", "note_error", run, keep=lambda form: {"note_text": form.get("text", "")},
         queues=False,
     )
 
@@ -191,9 +183,7 @@ async def ban(request: web.Request) -> web.StreamResponse:
             until=utcnow() + timedelta(days=days) if days else None,
         )
 
-    return await _perform(
-        request, cid, "author", "author_error", run, live_event="author_changed", trigger=None
-    )
+    return await _perform(request, cid, "author", "author_error", run, live_event="author_changed", trigger=None)
 
 
 async def unban(request: web.Request) -> web.StreamResponse:
@@ -204,9 +194,7 @@ async def unban(request: web.Request) -> web.StreamResponse:
     async def run(form: Any) -> None:
         await actions.unban_author(settings, operator, cid)
 
-    return await _perform(
-        request, cid, "author", "author_error", run, live_event="author_changed", trigger=None
-    )
+    return await _perform(request, cid, "author", "author_error", run, live_event="author_changed", trigger=None)
 
 
 def _item_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -221,12 +209,7 @@ def _item_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
             await getattr(actions, name)(settings, operator, item_id)
 
         return await _perform(
-            request,
-            item.conversation_id,
-            "timeline",
-            "timeline_error",
-            run,
-            trigger=None,  # type: ignore[attr-defined]
+            request, item.conversation_id, "timeline", "timeline_error", run, trigger=None  # type: ignore[attr-defined]
         )
 
     handler.__name__ = name

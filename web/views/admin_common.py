@@ -20,6 +20,7 @@ FLASH_KEY = "admin_flash"
 T = TypeVar("T")
 
 
+
 def admin_only(handler: Handler) -> Handler:
     """Let only active admins through; a refusal is journaled and answered 403."""
 

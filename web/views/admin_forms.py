@@ -123,11 +123,7 @@ def community_values(community: Community | None, default_tz: str, secret: str =
 
 
 def submitted_values(form: Form) -> dict[str, Any]:
-    days = [
-        int(d)
-        for d in form.getall("bh_days", [])
-        if isinstance(d, str) and d in ("0", "1", "2", "3", "4", "5", "6")
-    ]
+    days = [int(d) for d in form.getall("bh_days", []) if isinstance(d, str) and d in ("0", "1", "2", "3", "4", "5", "6")]
     return {
         "vk_group_id": text(form, "vk_group_id"),
         "name": text(form, "name"),

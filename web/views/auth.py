@@ -51,17 +51,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             "auth.login_throttled", actor_kind=ActorKind.SYSTEM, params={"login": login, "ip": ip}
         )
         error = _("Too many failed attempts. Try again in %(seconds)s s.", seconds=wait)
-        response = render(
-            request, "auth/login.html", {"next": target, "error": error, "login": login}, status=429
-        )
+        response = render(request, "auth/login.html", {"next": target, "error": error, "login": login}, status=429)
         response.headers["Retry-After"] = str(wait)
         return response
 
     operator = await accounts.authenticate(login, password)
     if operator is None:
-        await journal.record(
-            "auth.login_failed", actor_kind=ActorKind.SYSTEM, params={"login": login, "ip": ip}
-        )
+        await journal.record("auth.login_failed", actor_kind=ActorKind.SYSTEM, params={"login": login, "ip": ip})
         context = {"next": target, "error": _("Wrong login or password."), "login": login}
         return render(request, "auth/login.html", context, status=401)
     await throttle.succeeded(login, ip)

@@ -56,9 +56,7 @@ async def _users(client: VkClient, ids: list[int]) -> AsyncIterator[tuple[int, A
 async def _groups(client: VkClient, ids: list[int]) -> AsyncIterator[tuple[int, AuthorProfile]]:
     group_ids = [-vk_id for vk_id in ids]
     try:
-        answer = await client.call(
-            "groups.getById", group_ids=",".join(map(str, group_ids)), fields="screen_name"
-        )
+        answer = await client.call("groups.getById", group_ids=",".join(map(str, group_ids)), fields="screen_name")
     except VkApiError as exc:
         if len(group_ids) == 1:
             log.info("groups.getById refused club%s: %s", group_ids[0], exc)
