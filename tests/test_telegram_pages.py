@@ -212,3 +212,19 @@ async def test_a_ban_and_its_lifting_under_way_are_said_in_telegram(served: Serv
     await actions.unban_author(served.settings, served.operator, thread.id)
     _status, page = await _page(served, f"/conversations/{thread.id}")
     assert "Lifting the ban in Telegram…" in page and "Banning" not in page
+
+
+def test_an_authors_page_is_on_the_communitys_own_network() -> None:
+    from proxy.emulation import profile_url  # noqa: PLC0415
+    from proxy.settings import Settings  # noqa: PLC0415
+
+    real = Settings.from_env({}, database_url="sqlite://:memory:", workers=False)
+    emulated = Settings.from_env({"PROXY_TELEGRAM_API_BASE": "http://127.0.0.1:1"}, database_url="sqlite://:memory:", workers=False)  # fmt: skip
+    bot = Community(name="bot", vk_group_id=5, network=Network.TELEGRAM)
+    group = Community(name="group", vk_group_id=7, network=Network.VK)
+    named = Author(network=Network.TELEGRAM, vk_id=42, screen_name="ivan_p")
+    anonymous = Author(network=Network.TELEGRAM, vk_id=43, screen_name="")
+    assert profile_url(real, bot, named) == "https://t.me/ivan_p"
+    assert profile_url(real, bot, anonymous) is None  # a Telegram id alone opens no page
+    assert profile_url(emulated, bot, named) is None  # the emulator's people are nobody on t.me
+    assert profile_url(real, group, Author(network=Network.VK, vk_id=42)) == "https://vk.com/id42"
