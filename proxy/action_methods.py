@@ -11,5 +11,6 @@ REPLY_METHODS = methods_of(ActionKind.REPLY)
 DELETE_METHODS = methods_of(ActionKind.DELETE_COMMENT)
 RESTORE_METHODS = methods_of(ActionKind.RESTORE_COMMENT)
 BAN_METHODS = methods_of(ActionKind.BAN)
+UNBAN_METHODS = methods_of(ActionKind.UNBAN)
 # Methods whose outcome changes the author card (the ban list), told apart so the page pushes that card too.
 AUTHOR_METHODS = methods_of(ActionKind.BAN, ActionKind.UNBAN)

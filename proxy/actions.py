@@ -54,6 +54,7 @@ from proxy.models import (
     OutboxStatus,
     Outcome,
 )
+from proxy.network_limits import DIALOG_CHANNELS, past_delete_window
 from proxy.rules import undo as rule_undo
 from proxy.settings import Settings
 
@@ -76,9 +77,6 @@ MESSAGE_MAX_CHARS = 4096
 COMMENT_MAX_CHARS = 16000
 NOTE_MAX_CHARS = 16000
 BAN_COMMENT_MAX_CHARS = 2048
-# Private dialogs (VK's messages, a Telegram bot's private and business chats): one peer, whose messages
-# the proxy neither deletes nor restores.
-DIALOG_CHANNELS = (Channel.MESSAGE, Channel.BUSINESS)
 # groups.ban reasons as VK numbers them.
 BAN_REASONS = {0: "other", 1: "spam", 2: "verbal abuse", 3: "strong language", 4: "irrelevant messages"}
 # Why a conversation was closed without a reply (optional; docs/metrics.md "Closed without a reply").
@@ -325,9 +323,8 @@ async def queue_moderation(
     ):
         raise ActionError(f"the comment is already being {'restored' if restore else 'deleted'}", 409)
     community = await Community.get(id=item.community_id).using_db(conn)
-    window = connector_for(community.network).delete_window
-    if not restore and window is not None and item.created_at < utcnow() - window:
-        hours = int(window.total_seconds() // 3600)
+    if not restore and past_delete_window(community.network, item.created_at, utcnow()):
+        hours = int(connector_for(community.network).delete_window.total_seconds() // 3600)  # type: ignore[union-attr]
         raise ActionError(
             f"this message is older than {hours} hours: the network no longer lets it be deleted", 409
         )

@@ -9,16 +9,18 @@ the id as text (web/vk_links.py installs it as the templates' `vk_url(community,
 
 from __future__ import annotations
 
-from proxy.models import Community, Network
+from proxy.models import Author, Community, Network
 from proxy.settings import Settings
 
 __all__ = [
     "DEMO_BOT_ID",
     "DEMO_BOT_TOKEN",
     "DEMO_GROUP_ID",
+    "TELEGRAM_WEB",
     "VK_WEB",
     "author_path",
     "is_emulated",
+    "profile_url",
     "vk_is_emulated",
     "vk_url",
 ]
@@ -29,6 +31,7 @@ DEMO_GROUP_ID = 200_000_001
 DEMO_BOT_ID = 7_000_000_001
 DEMO_BOT_TOKEN = f"{DEMO_BOT_ID}:demo-bot-token-of-the-emulator_00"
 VK_WEB = "https://vk.com/"
+TELEGRAM_WEB = "https://t.me/"
 
 
 def vk_is_emulated(settings: Settings) -> bool:
@@ -56,3 +59,16 @@ def vk_url(settings: Settings, community: Community | None, path: str) -> str | 
     if community is None or community.network != Network.VK or is_emulated(settings, community):
         return None
     return VK_WEB + path.lstrip("/")
+
+
+def profile_url(settings: Settings, community: Community | None, author: Author) -> str | None:
+    """An author's own page on the community's network: vk.com's for a real VK community; t.me/<username>
+    for a Telegram person who has a username (a Telegram id alone opens no page), unless this service's
+    Telegram is an emulator; None otherwise."""
+    if community is None:
+        return None
+    if community.network == Network.TELEGRAM:
+        if not author.screen_name or settings.telegram_api_base is not None:
+            return None
+        return TELEGRAM_WEB + author.screen_name
+    return vk_url(settings, community, author_path(author.vk_id))

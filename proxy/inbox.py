@@ -32,12 +32,14 @@ from proxy.models import (
     ItemTombstone,
     ItemVersion,
     ModerationRule,
+    Network,
     Note,
     Operator,
     OutboxRow,
     OutboxStatus,
     RuleHit,
 )
+from proxy.network_limits import DIALOG_CHANNELS, can_restore, deletions_unreported, past_delete_window
 
 PAGE_SIZE = 50
 # A conversation page shows this many latest items; older ones are reached through the journal/archive.
@@ -60,6 +62,7 @@ class InboxFilter:
     status: ConversationStatus | None = ConversationStatus.OPEN
     assigned: Assigned | None = None
     over_sla: bool = False
+    network: Network | None = None
 
     def to_query(self) -> dict[str, str]:
         """The URL query parameters that reproduce this filter (defaults left out)."""
@@ -74,6 +77,8 @@ class InboxFilter:
             query["assigned"] = self.assigned
         if self.over_sla:
             query["over_sla"] = "1"
+        if self.network is not None:
+            query["network"] = self.network.value
         return query
 
 
@@ -208,6 +213,12 @@ async def _base_filter(scope: Scope, filters: InboxFilter, now: datetime) -> Q |
         conditions.append(Q(status=filters.status))
     if filters.channel is not None:
         conditions.append(Q(channel=filters.channel))
+    if filters.network is not None:
+        # Communities number in the tens: their ids keep the queue's indexed conditions.
+        on_network = list(await Community.filter(network=filters.network).values_list("id", flat=True))
+        if not on_network:
+            return None
+        conditions.append(Q(community_id__in=on_network))
     if filters.assigned == "me":
         conditions.append(Q(assignee_id=scope.operator_id))
     elif filters.assigned == "none":
@@ -306,9 +317,23 @@ class TimelineEntry:
     rule_hits: list[RuleHit] = field(default_factory=list)
     # The rules its tombstones (deleted_by_rule_id) and its sending (item.sent_by_rule_id) name, by id.
     rules: dict[int, ModerationRule] = field(default_factory=dict)
+    # The item's community's network, and whether the item is older than that network lets a bot delete
+    # (Telegram: 48 hours): then no Delete is offered.
+    network: Network = Network.VK
+    past_delete_window: bool = False
 
     def rule(self, rule_id: int | None) -> ModerationRule | None:
         return self.rules.get(rule_id) if rule_id is not None else None
+
+    @property
+    def in_dialog(self) -> bool:
+        """An item of a private dialog: nothing to delete, restore or answer apart."""
+        return self.item is not None and self.item.channel in DIALOG_CHANNELS
+
+    @property
+    def restorable(self) -> bool:
+        """Whether the network can bring the item back (Telegram cannot)."""
+        return self.item is not None and can_restore(self.network, self.item.channel)
 
     @property
     def sort_at(self) -> int:
@@ -352,6 +377,11 @@ class ConversationView:
     truncated: bool
     author_card: AuthorCard | None
     assignable: list[Assignable] = field(default_factory=list)
+
+    @property
+    def deletions_unreported(self) -> bool:
+        """Whether the network keeps deletions here from the proxy (the page says so)."""
+        return deletions_unreported(self.conversation.community.network, self.conversation.channel)
 
 
 # What the conversation page reads with a conversation: its community, author, assignee and closer.
@@ -447,6 +477,9 @@ async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -
     """Items as timeline entries, in their order: each with its open tombstone, its undone deletions,
     the reply it echoes, and a delete or restore of it still on its way to VK (or refused)."""
     ids = [item.id for item in items]
+    now = utcnow()
+    community_ids = {item.community_id for item in items}  # type: ignore[attr-defined]
+    networks = dict(await Community.filter(id__in=community_ids).values_list("id", "network")) if ids else {}
     tombstones: dict[int, ItemTombstone] = {}
     restorations: dict[int, list[ItemTombstone]] = {}
     moderation: dict[int, OutboxRow] = {}
@@ -486,6 +519,8 @@ async def _item_entries(items: list[Item], outbox_by_id: dict[int, OutboxRow]) -
             restorations=restorations.get(item.id, []),
             rule_hits=hits.get(item.id, []),
             rules=rules,
+            network=Network(networks[item.community_id]),  # type: ignore[attr-defined]
+            past_delete_window=past_delete_window(networks[item.community_id], item.created_at, now),  # type: ignore[attr-defined]
         )
         for item in items
     ]

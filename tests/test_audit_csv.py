@@ -14,11 +14,11 @@ from tests.audit_fixtures import AUTHOR_VK_ID, at, make_base, make_deleted_comme
 
 JOURNAL_HEADER = (
     "id,time,actor,operator,vk_user_id,action,community,conversation_id,item_id,text,params,outcome,"
-    "outcome_detail,outcome_time,hash\r\n"
+    "outcome_detail,outcome_time,hash,network\r\n"
 )
 DELETED_HEADER = (
     "item_id,community,channel,conversation_id,item_key,author_vk_id,author,state,time,version,via,"
-    "vk_user_id,operator,text\r\n"
+    "vk_user_id,operator,text,network\r\n"
 )
 
 
@@ -53,11 +53,11 @@ async def test_story_in_deleted_csv(client) -> None:
     )
     assert await resp.text() == (
         DELETED_HEADER
-        + f"{prefix},created,2025-03-02T12:00:00+03:00,1,,{AUTHOR_VK_ID},,Хлеб черствый\r\n"
-        + f'{prefix},edited,2025-03-02T12:10:00+03:00,2,,{AUTHOR_VK_ID},,"Хлеб черствый, верните деньги"\r\n'
-        + f'{prefix},edited,2025-03-02T12:20:00+03:00,3,,{AUTHOR_VK_ID},,"Хлеб черствый, верните деньги!!!"\r\n'
-        + f'{prefix},deleted,2025-03-02T13:00:00+03:00,,vk_admin,501,olga,"Хлеб черствый, верните деньги!!!"\r\n'
-        + f'{prefix},restored,2025-03-02T14:00:00+03:00,,proxy,,max,"Хлеб черствый, верните деньги!!!"\r\n'
+        + f"{prefix},created,2025-03-02T12:00:00+03:00,1,,{AUTHOR_VK_ID},,Хлеб черствый,vk\r\n"
+        + f'{prefix},edited,2025-03-02T12:10:00+03:00,2,,{AUTHOR_VK_ID},,"Хлеб черствый, верните деньги",vk\r\n'
+        + f'{prefix},edited,2025-03-02T12:20:00+03:00,3,,{AUTHOR_VK_ID},,"Хлеб черствый, верните деньги!!!",vk\r\n'
+        + f'{prefix},deleted,2025-03-02T13:00:00+03:00,,vk_admin,501,olga,"Хлеб черствый, верните деньги!!!",vk\r\n'
+        + f'{prefix},restored,2025-03-02T14:00:00+03:00,,proxy,,max,"Хлеб черствый, верните деньги!!!",vk\r\n'
     )
     entry = await JournalEntry.filter(action="export.csv").get()
     assert (entry.operator_id, entry.params) == (base.manager.id, {"path": "/audit/deleted.csv", "query": {}})
@@ -82,7 +82,7 @@ async def test_journal_csv_for_a_manager(client) -> None:
     assert await resp.text() == (
         JOURNAL_HEADER
         + f"{entry.id},2025-03-02T13:00:00+03:00,outside,olga,501,vk.delete,Пекарня,{base.conversation.id},"
-        f'{item.id},"Хлеб черствый, верните деньги!!!",,,,,{entry.hash}\r\n'
+        f'{item.id},"Хлеб черствый, верните деньги!!!",,,,,{entry.hash},vk\r\n'
     )
     export = await JournalEntry.filter(action="export.csv").get()
     assert export.params == {"path": "/audit/journal.csv", "query": {"operator": str(base.operator.id)}}

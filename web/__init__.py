@@ -13,7 +13,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from proxy.appkeys import SETTINGS
 from proxy.crypto import derive_key
-from web import attachments, i18n, rule_words, vk_links
+from web import attachments, i18n, network_words, rule_words, vk_links
 from web.auth import OPERATOR, SCOPE, auth_middleware
 from web.csrf import CSRF_TOKEN, csrf_middleware
 from web.error_pages import error_pages_middleware
@@ -57,6 +57,7 @@ def setup_web(app: web.Application) -> None:
     i18n.install(env)
     attachments.install(env, settings.image_hosts)
     vk_links.install(env, settings)
+    network_words.install(env)
     rule_words.install(env)
     setup_session(
         app,

@@ -32,6 +32,7 @@ from proxy.models import (
 from proxy.settings import Settings
 from web.i18n import current_locale, local_time, translations
 from web.i18n import gettext as _
+from web.network_words import network_of, unnamed_person
 from web.params import N_
 from web.rule_words import (
     rule_subject,
@@ -57,6 +58,39 @@ PLACES = {
     Channel.VIDEO: N_("under %(link)sa video%(end)s"),
     Channel.MARKET: N_("under %(link)sa product%(end)s"),
     Channel.BOARD: N_("in %(link)sa board topic%(end)s"),
+    Channel.GROUP: N_("in a Telegram group"),
+    Channel.BUSINESS: N_("in a Telegram business chat"),
+}
+# A Telegram bot's private chats are with the bot itself.
+TELEGRAM_PLACES = {Channel.MESSAGE: N_("in the private chat with the bot")}
+# What was done outside the proxy reads "in Telegram" for a Telegram community's entries: each VK
+# sentence's Telegram wording (the network is the entry's community's: `Names.network`).
+IN_TELEGRAM = {
+    N_("%(who)s banned %(author)s in VK, outside the proxy, until %(until)s (reason: %(reason)s)"): N_(
+        "%(who)s banned %(author)s in Telegram, outside the proxy, until %(until)s (reason: %(reason)s)"
+    ),
+    N_("%(who)s banned %(author)s in VK, outside the proxy, for good (reason: %(reason)s)"): N_(
+        "%(who)s banned %(author)s in Telegram, outside the proxy, for good (reason: %(reason)s)"
+    ),
+    N_("%(who)s lifted the ban on %(author)s in VK, outside the proxy"): N_(
+        "%(who)s lifted the ban on %(author)s in Telegram, outside the proxy"
+    ),
+    N_("%(who)s replied to %(author)s in VK, outside the proxy, %(where)s: %(text)s"): N_(
+        "%(who)s replied to %(author)s in Telegram, outside the proxy, %(where)s: %(text)s"
+    ),
+    N_("%(who)s deleted a comment by %(author)s in VK, outside the proxy, %(where)s: %(text)s"): N_(
+        "%(who)s deleted a message by %(author)s in Telegram, outside the proxy, %(where)s: %(text)s"
+    ),
+    N_("A comment by %(author)s was restored in VK, outside the proxy, %(where)s: %(text)s"): N_(
+        "A message by %(author)s was restored in Telegram, outside the proxy, %(where)s: %(text)s"
+    ),
+    N_("%(who)s changed the community role of %(user)s in VK: %(old)s → %(new)s"): N_(
+        "%(who)s changed the role of %(user)s in Telegram: %(old)s → %(new)s"
+    ),
+    N_("The community replied in VK, outside the proxy, %(where)s: %(text)s"): N_(
+        "The community replied in Telegram, outside the proxy, %(where)s: %(text)s"
+    ),
+    N_("Someone in VK"): N_("Someone in Telegram"),
 }
 VK_OBJECT_PATHS = {
     Channel.WALL: "wall",
@@ -165,6 +199,16 @@ class Names:
     # The "rule.hit" entries that "rule.alert" entries name (hit_entry_id): the alert reads by its hit.
     hit_entries: Mapping[int, JournalEntry] = field(default_factory=dict)
 
+    def network(self, community_id: int | None) -> Network:
+        """The network of an entry's community (web/network_words.py: VK when it names none)."""
+        return network_of(self.community_rows.get(community_id) if community_id else None)
+
+    def worded(self, message: str, community_id: int | None) -> str:
+        """`message` as the community's network words it ("in VK" or "in Telegram")."""
+        if self.network(community_id) is Network.TELEGRAM:
+            return IN_TELEGRAM.get(message, message)
+        return message
+
     def vk_href(self, community_id: int | None, path: str) -> str | None:
         """A link to a VK page of a community's world; None for an emulated or unknown community."""
         community = self.community_rows.get(community_id) if community_id else None
@@ -268,7 +312,7 @@ def _actor(entry: JournalEntry, names: Names) -> tuple[Markup, bool]:
         if entry.vk_user_id:
             admin = _vk_link(entry.vk_user_id, names, entry.community_id)  # type: ignore[attr-defined]
             return _say(N_("A community admin (%(vk)s)"), vk=admin), False
-        return Markup(_("Someone in VK")), False
+        return Markup(_(names.worded(N_("Someone in VK"), entry.community_id))), False  # type: ignore[attr-defined]
     if entry.actor_kind == ActorKind.RULE:
         return _rule_of(entry), False
     return Markup(_("The proxy")), False
@@ -282,15 +326,14 @@ def _rule_of(entry: JournalEntry) -> Markup:
     return rule_subject(rule["id"], str(rule.get("name", "")), rule.get("version"))
 
 
-def _unnamed(vk_id: int) -> str:
-    """A VK user or community whose name is not known yet, as the rest of the pages say it (_labels.html)."""
-    return _("VK community %(id)s", id=-vk_id) if vk_id < 0 else _("VK user %(id)s", id=vk_id)
-
-
 def _vk_link(vk_id: int, names: Names, community_id: int | None, *, bare: bool = False) -> Markup:
     """`bare` for a sentence that says "VK user" itself: an unnamed one is then just its id<N>."""
     author = names.authors_by_vk.get(vk_id)
-    label = _bdi(author.name) if author and author.name else (f"id{vk_id}" if bare else _unnamed(vk_id))
+    label = (
+        _bdi(author.name)
+        if author and author.name
+        else (f"id{vk_id}" if bare else unnamed_person(vk_id, names.network(community_id)))
+    )
     href = names.vk_href(community_id, author_path(vk_id))
     return _link(href, label, outside=True) if href else Markup(label)
 
@@ -299,7 +342,7 @@ def _author(author: Author | None, conversation: Conversation | None, names: Nam
     """A VK author, linked to the conversation in the proxy (or to VK when there is none)."""
     if author is None:
         return Markup(_("the author"))
-    label = _bdi(author.name) if author.name else _unnamed(author.vk_id)
+    label = _bdi(author.name) if author.name else unnamed_person(author.vk_id, author.network)
     if conversation is not None:
         return _link(f"/conversations/{conversation.id}", label)
     href = names.vk_href(None, author_path(author.vk_id))  # no conversation, so no community to judge by
@@ -322,7 +365,10 @@ def _place(conversation: Conversation | None, names: Names) -> Markup:
             Markup('<a href="{}" rel="noopener noreferrer" target="_blank">').format(href),
             Markup("</a>"),
         )
-    return _say(PLACES[channel], link=start, end=end)
+    places = PLACES
+    if names.network(conversation.community_id) is Network.TELEGRAM:  # type: ignore[attr-defined]
+        places = {**PLACES, **TELEGRAM_PLACES}
+    return _say(places[channel], link=start, end=end)
 
 
 def _quote(text: str, conversation_id: int | None, item_id: int | None) -> Markup:

@@ -50,6 +50,7 @@ from web.journal_parts import (
 )
 from web.journal_parts import feminine as feminine  # imported from here by tests
 from web.journal_rule_sentences import _rule_sentence, _undoing
+from web.network_words import in_network
 from web.params import N_
 from web.rule_words import (
     by_rule,
@@ -81,7 +82,7 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
     parts: dict[str, object] = dict(who=who, author=author, where=where, text=quote)
 
     def say(message: str, **more: object) -> Markup:
-        return _say(message, female, **{**parts, **more})
+        return _say(names.worded(message, entry.community_id), female, **{**parts, **more})  # type: ignore[attr-defined]
 
     if entry.actor_kind == ActorKind.RULE:
         hit = names.hit_entries.get(p.get("hit_entry_id")) if action == "rule.alert" else None  # type: ignore[arg-type]
@@ -360,7 +361,8 @@ def event_sentence(event: TimelineEvent, names: Names, entry: JournalEntry | Non
             rule = names.rules.get(item.sent_by_rule_id)
             subject = rule_subject(item.sent_by_rule_id, rule.name if rule else "?", None)
             return _say(N_("%(rule)s replied %(where)s: %(text)s"), rule=subject, where=where, text=text)
-        return _say(N_("The community replied in VK, outside the proxy, %(where)s: %(text)s"), where=where, text=text)  # fmt: skip
+        message = names.worded(N_("The community replied in VK, outside the proxy, %(where)s: %(text)s"), event.community_id)  # fmt: skip
+        return _say(message, where=where, text=text)
     if event.kind == "edit":
         editor = who if event.operator_id else author
         return _say(N_("A new version of the text %(where)s (%(who)s): %(text)s"), who=editor, where=where, text=text)  # fmt: skip
@@ -373,7 +375,7 @@ def event_sentence(event: TimelineEvent, names: Names, entry: JournalEntry | Non
             how = _say(N_("%(how)s %(who)s"), how=how, who=who)
         return _say(N_("Deleted %(how)s %(where)s: %(text)s"), how=how, where=where, text=text)
     if event.kind == "restore":
-        how = who if event.operator_id else Markup(_("in VK"))
+        how = who if event.operator_id else Markup(in_network(names.community_rows.get(event.community_id)))  # type: ignore[arg-type]
         return _say(N_("Restored (%(how)s) %(where)s: %(text)s"), how=how, where=where, text=text)
     return _say(N_("%(who)s: %(action)s"), who=who, action=Markup("<code>{}</code>").format(event.detail))
 

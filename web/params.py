@@ -322,6 +322,7 @@ OUTSIDE = Param("outside", flag)
 BEFORE = Param("before", ids_up_to(INT64_MAX))
 SEARCH = Param("q", search_text, max_length=4 * MAX_SEARCH_CHARS)
 CHANNEL = Param("channel", member_of(Channel))
+NETWORK = Param("network", member_of(Network))
 VIA = Param("via", member_of(DeletedVia))
 STATE = Param("state", member_of(ArchiveState))
 DELETED_AFTER = Param("after", page_position(2))
@@ -472,6 +473,7 @@ def journal_filter(query: Source, tz: ZoneInfo) -> JournalFilter:
         until=until,
         outside_only=query.get(OUTSIDE, False),
         actor_kind=query(ACTOR),
+        network=query(NETWORK),
     )
 
 
@@ -491,6 +493,7 @@ def archive_filter(query: Source, tz: ZoneInfo) -> ArchiveFilter:
         deleted_via=query(VIA),
         text=text,
         state=query.get(STATE, ArchiveState.EVER),
+        network=query(NETWORK),
     )
 
 
@@ -502,6 +505,7 @@ def inbox_filter(query: Source) -> InboxFilter:
         status=None if status == "all" else ConversationStatus(status),
         assigned=query(ASSIGNED),  # type: ignore[arg-type]
         over_sla=query.get(OVER_SLA, False),
+        network=query(NETWORK),
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from proxy.audit.reading import on_network_sql
 from proxy.audit.search import db_time, in_list, terms_match
 from proxy.db.sql import SqlQuery
 from proxy.models import (
@@ -24,6 +25,7 @@ from proxy.models import (
     ItemTombstone,
     ItemVersion,
     ModerationRule,
+    Network,
     Operator,
 )
 
@@ -58,6 +60,7 @@ class ArchiveFilter:
     deleted_via: DeletedVia | None = None
     text: str = ""  # in the current text, any version or the text at deletion
     state: ArchiveState = ArchiveState.EVER
+    network: Network | None = None  # only items of this network's communities
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class DeletedItem:
     item_key: str
     community_id: int
     community_name: str
+    network: Network
     channel: Channel
     conversation_id: int
     direction: Direction
@@ -128,6 +132,8 @@ async def deleted_items(
         where.append(f"i.community_id IN {in_list(q, filters.community_ids)}")
     if filters.channel is not None:
         where.append(f"i.channel = {q.p(filters.channel.value)}")
+    if filters.network is not None:
+        where.append(on_network_sql(q, "i.community_id", filters.network))
     if filters.author_id is not None:
         where.append(f"i.author_id = {q.p(filters.author_id)}")
     if filters.state == ArchiveState.DELETED:
@@ -148,7 +154,7 @@ async def deleted_items(
             f"(d.last_deleted_at < {last_at} OR (d.last_deleted_at = {last_at} AND i.id < {last_id}))"
         )
     sql = f"""
-        SELECT i.id, i.key, i.community_id, c.name AS community_name, i.channel, i.conversation_id,
+        SELECT i.id, i.key, i.community_id, c.name AS community_name, c.network, i.channel, i.conversation_id,
                i.direction, i.author_id, a.vk_id AS author_vk_id, a.name AS author_name, i.text,
                i.created_at, i.version_count, i.is_deleted, d.deletions, d.last_deleted_at, d.last_text
         FROM item i
@@ -172,6 +178,7 @@ async def deleted_items(
             item_key=row["key"],
             community_id=row["community_id"],
             community_name=row["community_name"],
+            network=Network(row["network"]),
             channel=Channel(row["channel"]),
             conversation_id=row["conversation_id"],
             direction=Direction(row["direction"]),

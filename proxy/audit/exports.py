@@ -1,7 +1,7 @@
 """The audit CSV exports: their columns and rows (the web layer reads the parameters and streams them).
 
 The parameters (web/params.py: `journal_filter`, `archive_filter`), all optional: `from`, `to`
-(YYYY-MM-DD, inclusive, in the team's time zone), `community` (id); journal.csv: `operator` (id),
+(YYYY-MM-DD, inclusive, in the team's time zone), `community` (id), `network` (vk, telegram); journal.csv: `operator` (id),
 `action` (a name, or a family like "comment."), `outside` (1: only actions taken in VK, bypassing the
 proxy), `actor` (operator, outside, system, api: who acted); deleted.csv: `channel`, `author` (Author
 id), `via` (author, vk_admin, proxy, unknown), `q` (text), `state` (ever, deleted, restored).
@@ -29,12 +29,13 @@ from proxy.models import Community, Operator
 
 JOURNAL_CSV_HEADER = (
     "id", "time", "actor", "operator", "vk_user_id", "action", "community", "conversation_id", "item_id",
-    "text", "params", "outcome", "outcome_detail", "outcome_time", "hash",
+    "text", "params", "outcome", "outcome_detail", "outcome_time", "hash", "network",
 )  # fmt: skip
 DELETED_CSV_HEADER = (
     "item_id", "community", "channel", "conversation_id", "item_key", "author_vk_id", "author", "state",
-    "time", "version", "via", "vk_user_id", "operator", "text",
+    "time", "version", "via", "vk_user_id", "operator", "text", "network",
 )  # fmt: skip
+# `network` (vk, telegram: the community's) came last, so the columns before it keep their places.
 # Items whose histories are read together: a handful of queries per batch, memory bounded by it.
 HISTORY_BATCH = 200
 
@@ -44,11 +45,13 @@ def local_iso(value: datetime | None, tz: ZoneInfo) -> str | None:
     return value.astimezone(tz).isoformat(timespec="seconds") if value is not None else None
 
 
-async def _names() -> tuple[dict[int, str], dict[int, str]]:
+async def _names() -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
     # Operators and communities number in the tens: one read each instead of a join per row.
     logins = dict(await Operator.all().values_list("id", "login"))
-    communities = dict(await Community.all().values_list("id", "name"))
-    return logins, communities
+    rows = await Community.all().values_list("id", "name", "network")
+    communities = {cid: name for cid, name, _network in rows}
+    networks = {cid: str(network) for cid, _name, network in rows}
+    return logins, communities, networks
 
 
 _JOURNAL_COLUMNS = (
@@ -80,7 +83,7 @@ class JournalCsvRows:
         return self._rows()
 
     async def _rows(self) -> AsyncIterator[Sequence[Any]]:
-        logins, communities = await _names()
+        logins, communities, networks = await _names()
         # Tuples, not model instances: an export reads every row once, and building instances was a
         # quarter of its time (docs/benchmarks.md).
         async for row in iter_journal_values(self.filters, _JOURNAL_COLUMNS):
@@ -102,6 +105,7 @@ class JournalCsvRows:
                 outcome_detail,
                 local_iso(outcome_at, self.tz),
                 hash_,
+                networks.get(community_id) if community_id else None,
             )
 
     async def write_csv(self, write: Callable[[bytes], Awaitable[None]], *, dialect: CsvDialect) -> bool:
@@ -156,7 +160,8 @@ def _journal_copy_sql(where: str) -> str:
         _text_cell("j.outcome"),
         _text_cell("j.outcome_detail"),
         f"to_char(j.outcome_at, {_LOCAL_ISO})",
-        f"{_text_cell('j.hash')} || chr(1)",
+        _text_cell("j.hash"),
+        "coalesce(c.network, '') || chr(1)",
     ]
     return (
         f"SELECT {', '.join(cells)} FROM journal_entry j "
@@ -249,6 +254,7 @@ async def _history_rows(items: list[Any], tz: ZoneInfo) -> list[Sequence[Any]]:
                     s.vk_user_id,
                     s.operator_login,
                     s.text,
+                    str(d.network),
                 )
             )
     return rows

@@ -14,9 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 from proxy.audit.journal import OUTCOME_ACTION
+from proxy.audit.reading import on_network_sql
 from proxy.audit.search import clean_search_text, db_time, in_list, terms_match
 from proxy.db.sql import SqlQuery
-from proxy.models import Operator
+from proxy.models import Network, Operator
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -314,6 +315,7 @@ async def search(
     community_ids: tuple[int, ...] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    network: Network | None = None,
     limit: int = 100,
 ) -> list[SearchHit]:
     """Item texts (every version, with what it quotes or forwards) and journal entries containing `text`,
@@ -330,6 +332,9 @@ async def search(
     if community_ids is not None:
         content.append(f"i.community_id IN {in_list(q, community_ids)}")
         journal.append(f"j.community_id IN {in_list(q, community_ids)}")
+    if network is not None:
+        content.append(on_network_sql(q, "i.community_id", network))
+        journal.append(on_network_sql(q, "j.community_id", network))
     scope = TimelineScope(since=since, until=until)
     content.extend(_period(q, scope, "v.valid_from"))
     journal.extend(_period(q, scope, "j.created_at"))

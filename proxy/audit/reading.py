@@ -10,7 +10,7 @@ from typing import Any
 from proxy.access import AccessDenied, Scope, deny, require_community
 from proxy.audit.journal import OUTCOME_ACTION
 from proxy.db.sql import SqlQuery
-from proxy.models import ActorKind, JournalEntry, Operator
+from proxy.models import ActorKind, JournalEntry, Network, Operator
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -26,6 +26,7 @@ class JournalFilter:
     until: datetime | None = None
     outside_only: bool = False
     actor_kind: ActorKind | None = None  # who acted: an operator through the proxy, outside, system, api
+    network: Network | None = None  # only entries of this network's communities
 
 
 def journal_where_sql(filters: JournalFilter, q: SqlQuery, alias: str = "j") -> str:
@@ -55,7 +56,15 @@ def journal_where_sql(filters: JournalFilter, q: SqlQuery, alias: str = "j") -> 
         where.append(f"{alias}.actor_kind = {q.p(ActorKind.OUTSIDE.value)}")
     if filters.actor_kind is not None:
         where.append(f"{alias}.actor_kind = {q.p(filters.actor_kind.value)}")
+    if filters.network is not None:
+        where.append(on_network_sql(q, f"{alias}.community_id", filters.network))
     return " AND ".join(where)
+
+
+def on_network_sql(q: SqlQuery, community_column: str, network: Network) -> str:
+    """The condition that `community_column` names a community of `network`: the network filter of the
+    journal, the deleted archive and the incident search. A row without a community is on no network."""
+    return f"{community_column} IN (SELECT nc.id FROM community nc WHERE nc.network = {q.p(network.value)})"
 
 
 def _page_sql(filters: JournalFilter, q: SqlQuery, columns: str, limit: int, before_id: int | None) -> str:

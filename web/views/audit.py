@@ -59,6 +59,7 @@ from proxy.models import (
     Operator,
     OutboxRow,
 )
+from proxy.network_limits import can_restore
 from proxy.search_terms import query_terms, spans_of
 from web import params
 from web.auth import OPERATOR, SCOPE
@@ -74,9 +75,9 @@ SEARCH_LIMIT = 200
 TIMELINE_PAGE_SIZE = 200
 
 # The parameters each page shares with its CSV export, in the order links are written.
-JOURNAL_PARAMS = ("operator", "action", "community", "actor", "outside", "from", "to")
-DELETED_PARAMS = ("q", "community", "channel", "via", "state", "author", "from", "to")
-SEARCH_PARAMS = ("q", "community", "from", "to")
+JOURNAL_PARAMS = ("operator", "action", "community", "network", "actor", "outside", "from", "to")
+DELETED_PARAMS = ("q", "community", "network", "channel", "via", "state", "author", "from", "to")
+SEARCH_PARAMS = ("q", "community", "network", "from", "to")
 TIMELINE_SUBJECTS = {
     "author": params.AUTHOR,
     "operator": params.OPERATOR,
@@ -117,6 +118,11 @@ async def _names() -> tuple[dict[int, Operator], dict[int, str]]:
     operators = {op.id: op for op in await Operator.all().order_by("login")}
     communities = dict(await Community.all().order_by("name").values_list("id", "name"))
     return operators, communities
+
+
+async def _networks() -> dict[int, str]:
+    """Each community's network, by id: the badge beside a row of the journal or the search."""
+    return {cid: str(network) for cid, network in await Community.all().values_list("id", "network")}
 
 
 async def _authors(ids: Iterable[int | None]) -> dict[int, Author]:
@@ -181,6 +187,7 @@ async def journal_view(request: web.Request) -> web.StreamResponse:
         "supervisor": supervisor,
         "operators": operators,
         "communities": communities,
+        "networks": await _networks(),
         "known_actions": KNOWN_ACTIONS,
         "actor_kinds": [kind.value for kind in ActorKind],
         "values": _kept(query, JOURNAL_PARAMS),
@@ -247,7 +254,7 @@ class DeletedRow:
     @property
     def restorable(self) -> bool:
         unsent = self.restore is not None and self.restore.status in ("pending", "sending")
-        return self.item.is_deleted and self.item.channel != Channel.MESSAGE and not unsent
+        return self.item.is_deleted and can_restore(self.item.network, self.item.channel) and not unsent
 
 
 async def _restore_rows(item_ids: list[int]) -> dict[int, OutboxRow]:
@@ -403,6 +410,7 @@ async def search_view(request: web.Request) -> web.StreamResponse:
     context: dict[str, Any] = {
         "operators": operators,
         "communities": communities,
+        "networks": await _networks(),
         "values": _kept(query, SEARCH_PARAMS),
         "groups": [],
         "searched": "",
@@ -421,6 +429,7 @@ async def search_view(request: web.Request) -> web.StreamResponse:
             community_ids=filters.community_ids,
             since=filters.since,
             until=filters.until,
+            network=filters.network,
             limit=SEARCH_LIMIT + 1,
         )
         truncated = len(hits) > SEARCH_LIMIT
@@ -464,6 +473,7 @@ async def timeline_view(request: web.Request) -> web.StreamResponse:
     context: dict[str, Any] = {
         "operators": operators,
         "communities": communities,
+        "networks": await _networks(),
         "values": kept,
         "events": [],
         "supervisor": supervisor,

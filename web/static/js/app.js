@@ -100,6 +100,7 @@
     var has = function (name) { return row.getAttribute("data-" + name) || ""; };
     if (want("community") && want("community") !== has("community")) { return false; }
     if (want("channel") && want("channel") !== has("channel")) { return false; }
+    if (want("network") && want("network") !== has("network")) { return false; }
     if (want("status") && want("status") !== has("status")) { return false; }
     if (want("assigned") === "me" && has("assignee") !== list.getAttribute("data-me")) { return false; }
     if (want("assigned") === "none" && has("assignee") !== "") { return false; }

@@ -1,0 +1,230 @@
+"""A Telegram bot beside a VK community on the operators' and managers' pages: channel labels, unnamed
+people, no vk.com links, the journal's "in Telegram", the network filter and column, and what the
+conversation page says of deletions Telegram does not report or no longer allows."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from proxy.clock import utcnow
+from proxy.models import (
+    Author,
+    Channel,
+    Community,
+    Conversation,
+    ConversationStatus,
+    Item,
+    Network,
+    Operator,
+    Role,
+)
+from tests.browser_fixtures import log_in
+from tests.telegram_flow_fixtures import *  # noqa: F403
+from tests.telegram_flow_fixtures import Served
+
+HOURS = 3600
+
+
+async def _vk_community_with_a_conversation() -> Conversation:
+    community = await Community.create(name="VK shop", vk_group_id=77, network=Network.VK)
+    author = await Author.create(network=Network.VK, vk_id=4242, name="")
+    return await Conversation.create(
+        community=community,
+        channel=Channel.MESSAGE,
+        key="message:4242",
+        author=author,
+        status=ConversationStatus.OPEN,
+        preview="a VK question",
+        opened_at=utcnow(),
+    )
+
+
+async def _manager(served: Served, locale: str) -> Operator:
+    manager = await Operator.create(login=f"max_{locale}", display_name="Max", password_hash="-", role=Role.MANAGER, locale=locale)  # fmt: skip
+    await log_in(served.client, manager)
+    return manager
+
+
+async def _telegram_traffic(served: Served) -> None:
+    """A private chat, a group thread by a person whose name is not known, and an admin's ban in Telegram."""
+    world = served.world
+    world.people.writes_to_bot(world.member, world.bot, "Where is my order?")
+    world.people.writes_in_group(world.other, world.group, "rude words")
+    world.people.admin_acts(world.owner, world.group, "ban", world.other)
+    await served.delivered()
+    await Author.filter(network=Network.TELEGRAM, vk_id=world.other.id).update(name="")
+
+
+async def _page(served: Served, path: str, *, partial: bool = False) -> tuple[int, str]:
+    response = await served.client.get(path, headers={"HX-Request": "true"} if partial else {})
+    return response.status, await response.text()
+
+
+async def test_inbox_labels_the_bots_chats_and_names_telegram_people_as_such(served: Served) -> None:
+    await _telegram_traffic(served)
+    await _vk_community_with_a_conversation()
+    await _manager(served, "ru")
+    status, page = await _page(served, "/?status=all")
+    assert status == 200
+    assert "Личный чат с ботом" in page and "Группа в Telegram" in page
+    assert f"Пользователь Telegram {served.world.other.id}" in page
+    assert "Пользователь ВКонтакте 4242" in page  # VK keeps its words
+    assert "Сообщения" in page  # the VK community's private messages
+    assert page.count('data-network="telegram"') == 2 and page.count('data-network="vk"') == 1
+
+    group = await Conversation.get(community_id=served.community.id, channel=Channel.GROUP)
+    status, page = await _page(served, f"/conversations/{group.id}")
+    assert status == 200
+    assert "vk.com" not in page and "Profile in VK" not in page and "Профиль во ВКонтакте" not in page
+    assert f"Telegram id {served.world.other.id}" in page
+    assert f"Пользователь Telegram {served.world.other.id}" in page
+
+
+async def test_english_labels_of_a_business_chat_and_a_private_chat(served: Served) -> None:
+    world = served.world
+    connection = world.people.connects_business(world.owner, world.bot)
+    world.people.business_message(connection, world.member, "Do you deliver to Kazan?")
+    world.people.writes_to_bot(world.member, world.bot, "Hello")
+    await served.delivered()
+    await _manager(served, "en")
+    _status, page = await _page(served, "/")
+    assert "Telegram business chat" in page and "Private chat with the bot" in page
+    business = await Conversation.get(community_id=served.community.id, channel=Channel.BUSINESS)
+    _status, page = await _page(served, f"/conversations/{business.id}")
+    # Telegram reports a business chat's deletions: no note; and nothing of a dialog is deleted here.
+    assert "does not tell a bot about deletions" not in page
+    assert '/delete"' not in page and '/restore"' not in page and "data-reply-to" not in page
+
+
+async def test_the_journal_says_in_telegram_for_what_a_bots_admins_did_there(served: Served) -> None:
+    await _telegram_traffic(served)
+    await _manager(served, "en")
+    status, page = await _page(served, "/journal", partial=True)  # the entries, without the filters
+    assert status == 200, page
+    assert "banned" in page and "in Telegram, outside the proxy" in page
+    assert "in VK" not in page
+    await Operator.filter(login="max_en").update(locale="ru")
+    _status, page = await _page(served, "/journal", partial=True)
+    assert "прямо в Telegram, в обход прокси" in page and "ВКонтакте" not in page
+
+
+async def test_the_network_filter_narrows_every_listing_and_a_bad_value_is_refused(served: Served) -> None:
+    await _telegram_traffic(served)
+    vk = await _vk_community_with_a_conversation()
+    manager = await _manager(served, "en")
+    from proxy.audit import journal  # noqa: PLC0415
+    from proxy.models import ActorKind  # noqa: PLC0415
+
+    await journal.record(
+        "conversation.assign",
+        actor_kind=ActorKind.OPERATOR,
+        operator_id=manager.id,
+        community_id=vk.community_id,  # type: ignore[attr-defined]
+        conversation_id=vk.id,
+        params={"assignee_id": None},
+    )
+    _status, page = await _page(served, "/?network=telegram&status=all")
+    assert page.count("data-row ") == 2 and 'data-network="vk"' not in page
+    assert 'data-filter-network="telegram"' in page
+    _status, page = await _page(served, "/?network=vk")
+    assert page.count("data-row ") == 1 and 'data-network="telegram"' not in page
+
+    for path in ("/?network=mastodon", "/journal?network=mastodon", "/audit/journal.csv?network=x"):
+        status, text = await _page(served, path)
+        assert status == 400 and "network must be one of: vk, telegram" in text, path
+
+    response = await served.client.get("/audit/journal.csv?network=telegram")
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert rows[0][-1] == "network" and len(rows) > 2
+    assert {row[-1] for row in rows[1:]} == {"telegram"}
+    response = await served.client.get("/audit/journal.csv?network=vk")
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert [row[5] for row in rows[1:]] == ["conversation.assign"] and rows[1][-1] == "vk"
+    _status, page = await _page(served, "/journal?network=vk")
+    assert "unassigned" in page and "banned" not in page
+    _status, page = await _page(served, "/journal?network=telegram")
+    assert "banned" in page and "unassigned" not in page and "network-telegram" in page
+
+
+async def test_the_deleted_archive_and_the_search_filter_by_network(served: Served) -> None:
+    from proxy import actions  # noqa: PLC0415
+
+    world = served.world
+    world.people.writes_in_group(world.other, world.group, "Cheap followers at spam.example")
+    await served.delivered()
+    spam = await Item.get(community_id=served.community.id, text="Cheap followers at spam.example")
+    await actions.delete_comment(served.settings, served.operator, spam.id)
+    await _manager(served, "en")
+    conversation_page = f"/conversations/{spam.conversation_id}"  # type: ignore[attr-defined]
+    _status, page = await _page(served, conversation_page)
+    assert "Deleting in Telegram…" in page and "in VK" not in page
+    await served.send_outbox()
+    _status, page = await _page(served, conversation_page)
+    # Telegram has no way back for a deleted message: no Restore, here or in the archive.
+    assert f'hx-post="/items/{spam.id}/restore"' not in page and "by an operator" in page
+    _status, page = await _page(served, "/deleted?network=telegram")
+    assert f'id="deleted-item-{spam.id}"' in page and "Telegram group" in page and "network-telegram" in page
+    assert "Telegram cannot restore a deleted message" in page and f"/deleted/{spam.id}/restore" not in page
+    _status, page = await _page(served, "/deleted?network=vk")
+    assert f'id="deleted-item-{spam.id}"' not in page
+    response = await served.client.get("/audit/deleted.csv?network=telegram")
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert rows[0][-1] == "network" and {row[-1] for row in rows[1:]} == {"telegram"} and len(rows) > 1
+    _status, page = await _page(served, "/search?q=followers&network=telegram")
+    assert f"hits-conversation-{spam.conversation_id}" in page  # type: ignore[attr-defined]
+    _status, page = await _page(served, "/search?q=followers&network=vk")
+    assert f"hits-conversation-{spam.conversation_id}" not in page  # type: ignore[attr-defined]
+
+
+async def test_a_group_message_past_48_hours_offers_no_delete_and_says_why(served: Served) -> None:
+    world = served.world
+    world.state.clock_offset = -49 * HOURS
+    world.people.writes_in_group(world.member, world.group, "an old question")
+    world.state.clock_offset = 0
+    world.people.writes_in_group(world.member, world.group, "a new question")
+    await served.delivered()
+    old = await Item.get(community_id=served.community.id, text="an old question")
+    new = await Item.get(community_id=served.community.id, text="a new question")
+    await _manager(served, "ru")
+    status, page = await _page(served, f"/conversations/{old.conversation_id}")  # type: ignore[attr-defined]
+    assert status == 200
+    assert f'hx-post="/items/{old.id}/delete"' not in page
+    assert "Telegram даёт боту удалить сообщение только в течение 48 часов" in page
+    assert "Telegram не сообщает боту об удалениях в группах и личных чатах" in page
+    _status, page = await _page(served, f"/conversations/{new.conversation_id}")  # type: ignore[attr-defined]
+    assert f'hx-post="/items/{new.id}/delete"' in page
+    assert "Удалить это сообщение в Telegram?" in page
+
+
+async def test_a_ban_and_its_lifting_under_way_are_said_in_telegram(served: Served) -> None:
+    from proxy import actions  # noqa: PLC0415
+
+    world = served.world
+    world.people.writes_in_group(world.other, world.group, "rude words")
+    await served.delivered()
+    thread = await Conversation.get(community_id=served.community.id, channel=Channel.GROUP)
+    await _manager(served, "en")
+    await actions.ban_author(served.settings, served.operator, thread.id, reason=1, comment="", until=None)
+    _status, page = await _page(served, f"/conversations/{thread.id}")
+    assert "Banning in Telegram…" in page and "in VK" not in page
+    await served.send_outbox()
+    await actions.unban_author(served.settings, served.operator, thread.id)
+    _status, page = await _page(served, f"/conversations/{thread.id}")
+    assert "Lifting the ban in Telegram…" in page and "Banning" not in page
+
+
+def test_an_authors_page_is_on_the_communitys_own_network() -> None:
+    from proxy.emulation import profile_url  # noqa: PLC0415
+    from proxy.settings import Settings  # noqa: PLC0415
+
+    real = Settings.from_env({}, database_url="sqlite://:memory:", workers=False)
+    emulated = Settings.from_env({"PROXY_TELEGRAM_API_BASE": "http://127.0.0.1:1"}, database_url="sqlite://:memory:", workers=False)  # fmt: skip
+    bot = Community(name="bot", vk_group_id=5, network=Network.TELEGRAM)
+    group = Community(name="group", vk_group_id=7, network=Network.VK)
+    named = Author(network=Network.TELEGRAM, vk_id=42, screen_name="ivan_p")
+    anonymous = Author(network=Network.TELEGRAM, vk_id=43, screen_name="")
+    assert profile_url(real, bot, named) == "https://t.me/ivan_p"
+    assert profile_url(real, bot, anonymous) is None  # a Telegram id alone opens no page
+    assert profile_url(emulated, bot, named) is None  # the emulator's people are nobody on t.me
+    assert profile_url(real, group, Author(network=Network.VK, vk_id=42)) == "https://vk.com/id42"
