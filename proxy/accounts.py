@@ -157,6 +157,20 @@ async def _check_vk_user_free(vk_user_id: int, account_id: int) -> None:
         )
 
 
+async def _check_telegram_user_free(telegram_user_id: int, account_id: int) -> None:
+    # What a linked Telegram account does in a bot's groups is credited to this operator: one owner each.
+    if telegram_user_id <= 0:
+        raise AccountError("a Telegram user id is a positive number", field="telegram_user_id")
+    other = await Operator.get_or_none(telegram_user_id=telegram_user_id)
+    if other is not None and other.id != account_id:
+        raise AccountError(
+            "Telegram user %(telegram_user_id)s is already linked to %(login)s",
+            field="telegram_user_id",
+            telegram_user_id=telegram_user_id,
+            login=other.login,
+        )
+
+
 async def create_api_token(login: str, name: str = "") -> str:
     """Create a personal read-only API token; the token is returned once and stored hashed."""
     operator = await Operator.get_or_none(login=login)
@@ -239,9 +253,16 @@ async def _other_active_admins(account_id: int, conn: object) -> int:
 
 
 async def update_account(
-    account_id: int, *, by: Operator, display_name: str, role: Role, vk_user_id: int | None
+    account_id: int,
+    *,
+    by: Operator,
+    display_name: str,
+    role: Role,
+    vk_user_id: int | None,
+    telegram_user_id: int | None,
 ) -> list[str]:
-    """Change an account's display name, role and linked VK user id; the names of what changed.
+    """Change an account's display name, role and linked VK and Telegram user ids (None unlinks); the
+    names of what changed.
 
     The last active admin keeps the admin role, so the team is never locked out of these pages.
     """
@@ -257,10 +278,17 @@ async def update_account(
         operator = await _account(account_id, conn)
         if vk_user_id is not None:
             await _check_vk_user_free(vk_user_id, operator.id)
+        if telegram_user_id is not None:
+            await _check_telegram_user_free(telegram_user_id, operator.id)
         if operator.role == Role.ADMIN and role != Role.ADMIN and operator.is_active:
             if not await _other_active_admins(operator.id, conn):
                 raise AccountError("the last active admin must stay an admin", field="role")
-        wanted = {"display_name": display_name or operator.login, "role": role, "vk_user_id": vk_user_id}
+        wanted = {
+            "display_name": display_name or operator.login,
+            "role": role,
+            "vk_user_id": vk_user_id,
+            "telegram_user_id": telegram_user_id,
+        }
         changes = {}
         for field, new in wanted.items():
             old = getattr(operator, field)
@@ -400,9 +428,9 @@ async def set_account_communities(
 
 async def operator_for_api_token(token: str) -> Operator | None:
     """The active owner of an unrevoked API token, or None."""
-    row = await ApiToken.get_or_none(token_hash=hash_api_token(token), revoked_at__isnull=True).prefetch_related(
-        "operator"
-    )
+    row = await ApiToken.get_or_none(
+        token_hash=hash_api_token(token), revoked_at__isnull=True
+    ).prefetch_related("operator")
     if row is None or not row.operator.is_active:
         return None
     row.last_used_at = utcnow()

@@ -16,7 +16,7 @@ from proxy.admin_access import InputError, require_admin
 from proxy.audit import journal
 from proxy.business_hours import BusinessHoursError, parse_business_hours
 from proxy.connectors.registry import connector_for
-from proxy.crypto import decrypt_token, encrypt_token
+from proxy.crypto import SecretError, decrypt_token, encrypt_token
 from proxy.models import ActorKind, Community, CommunityMode, Network, Operator, Outcome
 from proxy.settings import Settings
 
@@ -193,6 +193,11 @@ async def add_community(
     return community
 
 
+def _refused_field(message: str) -> str:
+    # The connector refuses a token and a secret in one call; its message says which it was.
+    return "secret" if message.startswith("the secret") else "bot_token"
+
+
 async def add_bot(
     settings: Settings,
     *,
@@ -213,7 +218,7 @@ async def add_bot(
     try:
         bot_id = connector_for(Network.TELEGRAM).registration_id(bot_token, secret)
     except ValueError as exc:
-        raise CommunityError(str(exc), field="bot_token") from None
+        raise CommunityError(str(exc), field=_refused_field(str(exc))) from None
     assert bot_id is not None
     check_community_settings(
         name=name,
@@ -258,6 +263,91 @@ async def add_bot(
             connection=conn,
         )
     return community
+
+
+async def update_bot(
+    settings: Settings,
+    community_id: int,
+    *,
+    by: Operator,
+    name: str,
+    mode: CommunityMode,
+    secret: str,
+    sla_seconds: int,
+    business_hours: Mapping[str, Any] | None,
+    bot_token: str | None = None,
+) -> list[str]:
+    """Change a Telegram bot's settings (admins only); the names of the settings that changed.
+
+    `bot_token` None keeps the saved token; a new one must be the same bot's (its id is the bot's
+    identity here, as the group id is a VK community's). A new secret or mode takes effect at Telegram
+    only when the bot is connected again. Journaled as "community.update", never with the token or the
+    secret."""
+    await require_admin(by, action="community.update", target=f"community:{community_id}")
+    async with in_transaction() as conn:
+        community = await Community.filter(id=community_id).select_for_update().using_db(conn).first()
+        if community is None or community.network != Network.TELEGRAM:
+            raise CommunityError("this community does not exist")
+        try:
+            token = bot_token or decrypt_token(settings.secret_key, community.community_token_enc or "")
+        except SecretError:
+            raise CommunityError(
+                "the saved bot token cannot be decrypted (was PROXY_SECRET_KEY changed?): paste it again",
+                field="bot_token",
+            ) from None
+        try:
+            bot_id = connector_for(Network.TELEGRAM).registration_id(token, secret)
+        except ValueError as exc:
+            raise CommunityError(str(exc), field=_refused_field(str(exc))) from None
+        if bot_id != community.vk_group_id:
+            raise CommunityError(
+                "this token is bot %(other)s's, not this bot's (%(group_id)s): add that bot separately",
+                field="bot_token",
+                other=bot_id,
+                group_id=community.vk_group_id,
+            )
+        check_community_settings(
+            name=name,
+            mode=mode,
+            secret=secret,
+            confirmation="-",
+            has_community_token=True,
+            sla_seconds=sla_seconds,
+            business_hours=business_hours,
+            admin_vk_user_id=None,
+            secret_max_chars=TELEGRAM_SECRET_MAX_CHARS,
+        )
+        wanted: dict[str, Any] = {
+            "name": name.strip(),
+            "mode": mode,
+            "sla_seconds": sla_seconds,
+            "business_hours": dict(business_hours) if business_hours is not None else None,
+        }
+        changes: dict[str, Any] = {}
+        for field_name, new in wanted.items():
+            old = getattr(community, field_name)
+            if old != new:
+                changes[field_name] = {"from": _plain(old), "to": _plain(new)}
+                setattr(community, field_name, new)
+        if secret != community.callback_secret:
+            changes["callback_secret"] = "changed"
+            community.callback_secret = secret
+        if bot_token:
+            changes["bot_token"] = "replaced"
+            community.community_token_enc = encrypt_token(settings.secret_key, bot_token)
+        if not changes:
+            return []
+        await community.save(using_db=conn)
+        await journal.record(
+            "community.update",
+            actor_kind=ActorKind.OPERATOR,
+            operator_id=by.id,
+            community_id=community.id,
+            params={"network": Network.TELEGRAM.value, "bot_id": community.vk_group_id, "changes": changes},
+            outcome=Outcome.DONE,
+            connection=conn,
+        )
+    return list(changes)
 
 
 # Settings whose values the journal may hold; the callback secret and the tokens are named only.

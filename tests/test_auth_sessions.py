@@ -66,7 +66,12 @@ async def test_a_new_password_ends_every_session(client_for, operator, admin) ->
 async def test_a_new_role_ends_every_session(client_for, operator, admin) -> None:
     client = await client_for(operator)
     changed = await accounts.update_account(
-        operator.id, by=admin, display_name=operator.display_name, role=Role.MANAGER, vk_user_id=None
+        operator.id,
+        by=admin,
+        display_name=operator.display_name,
+        role=Role.MANAGER,
+        vk_user_id=None,
+        telegram_user_id=None,
     )
     assert "role" in changed
     assert await status(client, "GET", "/") == 302
@@ -75,7 +80,12 @@ async def test_a_new_role_ends_every_session(client_for, operator, admin) -> Non
 async def test_a_new_display_name_keeps_the_sessions(client_for, operator, admin) -> None:
     client = await client_for(operator)
     await accounts.update_account(
-        operator.id, by=admin, display_name="Another name", role=operator.role, vk_user_id=operator.vk_user_id
+        operator.id,
+        by=admin,
+        display_name="Another name",
+        role=operator.role,
+        vk_user_id=operator.vk_user_id,
+        telegram_user_id=None,
     )
     assert await status(client, "GET", "/") == 200
 

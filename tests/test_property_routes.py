@@ -42,7 +42,7 @@ PARAMETER_NAMES = (
     "title", "vk_group_id", "mode", "secret", "confirmation", "sla_minutes", "bh_on", "bh_tz", "bh_days",
     "bh_start", "bh_end", "admin_vk_user_id", "community_token", "admin_token", "remove_community_token",
     "remove_admin_token", "current_password", "new_password", "repeat_password", "end_others", "locale",
-    "close_reason", "network",
+    "close_reason", "network", "telegram_user_id", "bot_token",
 )  # fmt: skip
 
 HOSTILE_VALUES = (

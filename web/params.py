@@ -352,7 +352,8 @@ ACTIVE = Param("active", flag)
 ADMIN_FORM_FIELDS = (
     "communities", "role", "vk_user_id", "display_name", "name", "title", "vk_group_id", "mode", "secret",
     "confirmation", "sla_minutes", "bh_on", "bh_tz", "bh_days", "bh_start", "bh_end", "admin_vk_user_id",
-    "community_token", "admin_token", "remove_community_token", "remove_admin_token",
+    "community_token", "admin_token", "remove_community_token", "remove_admin_token", "telegram_user_id",
+    "bot_token",
 )  # fmt: skip
 
 # Every name declared above, computed once from this module's own declarations: a Param made anywhere

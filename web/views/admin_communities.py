@@ -14,7 +14,7 @@ from proxy.admin_access import InputError
 from proxy.admin_vk_check import check_connection
 from proxy.appkeys import CONNECTIONS, SETTINGS
 from proxy.inbound import CALLBACK_ROUTE
-from proxy.models import Community, CommunityMode
+from proxy.models import Community, CommunityMode, Network
 from web.auth import OPERATOR
 from web.i18n import current_locale
 from web.i18n import gettext as _
@@ -63,9 +63,10 @@ async def _community_context(
     }
 
 
-async def _community(request: web.Request) -> Community:
+async def _community(request: web.Request, *, any_network: bool = False) -> Community:
+    """The community of the path; a Telegram bot's settings are its own pages' (web/views/admin_bots.py)."""
     community = await Community.get_or_none(id=row_id(request))
-    if community is None:
+    if community is None or (community.network != Network.VK and not any_network):
         raise web.HTTPNotFound(text=_("No such community."))
     return community
 
@@ -117,7 +118,9 @@ async def community_create(request: web.Request) -> web.StreamResponse:
 @admin_only
 async def community_page(request: web.Request) -> web.StreamResponse:
     """GET /admin/communities/{id}: callback settings, the settings form, token presence, test button."""
-    community = await _community(request)
+    community = await _community(request, any_network=True)
+    if community.network == Network.TELEGRAM:
+        raise web.HTTPSeeOther(f"/admin/bots/{community.id}")
     context = await _community_context(request, community)
     return await show(request, "admin/community.html", "admin/_community.html", context)
 
@@ -162,16 +165,23 @@ async def community_update(request: web.Request) -> web.StreamResponse:
 
 @admin_only
 async def community_active(request: web.Request) -> web.StreamResponse:
-    """POST /admin/communities/{id}/active: active=1 serves the community again, active=0 stops."""
-    community = await _community(request)
+    """POST /admin/communities/{id}/active: active=1 serves the community (or bot) again, active=0 stops."""
+    community = await _community(request, any_network=True)
     form = await request.post()
     active = forms.text(form, "active") == "1"
     await communities.set_community_active(community.id, active, by=request[OPERATOR])
-    message = (
-        _("The community is served again.")
-        if active
-        else _("The community is no longer served: VK's requests for it are refused, its history stays.")
-    )
+    if community.network == Network.TELEGRAM:
+        message = (
+            _("The bot is served again.")
+            if active
+            else _("The bot is no longer served: Telegram's requests for it are refused, its history stays.")
+        )
+    else:
+        message = (
+            _("The community is served again.")
+            if active
+            else _("The community is no longer served: VK's requests for it are refused, its history stays.")
+        )
     return await done(request, f"/admin/communities/{community.id}", message)
 
 

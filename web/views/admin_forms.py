@@ -123,7 +123,11 @@ def community_values(community: Community | None, default_tz: str, secret: str =
 
 
 def submitted_values(form: Form) -> dict[str, Any]:
-    days = [int(d) for d in form.getall("bh_days", []) if isinstance(d, str) and d in ("0", "1", "2", "3", "4", "5", "6")]
+    days = [
+        int(d)
+        for d in form.getall("bh_days", [])
+        if isinstance(d, str) and d in ("0", "1", "2", "3", "4", "5", "6")
+    ]
     return {
         "vk_group_id": text(form, "vk_group_id"),
         "name": text(form, "name"),
@@ -212,4 +216,45 @@ def parse_community_form(form: Form, values: dict[str, Any], *, new: bool) -> Co
     parsed.admin_token = _token(form, "admin_token")
     parsed.remove_community_token = bool(form.get("remove_community_token"))
     parsed.remove_admin_token = bool(form.get("remove_admin_token"))
+    return parsed
+
+
+# --- Telegram bots ----------------------------------------------------------------------------------
+
+
+_HOURS_FIELDS = ("bh_on", "bh_tz", "bh_days", "bh_start", "bh_end")
+
+
+@dataclass
+class BotForm:
+    """A Telegram bot's form as submitted (the mode's values are CommunityMode's: callback is the
+    webhook, longpoll is getUpdates)."""
+
+    values: dict[str, Any]
+    name: str = ""
+    mode: CommunityMode = CommunityMode.CALLBACK
+    secret: str = ""
+    sla_seconds: int = 900
+    business_hours: dict[str, Any] | None = None
+    bot_token: str | None = None
+
+
+def bot_values(community: Community | None, default_tz: str, secret: str = "") -> dict[str, Any]:
+    """The form's strings for a stored bot, or the defaults of a new one (the token is never among them)."""
+    values = community_values(community, default_tz, secret)
+    return {k: values[k] for k in ("name", "mode", "secret", "sla_minutes", *_HOURS_FIELDS)}
+
+
+def parse_bot_form(form: Form, values: dict[str, Any]) -> BotForm:
+    """Read a bot's form (`values` = submitted_values(form)); InputError when a field is malformed."""
+    parsed = BotForm(values=values)
+    parsed.name = values["name"]
+    try:
+        parsed.mode = CommunityMode(values["mode"])
+    except ValueError:
+        raise InputError("choose how Telegram delivers updates: webhook or polling", field="mode") from None
+    parsed.secret = values["secret"]
+    parsed.sla_seconds = _sla_seconds(values["sla_minutes"])
+    parsed.business_hours = _business_hours(values, form)
+    parsed.bot_token = _token(form, "bot_token")
     return parsed

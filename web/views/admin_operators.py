@@ -79,6 +79,7 @@ async def _operator_context(account: Operator, **extra: Any) -> dict[str, Any]:
             "display_name": account.display_name,
             "role": str(account.role),
             "vk_user_id": "" if account.vk_user_id is None else str(account.vk_user_id),
+            "telegram_user_id": "" if account.telegram_user_id is None else str(account.telegram_user_id),
         },
         "tokens": tokens,
         "error": None,
@@ -89,7 +90,7 @@ async def _operator_context(account: Operator, **extra: Any) -> dict[str, Any]:
 
 @admin_only
 async def operator_page(request: web.Request) -> web.StreamResponse:
-    """GET /admin/operators/{id}: profile, role, linked VK id, community access, status, password."""
+    """GET /admin/operators/{id}: profile, role, linked VK and Telegram ids, community access, status, password."""
     account = await _account(request)
     return await show(
         request, "admin/operator.html", "admin/_operator.html", await _operator_context(account)
@@ -105,10 +106,10 @@ async def _operator_refused(
 
 @admin_only
 async def operator_update(request: web.Request) -> web.StreamResponse:
-    """POST /admin/operators/{id}: display name, role, linked VK user id."""
+    """POST /admin/operators/{id}: display name, role, linked VK and Telegram user ids."""
     account = await _account(request)
     form = await request.post()
-    values = {k: forms.text(form, k) for k in ("display_name", "role", "vk_user_id")}
+    values = {k: forms.text(form, k) for k in ("display_name", "role", "vk_user_id", "telegram_user_id")}
     try:
         changed = await accounts.update_account(
             account.id,
@@ -116,6 +117,9 @@ async def operator_update(request: web.Request) -> web.StreamResponse:
             display_name=values["display_name"],
             role=forms.role(form),
             vk_user_id=forms.optional_int(form, "vk_user_id", "a VK user id is a positive number"),
+            telegram_user_id=forms.optional_int(
+                form, "telegram_user_id", "a Telegram user id is a positive number"
+            ),
         )
     except InputError as exc:
         return await _operator_refused(request, account, exc, "profile", values=values)
