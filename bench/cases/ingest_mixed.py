@@ -191,8 +191,8 @@ def round_rows(run: MixedRound, round_number: int) -> list[list[str]]:
     label = f"(round {round_number + 1})"
     return [
         load_row(f"proxy: VK and Telegram together {label}", run.both),
-        load_row(f"  of them VK, POST /callback/vk/{{group_id}} {label}", run.parts["vk"]),
-        load_row(f"  of them Telegram, POST /callback/telegram/{{bot_id}} {label}", run.parts["telegram"]),
+        load_row(f"of them VK, POST /callback/vk/{{group_id}} {label}", run.parts["vk"]),
+        load_row(f"of them Telegram, POST /callback/telegram/{{bot_id}} {label}", run.parts["telegram"]),
     ]
 
 
@@ -237,7 +237,7 @@ def figures(
         part = median.parts[network] if median else None
         result.append(
             Figure(
-                f"p99 latency of {label} alone in the mix, {where}",
+                f"p99 latency of the {label} half, {where}",
                 part.p99_ms if part else None,
                 "ms",
                 note=note,
@@ -269,8 +269,8 @@ def side_by_side(vk_only: LoadResult | None, median: MixedRound, ceiling: LoadRe
     if vk_only is not None:
         rows.append(row("proxy, VK alone (64 VK senders)", vk_only))
     rows.append(row("proxy, VK and Telegram (32 + 32 senders)", median.both))
-    rows.append(row("  of them VK (32 senders)", median.parts["vk"], ratio=False))
-    rows.append(row("  of them Telegram (32 senders)", median.parts["telegram"], ratio=False))
+    rows.append(row("of them VK (32 senders)", median.parts["vk"], ratio=False))
+    rows.append(row("of them Telegram (32 senders)", median.parts["telegram"], ratio=False))
     return rows
 
 
