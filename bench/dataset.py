@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import asyncpg
@@ -29,6 +30,9 @@ AUTHORS = 1_000
 BENCH_GROUP_ID = 200_000_001
 SECOND_GROUP_ID = 200_000_002  # a second bench community (the live team case), same secret
 BENCH_SECRET = "bench-callback-secret"
+# A Telegram bot served beside the bench community (the mixed ingest load); its id begins its token.
+BENCH_BOT_ID = 7_000_000_001
+BENCH_BOT_TOKEN = f"{BENCH_BOT_ID}:AAbench-bot-token-not-for-production"
 BENCH_CONFIRMATION = "c0nf1rm"
 BENCH_LOGIN = "bench"
 BENCH_PASSWORD = "bench-password-0123456789"
@@ -63,6 +67,7 @@ class Dataset:
         self.history = False
         self.journal_entries = 0
         self.second_community_id: int | None = None
+        self.bot_community_id: int | None = None
         self.timings: dict[str, float] = {}
 
     async def base(self) -> Ids:
@@ -152,6 +157,31 @@ class Dataset:
             await conn.close()
         self.second_community_id = int(community_id)
         return self.second_community_id
+
+    async def telegram_bot(self, token_dir: Path) -> int:
+        """The bench Telegram bot (webhook mode, the bench secret), registered as `proxy community add
+        --network telegram` does it; its token file is written to `token_dir`. Connecting it would call
+        Telegram, and a webhook needs nothing of it but the registration. No operator is assigned to it, so
+        the cases after ingest see the bench community's work only."""
+        await self.base()
+        if self.bot_community_id is not None:
+            return self.bot_community_id
+        token_file = token_dir / "bench-bot-token"
+        token_file.write_text(BENCH_BOT_TOKEN + "\n")
+        await run_command(
+            [sys.executable, "-m", "proxy", "community", "add", "--network", "telegram", "--name", "Bench bot",
+             "--secret", BENCH_SECRET, "--bot-token-file", str(token_file), "--mode", "webhook"],
+            proxy_env(self.database.dsn),
+        )  # fmt: skip
+        conn = await self.database.connect()
+        try:
+            community_id = await conn.fetchval(
+                "SELECT id FROM community WHERE network = 'telegram' AND vk_group_id = $1", BENCH_BOT_ID
+            )
+        finally:
+            await conn.close()
+        self.bot_community_id = int(community_id)
+        return self.bot_community_id
 
     async def conversations_and_samples(self) -> Ids:
         """200,000 conversations (100,000 open and waiting), 1,000,000 reaction samples, 100,000 closes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from bench.load import LoadResult
+from bench.processes import cpu_seconds, machine_busy_seconds
 
 
 def ms(value: float | None) -> str:
@@ -24,6 +25,15 @@ def load_row(label: str, result: LoadResult) -> list[str]:
 
 
 LOAD_HEADER = ["what", "concurrency", "answered", "failed", "per second", "p50 ms", "p99 ms"]
+
+
+def cpu_snapshot(server_pid: int | None, database: list[int]) -> dict[str, dict[int, float]]:
+    """CPU seconds so far: the server under test, PostgreSQL's processes, and the whole machine (load
+    generator and everything else included, as pid 0)."""
+    figures = {"PostgreSQL": cpu_seconds(database), "machine": {0: machine_busy_seconds()}}
+    if server_pid is not None:
+        figures["server"] = cpu_seconds([server_pid])
+    return figures
 
 
 async def route_exists(session: aiohttp.ClientSession, method: str, url: str, **kwargs: object) -> bool:

@@ -9,15 +9,14 @@ from collections.abc import Callable
 
 import aiohttp
 
-from bench.cases.common import LOAD_HEADER, load_row, route_exists
+from bench.cases import ingest_mixed
+from bench.cases.common import LOAD_HEADER, cpu_snapshot, load_row, route_exists
 from bench.context import Context
-from bench.dataset import BENCH_GROUP_ID, BENCH_SECRET
+from bench.dataset import BENCH_BOT_ID, BENCH_GROUP_ID, BENCH_SECRET
 from bench.events import callback_body
 from bench.load import LoadResult, client_session, run_load
 from bench.processes import (
-    cpu_seconds,
     cpu_used,
-    machine_busy_seconds,
     postgres_pids,
     proxy_env,
     proxy_server,
@@ -77,7 +76,7 @@ async def _load(
         await run_load(session, post, concurrency=concurrency, max_requests=WARMUP, max_seconds=5,
                        first_index=WARMUP_BASE + base)  # fmt: skip
         database = postgres_pids()
-        before = _cpu(server_pid, database)
+        before = cpu_snapshot(server_pid, database)
         result = await run_load(
             session,
             post,
@@ -86,21 +85,12 @@ async def _load(
             max_seconds=max_seconds,
             first_index=base,
         )
-        after = _cpu(server_pid, database)
+        after = cpu_snapshot(server_pid, database)
         if result.completed:
             result.cpu_ms = {
                 who: cpu_used(before[who], after[who]) * 1000 / result.completed for who in after
             }
         return result
-
-
-def _cpu(server_pid: int | None, database: list[int]) -> dict[str, dict[int, float]]:
-    """CPU seconds so far: the server under test, PostgreSQL's processes, and the whole machine (load
-    generator and everything else included, as pid 0)."""
-    figures = {"PostgreSQL": cpu_seconds(database), "machine": {0: machine_busy_seconds()}}
-    if server_pid is not None:
-        figures["server"] = cpu_seconds([server_pid])
-    return figures
 
 
 def _figures(
@@ -170,11 +160,14 @@ async def _sqlite(context: Context, rows: list[list[str]]) -> dict[int, LoadResu
 
 
 async def run(context: Context) -> BenchResult:
-    await context.dataset.base()
+    ids = await context.dataset.base()
+    # Registered before the proxy starts, so the mixed rounds at the top level find the bot at once.
+    communities = {"vk": ids.community_id, "telegram": await context.dataset.telegram_bot(context.log_dir)}
     result = BenchResult("ingest", "")
     rows = [LOAD_HEADER]
     ceiling: dict[int, LoadResult] = {}
     proxy: dict[int, LoadResult] = {}
+    mixed_rounds: list[ingest_mixed.MixedRound] = []
     async with (
         python_module_server(
             "ceiling", "bench.ceiling_app", ["--dsn", context.database.dsn], context.log_dir
@@ -185,6 +178,10 @@ async def run(context: Context) -> BenchResult:
             probe = callback_body(0, BENCH_GROUP_ID, BENCH_SECRET, run="probe")
             present = await route_exists(
                 session, "POST", f"{server.base_url}/callback/vk/{BENCH_GROUP_ID}", data=probe
+            )
+            # Without the secret the webhook refuses (403) and stores nothing; 404: no route, or no bot.
+            telegram_present = await route_exists(
+                session, "POST", f"{server.base_url}/callback/telegram/{BENCH_BOT_ID}", data=b"{}"
             )
         for concurrency in CONCURRENCY:
             # Rounds alternate between the ceiling and the proxy, so that both see the same load from
@@ -213,6 +210,15 @@ async def run(context: Context) -> BenchResult:
                 rows.append(
                     load_row(f"proxy: POST /callback/vk/{{group_id}} (round {round_number + 1})", run)
                 )
+                if telegram_present and concurrency == ingest_mixed.SENDERS:
+                    # In the same alternation, so the mix sees the machine the VK-only round saw.
+                    mixed = await ingest_mixed.mixed_round(
+                        server.base_url, round_number, server.pid, dsn=context.database.dsn,
+                        communities=communities, max_requests=MAX_REQUESTS, max_seconds=MAX_SECONDS,
+                        warmup=WARMUP,
+                    )  # fmt: skip
+                    mixed_rounds.append(mixed)
+                    rows += ingest_mixed.round_rows(mixed, round_number)
             ceiling[concurrency] = median_round(ceiling_rounds)
             if proxy_rounds:
                 proxy[concurrency] = median_round(proxy_rounds)
@@ -221,11 +227,23 @@ async def run(context: Context) -> BenchResult:
 
     missing_note = "POST /callback/vk/{group_id} not there yet"
     result.figures += _figures("", proxy, ceiling, CONCURRENCY, missing_note, with_targets=True)
+    mixed_median = (
+        sorted(mixed_rounds, key=lambda run: run.both.rate)[len(mixed_rounds) // 2] if mixed_rounds else None
+    )
+    result.figures += ingest_mixed.figures(
+        mixed_median,
+        mixed_rounds,
+        ceiling[ingest_mixed.SENDERS],
+        target_ratio=TARGET_RATIO,
+        patience_ms=PATIENCE_MS,
+        missing="POST /callback/telegram/{bot_id} not there yet",
+    )
     result.figures += _figures(" on SQLite", sqlite, ceiling, SQLITE_CONCURRENCY, missing_note)
     result.tables.append(("Every load level (p50 and p99 of the answered requests)", rows))
     cpu_rows = [["what", "senders", "server", "PostgreSQL", "whole machine"]]
+    mixed_cpu = {ingest_mixed.SENDERS: mixed_median.both} if mixed_median else {}
     for concurrency in CONCURRENCY:
-        for label, runs in (("ceiling", ceiling), ("proxy", proxy)):
+        for label, runs in (("ceiling", ceiling), ("proxy", proxy), ("proxy, VK and Telegram", mixed_cpu)):
             figures = runs[concurrency].cpu_ms if concurrency in runs else {}
             if figures:
                 cpu_rows.append(
@@ -242,6 +260,21 @@ async def run(context: Context) -> BenchResult:
         "each with its own event_id and a message or comment never sent before (every level numbers its "
         'own), from 5,000 distinct authors whose dialogs repeat; an answer counts only when it is 200 "ok".'
     )
+    if mixed_median:
+        result.tables.append(
+            (
+                f"VK alone and VK beside Telegram at {ingest_mixed.SENDERS} senders (the median rounds; the "
+                "ratio is to the ceiling of the same level)",
+                ingest_mixed.side_by_side(
+                    proxy.get(ingest_mixed.SENDERS), mixed_median, ceiling[ingest_mixed.SENDERS]
+                ),
+            )
+        )
+        result.tables.append(
+            ("VK and Telegram together: every event sent, stored once? (all rounds, warm-up included)",
+             ingest_mixed.exactly_once_rows(mixed_rounds))
+        )  # fmt: skip
+        result.notes.append(ingest_mixed.NOTE)
     if sqlite:
         result.notes.append(
             "SQLite: the same load on a proxy whose DATABASE_URL is a fresh SQLite file (the embedded "
