@@ -252,11 +252,12 @@ async def test_start_on_a_real_port() -> None:
 
 def test_a_demo_round_makes_every_kind_of_update() -> None:
     world = build_demo_world()
-    world.bot.allowed_updates = ["message", "chat_member"]
+    world.bot.allowed_updates = ["message", "chat_member", "business_message", "business_connection"]
     world.bot.pending.clear()
     made = play_round(world, random.Random(3))
-    private, question, reply, comment = made
+    private, question, reply, comment, business = made
     assert private.chat.type == "private" and reply.reply_to is question and comment.reply_to is not None
+    assert business.business_connection_id == world.business.id
     assert comment.reply_to.is_automatic_forward
     statuses = [
         u["chat_member"]["new_chat_member"]["status"] for u in world.bot.pending if "chat_member" in u
