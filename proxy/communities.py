@@ -198,6 +198,23 @@ def _refused_field(message: str) -> str:
     return "secret" if message.startswith("the secret") else "bot_token"
 
 
+def _check_bot_settings(
+    name: str, mode: CommunityMode, secret: str, sla_seconds: int, business_hours: Mapping[str, Any] | None
+) -> None:
+    """A bot's settings as a community's (no confirmation string; Telegram's longer secret)."""
+    check_community_settings(
+        name=name,
+        mode=mode,
+        secret=secret,
+        confirmation="-",
+        has_community_token=True,
+        sla_seconds=sla_seconds,
+        business_hours=business_hours,
+        admin_vk_user_id=None,
+        secret_max_chars=TELEGRAM_SECRET_MAX_CHARS,
+    )
+
+
 async def add_bot(
     settings: Settings,
     *,
@@ -220,17 +237,7 @@ async def add_bot(
     except ValueError as exc:
         raise CommunityError(str(exc), field=_refused_field(str(exc))) from None
     assert bot_id is not None
-    check_community_settings(
-        name=name,
-        mode=mode,
-        secret=secret,
-        confirmation="-",
-        has_community_token=True,
-        sla_seconds=sla_seconds,
-        business_hours=business_hours,
-        admin_vk_user_id=None,
-        secret_max_chars=TELEGRAM_SECRET_MAX_CHARS,
-    )
+    _check_bot_settings(name, mode, secret, sla_seconds, business_hours)
     if await Community.filter(network=Network.TELEGRAM, vk_group_id=bot_id).exists():
         raise CommunityError("bot %(group_id)s is already served", field="bot_token", group_id=bot_id)
     async with in_transaction() as conn:
@@ -306,17 +313,7 @@ async def update_bot(
                 other=bot_id,
                 group_id=community.vk_group_id,
             )
-        check_community_settings(
-            name=name,
-            mode=mode,
-            secret=secret,
-            confirmation="-",
-            has_community_token=True,
-            sla_seconds=sla_seconds,
-            business_hours=business_hours,
-            admin_vk_user_id=None,
-            secret_max_chars=TELEGRAM_SECRET_MAX_CHARS,
-        )
+        _check_bot_settings(name, mode, secret, sla_seconds, business_hours)
         wanted: dict[str, Any] = {
             "name": name.strip(),
             "mode": mode,
