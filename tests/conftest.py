@@ -7,7 +7,10 @@ PostgreSQL is skipped only outside CI: with CI=true a missing PostgreSQL fails t
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
+import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +32,7 @@ def run_blocking(coro):
     """Run a coroutine to completion from sync code, even while a test's event loop is running."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
 
@@ -112,6 +116,33 @@ async def client(aiohttp_client, app: web.Application) -> AsyncIterator[TestClie
     await proxy_db.close_database()
 
 
+# How long the interpreter may take to exit after the last report before the run is ended for it.
+EXIT_GRACE_SECONDS = 60
+EXIT_STATUS = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[EXIT_STATUS] = int(exitstatus)
+
+
+def _end_a_held_exit(status: int) -> None:
+    """Print what still runs and leave with the run's own status.
+
+    A thread that never ends (a blocking call to a server a failed test left half-closed, a connection
+    nobody closed) would keep a finished run waiting until CI's own time runs out, with nothing in the log
+    to say why. Its stack is printed instead, and the run ends with the status its tests earned.
+    """
+    sys.stderr.write(
+        f"\nthe run still had not exited {EXIT_GRACE_SECONDS} s after its results; threads left:\n"
+    )
+    for thread in threading.enumerate():
+        sys.stderr.write(f"  {thread.name} (daemon={thread.daemon})\n")
+    sys.stderr.flush()
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stdout.flush()
+    os._exit(status)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Stop the worker thread of any SQLite connection a test left open, so the run can exit.
 
@@ -129,3 +160,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
                 obj.stop()
             except Exception:  # no event loop any more: the thread is stopped all the same
                 pass
+    watchdog = threading.Timer(EXIT_GRACE_SECONDS, _end_a_held_exit, args=(config.stash.get(EXIT_STATUS, 1),))
+    watchdog.daemon = True
+    watchdog.start()

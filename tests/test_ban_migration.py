@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.migrations.api.migrate import migrate as run_migrations
 
 from proxy import db as proxy_db
 from proxy.db.sql import SqlQuery
@@ -43,8 +42,7 @@ async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 
 
 async def _migrate(url: str, target: str | None = None) -> None:
-    await run_migrations(config=proxy_db.tortoise_config(url), target=target)
-    await proxy_db.close_database()
+    await proxy_db.migrate(url, target)
 
 
 def _at(seconds: float) -> datetime:
@@ -76,8 +74,20 @@ async def test_doubled_bans_become_one_and_history_stays(empty_url: str) -> None
             "is_active, created_at) VALUES (1, 'c', 'callback', '', '', 900, TRUE, CURRENT_TIMESTAMP)"
         )
         community = await Community.filter(vk_group_id=1).only("id").get()
-        olga = await Operator.create(login="olga", password_hash="x")
-        echoed, unattributed, ran_out, lifted, alone = [await Author.create(vk_id=100 + n) for n in range(5)]
+        # Nor operator.telegram_user_id or author.network (0018).
+        await connections.get("default").execute_query(
+            "INSERT INTO operator (login, display_name, password_hash, role, vk_user_id, is_active, locale, "
+            "created_at, session_version) VALUES ('olga', '', 'x', 'operator', NULL, TRUE, 'ru', CURRENT_TIMESTAMP, 0)"
+        )
+        olga = await Operator.filter(login="olga").only("id").get()
+        for n in range(5):
+            await connections.get("default").execute_query(
+                "INSERT INTO author (vk_id, name, screen_name, photo_url, first_seen_at) "
+                f"VALUES ({100 + n}, '', '', '', CURRENT_TIMESTAMP)"
+            )
+        echoed, unattributed, ran_out, lifted, alone = [
+            await Author.filter(vk_id=100 + n).only("id").get() for n in range(5)
+        ]
 
         async def ban(author: Author, at: float, **fields: Any) -> None:
             await _insert_ban(community_id=community.id, author_id=author.id, banned_at=_at(at), **fields)

@@ -72,10 +72,42 @@ async def close_database() -> None:
     EXECUTOR_CACHE.clear()
 
 
-async def migrate(database_url: str) -> None:
-    """Apply every pending migration (tortoise's built-in migration system)."""
-    await run_migrations(config=tortoise_config(database_url))
-    await close_database()
+def _migration_config(database_url: str) -> dict[str, Any]:
+    """The configuration migrations run with: on SQLite, foreign keys are not enforced meanwhile.
+
+    SQLite cannot drop a column's UNIQUE in place, so a migration that changes one rebuilds the table
+    (create the new table, copy, drop the old, rename). With foreign keys enforced, dropping a table
+    other rows refer to either fails (RESTRICT) or deletes those rows (CASCADE). SQLite's documented
+    procedure is to switch enforcement off around the rebuild and run `PRAGMA foreign_key_check` before
+    committing: a migration that rebuilds a table does that check itself (`check_foreign_keys`), so a
+    broken reference rolls the migration back instead of being committed.
+    """
+    config = tortoise_config(database_url)
+    connection = config["connections"]["default"]
+    if isinstance(connection, str) and connection.startswith("sqlite://"):
+        expanded = expand_db_url(connection)
+        expanded["credentials"]["foreign_keys"] = "OFF"
+        config["connections"]["default"] = expanded
+    return config
+
+
+async def check_foreign_keys(client: Any) -> None:
+    """Refuse to commit a migration that left a row referring to nothing (SQLite; see _migration_config)."""
+    if client.capabilities.dialect != "sqlite":
+        return
+    _, broken = await client.execute_query("PRAGMA foreign_key_check")
+    if broken:
+        rows = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in broken[:10])
+        raise RuntimeError(f"the migration left {len(broken)} rows referring to nothing: {rows}")
+
+
+async def migrate(database_url: str, target: str | None = None) -> None:
+    """Apply every pending migration (tortoise's built-in migration system), or those up to `target`
+    ("models.0017_raw_event_content_guard")."""
+    try:
+        await run_migrations(config=_migration_config(database_url), target=target)
+    finally:
+        await close_database()
 
 
 @asynccontextmanager

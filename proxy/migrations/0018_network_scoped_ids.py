@@ -13,12 +13,15 @@ a VK user.
   they do in Telegram outside the proxy is credited to them.
 
 On SQLite an id's uniqueness lives in its table's definition, so the two tables are rebuilt (tortoise's
-table remake); neither carries a trigger.
+table remake); neither carries a trigger or an index of its own besides the unique ones. Every other
+table refers to them: the rebuild runs with foreign keys unenforced (`proxy.db.migrate`) and the
+references are checked before the migration commits.
 """
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
+from proxy.db import check_foreign_keys
 from proxy.models import Network
 
 # The same words on both databases; tortoise's AlterModelOptions records unique_together in the model's
@@ -35,6 +38,11 @@ async def create_unique_indexes(apps, schema_editor) -> None:
         return
     for statement in UNIQUE_INDEXES:
         await schema_editor.client.execute_query(statement)
+
+
+async def check_references(apps, schema_editor) -> None:
+    if not schema_editor.collect_sql:
+        await check_foreign_keys(schema_editor.client)
 
 
 class Migration(migrations.Migration):
@@ -86,4 +94,5 @@ class Migration(migrations.Migration):
             name="telegram_user_id",
             field=fields.BigIntField(null=True, unique=True),
         ),
+        ops.RunPython(check_references),
     ]
