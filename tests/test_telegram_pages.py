@@ -228,3 +228,36 @@ def test_an_authors_page_is_on_the_communitys_own_network() -> None:
     assert profile_url(real, bot, anonymous) is None  # a Telegram id alone opens no page
     assert profile_url(emulated, bot, named) is None  # the emulator's people are nobody on t.me
     assert profile_url(real, group, Author(network=Network.VK, vk_id=42)) == "https://vk.com/id42"
+
+
+async def test_mutes_and_membership_changes_read_as_sentences_in_both_languages(served: Served) -> None:
+    """The proxy's own mute, an admin's mute and lifting it, and a promotion in Telegram: each a sentence,
+    none a bare code."""
+    from proxy import mute_actions  # noqa: PLC0415
+
+    world = served.world
+    world.people.writes_in_group(world.other, world.group, "SHOUTING")
+    await served.delivered()
+    thread = await Conversation.get(community_id=served.community.id)
+    await mute_actions.mute_author(served.settings, served.operator, thread.id, until=None)
+    world.people.admin_acts(
+        world.owner, world.group, "restrict", world.member, permissions={"can_send_messages": False}
+    )
+    world.people.admin_acts(
+        world.owner, world.group, "restrict", world.member, permissions={"can_send_messages": True}
+    )
+    world.people.admin_acts(world.owner, world.group, "promote", world.other)
+    await served.delivered()
+    await _manager(served, "en")
+    _status, page = await _page(served, "/journal", partial=True)
+    assert "muted" in page and "in the group until lifted" in page
+    assert "muted" in page and "in Telegram, outside the proxy, until lifted" in page
+    assert "write again in Telegram, outside the proxy" in page
+    assert "changed the membership of" in page and "member → admin" in page
+    for code in ("author.mute", "vk.restrict", "vk.unrestrict", "vk.member"):
+        assert f": <code>{code}</code>" not in page  # the sentence of an action without one
+    await Operator.filter(login="max_en").update(locale="ru")
+    _status, page = await _page(served, "/journal", partial=True)
+    assert "писать в группе до отмены" in page
+    assert "писать прямо в Telegram, в обход прокси, до отмены" in page
+    assert "снова разрешил" in page and "участник → администратор" in page

@@ -160,6 +160,26 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
             old=_(OFFICER_LEVELS.get(old, N_("no role"))) if isinstance(old, int) else "?",  # type: ignore[arg-type]
             new=_(OFFICER_LEVELS.get(new, N_("no role"))) if isinstance(new, int) else "?",  # type: ignore[arg-type]
         )
+    if action == "author.mute":
+        until = _until(p.get("until_date"))
+        if until:
+            return say(N_("%(who)s muted %(author)s in the group until %(until)s"), until=until)
+        return say(N_("%(who)s muted %(author)s in the group until lifted"))
+    if action in ("vk.restrict", "vk.unrestrict"):
+        user = _vk_target(p, names, entry.community_id)
+        if action == "vk.unrestrict":
+            return say(N_("%(who)s let %(user)s write again in Telegram, outside the proxy"), user=user)
+        until = _until(p.get("until"))
+        if until:
+            return say(N_("%(who)s muted %(user)s in Telegram, outside the proxy, until %(until)s"), user=user, until=until)  # fmt: skip
+        return say(N_("%(who)s muted %(user)s in Telegram, outside the proxy, until lifted"), user=user)
+    if action == "vk.member":
+        return say(
+            N_("%(who)s changed the membership of %(user)s in Telegram: %(old)s → %(new)s"),
+            user=_vk_target(p, names, entry.community_id),
+            old=_(MEMBER_STATUSES.get(str(p.get("old")), N_("unknown"))),
+            new=_(MEMBER_STATUSES.get(str(p.get("new")), N_("unknown"))),
+        )
     if action == "access.denied":
         attempted = str(p.get("action", ""))
         return say(
@@ -238,6 +258,12 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         return say(N_("%(who)s started serving the community %(community)s again"), community=community)
     if action == "community.deactivate":
         return say(N_("%(who)s stopped serving the community %(community)s"), community=community)
+    if action == "community.connect":
+        results = p.get("results") if isinstance(p.get("results"), dict) else {}
+        failed = [name for name, status in results.items() if status not in ("ok", "skipped")]  # type: ignore[union-attr]
+        if failed:
+            return say(N_("%(who)s connected the bot %(community)s to the proxy: problems with %(failed)s"), community=community, failed=", ".join(failed))  # fmt: skip
+        return say(N_("%(who)s connected the bot %(community)s to the proxy: all is well"), community=community)  # fmt: skip
     if action == "community.test":
         results = p.get("results") if isinstance(p.get("results"), dict) else {}
         failed = [name for name, status in results.items() if status not in ("ok", "skipped")]  # type: ignore[union-attr]
@@ -283,6 +309,17 @@ def _parts_of(entry: JournalEntry, names: Names) -> dict[str, object]:
 def _vk_target(p: Mapping[str, Any], names: Names, community_id: int | None) -> Markup:
     user_id = p.get("user_id")
     return _vk_link(user_id, names, community_id) if isinstance(user_id, int) else Markup(_("the author"))
+
+
+# A member's status in a Telegram group (ChatMember.status), as chat_member reports it.
+MEMBER_STATUSES = {
+    "creator": N_("owner"),
+    "administrator": N_("admin"),
+    "member": N_("member"),
+    "restricted": N_("muted member"),
+    "left": N_("not a member"),
+    "kicked": N_("banned"),
+}
 
 
 def _role(value: object) -> str:
