@@ -134,7 +134,9 @@ async def test_a_bot_is_added_connected_and_tested_and_its_token_never_shown(bot
     [tested] = await JournalEntry.filter(action="community.test")
     assert (connected.operator_id, connected.outcome, tested.outcome) == (bots.admin.id, "done", "done")
     journal_page = await (await bots.client.get("/journal", headers={"HX-Request": "true"})).text()
-    assert "к прокси: всё в порядке" in journal_page and ": <code>community.connect</code>" not in journal_page
+    assert (
+        "к прокси: всё в порядке" in journal_page and ": <code>community.connect</code>" not in journal_page
+    )
 
 
 async def test_editing_a_bot_says_to_reconnect_after_a_new_secret_and_refuses_another_bot_s_token(
