@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from proxy.admin_access import InputError, require_admin
@@ -154,13 +155,12 @@ async def add_community(
         business_hours=business_hours,
         admin_vk_user_id=admin_vk_user_id,
     )
-    if await Community.filter(network=Network.VK, vk_group_id=vk_group_id).exists():
-        raise CommunityError(
-            "community %(group_id)s is already served", field="vk_group_id", group_id=vk_group_id
-        )
+    already = CommunityError(
+        "community %(group_id)s is already served", field="vk_group_id", group_id=vk_group_id
+    )
     community_token_enc = encrypt_token(settings.secret_key, community_token) if community_token else None
-    async with in_transaction() as conn:
-        community = await Community.create(
+    return await _register(
+        Community(
             vk_group_id=vk_group_id,
             name=name.strip(),
             mode=mode,
@@ -171,25 +171,48 @@ async def add_community(
             admin_vk_user_id=admin_vk_user_id,
             sla_seconds=sla_seconds,
             business_hours=dict(business_hours) if business_hours is not None else None,
-            using_db=conn,
-        )
-        await journal.record(
-            "community.add",
-            actor_kind=ActorKind.OPERATOR if created_by else ActorKind.SYSTEM,
-            operator_id=created_by.id if created_by else None,
-            community_id=community.id,
-            params={
-                "vk_group_id": vk_group_id,
-                "name": community.name,
-                "mode": str(mode),
-                "community_token": bool(community_token),
-                "admin_token": bool(admin_token),
-                "sla_seconds": sla_seconds,
-                "business_hours": community.business_hours,
-            },
-            outcome=Outcome.DONE if created_by else None,
-            connection=conn,
-        )
+        ),
+        {
+            "vk_group_id": vk_group_id,
+            "community_token": bool(community_token),
+            "admin_token": bool(admin_token),
+        },
+        created_by,
+        already,
+    )
+
+
+async def _register(
+    community: Community, params: dict[str, Any], created_by: Operator | None, already: CommunityError
+) -> Community:
+    """Store a new community and journal it ("community.add") in one transaction; `already` is the
+    refusal when its network already serves its id, whether found first or met at the unique index
+    (two admins adding the same community at the same moment: one is added, the other told so)."""
+    served = Community.filter(network=community.network, vk_group_id=community.vk_group_id)
+    if await served.exists():
+        raise already
+    try:
+        async with in_transaction() as conn:
+            await community.save(using_db=conn)
+            await journal.record(
+                "community.add",
+                actor_kind=ActorKind.OPERATOR if created_by else ActorKind.SYSTEM,
+                operator_id=created_by.id if created_by else None,
+                community_id=community.id,
+                params={
+                    **params,
+                    "name": community.name,
+                    "mode": str(community.mode),
+                    "sla_seconds": community.sla_seconds,
+                    "business_hours": community.business_hours,
+                },
+                outcome=Outcome.DONE if created_by else None,
+                connection=conn,
+            )
+    except IntegrityError:
+        if await served.exists():
+            raise already from None
+        raise
     return community
 
 
@@ -238,10 +261,8 @@ async def add_bot(
         raise CommunityError(str(exc), field=_refused_field(str(exc))) from None
     assert bot_id is not None
     _check_bot_settings(name, mode, secret, sla_seconds, business_hours)
-    if await Community.filter(network=Network.TELEGRAM, vk_group_id=bot_id).exists():
-        raise CommunityError("bot %(group_id)s is already served", field="bot_token", group_id=bot_id)
-    async with in_transaction() as conn:
-        community = await Community.create(
+    return await _register(
+        Community(
             network=Network.TELEGRAM,
             vk_group_id=bot_id,
             name=name.strip(),
@@ -251,25 +272,11 @@ async def add_bot(
             community_token_enc=encrypt_token(settings.secret_key, bot_token),
             sla_seconds=sla_seconds,
             business_hours=dict(business_hours) if business_hours is not None else None,
-            using_db=conn,
-        )
-        await journal.record(
-            "community.add",
-            actor_kind=ActorKind.OPERATOR if created_by else ActorKind.SYSTEM,
-            operator_id=created_by.id if created_by else None,
-            community_id=community.id,
-            params={
-                "network": Network.TELEGRAM.value,
-                "bot_id": bot_id,
-                "name": community.name,
-                "mode": str(mode),
-                "sla_seconds": sla_seconds,
-                "business_hours": community.business_hours,
-            },
-            outcome=Outcome.DONE if created_by else None,
-            connection=conn,
-        )
-    return community
+        ),
+        {"network": Network.TELEGRAM.value, "bot_id": bot_id},
+        created_by,
+        CommunityError("bot %(group_id)s is already served", field="bot_token", group_id=bot_id),
+    )
 
 
 async def update_bot(
