@@ -305,6 +305,12 @@ async def test_telegram_examples_through_the_network_filter(
         'data-col="network" data-value="telegram"' in page
         and "Shop VK" not in page.split('id="communities-table"')[1]
     )
+    # The community select offers the chosen network's communities only.
+    choices = page.split('<select name="community"')[1].split("</select>")[0]
+    assert "Shop help" in choices and "Shop VK" not in choices
+    vk_page = await (await client.get(f"/stats?{DAY}&network=vk")).text()
+    choices = vk_page.split('<select name="community"')[1].split("</select>")[0]
+    assert "Shop VK" in choices and "Shop help" not in choices
     conversations = await _rows(client, f"/stats/conversations.csv?{DAY}&network=telegram")
     assert {line.split(",")[2] for line in conversations} == {"telegram"} and len(conversations) == 4
 

@@ -391,7 +391,12 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     now = utcnow()
     context.update(
         presets=_presets(chosen, today),
-        community_choices=await _communities_for(scope),
+        # The chosen network's communities (and the chosen community, whatever its network).
+        community_choices=[
+            community
+            for community in await _communities_for(scope)
+            if chosen.network in (None, community.network) or community.id == chosen.community_id
+        ],
         tz_name=request.app[SETTINGS].timezone,
         # A report that ends before now never changes: no live refresh (web/views/manager_live.py).
         live=status == 200 and chosen.period.end > now,
