@@ -20,7 +20,16 @@ from proxy.admin_access import InputError, require_admin
 from proxy.audit import journal
 from proxy.clock import utcnow
 from proxy.crypto import hash_api_token, new_api_token
-from proxy.models import ActorKind, ApiToken, Community, Operator, Outcome, Role
+from proxy.models import (
+    OPERATOR_ACCOUNT_COLUMN,
+    ActorKind,
+    ApiToken,
+    Community,
+    Network,
+    Operator,
+    Outcome,
+    Role,
+)
 from proxy.password_policy import password_problem
 
 _hasher = PasswordHasher()
@@ -130,16 +139,25 @@ async def end_sessions(operator: Operator) -> int:
 
 async def link_vk_user(login: str, vk_user_id: int) -> Operator:
     """Link an account to its VK user id (the command line; the admin pages use update_account)."""
+    return await link_network_user(login, Network.VK, vk_user_id)
+
+
+async def link_network_user(login: str, network: Network, user_id: int) -> Operator:
+    """Link an account to its own user id on a network (`proxy user link-vk` / `link-telegram`): what that
+    account does in a community outside the proxy is credited to the operator. Journaled as
+    "account.link_vk" / "account.link_telegram"."""
     operator = await Operator.get_or_none(login=login)
     if operator is None:
         raise AccountError("no account named %(login)s", login=login)
-    await _check_vk_user_free(vk_user_id, operator.id)
-    operator.vk_user_id = vk_user_id
-    await operator.save(update_fields=["vk_user_id"])
+    column = OPERATOR_ACCOUNT_COLUMN[network.value]
+    check_free = _check_vk_user_free if network is Network.VK else _check_telegram_user_free
+    await check_free(user_id, operator.id)
+    setattr(operator, column, user_id)
+    await operator.save(update_fields=[column])
     await journal.record(
-        "account.link_vk",
+        f"account.link_{network.value}",
         actor_kind=ActorKind.SYSTEM,
-        params={"login": login, "vk_user_id": vk_user_id, "account_id": operator.id},
+        params={"login": login, column: user_id, "account_id": operator.id},
     )
     return operator
 

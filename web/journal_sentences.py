@@ -246,6 +246,13 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
             if isinstance(p.get("vk_user_id"), int)
             else "?",
         )
+    if action == "account.link_telegram":
+        user_id = p.get("telegram_user_id")
+        return _say(
+            N_("The account %(login)s was linked to the Telegram user %(telegram)s"),
+            login=login,
+            telegram=user_id if isinstance(user_id, int) else "?",
+        )
     if action == "token.create":
         return say(N_("%(who)s created the API token %(name)s for %(login)s"), name=_bdi(str(p.get("name", ""))), login=login)  # fmt: skip
     if action == "token.revoke":

@@ -21,7 +21,7 @@ from proxy.settings import Settings, SettingsError
 
 COMMAND_GROUPS: tuple[Registrar, ...] = (
     service.register,  # migrate, bootstrap, serve
-    accounts.register_users,  # user add, user link-vk
+    accounts.register_users,  # user add, user link-vk, user link-telegram
     communities.register,  # community add
     rules.register,  # rule list|show|add|update|mode|archive|test
     accounts.register_tokens,  # token create

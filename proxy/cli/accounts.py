@@ -1,4 +1,4 @@
-"""`proxy user add`, `proxy user link-vk`, `proxy token create`: accounts and their API tokens."""
+"""`proxy user add`, `proxy user link-vk` / `link-telegram`, `proxy token create`: accounts and their API tokens."""
 
 from __future__ import annotations
 
@@ -30,12 +30,15 @@ async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     return await with_db(settings, body)
 
 
-async def cmd_user_link_vk(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_user_link(args: argparse.Namespace, settings: Settings) -> int:
     from proxy import accounts
+    from proxy.models import Network
+
+    network = Network(args.network)
 
     async def body() -> int:
-        await accounts.link_vk_user(args.login, args.vk_user_id)
-        print(f"{args.login} is VK user {args.vk_user_id}")
+        await accounts.link_network_user(args.login, network, args.user_id)
+        print(f"{args.login} is {'VK' if network is Network.VK else 'Telegram'} user {args.user_id}")
         return 0
 
     return await with_db(settings, body)
@@ -62,10 +65,11 @@ def register_users(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--role", choices=["operator", "manager", "admin"], default="operator")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_user_add)
-    p = user.add_parser("link-vk", help="link an account to its VK user id")
-    p.add_argument("login")
-    p.add_argument("vk_user_id", type=int)
-    p.set_defaults(func=cmd_user_link_vk)
+    for network, name in (("vk", "VK"), ("telegram", "Telegram")):
+        p = user.add_parser(f"link-{network}", help=f"link an account to its own {name} user id")
+        p.add_argument("login")
+        p.add_argument("user_id", type=int, metavar=f"{network}_user_id")
+        p.set_defaults(func=cmd_user_link, network=network)
 
 
 def register_tokens(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
