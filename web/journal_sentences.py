@@ -265,17 +265,15 @@ def sentence(entry: JournalEntry, names: Names) -> Markup:
         return say(N_("%(who)s started serving the community %(community)s again"), community=community)
     if action == "community.deactivate":
         return say(N_("%(who)s stopped serving the community %(community)s"), community=community)
-    if action == "community.connect":
+    if action in ("community.connect", "community.test"):
         results = p.get("results") if isinstance(p.get("results"), dict) else {}
-        failed = [name for name, status in results.items() if status not in ("ok", "skipped")]  # type: ignore[union-attr]
+        failed = ", ".join(name for name, status in results.items() if status not in ("ok", "skipped"))  # type: ignore[union-attr]
+        if action == "community.connect":
+            if failed:
+                return say(N_("%(who)s connected the bot %(community)s to the proxy: problems with %(failed)s"), community=community, failed=failed)  # fmt: skip
+            return say(N_("%(who)s connected the bot %(community)s to the proxy: all is well"), community=community)  # fmt: skip
         if failed:
-            return say(N_("%(who)s connected the bot %(community)s to the proxy: problems with %(failed)s"), community=community, failed=", ".join(failed))  # fmt: skip
-        return say(N_("%(who)s connected the bot %(community)s to the proxy: all is well"), community=community)  # fmt: skip
-    if action == "community.test":
-        results = p.get("results") if isinstance(p.get("results"), dict) else {}
-        failed = [name for name, status in results.items() if status not in ("ok", "skipped")]  # type: ignore[union-attr]
-        if failed:
-            return say(N_("%(who)s tested the connection of the community %(community)s: problems with %(failed)s"), community=community, failed=", ".join(failed))  # fmt: skip
+            return say(N_("%(who)s tested the connection of the community %(community)s: problems with %(failed)s"), community=community, failed=failed)  # fmt: skip
         return say(N_("%(who)s tested the connection of the community %(community)s: all is well"), community=community)  # fmt: skip
     if action == "canned.save":
         title = _bdi(str(p.get("title", "")))
