@@ -129,6 +129,8 @@ async def test_a_bot_is_added_connected_and_tested_and_its_token_never_shown(bot
     assert "@shop_help_bot" in answer and "check-failed" not in answer
 
     whole = await (await bots.client.get(f"/admin/bots/{bot.id}")).text()
+    assert f'hx-post="/admin/communities/{bot.id}/active"' in whole and 'hx-target="#bot"' in whole
+    assert "Перестать обслуживать этого бота?" in whole
     assert bots.token not in whole and bots.token not in await whole_journal()
     [connected] = await JournalEntry.filter(action="community.connect")
     [tested] = await JournalEntry.filter(action="community.test")

@@ -319,8 +319,12 @@ async def test_deactivating_a_community_stops_its_callback_and_activating_restor
     callback = f"/callback/vk/{community.vk_group_id}"
     assert await (await vk.post(callback, json=confirmation)).text() == "c0nf1rm"
 
+    status, page = await get(admin_client, f"/admin/communities/{community.id}")
+    assert status == 200 and 'hx-target="#community" hx-swap="outerHTML" hx-confirm="Прекратить обслуживание этого сообщества?"' in page
     status, _, _ = await post(admin_client, f"/admin/communities/{community.id}/active", {"active": "0"})
     assert status == 303 and not (await Community.get(id=community.id)).is_active
+    status, page = await get(admin_client, f"/admin/communities/{community.id}")
+    assert "Сообщество не обслуживается" in page and '<input type="hidden" name="active" value="1">' in page
     assert (await vk.post(callback, json=confirmation)).status == 404
     status, _, _ = await post(admin_client, f"/admin/communities/{community.id}/active", {"active": "1"})
     assert status == 303 and (await Community.get(id=community.id)).is_active
