@@ -1,5 +1,6 @@
 """Small, total readers of Telegram's fields, shared by the normalizer's modules (see normalize.py)."""
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,23 @@ def _dict(value: object) -> Mapping[str, Any]:
 
 def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+# A business chat's items and conversation are keyed by its connection id (ItemRef.key "business:{id}:
+# {chat}:{message}", 128 characters at most with two int64 ids in it). Telegram's ids are a few dozen visible
+# ASCII characters; a longer one, or one with NUL or a lone surrogate, could not be stored, and the
+# update would be refused by the database at every delivery.
+_CONNECTION = re.compile(r"[!-~]{1,64}")
+
+
+def _connection(obj: Mapping[str, Any]) -> str:
+    """A business message's ``business_connection_id``; _Skip when it is missing or no row can hold it."""
+    connection = _str(obj.get("business_connection_id"))
+    if not connection:
+        raise _Skip("business message without business_connection_id")
+    if not _CONNECTION.fullmatch(connection):
+        raise _Skip("business_connection_id is not one Telegram gives (at most 64 visible ASCII characters)")
+    return connection
 
 
 def _required(obj: Mapping[str, Any], key: str) -> int:
