@@ -315,3 +315,13 @@ async def test_linking_a_user_id_no_column_can_hold_is_refused_in_words(
         assert await Operator.filter(telegram_user_id__not_isnull=True).count() == 0
         assert await Operator.filter(vk_user_id__not_isnull=True).count() == 0
         assert not await JournalEntry.filter(action__startswith="account.link").exists()
+
+
+# --- the statistics' exports, asked for with an API token -------------------------------------------
+
+
+async def test_an_api_token_that_is_not_utf8_is_unknown_not_a_500(client: TestClient) -> None:
+    head = b"GET /stats/operators.csv?network=telegram HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer \xff\xfeabc\r\n"
+    status_line, body = await _raw_request(client, head, b"")
+    assert status_line == b"HTTP/1.1 401 Unauthorized", (status_line, body)
+    assert b"unknown or revoked API token" in body
