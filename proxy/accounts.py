@@ -162,8 +162,12 @@ async def link_network_user(login: str, network: Network, user_id: int) -> Opera
     return operator
 
 
+# The columns are bigint: a larger number is no one's id (and the database would refuse it, not in words).
+_USER_ID_MAX = 2**63 - 1
+
+
 async def _check_vk_user_free(vk_user_id: int, account_id: int) -> None:
-    if vk_user_id <= 0:
+    if not 0 < vk_user_id <= _USER_ID_MAX:
         raise AccountError("a VK user id is a positive number", field="vk_user_id")
     other = await Operator.get_or_none(vk_user_id=vk_user_id)
     if other is not None and other.id != account_id:
@@ -177,7 +181,7 @@ async def _check_vk_user_free(vk_user_id: int, account_id: int) -> None:
 
 async def _check_telegram_user_free(telegram_user_id: int, account_id: int) -> None:
     # What a linked Telegram account does in a bot's groups is credited to this operator: one owner each.
-    if telegram_user_id <= 0:
+    if not 0 < telegram_user_id <= _USER_ID_MAX:
         raise AccountError("a Telegram user id is a positive number", field="telegram_user_id")
     other = await Operator.get_or_none(telegram_user_id=telegram_user_id)
     if other is not None and other.id != account_id:

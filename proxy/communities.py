@@ -24,8 +24,8 @@ from proxy.settings import Settings
 NAME_MAX_CHARS = 255
 # VK takes a callback secret key of at most 50 characters (groups.setCallbackSettings, secret_key).
 SECRET_MAX_CHARS = 50
-# Telegram takes a webhook secret_token of at most 256 characters (setWebhook).
-TELEGRAM_SECRET_MAX_CHARS = 256
+# Telegram takes a webhook secret_token of at most 256 characters (setWebhook); the column holds 255.
+TELEGRAM_SECRET_MAX_CHARS = 255
 CONFIRMATION_MAX_CHARS = 64  # the column; VK's strings are 8 characters
 TOKEN_MAX_CHARS = 1000  # VK's tokens are a few hundred characters at most
 SLA_MIN_SECONDS = 60

@@ -42,7 +42,8 @@ def new_api_token() -> str:
 
 
 def hash_api_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # A header's bytes that are not UTF-8 come as lone surrogates: hashed as received, they match no token.
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # --- the secret key itself -------------------------------------------------------------------------

@@ -291,12 +291,15 @@ def _exports(params: Params, supervisor: bool) -> list[dict[str, str]]:
     return exports
 
 
-async def _communities_for(scope: Scope) -> list[Community]:
+async def _communities_for(scope: Scope, params: Params) -> list[Community]:
+    """The communities the reader may see, of the chosen network (and the chosen community, whatever its network)."""
     communities = Community.all().order_by("name", "id")
     visible = scope.communities()
     if visible is not None:
         communities = communities.filter(id__in=visible)
-    return await communities
+    return [
+        c for c in await communities if params.network in (None, c.network) or c.id == params.community_id
+    ]
 
 
 async def _sla_target(params: Params, scope: Scope) -> int | None:
@@ -304,7 +307,7 @@ async def _sla_target(params: Params, scope: Scope) -> int | None:
     operator's own communities, those of the chosen network), the most lenient one, so a highlight means "late in every community"."""
     if params.community is not None:
         return params.community.sla_seconds
-    slas = [c.sla_seconds for c in await _communities_for(scope) if params.network in (None, c.network)]
+    slas = [c.sla_seconds for c in await _communities_for(scope, params)]
     return max(slas) if slas else None
 
 
@@ -391,12 +394,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     now = utcnow()
     context.update(
         presets=_presets(chosen, today),
-        # The chosen network's communities (and the chosen community, whatever its network).
-        community_choices=[
-            community
-            for community in await _communities_for(scope)
-            if chosen.network in (None, community.network) or community.id == chosen.community_id
-        ],
+        community_choices=await _communities_for(scope, chosen),
         tz_name=request.app[SETTINGS].timezone,
         # A report that ends before now never changes: no live refresh (web/views/manager_live.py).
         live=status == 200 and chosen.period.end > now,

@@ -43,8 +43,10 @@ from .pacing import TelegramPacing
 from .polling import TelegramPolling
 
 # A bot token as BotFather gives it; the webhook secret as setWebhook accepts it.
-_TOKEN = re.compile(r"^[0-9]{1,18}:[A-Za-z0-9_-]{20,100}$")
-_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Matched whole (fullmatch: "$" would let a trailing newline through). Telegram takes a secret of up to 256
+# characters; the proxy stores 255 (Community.callback_secret).
+_TOKEN = re.compile(r"[0-9]{1,18}:[A-Za-z0-9_-]{20,100}")
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def bot_id_of(token: str) -> int | None:
@@ -159,13 +161,14 @@ class TelegramConnector:
 
     def registration_id(self, token: str, secret: str) -> int:
         bot_id = bot_id_of(token)
-        if bot_id is None or not _TOKEN.match(token):
+        # A bot's id is positive: bot 0's webhook would refuse every update (normalize.py's envelope).
+        if not bot_id or not _TOKEN.fullmatch(token):
             raise ValueError(
                 "this does not look like a bot token: paste BotFather's token whole (digits, a colon, the rest)"
             )
-        if not _SECRET.match(secret):
+        if not _SECRET.fullmatch(secret):
             raise ValueError(
-                "the secret is 1 to 256 characters: Latin letters, digits, _ and - (Telegram's rule)"
+                "the secret is 1 to 255 characters: Latin letters, digits, _ and - (Telegram's rule)"
             )
         return bot_id
 

@@ -37,7 +37,9 @@ def secret_matches(expected: str, given: str | None) -> bool:
     """Constant-time comparison; a bot registered without a secret accepts nothing."""
     if not expected or given is None:
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+    # aiohttp keeps a header's bytes that are not UTF-8 as lone surrogates; "surrogateescape" gives the
+    # bytes back as received (a plain encode() would raise on them, and the request would answer 500).
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
 
 
 def parse_update(body: bytes) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from typing import Any
 from proxy.connectors.base import MalformedEvent
 from proxy.events import Channel, DomainEvent, ItemDeleted, ItemRef, ThreadRef, Unsupported
 
-from .normalize_fields import _dict, _Handler, _int, _list, _required, _Skip, _str
+from .normalize_fields import _connection, _dict, _Handler, _int, _list, _required, _Skip
 from .normalize_members import MEMBER_HANDLERS
 from .normalize_message import MESSAGE_HANDLERS
 
@@ -93,9 +93,7 @@ def _envelope(bot_id: int, update: object) -> dict[str, Any]:
 
 
 def _deleted_business_messages(env: dict[str, Any], obj: Mapping[str, Any], bot_id: int) -> list[DomainEvent]:
-    connection = _str(obj.get("business_connection_id"))
-    if not connection:
-        raise _Skip("business message without business_connection_id")
+    connection = _connection(obj)
     chat_id = _required(_dict(obj.get("chat")), "id")
     message_ids = list(
         dict.fromkeys(number for number in map(_int, _list(obj.get("message_ids"))) if number and number > 0)

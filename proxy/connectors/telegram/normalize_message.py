@@ -54,6 +54,7 @@ from proxy.events import (
 from .normalize_content import attachments, forwarded, message_text
 from .normalize_fields import (
     PLACEHOLDER_SENDERS,
+    _connection,
     _dict,
     _Handler,
     _id_of,
@@ -179,11 +180,9 @@ class _Place:
         bot_id: int,
         replied: Mapping[str, Any] | None,
     ) -> None:
-        connection = _str(msg.get("business_connection_id"))
-        if not connection:
-            # Library fixtures business_message-1.json and edited_business_message-1.json lack it; a
-            # real business message always has it, and without it no reply can be sent.
-            raise _Skip("business message without business_connection_id")
+        # Library fixtures business_message-1.json and edited_business_message-1.json lack it; a real
+        # business message always has it, and without it no reply can be sent.
+        connection = _connection(msg)
         self.ref = ItemRef(
             channel=Channel.BUSINESS,
             owner_id=-bot_id,
