@@ -99,3 +99,48 @@ async def test_a_delete_past_telegrams_48_hours_is_refused_before_it_is_queued(s
     else:
         raise AssertionError("the delete was queued")
     assert not await OutboxRow.filter(item_id=item.id).exists()
+
+
+async def test_an_author_writing_as_a_channel_is_not_banned_or_muted_and_nothing_is_written(
+    served: Served,
+) -> None:
+    # A member posting in the group on behalf of their channel: `from` is Telegram's Channel_Bot and the
+    # sender is the channel (a negative id). Telegram has no member to ban or mute.
+    from proxy import mute_actions  # noqa: PLC0415
+
+    world = served.world
+    channel = {"id": -1009876543210, "type": "channel", "title": "Deals every day"}
+    update = {
+        "update_id": 4_000_001,
+        "message": {
+            "message_id": 77,
+            "date": 1_700_000_000,
+            "chat": {"id": world.group.id, "type": "supergroup", "title": "Shop chat"},
+            "from": {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"},
+            "sender_chat": channel,
+            "text": "Best deals here",
+        },
+    }
+    answer = await served.client.post(
+        f"/callback/telegram/{world.bot.id}",
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": served.community.callback_secret},
+    )
+    assert answer.status == 200
+    conversation = await Conversation.get(community_id=served.community.id, channel="group")
+    await conversation.fetch_related("author")
+    assert conversation.author is not None and conversation.author.vk_id == channel["id"]
+    before = (await JournalEntry.all().count(), await OutboxRow.all().count())
+    settings, operator = served.settings, served.operator
+    for act in (
+        lambda: actions.ban_author(settings, operator, conversation.id, reason=1, comment="", until=None),
+        lambda: actions.unban_author(settings, operator, conversation.id),
+        lambda: mute_actions.mute_author(settings, operator, conversation.id, until=None),
+    ):
+        try:
+            await act()
+        except actions.ActionError as exc:
+            assert "writes as a channel or as the group itself" in str(exc)
+        else:
+            raise AssertionError("queued an action on a chat writing as itself")
+    assert (await JournalEntry.all().count(), await OutboxRow.all().count()) == before

@@ -74,6 +74,19 @@ def _group_of(request: ActionRequest, what: str) -> int:
     return _required(request.owner_id, "the group")
 
 
+def _member(request: ActionRequest) -> int:
+    """The person an action on a group's member is about. A negative id is a chat writing as itself (a
+    channel, or the group for an anonymous admin): no member to ban or mute (Telegram's
+    banChatSenderChat is for those, and the proxy does not call it)."""
+    user_id = _required(request.user_id, "the author")
+    if user_id < 0:
+        raise UnsupportedAction(
+            "this author writes as a channel or as the group itself, not as a member: Telegram has no member "
+            "to ban or mute"
+        )
+    return user_id
+
+
 def _reply(request: ActionRequest) -> PlannedCall:
     params: dict[str, Any] = {"chat_id": _chat_of(request), "text": request.text}
     if request.reply_to:
@@ -104,21 +117,21 @@ def plan(request: ActionRequest) -> PlannedCall:
         case ActionKind.BAN:
             params = {
                 "chat_id": _group_of(request, "ban"),
-                "user_id": _required(request.user_id, "the author"),
+                "user_id": _member(request),
             }
             params["until_date"] = int(request.until.timestamp()) if request.until is not None else 0
             return PlannedCall("banChatMember", params, TokenNeed.COMMUNITY)
         case ActionKind.UNBAN:
             params = {
                 "chat_id": _group_of(request, "unban"),
-                "user_id": _required(request.user_id, "the author"),
+                "user_id": _member(request),
                 "only_if_banned": True,
             }
             return PlannedCall("unbanChatMember", params, TokenNeed.COMMUNITY)
         case ActionKind.MUTE:
             params = {
                 "chat_id": _group_of(request, "mute"),
-                "user_id": _required(request.user_id, "the author"),
+                "user_id": _member(request),
                 "permissions": {"can_send_messages": False},
                 "until_date": int(request.until.timestamp()) if request.until is not None else 0,
             }
