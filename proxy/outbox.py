@@ -54,7 +54,7 @@ from proxy.connectors.base import (
     PlannedCall,
     TokenNeed,
 )
-from proxy.connectors.registry import Connections, kind_of, slowest_rate
+from proxy.connectors.registry import Connections, kind_of, network_name_of, slowest_rate
 from proxy.ingest import IngestResult, ingest
 from proxy.metrics import OUTBOX_FAILED, OUTBOX_SENT
 from proxy.models import (
@@ -308,9 +308,10 @@ async def _fill_outcome(entry_id: int, outcome: Outcome, detail: str, conn: Any)
         await journal.set_outcome(entry_id, outcome, detail, connection=conn)
 
 
-def _success_detail(result: ActionResult) -> str:
+def _success_detail(method: str, result: ActionResult) -> str:
     ids = ", ".join(f"{name} {value}" for name, value in result.vk_ids.items())
-    return f"VK accepted it ({ids})" if ids else "VK accepted it"
+    accepted = f"{network_name_of(method)} accepted it"
+    return f"{accepted} ({ids})" if ids else accepted
 
 
 async def record_success(row: OutboxRow, result: ActionResult) -> bool:
@@ -337,7 +338,9 @@ async def record_success(row: OutboxRow, result: ActionResult) -> bool:
             ],
         )  # fmt: skip
         await _apply_effects(locked, accepted_at, conn)
-        await _fill_outcome(current.journal_entry_id, Outcome.DONE, _success_detail(result), conn)
+        await _fill_outcome(
+            current.journal_entry_id, Outcome.DONE, _success_detail(current.method, result), conn
+        )
     OUTBOX_SENT.labels(method=row.method).inc()  # once committed: a rolled-back record is not a send
     return True
 
@@ -363,7 +366,7 @@ async def record_failure(row: OutboxRow, failure: ActionFailed, now: datetime) -
             current.status = OutboxStatus.FAILED
             final_detail = failure.operator_message
             if failure.code is not None:
-                final_detail = f"VK error {failure.code}: {final_detail}"
+                final_detail = f"{network_name_of(current.method)} error {failure.code}: {final_detail}"
             if failure.transient:
                 final_detail += f" (gave up after {current.attempts} attempts)"
         await current.save(

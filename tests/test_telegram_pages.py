@@ -261,3 +261,39 @@ async def test_mutes_and_membership_changes_read_as_sentences_in_both_languages(
     assert "писать в группе до отмены" in page
     assert "писать прямо в Telegram, в обход прокси, до отмены" in page
     assert "снова разрешил" in page and "участник → администратор" in page
+
+
+async def test_what_telegram_answered_is_said_to_be_telegrams(served: Served) -> None:
+    """A reply and a deletion through the proxy, a reply to a user who blocked the bot, and an admin's ban:
+    the journal records and says Telegram's answer, a message (not a comment), and no ban reason Telegram
+    never gave."""
+    from proxy import actions  # noqa: PLC0415
+    from proxy.models import JournalEntry  # noqa: PLC0415
+
+    world = served.world
+    world.people.writes_to_bot(world.member, world.bot, "Where is my order?")
+    spam = world.people.writes_in_group(world.other, world.group, "spam spam")
+    world.people.admin_acts(world.owner, world.group, "ban", world.other)
+    await served.delivered()
+    private = await Conversation.get(community_id=served.community.id, channel=Channel.MESSAGE)
+    item = await Item.get(community_id=served.community.id, text=spam.text)
+    reply = await actions.reply(served.settings, served.operator, private.id, "On its way")
+    await actions.delete_comment(served.settings, served.operator, item.id)
+    await served.send_outbox()
+    entry = await JournalEntry.get(id=reply.journal_entry_id)  # type: ignore[attr-defined]
+    assert entry.outcome_detail.startswith("Telegram accepted it (message_id ")
+    world.people.blocks_bot(world.member, world.bot)
+    await actions.reply(served.settings, served.operator, private.id, "Hello?")
+    await served.send_outbox()
+
+    await _manager(served, "en")
+    _status, page = await _page(served, "/journal", partial=True)
+    assert "Telegram accepted it" in page and "Not done: Telegram answered with error 403" in page
+    assert "VK accepted it" not in page and "VK answered" not in page
+    assert "deleted a message by" in page and "deleted a comment" not in page
+    assert "in Telegram, outside the proxy, for good" in page and "reason:" not in page
+    await Operator.filter(login="max_en").update(locale="ru")
+    _status, page = await _page(served, "/journal", partial=True)
+    assert "Telegram принял" in page and "Telegram ответил ошибкой 403" in page
+    assert "ВКонтакте" not in page
+    assert "удалила сообщение автора" in page and "причина" not in page  # Anna: the feminine form

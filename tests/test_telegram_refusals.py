@@ -60,6 +60,7 @@ async def test_a_bot_blocked_by_the_user_is_a_final_failure_told_in_plain_words(
     assert row.error_message.startswith("The user blocked the bot")
     entry = await JournalEntry.get(id=row.journal_entry_id)  # type: ignore[attr-defined]
     assert entry.outcome == "failed" and "blocked the bot" in entry.outcome_detail
+    assert entry.outcome_detail.startswith("Telegram error 403: ")  # not "VK error 403"
 
 
 async def test_a_message_already_gone_in_telegram_is_deleted_all_the_same(served: Served) -> None:

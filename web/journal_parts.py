@@ -64,13 +64,14 @@ PLACES = {
 # A Telegram bot's private chats are with the bot itself.
 TELEGRAM_PLACES = {Channel.MESSAGE: N_("in the private chat with the bot")}
 # What was done outside the proxy reads "in Telegram" for a Telegram community's entries: each VK
-# sentence's Telegram wording (the network is the entry's community's: `Names.network`).
+# sentence's Telegram wording (the network is the entry's community's: `Names.network`). Telegram reports
+# no reason for a ban: its sentences name none.
 IN_TELEGRAM = {
     N_("%(who)s banned %(author)s in VK, outside the proxy, until %(until)s (reason: %(reason)s)"): N_(
-        "%(who)s banned %(author)s in Telegram, outside the proxy, until %(until)s (reason: %(reason)s)"
+        "%(who)s banned %(author)s in Telegram, outside the proxy, until %(until)s"
     ),
     N_("%(who)s banned %(author)s in VK, outside the proxy, for good (reason: %(reason)s)"): N_(
-        "%(who)s banned %(author)s in Telegram, outside the proxy, for good (reason: %(reason)s)"
+        "%(who)s banned %(author)s in Telegram, outside the proxy, for good"
     ),
     N_("%(who)s lifted the ban on %(author)s in VK, outside the proxy"): N_(
         "%(who)s lifted the ban on %(author)s in Telegram, outside the proxy"
@@ -91,6 +92,17 @@ IN_TELEGRAM = {
         "The community replied in Telegram, outside the proxy, %(where)s: %(text)s"
     ),
     N_("Someone in VK"): N_("Someone in Telegram"),
+    # What became of an action sent to the network (web/journal_sentences.py `outcome_words`).
+    N_("Waiting to be sent to VK"): N_("Waiting to be sent to Telegram"),
+    N_("VK accepted it"): N_("Telegram accepted it"),
+    N_("Not done: VK answered with error %(code)s"): N_("Not done: Telegram answered with error %(code)s"),
+    # Through the proxy: a Telegram group's item is a message, not a comment.
+    N_("%(who)s deleted a comment by %(author)s %(where)s: %(text)s"): N_(
+        "%(who)s deleted a message by %(author)s %(where)s: %(text)s"
+    ),
+    N_("%(who)s restored a comment by %(author)s %(where)s: %(text)s"): N_(
+        "%(who)s restored a message by %(author)s %(where)s: %(text)s"
+    ),
 }
 VK_OBJECT_PATHS = {
     Channel.WALL: "wall",
@@ -247,7 +259,9 @@ async def names_for(
         authors.update({a.id: a for a in await Author.filter(id__in=wanted)})
     by_vk = {a.vk_id: a for a in authors.values()}
     if vk_ids - set(by_vk):
-        by_vk.update({a.vk_id: a for a in await Author.filter(network=Network.VK, vk_id__in=vk_ids - set(by_vk))})
+        by_vk.update(
+            {a.vk_id: a for a in await Author.filter(network=Network.VK, vk_id__in=vk_ids - set(by_vk))}
+        )
     community_ids = {c.community_id for c in conversations.values()}  # type: ignore[attr-defined]
     community_ids |= {e.community_id for e in entries if getattr(e, "community_id", None)}  # type: ignore[misc]
     rows = {c.id: c for c in await Community.filter(id__in=community_ids)} if community_ids else {}

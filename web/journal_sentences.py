@@ -14,6 +14,7 @@ nominative after a noun ("автору Иван Сидоров"), which reads co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -333,18 +334,22 @@ def _role(value: object) -> str:
     )
 
 
-def outcome_words(entry: JournalEntry) -> str:
-    """How the action ended, in words: VK's answer for what was sent there, else done."""
-    sent_to_vk = isinstance(entry.params, dict) and "method" in entry.params
+def outcome_words(entry: JournalEntry, names: Names) -> str:
+    """How the action ended, in words: the network's answer for what was sent there, else done."""
+    sent = isinstance(entry.params, dict) and "method" in entry.params
+
+    def said(message: str, **parts: object) -> str:
+        return _(names.worded(message, entry.community_id), **parts)
+
     if entry.outcome == "pending":
-        return _("Waiting to be sent to VK")
+        return said(N_("Waiting to be sent to VK"))
     if entry.outcome == "done":
-        return _("VK accepted it") if sent_to_vk else _("Done")
+        return said(N_("VK accepted it")) if sent else _("Done")
     if entry.outcome == "failed":
-        detail = entry.outcome_detail or ""
-        if detail.startswith("VK error "):
-            code = detail[len("VK error ") :].split(":", 1)[0]
-            return _("Not done: VK answered with error %(code)s", code=code)
+        # The outbox records "<network> error <code>: <message>" (proxy/outbox.py record_failure).
+        network_error = re.match(r"(?:VK|Telegram) error (-?\d+)", entry.outcome_detail or "")
+        if network_error:
+            return said(N_("Not done: VK answered with error %(code)s"), code=network_error.group(1))
         return _("Not done")
     return ""
 
@@ -363,7 +368,7 @@ async def journal_lines(
     settings: Settings,
 ) -> list[JournalLine]:
     names = await names_for(entries, operators, communities, settings)
-    return [JournalLine(e, sentence(e, names), outcome_words(e)) for e in entries]
+    return [JournalLine(e, sentence(e, names), outcome_words(e, names)) for e in entries]
 
 
 # --- timeline events --------------------------------------------------------------------------------
@@ -436,7 +441,10 @@ async def timeline_lines(
         entry = entries.get(event.ref_id) if event.kind == "journal" else None
         lines.append(
             TimelineLine(
-                event, event_sentence(event, names, entry), outcome_words(entry) if entry else "", entry
+                event,
+                event_sentence(event, names, entry),
+                outcome_words(entry, names) if entry else "",
+                entry,
             )
         )
     return lines

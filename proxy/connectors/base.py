@@ -390,6 +390,8 @@ class Connector(Protocol):
     """A network as the core sees it: stateless, one per network in the registry."""
 
     network: Network
+    # The network's own name, as the journal's recorded outcomes say it ("VK accepted it", "Telegram error 403").
+    name: str
     # The route of the network's webhook, mounted by proxy/inbound.py.
     callback_route: str
     # Calls a second the network allows per token of each kind.

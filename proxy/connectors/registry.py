@@ -56,6 +56,15 @@ def kind_of(method: str) -> ActionKind | None:
     return None
 
 
+def network_name_of(method: str) -> str:
+    """The name of the network whose method this is ("VK", "Telegram"), for what the journal records of its
+    answer; "the network" for a method no connector plans."""
+    for connector in CONNECTORS.values():
+        if any(method in methods for methods in connector.methods.values()):
+            return connector.name
+    return "the network"
+
+
 def slowest_rate(kind: TokenNeed) -> int:
     """The fewest calls a second any network allows a token of this kind."""
     return min(

@@ -148,6 +148,7 @@ class TelegramConnector:
     """Telegram (proxy.connectors.base.Connector)."""
 
     network: ClassVar[Network] = Network.TELEGRAM
+    name: ClassVar[str] = "Telegram"
     callback_route: ClassVar[str] = "/callback/telegram/{group_id}"
     rate_limits: ClassVar[Mapping[TokenNeed, int]] = MappingProxyType({TokenNeed.COMMUNITY: 30})
     methods: ClassVar[Mapping[ActionKind, frozenset[str]]] = actions.METHODS

@@ -129,6 +129,7 @@ class VkConnector:
     """VK (proxy.connectors.base.Connector). Holds nothing: the clients it opens hold the state."""
 
     network: ClassVar[Network] = Network.VK
+    name: ClassVar[str] = "VK"
     callback_route: ClassVar[str] = "/callback/vk/{group_id}"
     rate_limits: ClassVar[Mapping[TokenNeed, int]] = MappingProxyType(
         {TokenNeed.COMMUNITY: RATE_LIMITS["community"], TokenNeed.ADMIN: RATE_LIMITS["user"]}
