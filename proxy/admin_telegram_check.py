@@ -64,12 +64,12 @@ def _said_where(settings: Settings, checks: list[Check]) -> list[Check]:
     return [first, *checks]
 
 
-async def _journal(action: str, by: Operator, community: Community, checks: list[Check]) -> None:
+async def _journal(action: str, by: Operator | None, community: Community, checks: list[Check]) -> None:
     failed = [c for c in checks if c.status == "failed"]
     await journal.record(
         action,
-        actor_kind=ActorKind.OPERATOR,
-        operator_id=by.id,
+        actor_kind=ActorKind.OPERATOR if by is not None else ActorKind.SYSTEM,
+        operator_id=by.id if by is not None else None,
         community_id=community.id,
         params={
             "network": Network.TELEGRAM.value,
@@ -83,11 +83,12 @@ async def _journal(action: str, by: Operator, community: Community, checks: list
 
 
 async def connect_bot(
-    settings: Settings, community_id: int, *, by: Operator, opened: Connections | None = None
+    settings: Settings, community_id: int, *, by: Operator | None, opened: Connections | None = None
 ) -> list[Check]:
-    """Set the bot's webhook to this proxy with its secret, or remove it for a polling bot (admins only);
-    journaled as "community.connect"."""
-    await require_admin(by, action="community.connect", target=f"community:{community_id}")
+    """Set the bot's webhook to this proxy with its secret, or remove it for a polling bot (admins only;
+    `by` None is the command line); journaled as "community.connect"."""
+    if by is not None:
+        await require_admin(by, action="community.connect", target=f"community:{community_id}")
     community = await _bot(community_id)
     try:
         token = community_token(settings, community)
@@ -104,11 +105,12 @@ async def connect_bot(
 
 
 async def check_bot(
-    settings: Settings, community_id: int, *, by: Operator, opened: Connections | None = None
+    settings: Settings, community_id: int, *, by: Operator | None, opened: Connections | None = None
 ) -> list[Check]:
-    """Ask Telegram about the bot's token and webhook (admins only; nothing is changed there); journaled
-    as "community.test"."""
-    await require_admin(by, action="community.test", target=f"community:{community_id}")
+    """Ask Telegram about the bot's token and webhook (admins only, `by` None is the command line; nothing
+    is changed there); journaled as "community.test"."""
+    if by is not None:
+        await require_admin(by, action="community.test", target=f"community:{community_id}")
     community = await _bot(community_id)
     try:
         token = community_token(settings, community)

@@ -102,11 +102,13 @@ async def _checks(settings: Settings, community: Community, opened: Connections)
 
 
 async def check_connection(
-    settings: Settings, community_id: int, *, by: Operator, opened: Connections | None = None
+    settings: Settings, community_id: int, *, by: Operator | None, opened: Connections | None = None
 ) -> list[Check]:
-    """Run the checks of a community's tokens against its network (admins only); journaled, never a
-    token in it. `opened`: the application's connections (without, the check opens its own)."""
-    await require_admin(by, action="community.test", target=f"community:{community_id}")
+    """Run the checks of a community's tokens against its network (admins only; `by` None is the command
+    line); journaled, never a token in it. `opened`: the application's connections (without, the check
+    opens its own)."""
+    if by is not None:
+        await require_admin(by, action="community.test", target=f"community:{community_id}")
     community = await Community.get_or_none(id=community_id)
     if community is None:
         raise CommunityError("this community does not exist")
@@ -117,8 +119,8 @@ async def check_connection(
     failed = [c for c in checks if c.status == "failed"]
     await journal.record(
         "community.test",
-        actor_kind=ActorKind.OPERATOR,
-        operator_id=by.id,
+        actor_kind=ActorKind.OPERATOR if by is not None else ActorKind.SYSTEM,
+        operator_id=by.id if by is not None else None,
         community_id=community.id,
         params={"vk_group_id": community.vk_group_id, "results": {c.name: c.status for c in checks}},
         outcome=Outcome.FAILED if failed else Outcome.DONE,

@@ -72,22 +72,22 @@ async def _community(network: str, reference: int):  # type: ignore[no-untyped-d
 
 
 async def cmd_community_connect(args: argparse.Namespace, settings: Settings) -> int:
-    """Tell the network where to deliver: the webhook of this service, or nowhere (polling)."""
-    from proxy.communities import community_token
-    from proxy.models import CommunityMode
+    """Tell the network where to deliver: the webhook of this service, or nowhere (polling); journaled as
+    the admin pages' button is ("community.connect")."""
+    from proxy.admin_telegram_check import connect_bot
     from proxy.networks import community_account, connections
 
     async def body() -> int:
         community = await _community(args.network, args.community)
         if community is None:
             raise SystemExit(f"no {args.network} community {args.community}")
-        url = None
-        if community.mode == CommunityMode.CALLBACK:
-            url = f"{settings.public_url}/callback/{args.network}/{community.vk_group_id}"
-        account = community_account(community, community_token=community_token(settings, community))
+        if args.network == "telegram":
+            return _print_checks(await connect_bot(settings, community.id, by=None))
+        # VK's Callback server is set in the community's settings in VK: nothing is changed, nothing journaled.
+        account = community_account(community)
         async with connections(settings) as opened:
             checks = await opened.community(community.network, account).connect(
-                url, community.callback_secret
+                None, community.callback_secret
             )
         return _print_checks(checks)
 
@@ -95,16 +95,17 @@ async def cmd_community_connect(args: argparse.Namespace, settings: Settings) ->
 
 
 async def cmd_community_check(args: argparse.Namespace, settings: Settings) -> int:
-    """Test the connection with the community's tokens."""
-    from proxy.networks import client_for_check, connections
+    """Test the connection with the community's tokens; journaled as the admin pages' button is
+    ("community.test")."""
+    from proxy.admin_telegram_check import check_bot
+    from proxy.admin_vk_check import check_connection
 
     async def body() -> int:
         community = await _community(args.network, args.community)
         if community is None:
             raise SystemExit(f"no {args.network} community {args.community}")
-        async with connections(settings) as opened:
-            checks = await (await client_for_check(settings, opened, community)).check_connection()
-        return _print_checks(checks)
+        check = check_bot if args.network == "telegram" else check_connection
+        return _print_checks(await check(settings, community.id, by=None))
 
     return await with_db(settings, body)
 
