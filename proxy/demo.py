@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
+from collections.abc import Callable
 
 from proxy.crypto import encrypt_token
 from proxy.demo_rules import ensure_demo_rules
@@ -22,7 +24,8 @@ from proxy.models import Channel, Community, CommunityMode, Item, Network
 from proxy.networks import community_account, connections
 from proxy.settings import Settings
 from tg_emulator import DemoTraffic as TgDemoTraffic
-from tg_emulator import RunningTgEmulator, start_tg_emulator
+from tg_emulator import DemoWorld as TgDemoWorld
+from tg_emulator import RunningTgEmulator, TgState, start_tg_emulator
 from tg_emulator import build_demo_world as build_tg_demo_world
 from tg_emulator import play_round as play_tg_round
 from vk_emulator import (
@@ -128,10 +131,46 @@ DEMO_BOT_NAME = "Демо: бот поддержки в Telegram"
 DEMO_BOT_ROUND_SECONDS = 45.0
 
 
+# Where the demo bot's update ids and every chat's message ids start. The emulator forgets everything when
+# the service stops, the proxy keeps what it stored (and deduplicates on the update id, keys items on chat
+# and message id), and real Telegram never reuses a bot's update id nor a message id in a chat: so each run
+# starts its ids above anything an earlier run could have used, from the wall clock at start,
+# base = (unix seconds - DEMO_BOT_ID_EPOCH) * DEMO_BOT_IDS_PER_SECOND; a run's first ids are base + 1.
+# - Collisions: a run uses at most 23 update ids and 9 message ids in a chat at start (the world, the
+#   two rounds at once), then about 7 update ids and 3 message ids in a chat per round (one per
+#   DEMO_BOT_ROUND_SECONDS, 0.16 and 0.07 a second), plus what people do by hand at human pace. A run that
+#   started T seconds after the one before it starts 4T higher, which is above the earlier run's last ids
+#   whenever 4T > 23 + 0.16T, that is from T = 6 s (message ids: T = 3 s), however long it ran: traffic
+#   never catches up, 4 a second against 0.16. `make run` starts three processes (migrate, bootstrap,
+#   serve) before the emulator, so a restart takes seconds of its own; only one within 6 s of the previous
+#   start could meet that start's last few update ids (which the proxy would take for duplicates).
+# - Range: Telegram's message ids are positive 32-bit integers, and update ids are too in practice (the Bot
+#   API states no wider range for them), so ids stay below 2**31: the base reaches it at
+#   1_700_000_000 + 2**31 / 4 = 2_236_870_912 (November 2040); a year of traffic adds about 5 million ids,
+#   two weeks of the base's growth. A larger factor shortens that (10 a second: September 2030), a smaller
+#   one needs slower restarts (2 a second: 12 s, until 2057).
+# - The epoch (14 November 2023) is before any demo database: a base now (about 385 million) is above the
+#   ids of runs before this numbering (update ids from 100_001_001, message ids from 1). A clock set before
+#   the epoch gives 0, the emulator's own deterministic numbering.
+DEMO_BOT_ID_EPOCH = 1_700_000_000
+DEMO_BOT_IDS_PER_SECOND = 4
+
+
+def demo_bot_id_base(unix_seconds: float) -> int:
+    """The demo bot's id base for a run started at `unix_seconds` (see DEMO_BOT_ID_EPOCH)."""
+    return max(0, int(unix_seconds) - DEMO_BOT_ID_EPOCH) * DEMO_BOT_IDS_PER_SECOND
+
+
+def build_demo_bot_world(clock: Callable[[], float] = time.time) -> TgDemoWorld:
+    """The demo bot's emulated Telegram, as every start of the demo makes it: its ids above any earlier run's."""
+    state = TgState(clock=clock, id_base=demo_bot_id_base(clock()))
+    return build_tg_demo_world(state, bot_token=DEMO_BOT_TOKEN)
+
+
 async def start_demo_bot(settings: Settings) -> tuple[RunningTgEmulator, TgDemoTraffic]:
     """The emulated Telegram Bot API with the demo bot, registered (or refreshed) in webhook mode and
     connected to this service through the connector's own connect step; traffic not started."""
-    world = build_tg_demo_world(bot_token=DEMO_BOT_TOKEN)
+    world = build_demo_bot_world()
     emulator = await start_tg_emulator(world.state, port=settings.demo_telegram_port)
     secret = secrets.token_urlsafe(16)
     values = {

@@ -33,8 +33,15 @@ UpdateListener = Callable[[Bot], None]
 class TgState:
     """The whole emulated Telegram; `advance_clock` moves its time forward (message ages, until dates)."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time, id_base: int = 0) -> None:
+        """`id_base`: every chat's first message id is id_base + 1, and so is every bot's first update id
+        (with 0, the default, a bot's first update id is 100_000_000 + bot_id % 1000 * 1000 + 1). A restarted
+        emulator whose clients keep what they saw passes a base above anything an earlier run used, as
+        Telegram never reuses a bot's update id nor a message id in a chat (proxy/demo.py does)."""
+        if id_base < 0:
+            raise ValueError("id_base must not be negative")
         self.clock = clock
+        self.id_base = id_base
         self.clock_offset = 0.0
         self.bots: dict[int, Bot] = {}
         self.tokens: dict[str, Bot] = {}
@@ -78,7 +85,8 @@ class TgState:
         bot_id = bot_id or self._next_bot_id
         self._next_bot_id = max(self._next_bot_id, bot_id + 1)
         user = TgUser(bot_id, first_name, username=username or f"test{bot_id}_bot", is_bot=True)
-        bot = Bot(user, token or new_token(bot_id), next_update_id=100_000_000 + bot_id % 1000 * 1000)
+        first_update_id = self.id_base or 100_000_000 + bot_id % 1000 * 1000
+        bot = Bot(user, token or new_token(bot_id), next_update_id=first_update_id)
         self.bots[bot_id] = bot
         self.users[bot_id] = user
         self.tokens[bot.token] = bot
@@ -117,7 +125,14 @@ class TgState:
             serial = self._next_group_id
             self._next_group_id += 1
             chat_id = -(1_002_000_000_000 + serial) if chat_type != "group" else -(4_000_000_000 + serial)
-        chat = Chat(chat_id, chat_type, title, username=username, is_forum=is_forum)
+        chat = Chat(
+            chat_id,
+            chat_type,
+            title,
+            username=username,
+            is_forum=is_forum,
+            next_message_id=self.id_base + 1,
+        )
         if creator is not None:
             chat.members[creator.id] = ChatMember(creator, "creator")
         self.chats[chat_id] = chat
@@ -142,7 +157,7 @@ class TgState:
         """The chat between a bot and a user (its id is the user's id, as in Telegram)."""
         key = (bot.id, user.id)
         if key not in self.private_chats:
-            self.private_chats[key] = Chat(user.id, "private", user=user)
+            self.private_chats[key] = Chat(user.id, "private", user=user, next_message_id=self.id_base + 1)
         return self.private_chats[key]
 
     def add_business_connection(
@@ -156,7 +171,8 @@ class TgState:
 
     def business_chat(self, connection: BusinessConnection, customer: TgUser) -> Chat:
         if customer.id not in connection.chats:
-            connection.chats[customer.id] = Chat(customer.id, "private", user=customer)
+            chat = Chat(customer.id, "private", user=customer, next_message_id=self.id_base + 1)
+            connection.chats[customer.id] = chat
         return connection.chats[customer.id]
 
     # --- lookups ---------------------------------------------------------------------------------
