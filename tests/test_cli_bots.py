@@ -81,3 +81,19 @@ async def test_a_vk_community_checked_from_the_command_line_is_journaled_even_wh
         "failed",
         5001,
     )
+
+
+async def test_connecting_with_a_token_telegram_does_not_know_blames_the_token(
+    db_url: str,
+    proxy,  # noqa: F811
+    telegram: TgState,
+    tmp_path: Path,
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("7000000999:AAH0123456789abcdefghijklmnopqrstuvw")
+    add = ("community", "add", "--network", "telegram", "--name", "Old", "--bot-token-file", str(token_file))
+    assert (await proxy(*add, "--secret", SECRET))[0] == 0
+    status, out, _err = await proxy("community", "connect", "--network", "telegram", "7000000999")
+    assert status == 1 and "Telegram refused the bot's token" in out and "webhook" not in out.split(":", 1)[1]
+    [*_, (action, _actor, outcome, _params)] = await _journal(db_url)
+    assert (action, outcome) == ("community.connect", "failed")

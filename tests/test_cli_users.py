@@ -51,3 +51,21 @@ async def test_an_account_is_linked_on_each_network_and_refusals_change_nothing(
 async def _link_ids(db_url: str) -> dict[str, int]:
     async with proxy_db.database(db_url):
         return dict(await Operator.all().values_list("login", "id"))
+
+
+async def test_adding_a_user_with_no_terminal_and_no_password_says_how_instead_of_a_traceback(
+    db_url: str,
+) -> None:
+    import asyncio  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxy", "user", "add", "nina",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "DATABASE_URL": db_url}, start_new_session=True,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 2, err
+    assert "--password-stdin" in err.decode() and "Traceback" not in err.decode()
+    assert await _accounts(db_url) == {}

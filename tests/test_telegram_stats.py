@@ -301,6 +301,8 @@ async def test_telegram_examples_through_the_network_filter(
     # The page shows the filter and each community's network; its figures follow the filter.
     page = await (await client.get(f"/stats?{DAY}&network=telegram")).text()
     assert '<select name="network"' in page and '<option value="telegram" selected>' in page
+    # Replies outside the proxy are Telegram's here: no column says "in VK".
+    assert "in VK" not in page and "в VK" not in page
     assert (
         'data-col="network" data-value="telegram"' in page
         and "Shop VK" not in page.split('id="communities-table"')[1]

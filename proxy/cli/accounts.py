@@ -18,8 +18,14 @@ async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass(f"Password for {args.login}: ")
-        if password != getpass.getpass("Repeat the password: "):
+        try:
+            password = getpass.getpass(f"Password for {args.login}: ")
+            repeated = getpass.getpass("Repeat the password: ")
+        except EOFError:  # no terminal and nothing on standard input (a script, a container)
+            raise CommandError(
+                "no password was typed: give it on standard input with --password-stdin"
+            ) from None
+        if password != repeated:
             raise CommandError("the passwords do not match")
 
     async def body() -> int:

@@ -23,6 +23,18 @@ from .polling import ALLOWED_UPDATES
 NEEDED_RIGHTS = ("can_delete_messages", "can_restrict_members")
 
 
+def _refused(exc: TelegramError, name: str, refused: str) -> Check:
+    """A failed call in words that blame the right thing: Telegram unreachable, the token, or `refused`."""
+    if exc.code is None:
+        return Check(name, "failed", "Telegram could not be reached", detail=str(exc))
+    if exc.code in (
+        401,
+        404,
+    ):  # Telegram answers a token it does not know with 401 (or 404 for a malformed one)
+        return Check(name, "failed", "Telegram refused the bot's token", detail=str(exc))
+    return Check(name, "failed", refused, detail=str(exc))
+
+
 async def connect(base: str, token: str, *, webhook_url: str | None, secret: str) -> list[Check]:
     """Set the webhook (None: remove it, for polling)."""
     async with aiohttp.ClientSession() as http:
@@ -33,7 +45,7 @@ async def connect(base: str, token: str, *, webhook_url: str | None, secret: str
             params = {"url": webhook_url, "secret_token": secret, "allowed_updates": list(ALLOWED_UPDATES)}
             await bot_api.call(http, base, token, "setWebhook", params)
         except TelegramError as exc:
-            return [Check("webhook", "failed", "Telegram refused the webhook", detail=str(exc))]
+            return [_refused(exc, "webhook", "Telegram refused the webhook")]
     return [Check("webhook", "ok", "Telegram delivers to %(url)s", {"url": webhook_url})]
 
 
@@ -44,7 +56,7 @@ async def check(base: str, token: str, *, groups: Sequence[int] = ()) -> list[Ch
         try:
             me = await bot_api.call(http, base, token, "getMe", {})
         except TelegramError as exc:
-            return [Check("community_token", "failed", "Telegram refused the bot's token", detail=str(exc))]
+            return [_refused(exc, "community_token", "Telegram refused the bot's token")]
         username = me.get("username", "") if isinstance(me, dict) else ""
         checks.append(Check("community_token", "ok", "the token is the bot @%(name)s's", {"name": username}))
         checks.append(await _webhook_check(http, base, token))
