@@ -97,3 +97,24 @@ async def test_connecting_with_a_token_telegram_does_not_know_blames_the_token(
     assert status == 1 and "Telegram refused the bot's token" in out and "webhook" not in out.split(":", 1)[1]
     [*_, (action, _actor, outcome, _params)] = await _journal(db_url)
     assert (action, outcome) == ("community.connect", "failed")
+
+
+async def test_a_bot_is_found_by_its_id_in_the_proxy_without_network_and_an_unknown_one_is_refused(
+    db_url: str,
+    proxy,  # noqa: F811
+    telegram: TgState,
+    tmp_path: Path,
+) -> None:
+    [bot] = telegram.bots.values()
+    token_file = tmp_path / "token"
+    token_file.write_text(bot.token)
+    add = ("community", "add", "--network", "telegram", "--name", "Shop", "--bot-token-file", str(token_file))
+    assert (await proxy(*add, "--secret", SECRET))[0] == 0
+    async with proxy_db.database(db_url):
+        in_proxy = (await Community.get(network=Network.TELEGRAM, vk_group_id=bot.id)).id
+    status, out, err = await proxy("community", "check", str(in_proxy))
+    assert status == 0 and "@shop_help_bot" in out, (out, err)
+    before = await _journal(db_url)
+    status, out, err = await proxy("community", "check", "424242")
+    assert (status, out) == (2, "") and "error: no community 424242" in err
+    assert await _journal(db_url) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from proxy.cli.common import Parser, read_secret_file, with_db
+from proxy.cli_errors import CommandError
 from proxy.settings import Settings
 
 # Telegram's words for the two ways of receiving updates, as the proxy stores them.
@@ -18,7 +19,7 @@ async def cmd_community_add(args: argparse.Namespace, settings: Settings) -> int
     if args.network == "telegram":
         return await _add_bot(args, settings)
     if args.group_id is None or args.confirmation is None:
-        raise SystemExit("a VK community needs --group-id and --confirmation")
+        raise CommandError("a VK community needs --group-id and --confirmation")
     community_token = read_secret_file(args.community_token_file)
     admin_token = read_secret_file(args.admin_token_file)
 
@@ -45,7 +46,7 @@ async def _add_bot(args: argparse.Namespace, settings: Settings) -> int:
     from proxy.models import CommunityMode
 
     if not args.bot_token_file:
-        raise SystemExit("a Telegram bot needs --bot-token-file (the file holding BotFather's token)")
+        raise CommandError("a Telegram bot needs --bot-token-file (the file holding BotFather's token)")
     token = read_secret_file(args.bot_token_file)
     mode = CommunityMode(_TELEGRAM_MODES.get(args.mode, args.mode))
 
@@ -57,18 +58,29 @@ async def _add_bot(args: argparse.Namespace, settings: Settings) -> int:
             f"added Telegram bot {bot.name} ({bot.vk_group_id}), mode {'webhook' if mode == 'callback' else 'polling'}"
         )
         print(
-            f"next: proxy community connect --network telegram {bot.vk_group_id}, then proxy community check"
+            f"next: proxy community connect --network telegram {bot.vk_group_id}, "
+            f"then proxy community check --network telegram {bot.vk_group_id}"
         )
         return 0
 
     return await with_db(settings, body)
 
 
-async def _community(network: str, reference: int):  # type: ignore[no-untyped-def]
+async def _community(network: str | None, reference: int):  # type: ignore[no-untyped-def]
+    """The community a command names: by its id on the network (VK's group id when no network is given),
+    else by its id in the proxy (on any network when none is given)."""
     from proxy.models import Community
 
-    found = await Community.get_or_none(network=network, vk_group_id=reference)
-    return found or await Community.get_or_none(id=reference, network=network)
+    found = await Community.get_or_none(network=network or "vk", vk_group_id=reference)
+    if found is None:
+        in_proxy = Community.filter(id=reference)
+        found = await (in_proxy.filter(network=network) if network else in_proxy).first()
+    if found is None:
+        where = f"{network} community" if network else "community"
+        raise CommandError(
+            f"no {where} {reference}: give its id on its network (with --network) or in the proxy"
+        )
+    return found
 
 
 async def cmd_community_connect(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,9 +91,7 @@ async def cmd_community_connect(args: argparse.Namespace, settings: Settings) ->
 
     async def body() -> int:
         community = await _community(args.network, args.community)
-        if community is None:
-            raise SystemExit(f"no {args.network} community {args.community}")
-        if args.network == "telegram":
+        if community.network == "telegram":
             return _print_checks(await connect_bot(settings, community.id, by=None))
         # VK's Callback server is set in the community's settings in VK: nothing is changed, nothing journaled.
         account = community_account(community)
@@ -102,9 +112,7 @@ async def cmd_community_check(args: argparse.Namespace, settings: Settings) -> i
 
     async def body() -> int:
         community = await _community(args.network, args.community)
-        if community is None:
-            raise SystemExit(f"no {args.network} community {args.community}")
-        check = check_bot if args.network == "telegram" else check_connection
+        check = check_bot if community.network == "telegram" else check_connection
         return _print_checks(await check(settings, community.id, by=None))
 
     return await with_db(settings, body)
@@ -141,6 +149,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ("check", cmd_community_check, "test the connection with the stored tokens"),
     ):
         p = community.add_parser(name, help=what)
-        p.add_argument("--network", choices=["vk", "telegram"], default="vk")
-        p.add_argument("community", type=int, help="its id on the network, or in the proxy")
+        p.add_argument("--network", choices=["vk", "telegram"], help="the network COMMUNITY's id is on")
+        p.add_argument(
+            "community", type=int, help="its id on the network (a VK group's, a bot's), or in the proxy"
+        )
         p.set_defaults(func=func)
