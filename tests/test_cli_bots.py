@@ -34,6 +34,13 @@ async def _journal(db_url: str) -> list[tuple[str, str, str | None, dict]]:
         return [(e.action, e.actor_kind, e.outcome, e.params) for e in entries]
 
 
+async def _add_bot(proxy, tmp_path: Path, token: str, name: str = "Shop") -> tuple[int, str, str]:  # type: ignore[no-untyped-def]  # noqa: F811
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
+    add = ("community", "add", "--network", "telegram", "--name", name, "--bot-token-file", str(token_file))
+    return await proxy(*add, "--secret", SECRET)
+
+
 async def test_a_bot_connected_and_checked_from_the_command_line_is_journaled(
     db_url: str,
     proxy,  # noqa: F811
@@ -41,12 +48,7 @@ async def test_a_bot_connected_and_checked_from_the_command_line_is_journaled(
     tmp_path: Path,
 ) -> None:
     [bot] = telegram.bots.values()
-    token_file = tmp_path / "token"
-    token_file.write_text(bot.token + "\n")
-    status, out, err = await proxy(
-        "community", "add", "--network", "telegram", "--name", "Shop", "--bot-token-file", str(token_file),
-        "--secret", SECRET,
-    )  # fmt: skip
+    status, out, err = await _add_bot(proxy, tmp_path, bot.token)
     assert status == 0, err
     assert telegram.bots[bot.id].webhook is None  # adding calls nothing in Telegram
 
@@ -89,10 +91,7 @@ async def test_connecting_with_a_token_telegram_does_not_know_blames_the_token(
     telegram: TgState,
     tmp_path: Path,
 ) -> None:
-    token_file = tmp_path / "token"
-    token_file.write_text("7000000999:AAH0123456789abcdefghijklmnopqrstuvw")
-    add = ("community", "add", "--network", "telegram", "--name", "Old", "--bot-token-file", str(token_file))
-    assert (await proxy(*add, "--secret", SECRET))[0] == 0
+    assert (await _add_bot(proxy, tmp_path, "7000000999:AAH0123456789abcdefghijklmnopqrstuvw", "Old"))[0] == 0
     status, out, _err = await proxy("community", "connect", "--network", "telegram", "7000000999")
     assert status == 1 and "Telegram refused the bot's token" in out and "webhook" not in out.split(":", 1)[1]
     [*_, (action, _actor, outcome, _params)] = await _journal(db_url)
@@ -106,10 +105,7 @@ async def test_a_bot_is_found_by_its_id_in_the_proxy_without_network_and_an_unkn
     tmp_path: Path,
 ) -> None:
     [bot] = telegram.bots.values()
-    token_file = tmp_path / "token"
-    token_file.write_text(bot.token)
-    add = ("community", "add", "--network", "telegram", "--name", "Shop", "--bot-token-file", str(token_file))
-    assert (await proxy(*add, "--secret", SECRET))[0] == 0
+    assert (await _add_bot(proxy, tmp_path, bot.token))[0] == 0
     async with proxy_db.database(db_url):
         in_proxy = (await Community.get(network=Network.TELEGRAM, vk_group_id=bot.id)).id
     status, out, err = await proxy("community", "check", str(in_proxy))
