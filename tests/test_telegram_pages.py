@@ -205,6 +205,13 @@ async def test_a_ban_and_its_lifting_under_way_are_said_in_telegram(served: Serv
     await served.delivered()
     thread = await Conversation.get(community_id=served.community.id, channel=Channel.GROUP)
     await _manager(served, "en")
+    # The ban form says what Telegram does with a reason and a comment: nothing (the journal keeps them).
+    _status, page = await _page(served, f"/conversations/{thread.id}")
+    assert (
+        "Ban in the group" in page
+        and "Telegram is not told" in page
+        and "Comment shown to the author" not in page
+    )
     await actions.ban_author(served.settings, served.operator, thread.id, reason=1, comment="", until=None)
     _status, page = await _page(served, f"/conversations/{thread.id}")
     assert "Banning in Telegram…" in page and "in VK" not in page
@@ -297,3 +304,34 @@ async def test_what_telegram_answered_is_said_to_be_telegrams(served: Served) ->
     assert "Telegram принял" in page and "Telegram ответил ошибкой 403" in page
     assert "ВКонтакте" not in page
     assert "удалила сообщение автора" in page and "причина" not in page  # Anna: the feminine form
+
+
+async def test_a_group_member_is_muted_from_the_author_card(served: Served) -> None:
+    """The conversation page of a group offers the mute (a private chat does not: no members there); the
+    form's POST queues restrictChatMember for the days given."""
+    from proxy.models import OutboxRow  # noqa: PLC0415
+    from tests.browser_fixtures import csrf_token  # noqa: PLC0415
+
+    world = served.world
+    world.people.writes_in_group(world.other, world.group, "SHOUTING")
+    world.people.writes_to_bot(world.member, world.bot, "Hello")
+    await served.delivered()
+    group = await Conversation.get(community_id=served.community.id, channel=Channel.GROUP)
+    private = await Conversation.get(community_id=served.community.id, channel=Channel.MESSAGE)
+    await _manager(served, "en")
+    _status, page = await _page(served, f"/conversations/{private.id}")
+    assert "Mute in the group" not in page
+    _status, page = await _page(served, f"/conversations/{group.id}")
+    assert f'hx-post="/conversations/{group.id}/mute"' in page and "Mute in the group" in page
+
+    token = await csrf_token(served.client)
+    before = utcnow()
+    answer = await served.client.post(
+        f"/conversations/{group.id}/mute",
+        data={"csrf_token": token, "days": "3"},
+        headers={"HX-Request": "true"},
+    )
+    assert answer.status == 200, await answer.text()
+    [row] = await OutboxRow.filter(method="restrictChatMember")
+    assert row.params["user_id"] == world.other.id and row.params["chat_id"] == world.group.id
+    assert before.timestamp() + 3 * 86400 - 5 <= row.params["until_date"] <= utcnow().timestamp() + 3 * 86400
