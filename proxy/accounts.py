@@ -150,8 +150,7 @@ async def link_network_user(login: str, network: Network, user_id: int) -> Opera
     if operator is None:
         raise AccountError("no account named %(login)s", login=login)
     column = OPERATOR_ACCOUNT_COLUMN[network.value]
-    check_free = _check_vk_user_free if network is Network.VK else _check_telegram_user_free
-    await check_free(user_id, operator.id)
+    await _check_user_free(network, user_id, operator.id)
     setattr(operator, column, user_id)
     await operator.save(update_fields=[column])
     await journal.record(
@@ -166,31 +165,26 @@ async def link_network_user(login: str, network: Network, user_id: int) -> Opera
 _USER_ID_MAX = 2**63 - 1
 
 
-async def _check_vk_user_free(vk_user_id: int, account_id: int) -> None:
-    if not 0 < vk_user_id <= _USER_ID_MAX:
-        raise AccountError("a VK user id is a positive number", field="vk_user_id")
-    other = await Operator.get_or_none(vk_user_id=vk_user_id)
-    if other is not None and other.id != account_id:
-        raise AccountError(
-            "VK user %(vk_user_id)s is already linked to %(login)s",
-            field="vk_user_id",
-            vk_user_id=vk_user_id,
-            login=other.login,
-        )
+# Per network: the refusals of an id that is not one, and of an id another account has (the messages are
+# the catalog's keys).
+_NOT_AN_ID = {
+    Network.VK: "a VK user id is a positive number",
+    Network.TELEGRAM: "a Telegram user id is a positive number",
+}
+_TAKEN = {
+    Network.VK: "VK user %(user_id)s is already linked to %(login)s",
+    Network.TELEGRAM: "Telegram user %(user_id)s is already linked to %(login)s",
+}
 
 
-async def _check_telegram_user_free(telegram_user_id: int, account_id: int) -> None:
-    # What a linked Telegram account does in a bot's groups is credited to this operator: one owner each.
-    if not 0 < telegram_user_id <= _USER_ID_MAX:
-        raise AccountError("a Telegram user id is a positive number", field="telegram_user_id")
-    other = await Operator.get_or_none(telegram_user_id=telegram_user_id)
+async def _check_user_free(network: Network, user_id: int, account_id: int) -> None:
+    """What a linked account does in a community is credited to its operator: one owner each."""
+    column = OPERATOR_ACCOUNT_COLUMN[network.value]
+    if not 0 < user_id <= _USER_ID_MAX:
+        raise AccountError(_NOT_AN_ID[network], field=column)
+    other = await Operator.get_or_none(**{column: user_id})
     if other is not None and other.id != account_id:
-        raise AccountError(
-            "Telegram user %(telegram_user_id)s is already linked to %(login)s",
-            field="telegram_user_id",
-            telegram_user_id=telegram_user_id,
-            login=other.login,
-        )
+        raise AccountError(_TAKEN[network], field=column, user_id=user_id, login=other.login)
 
 
 async def create_api_token(login: str, name: str = "") -> str:
@@ -299,9 +293,9 @@ async def update_account(
     async with in_transaction() as conn:
         operator = await _account(account_id, conn)
         if vk_user_id is not None:
-            await _check_vk_user_free(vk_user_id, operator.id)
+            await _check_user_free(Network.VK, vk_user_id, operator.id)
         if telegram_user_id is not None:
-            await _check_telegram_user_free(telegram_user_id, operator.id)
+            await _check_user_free(Network.TELEGRAM, telegram_user_id, operator.id)
         if operator.role == Role.ADMIN and role != Role.ADMIN and operator.is_active:
             if not await _other_active_admins(operator.id, conn):
                 raise AccountError("the last active admin must stay an admin", field="role")

@@ -12,10 +12,12 @@ accepts the token" of an emulator's answer would tell an admin that a real bot i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from proxy.admin_access import require_admin
 from proxy.audit import journal
 from proxy.communities import CommunityError, MissingToken, community_token
-from proxy.connectors.base import Check
+from proxy.connectors.base import Check, CommunityClient
 from proxy.connectors.registry import Connections
 from proxy.crypto import SecretError
 from proxy.models import ActorKind, Community, CommunityMode, Network, Operator, Outcome
@@ -87,21 +89,11 @@ async def connect_bot(
 ) -> list[Check]:
     """Set the bot's webhook to this proxy with its secret, or remove it for a polling bot (admins only;
     `by` None is the command line); journaled as "community.connect"."""
-    if by is not None:
-        await require_admin(by, action="community.connect", target=f"community:{community_id}")
-    community = await _bot(community_id)
-    try:
-        token = community_token(settings, community)
-    except (MissingToken, SecretError) as exc:
-        checks = [_no_token(exc)]
-    else:
-        account = community_account(community, community_token=token)
-        async with connections(settings, opened) as current:
-            client = current.community(community.network, account)
-            checks = await client.connect(webhook_url(settings, community), community.callback_secret)
-    checks = _said_where(settings, checks)
-    await _journal("community.connect", by, community, checks)
-    return checks
+
+    async def connect(client: CommunityClient, community: Community) -> list[Check]:
+        return await client.connect(webhook_url(settings, community), community.callback_secret)
+
+    return await _ask_telegram(settings, community_id, "community.connect", connect, by=by, opened=opened)
 
 
 async def check_bot(
@@ -109,8 +101,25 @@ async def check_bot(
 ) -> list[Check]:
     """Ask Telegram about the bot's token and webhook (admins only, `by` None is the command line; nothing
     is changed there); journaled as "community.test"."""
+
+    async def check(client: CommunityClient, _community: Community) -> list[Check]:
+        return await client.check_connection()
+
+    return await _ask_telegram(settings, community_id, "community.test", check, by=by, opened=opened)
+
+
+async def _ask_telegram(
+    settings: Settings,
+    community_id: int,
+    action: str,
+    ask: Callable[[CommunityClient, Community], Awaitable[list[Check]]],
+    *,
+    by: Operator | None,
+    opened: Connections | None,
+) -> list[Check]:
+    """One of the two steps with the bot's own token, said where the answers come from, and journaled."""
     if by is not None:
-        await require_admin(by, action="community.test", target=f"community:{community_id}")
+        await require_admin(by, action=action, target=f"community:{community_id}")
     community = await _bot(community_id)
     try:
         token = community_token(settings, community)
@@ -119,7 +128,7 @@ async def check_bot(
     else:
         account = community_account(community, community_token=token)
         async with connections(settings, opened) as current:
-            checks = await current.community(community.network, account).check_connection()
+            checks = await ask(current.community(community.network, account), community)
     checks = _said_where(settings, checks)
-    await _journal("community.test", by, community, checks)
+    await _journal(action, by, community, checks)
     return checks
